@@ -1,0 +1,14 @@
+//! Banter core library: the domain model, authentication, the storage / queue / posting ports
+//! and their in-memory and AWS adapters. Lambda functions and the local gateway only wire
+//! these together.
+
+pub mod auth;
+pub mod aws;
+pub mod ids;
+pub mod model;
+pub mod poster;
+pub mod queue;
+pub mod room;
+pub mod store;
+pub mod time;
+pub mod validate;

@@ -1,0 +1,67 @@
+//! The domain model: what Banter stores and serves. Field names follow the seed API designs.
+
+pub mod comment;
+pub mod connection;
+pub mod conversation;
+pub mod event;
+pub mod message;
+pub mod user;
+
+pub use comment::*;
+pub use connection::*;
+pub use conversation::*;
+pub use event::*;
+pub use message::*;
+pub use user::*;
+
+use serde::{Deserialize, Serialize};
+
+use crate::validate::{FieldError, text};
+
+/// The most characters a comment or message may hold, after trimming.
+pub const MAX_CONTENT_CHARS: usize = 2000;
+
+/// The text of a comment or message: trimmed, 1..=2000 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Content(String);
+
+impl Content {
+    /// Validates `raw` as the content of field `field`.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        text(field, raw, 1, MAX_CONTENT_CHARS).map(Content)
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Content {
+    type Error = FieldError;
+    fn try_from(s: String) -> Result<Self, FieldError> {
+        Content::parse("content", &s)
+    }
+}
+
+impl From<Content> for String {
+    fn from(c: Content) -> String {
+        c.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_is_trimmed_and_bounded() {
+        assert_eq!(Content::parse("content", "  hi ").unwrap().as_str(), "hi");
+        assert!(Content::parse("content", " \n ").is_err());
+        assert!(Content::parse("content", &"é".repeat(2000)).is_ok());
+        let err = Content::parse("content", &"a".repeat(2001)).unwrap_err();
+        assert_eq!(err.field, "content");
+        assert!(serde_json::from_str::<Content>("\"\"").is_err());
+    }
+}

@@ -1,0 +1,3 @@
+//! DynamoDB store adapters.
+
+pub mod tables;

@@ -1,0 +1,443 @@
+//! Storage ports: one trait per store, each with an in-memory adapter ([`memory`]) and a
+//! DynamoDB adapter ([`dynamodb`]). The conformance suite (`shared/tests/conformance`) runs
+//! the same tests against both. Domain code sees only these traits.
+
+pub mod dynamodb;
+pub mod memory;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Duration;
+
+use crate::ids::{
+    ClientKey, CommentId, ConnectionId, ConversationId, EventId, FamilyId, MessageId, TokenId,
+    UserId,
+};
+use crate::model::{
+    Comment, Connection, Conversation, Event, EventStatus, LastMessage, LikeOutcome, Message,
+    ModerationStatus, NewComment, NewMessage, Participant, Subscription, User, BucketRange,
+};
+use crate::room::{Position, Room};
+use crate::time::Timestamp;
+
+/// Why a store call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The item the call needs does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A conditional write lost: the item changed or the invariant would break.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// The backend throttled the call; retry later.
+    #[error("throttled")]
+    Throttled,
+    /// A cursor that this store did not issue, or that belongs elsewhere.
+    #[error("invalid cursor")]
+    InvalidCursor,
+    /// Anything else from the backend. The text is for logs, never for clients.
+    #[error("storage backend: {0}")]
+    Backend(String),
+}
+
+/// Shorthand for store results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// An opaque page token issued by a store for a follow-up query.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Cursor(pub String);
+
+/// One page of a keyed listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The items, in the listing's order.
+    pub items: Vec<T>,
+    /// Token for the next page; `None` at the end.
+    pub next: Option<Cursor>,
+}
+
+/// Which end of a room's stream a read starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Lowest position first.
+    Oldest,
+    /// Highest position first.
+    Newest,
+}
+
+/// A read of a room's stream by position: items strictly between `after` and `before`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Only items with a position greater than this.
+    pub after: Option<Position>,
+    /// Only items with a position less than this.
+    pub before: Option<Position>,
+    /// Which end to start from.
+    pub order: Order,
+    /// At most this many items (1..=1000).
+    pub limit: usize,
+}
+
+impl Window {
+    /// Everything after `p`, oldest first: the catch-up read.
+    pub fn after(p: Position, limit: usize) -> Self {
+        Self {
+            after: Some(p),
+            before: None,
+            order: Order::Oldest,
+            limit,
+        }
+    }
+
+    /// The newest items, optionally before `p`: the history read.
+    pub fn newest(before: Option<Position>, limit: usize) -> Self {
+        Self {
+            after: None,
+            before,
+            order: Order::Newest,
+            limit,
+        }
+    }
+}
+
+/// Items of a [`Window`] read, with whether more lie beyond.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slice<T> {
+    /// The items, in the window's order.
+    pub items: Vec<T>,
+    /// Whether the window holds more items past the last one.
+    pub has_more: bool,
+}
+
+/// The result of an idempotent append.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Appended<T> {
+    /// The stored item: the new one, or the original for a retry.
+    pub item: T,
+    /// `false` when the idempotency key matched an earlier append.
+    pub created: bool,
+}
+
+/// Users, unique by case-folded username.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Stores a new user; `Conflict("username_taken")` when the username is in use.
+    async fn create_user(&self, user: &User) -> StoreResult<()>;
+    /// The user with `id`.
+    async fn get_user(&self, id: UserId) -> StoreResult<Option<User>>;
+    /// The users with these ids that exist, in no particular order.
+    async fn get_users(&self, ids: &[UserId]) -> StoreResult<Vec<User>>;
+    /// The user whose username matches case-insensitively.
+    async fn get_user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+    /// Replaces the profile if its stored `version` is `user.version - 1`
+    /// (`Conflict("version")` otherwise). The username never changes.
+    async fn update_user(&self, user: &User) -> StoreResult<()>;
+    /// Users whose username or display name starts with `prefix` (case-insensitive),
+    /// ordered by that name.
+    async fn search_users(
+        &self,
+        prefix: &str,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<User>>;
+}
+
+/// A refresh-token family: one sign-in and the chain of tokens rotated from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshFamily {
+    /// The family.
+    pub family_id: FamilyId,
+    /// Its user.
+    pub user_id: UserId,
+    /// The one token of the family that may be used next.
+    pub current_jti: TokenId,
+    /// Set on logout or on reuse of a rotated token.
+    pub revoked: bool,
+    /// When the family ends (TTL).
+    pub expires_at: Timestamp,
+}
+
+/// What happened to a presented refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// It was current; `new_jti` is current now.
+    Rotated,
+    /// It was rotated away before: a stolen copy. The family is now revoked.
+    Reused,
+    /// The family was revoked (logout or earlier reuse) or has expired.
+    Revoked,
+    /// No such family.
+    Unknown,
+}
+
+/// Refresh-token families.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new family.
+    async fn create_family(&self, family: &RefreshFamily) -> StoreResult<()>;
+    /// Atomically replaces `presented` with `new_jti` if `presented` is the family's current
+    /// token; revokes the family if `presented` is an older one.
+    async fn rotate(
+        &self,
+        family: FamilyId,
+        presented: TokenId,
+        new_jti: TokenId,
+        now: Timestamp,
+    ) -> StoreResult<Rotation>;
+    /// Revokes the family (logout). Idempotent.
+    async fn revoke(&self, family: FamilyId) -> StoreResult<()>;
+    /// The family, if stored.
+    async fn get_family(&self, family: FamilyId) -> StoreResult<Option<RefreshFamily>>;
+}
+
+/// Live events.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Stores a new event.
+    async fn create_event(&self, event: &Event) -> StoreResult<()>;
+    /// The event with `id`.
+    async fn get_event(&self, id: EventId) -> StoreResult<Option<Event>>;
+    /// Moves the event from `from` to `to` if its status is still `from`
+    /// (`Conflict("status")` otherwise); returns the updated event.
+    async fn set_status(
+        &self,
+        id: EventId,
+        from: EventStatus,
+        to: EventStatus,
+        now: Timestamp,
+    ) -> StoreResult<Event>;
+    /// Events with `status`, by start time, soonest first.
+    async fn list_events(
+        &self,
+        status: EventStatus,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<Event>>;
+}
+
+/// Comments, ordered by position within their event.
+#[async_trait]
+pub trait CommentStore: Send + Sync {
+    /// Appends the comment at its event's next position, atomically with the parent's reply
+    /// count. With a `client_key` already used by the same author, returns the original.
+    /// `NotFound` when the parent does not exist in that event.
+    async fn append_comment(&self, comment: NewComment) -> StoreResult<Appended<Comment>>;
+    /// The comment with `id`.
+    async fn get_comment(&self, id: CommentId) -> StoreResult<Option<Comment>>;
+    /// Comments of an event in a position window (replies included).
+    async fn list_comments(&self, event: EventId, window: Window) -> StoreResult<Slice<Comment>>;
+    /// Top-level comments of an event, most liked first.
+    async fn list_popular(
+        &self,
+        event: EventId,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<Comment>>;
+    /// Replies to `parent`, oldest first, after a position.
+    async fn list_replies(
+        &self,
+        parent: CommentId,
+        after: Option<Position>,
+        limit: usize,
+    ) -> StoreResult<Slice<Comment>>;
+    /// Soft-deletes the comment (idempotent); returns it.
+    async fn delete_comment(
+        &self,
+        id: CommentId,
+        by: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Comment>;
+    /// Sets the moderation status; returns the comment.
+    async fn moderate_comment(
+        &self,
+        id: CommentId,
+        status: ModerationStatus,
+        reason: Option<String>,
+        by: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Comment>;
+    /// The highest position committed in the event (0 when empty).
+    async fn head(&self, event: EventId) -> StoreResult<Position>;
+}
+
+/// Likes of comments: at most one per user per comment, with an exact count.
+#[async_trait]
+pub trait LikeStore: Send + Sync {
+    /// Likes the comment if `user` does not like it, unlikes it otherwise, atomically with the
+    /// comment's `like_count`. `NotFound` for an unknown comment.
+    async fn toggle_like(&self, comment: CommentId, user: UserId) -> StoreResult<LikeOutcome>;
+    /// Whether `user` likes the comment.
+    async fn has_liked(&self, comment: CommentId, user: UserId) -> StoreResult<bool>;
+}
+
+/// Result of creating a conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    /// A new conversation.
+    New(Conversation),
+    /// The direct conversation that already joins the same two users.
+    Existing(Conversation),
+}
+
+/// Conversations and their participants.
+#[async_trait]
+pub trait ConversationStore: Send + Sync {
+    /// Stores a conversation and its participants. For a direct conversation between a pair
+    /// that already has one, stores nothing and returns the existing one.
+    async fn create_conversation(
+        &self,
+        conversation: &Conversation,
+        participants: &[Participant],
+    ) -> StoreResult<Created>;
+    /// The conversation with `id`.
+    async fn get_conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>>;
+    /// `user`'s participation in the conversation, if any (the membership check).
+    async fn get_participant(
+        &self,
+        id: ConversationId,
+        user: UserId,
+    ) -> StoreResult<Option<Participant>>;
+    /// Every participant of the conversation.
+    async fn list_participants(&self, id: ConversationId) -> StoreResult<Vec<Participant>>;
+    /// Adds participants (already present ones are left as they are); returns the added ones.
+    async fn add_participants(&self, participants: &[Participant]) -> StoreResult<Vec<Participant>>;
+    /// Removes participants; returns the ids that were present.
+    async fn remove_participants(
+        &self,
+        id: ConversationId,
+        users: &[UserId],
+    ) -> StoreResult<Vec<UserId>>;
+    /// A user's conversations with their participation, by last activity, most recent first.
+    async fn list_user_conversations(
+        &self,
+        user: UserId,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<(Conversation, Participant)>>;
+    /// Records a new latest message: sets the conversation's and every participant's last
+    /// activity. Never moves activity backwards.
+    async fn record_activity(&self, id: ConversationId, last: &LastMessage) -> StoreResult<()>;
+    /// Advances a participant's read (or delivered) marker; never moves it backwards.
+    /// Returns the participant after the update.
+    async fn mark(
+        &self,
+        id: ConversationId,
+        user: UserId,
+        receipt: crate::model::Receipt,
+        position: Position,
+        message: MessageId,
+    ) -> StoreResult<Participant>;
+}
+
+/// Messages, ordered by position within their conversation.
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Appends the message at the conversation's next position. A retry with the same
+    /// (conversation, sender, `client_message_id`) returns the original and stores nothing.
+    async fn append_message(&self, message: NewMessage) -> StoreResult<Appended<Message>>;
+    /// The message with `id`.
+    async fn get_message(&self, id: MessageId) -> StoreResult<Option<Message>>;
+    /// The message a sender sent with `client_message_id` in a conversation.
+    async fn get_by_client_id(
+        &self,
+        conversation: ConversationId,
+        sender: UserId,
+        client_message_id: &ClientKey,
+    ) -> StoreResult<Option<Message>>;
+    /// Messages of a conversation in a position window.
+    async fn list_messages(
+        &self,
+        conversation: ConversationId,
+        window: Window,
+    ) -> StoreResult<Slice<Message>>;
+    /// Stores an edited message if the stored version is `message.version - 1`
+    /// (`Conflict("version")` otherwise).
+    async fn update_message(&self, message: &Message) -> StoreResult<()>;
+    /// The highest position committed in the conversation (0 when empty).
+    async fn head(&self, conversation: ConversationId) -> StoreResult<Position>;
+}
+
+/// WebSocket connections and room subscriptions. Rows carry a TTL; expired rows are never
+/// returned even before the backend deletes them.
+#[async_trait]
+pub trait ConnectionStore: Send + Sync {
+    /// Stores a connection.
+    async fn put_connection(&self, connection: &Connection) -> StoreResult<()>;
+    /// The live connection with `id`.
+    async fn get_connection(&self, id: &ConnectionId) -> StoreResult<Option<Connection>>;
+    /// Removes the connection and every subscription of it; returns the rooms it was in.
+    /// Idempotent.
+    async fn delete_connection(&self, id: &ConnectionId) -> StoreResult<Vec<Room>>;
+    /// A user's live connections.
+    async fn list_user_connections(&self, user: UserId) -> StoreResult<Vec<Connection>>;
+    /// Subscribes a connection to a room (idempotent).
+    async fn subscribe(&self, subscription: &Subscription) -> StoreResult<()>;
+    /// Unsubscribes (idempotent).
+    async fn unsubscribe(&self, id: &ConnectionId, room: Room) -> StoreResult<()>;
+    /// The rooms a connection is subscribed to.
+    async fn list_connection_rooms(&self, id: &ConnectionId) -> StoreResult<Vec<Room>>;
+    /// Live subscriptions of a room whose connection falls in `buckets`, page by page, in
+    /// bucket order.
+    async fn list_subscriptions(
+        &self,
+        room: Room,
+        buckets: BucketRange,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<Subscription>>;
+}
+
+/// The count of one rate-limit window after a hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowCount {
+    /// Hits in the current window, this one included.
+    pub count: u64,
+    /// When the window ends.
+    pub resets_at: Timestamp,
+}
+
+/// Fixed-window counters shared by every Lambda instance.
+#[async_trait]
+pub trait RateLimitStore: Send + Sync {
+    /// Counts a hit on `key` in the window of length `window` that holds `now`.
+    async fn hit(&self, key: &str, window: Duration, now: Timestamp) -> StoreResult<WindowCount>;
+}
+
+/// Every store, behind its port.
+#[derive(Clone)]
+pub struct Stores {
+    /// Users.
+    pub users: Arc<dyn UserStore>,
+    /// Refresh-token families.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Events.
+    pub events: Arc<dyn EventStore>,
+    /// Comments.
+    pub comments: Arc<dyn CommentStore>,
+    /// Likes.
+    pub likes: Arc<dyn LikeStore>,
+    /// Conversations.
+    pub conversations: Arc<dyn ConversationStore>,
+    /// Messages.
+    pub messages: Arc<dyn MessageStore>,
+    /// Connections and subscriptions.
+    pub connections: Arc<dyn ConnectionStore>,
+    /// Rate-limit counters.
+    pub rate_limits: Arc<dyn RateLimitStore>,
+}
+
+/// Preview length of [`LastMessage::content`].
+pub const PREVIEW_CHARS: usize = 200;
+
+/// The list preview of a message.
+pub fn last_message_of(m: &Message) -> LastMessage {
+    LastMessage {
+        message_id: m.message_id,
+        sender_id: m.sender_id,
+        content: m.content.as_str().chars().take(PREVIEW_CHARS).collect(),
+        created_at: m.created_at,
+        message_type: m.message_type,
+        position: m.position,
+    }
+}
