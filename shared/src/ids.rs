@@ -30,6 +30,11 @@ macro_rules! uuid_id {
                 Self(Uuid::now_v7())
             }
 
+            /// The smallest id (nil UUID): a lower bound for ordered ranges, never a real id.
+            pub fn min() -> Self {
+                Self(Uuid::nil())
+            }
+
             /// The underlying UUID.
             pub fn as_uuid(&self) -> Uuid {
                 self.0
@@ -177,7 +182,10 @@ mod tests {
     fn uuid_ids_reject_garbage_and_other_versions() {
         assert_eq!("nope".parse::<UserId>().unwrap_err().reason, "not a UUID");
         let v4 = "0b5c5f5e-8a3b-4c8e-9a55-6f2d3f1e2a10";
-        assert_eq!(v4.parse::<UserId>().unwrap_err().reason, "not a version 7 UUID");
+        assert_eq!(
+            v4.parse::<UserId>().unwrap_err().reason,
+            "not a version 7 UUID"
+        );
         assert!(serde_json::from_str::<EventId>("\"x\"").is_err());
     }
 

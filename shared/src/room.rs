@@ -10,7 +10,9 @@ use crate::ids::{ConversationId, EventId, IdError};
 /// The place of a comment in its event, or of a message in its conversation: 1, 2, 3, …
 /// without gaps. Positions commit in order, so "everything after P" is a stable question
 /// (see `docs/data-model.md`, "Ordering and catch-up").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Position(pub u64);
 

@@ -93,8 +93,14 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, 
             format!("must be at most {max} characters"),
         ));
     }
-    if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(FieldError::new(field, "must not contain control characters"));
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(trimmed.to_owned())
 }
@@ -119,7 +125,10 @@ mod tests {
     fn text_trims_and_counts_characters_not_bytes() {
         assert_eq!(text("c", "  hi \n", 1, 5).unwrap(), "hi");
         assert!(text("c", "héllo", 1, 5).is_ok());
-        assert_eq!(text("c", "   ", 1, 5).unwrap_err().message, "must not be empty");
+        assert_eq!(
+            text("c", "   ", 1, 5).unwrap_err().message,
+            "must not be empty"
+        );
         assert_eq!(text("c", "abcdef", 1, 5).unwrap_err().field, "c");
         assert!(text("c", "a\u{0007}b", 1, 5).is_err());
     }

@@ -89,7 +89,8 @@ impl BucketRange {
         (0..parts)
             .map(|i| {
                 let s = self.start + (u32::from(width) * u32::from(i) / u32::from(parts)) as u16;
-                let e = self.start + (u32::from(width) * u32::from(i + 1) / u32::from(parts)) as u16;
+                let e =
+                    self.start + (u32::from(width) * u32::from(i + 1) / u32::from(parts)) as u16;
                 BucketRange { start: s, end: e }
             })
             .collect()

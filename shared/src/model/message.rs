@@ -115,7 +115,9 @@ impl NewMessage {
 /// A reaction emoji: 1..=16 characters, no spaces or control characters.
 pub fn validate_emoji(raw: &str) -> Result<String, FieldError> {
     let e = text("emoji", raw, 1, 16)?;
-    if e.chars().any(|c| c.is_whitespace() || c.is_ascii_alphanumeric()) {
+    if e.chars()
+        .any(|c| c.is_whitespace() || c.is_ascii_alphanumeric())
+    {
         return Err(FieldError::new("emoji", "must be an emoji"));
     }
     Ok(e)
@@ -184,7 +186,11 @@ mod tests {
     #[test]
     fn edits_keep_history() {
         let mut m = msg();
-        m.apply_edit(Content::parse("content", "hello").unwrap(), Some("typo".into()), crate::time::now());
+        m.apply_edit(
+            Content::parse("content", "hello").unwrap(),
+            Some("typo".into()),
+            crate::time::now(),
+        );
         assert_eq!(m.content.as_str(), "hello");
         assert_eq!(m.edit_history[0].previous_content, "hi");
     }

@@ -88,7 +88,11 @@ pub fn validate_username(raw: &str) -> Result<String, FieldError> {
     let name = text("username", raw, 3, 32)?;
     let mut chars = name.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
-    if !first_ok || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+    if !first_ok
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    {
         return Err(FieldError::new(
             "username",
             "may hold only letters, digits, '_' and '.', and must start with a letter or digit",
@@ -114,7 +118,9 @@ pub fn validate_email(raw: Option<&str>) -> Result<Option<String>, FieldError> {
     };
     match email.split_once('@') {
         Some((local, domain))
-            if !local.is_empty() && domain.contains('.') && !email.contains(char::is_whitespace) =>
+            if !local.is_empty()
+                && domain.contains('.')
+                && !email.contains(char::is_whitespace) =>
         {
             Ok(Some(email))
         }
@@ -141,7 +147,10 @@ pub fn validate_password(raw: &str) -> Result<(), FieldError> {
         return Err(FieldError::new("password", "must be at least 8 characters"));
     }
     if n > 128 {
-        return Err(FieldError::new("password", "must be at most 128 characters"));
+        return Err(FieldError::new(
+            "password",
+            "must be at most 128 characters",
+        ));
     }
     Ok(())
 }
@@ -198,7 +207,8 @@ mod tests {
 
     #[test]
     fn registration_accepts_good_input() {
-        let r = Registration::validate("Alice_1", None, Some("a@example.com"), "correct horse").unwrap();
+        let r = Registration::validate("Alice_1", None, Some("a@example.com"), "correct horse")
+            .unwrap();
         assert_eq!(r.display_name, "Alice_1");
         assert_eq!(normalize_username(&r.username), "alice_1");
     }

@@ -15,8 +15,8 @@ use crate::ids::{
     UserId,
 };
 use crate::model::{
-    Comment, Connection, Conversation, Event, EventStatus, LastMessage, LikeOutcome, Message,
-    ModerationStatus, NewComment, NewMessage, Participant, Subscription, User, BucketRange,
+    BucketRange, Comment, Connection, Conversation, Event, EventStatus, LastMessage, LikeOutcome,
+    Message, ModerationStatus, NewComment, NewMessage, Participant, Subscription, User,
 };
 use crate::room::{Position, Room};
 use crate::time::Timestamp;
@@ -301,7 +301,8 @@ pub trait ConversationStore: Send + Sync {
     /// Every participant of the conversation.
     async fn list_participants(&self, id: ConversationId) -> StoreResult<Vec<Participant>>;
     /// Adds participants (already present ones are left as they are); returns the added ones.
-    async fn add_participants(&self, participants: &[Participant]) -> StoreResult<Vec<Participant>>;
+    async fn add_participants(&self, participants: &[Participant])
+    -> StoreResult<Vec<Participant>>;
     /// Removes participants; returns the ids that were present.
     async fn remove_participants(
         &self,

@@ -3,8 +3,8 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 
 use crate::store::{StoreError, StoreResult};
@@ -208,9 +208,12 @@ pub async fn create_table(client: &Client, def: TableDef, name: &str) -> StoreRe
                     .map_err(|e| be(e.to_string()))?,
             );
     }
-    req.send()
-        .await
-        .map_err(|e| be(format!("create table {name}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e))))?;
+    req.send().await.map_err(|e| {
+        be(format!(
+            "create table {name}: {}",
+            aws_sdk_dynamodb::error::DisplayErrorContext(e)
+        ))
+    })?;
     if def.ttl {
         client
             .update_time_to_live()
@@ -224,7 +227,12 @@ pub async fn create_table(client: &Client, def: TableDef, name: &str) -> StoreRe
             )
             .send()
             .await
-            .map_err(|e| be(format!("ttl {name}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e))))?;
+            .map_err(|e| {
+                be(format!(
+                    "ttl {name}: {}",
+                    aws_sdk_dynamodb::error::DisplayErrorContext(e)
+                ))
+            })?;
     }
     Ok(())
 }

@@ -1,1 +1,31 @@
-//! In-memory store adapters.
+//! In-memory store adapters: the embedded default of the local stack and the reference the
+//! DynamoDB adapters are tested against. Each keeps the same invariants as its DynamoDB twin
+//! (one lock per store stands in for conditional writes and transactions).
+
+pub mod comments;
+pub mod connections;
+pub mod conversations;
+pub mod cursor;
+pub mod events;
+pub mod messages;
+pub mod rate_limits;
+pub mod sessions;
+pub mod users;
+
+use std::sync::Arc;
+
+/// Every store, in memory, fresh and empty.
+pub fn stores() -> super::Stores {
+    let comment_state = comments::SharedComments::default();
+    super::Stores {
+        users: Arc::new(users::MemoryUserStore::default()),
+        sessions: Arc::new(sessions::MemorySessionStore::new()),
+        events: Arc::new(events::MemoryEventStore::default()),
+        comments: Arc::new(comments::MemoryCommentStore::new(comment_state.clone())),
+        likes: Arc::new(comments::MemoryLikeStore::new(comment_state)),
+        conversations: Arc::new(conversations::MemoryConversationStore::default()),
+        messages: Arc::new(messages::MemoryMessageStore::default()),
+        connections: Arc::new(connections::MemoryConnectionStore::default()),
+        rate_limits: Arc::new(rate_limits::MemoryRateLimitStore::default()),
+    }
+}

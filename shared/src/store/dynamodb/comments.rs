@@ -1,0 +1,768 @@
+//! `CommentStore` over DynamoDB (table `comments`; layout in `docs/data-model.md`).
+//!
+//! This module also holds the machinery shared by the position-ordered streams (comments here,
+//! messages in `messages.rs`) and by the other adapters of this crate that list items:
+//! transaction builders, the "allocate a position and write the item in one transaction"
+//! loop ([`append_to_stream`]) and a paging query helper ([`query_up_to`]).
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
+};
+use serde::Serialize;
+
+use super::{Item, cancellation_reasons, from_item, get_n, get_s, key, n, s, sdk_error, to_item};
+use crate::ids::{CommentId, EventId, UserId};
+use crate::model::{Comment, ModerationStatus, NewComment};
+use crate::room::Position;
+use crate::store::{
+    Appended, CommentStore, Cursor, Order, Page, Slice, StoreError, StoreResult, Window,
+};
+use crate::time::Timestamp;
+
+// ---------------------------------------------------------------------------------------------
+// Shared helpers (also used by likes.rs, messages.rs and conversations.rs).
+// ---------------------------------------------------------------------------------------------
+
+/// Sort key of a stream head item (`(EVENT#e | CONV#c, HEAD)`).
+pub(super) const HEAD_SK: &str = "HEAD";
+
+/// How many times a contended write (a stream append, a like toggle) is tried before the store
+/// gives up with `Throttled`.
+pub(super) const MAX_ATTEMPTS: u32 = 50;
+
+/// Largest page a window read returns.
+const MAX_WINDOW: usize = 1000;
+
+/// Sort key of the item at position `p` of a stream: `POS#<p:020>`.
+pub(super) fn pos_sk(p: Position) -> String {
+    format!("POS#{}", p.key())
+}
+
+/// A `Backend` error for a request that could not be built.
+pub(super) fn build_error(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("build request: {e}"))
+}
+
+/// Serializes one value the way [`to_item`] serializes entity fields, for update expressions.
+pub(super) fn av<T: Serialize>(v: &T) -> StoreResult<AttributeValue> {
+    serde_dynamo::to_attribute_value(v).map_err(|e| StoreError::Backend(format!("encode: {e}")))
+}
+
+/// A transactional put, optionally conditional.
+pub(super) fn tx_put(
+    table: &str,
+    item: Item,
+    condition: Option<&str>,
+) -> StoreResult<TransactWriteItem> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .set_condition_expression(condition.map(str::to_owned))
+        .build()
+        .map_err(build_error)?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// A transactional delete, optionally conditional.
+pub(super) fn tx_delete(
+    table: &str,
+    key: Item,
+    condition: Option<&str>,
+) -> StoreResult<TransactWriteItem> {
+    let delete = Delete::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .set_condition_expression(condition.map(str::to_owned))
+        .build()
+        .map_err(build_error)?;
+    Ok(TransactWriteItem::builder().delete(delete).build())
+}
+
+/// A transactional update with expression values (`:name` → value), optionally conditional.
+pub(super) fn tx_update(
+    table: &str,
+    key: Item,
+    update: &str,
+    condition: Option<&str>,
+    values: Vec<(&str, AttributeValue)>,
+) -> StoreResult<TransactWriteItem> {
+    let values: HashMap<String, AttributeValue> =
+        values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let update = Update::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .update_expression(update)
+        .set_condition_expression(condition.map(str::to_owned))
+        .set_expression_attribute_values((!values.is_empty()).then_some(values))
+        .build()
+        .map_err(build_error)?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+/// A random pause before retrying a contended write, growing with the attempt number
+/// (at most 25 ms), so competing writers spread out instead of colliding again.
+pub(super) async fn backoff(attempt: u32) {
+    let cap = (2u64 << attempt.min(4)).min(25);
+    tokio::time::sleep(StdDuration::from_millis(fastrand::u64(0..=cap))).await;
+}
+
+/// Whether a cancellation reason code means "another writer got there first; re-read and try
+/// again" (a lost condition or a transaction conflict) rather than a hard failure.
+pub(super) fn is_retryable_reason(code: &str) -> bool {
+    matches!(
+        code,
+        "ConditionalCheckFailed"
+            | "TransactionConflict"
+            | "ThrottlingError"
+            | "ProvisionedThroughputExceeded"
+            | "RequestLimitExceeded"
+    )
+}
+
+/// A strongly consistent `GetItem`.
+pub(super) async fn get_item(client: &Client, table: &str, key: Item) -> StoreResult<Option<Item>> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| sdk_error(e, "get_item"))?;
+    Ok(out.item.filter(|i| !i.is_empty()))
+}
+
+/// Parses a string attribute into a typed id.
+pub(super) fn parse_s<T: std::str::FromStr>(item: &Item, name: &str) -> StoreResult<T> {
+    get_s(item, name)?
+        .parse()
+        .map_err(|_| StoreError::Backend(format!("bad attribute {name}")))
+}
+
+/// The given key attributes of an item (to build a cursor from the last item of a page).
+pub(super) fn key_of(item: &Item, names: &[&str]) -> StoreResult<Item> {
+    names
+        .iter()
+        .map(|name| {
+            item.get(*name)
+                .cloned()
+                .map(|v| ((*name).to_owned(), v))
+                .ok_or_else(|| StoreError::Backend(format!("missing key attribute {name}")))
+        })
+        .collect()
+}
+
+/// One key-condition `Query`.
+pub(super) struct QuerySpec<'a> {
+    /// Table name.
+    pub table: &'a str,
+    /// GSI name, or `None` for the base table.
+    pub index: Option<&'a str>,
+    /// The key condition expression.
+    pub key_condition: &'a str,
+    /// Its values (`:name` → value).
+    pub values: Vec<(&'a str, AttributeValue)>,
+    /// `ScanIndexForward`.
+    pub forward: bool,
+    /// Strongly consistent read (base table only).
+    pub consistent: bool,
+    /// `ExclusiveStartKey`.
+    pub start: Option<Item>,
+}
+
+/// Runs the query page by page until it has `want` items or the key range ends. DynamoDB pages
+/// end at `Limit` items or 1 MB, so one page may hold fewer items than asked.
+pub(super) async fn query_up_to(
+    client: &Client,
+    spec: QuerySpec<'_>,
+    want: usize,
+) -> StoreResult<Vec<Item>> {
+    let mut out: Vec<Item> = Vec::new();
+    let mut start = spec.start;
+    while out.len() < want {
+        let remaining = i32::try_from(want - out.len()).unwrap_or(i32::MAX);
+        let mut req = client
+            .query()
+            .table_name(spec.table)
+            .key_condition_expression(spec.key_condition)
+            .scan_index_forward(spec.forward)
+            .limit(remaining)
+            .set_exclusive_start_key(start.take());
+        match spec.index {
+            Some(index) => req = req.index_name(index),
+            None => req = req.consistent_read(spec.consistent),
+        }
+        for (k, v) in &spec.values {
+            req = req.expression_attribute_values(*k, v.clone());
+        }
+        let resp = req.send().await.map_err(|e| sdk_error(e, "query"))?;
+        out.extend(resp.items.unwrap_or_default());
+        match resp.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+/// Reads the window `window` of the stream in partition `pk` (positions strictly between
+/// `after` and `before`) with a strongly consistent `Query … sk BETWEEN`, so a catch-up read
+/// returns every committed position. Returns the items and whether more lie beyond.
+pub(super) async fn query_window(
+    client: &Client,
+    table: &str,
+    pk: &str,
+    window: Window,
+) -> StoreResult<(Vec<Item>, bool)> {
+    let limit = window.limit.clamp(1, MAX_WINDOW);
+    let lo = window.after.map_or(1, |a| a.0.saturating_add(1)).max(1);
+    let hi = match window.before {
+        Some(b) => match b.0.checked_sub(1) {
+            Some(h) => h,
+            None => return Ok((Vec::new(), false)),
+        },
+        None => u64::MAX,
+    };
+    if lo > hi {
+        return Ok((Vec::new(), false));
+    }
+    let mut items = query_up_to(
+        client,
+        QuerySpec {
+            table,
+            index: None,
+            key_condition: "pk = :pk AND sk BETWEEN :lo AND :hi",
+            values: vec![
+                (":pk", s(pk)),
+                (":lo", s(pos_sk(Position(lo)))),
+                (":hi", s(pos_sk(Position(hi)))),
+            ],
+            forward: window.order == Order::Oldest,
+            consistent: true,
+            start: None,
+        },
+        limit + 1,
+    )
+    .await?;
+    let has_more = items.len() > limit;
+    items.truncate(limit);
+    Ok((items, has_more))
+}
+
+/// The committed head (`seq`) of the stream in partition `pk`, read strongly consistently
+/// (0 for an empty stream).
+pub(super) async fn read_head(client: &Client, table: &str, pk: &str) -> StoreResult<u64> {
+    match get_item(client, table, key(pk, HEAD_SK)).await? {
+        Some(item) => get_n(&item, "seq"),
+        None => Ok(0),
+    }
+}
+
+/// The last head each stream was seen at, so an append usually guesses its position right
+/// without reading the head first. Only a hint: the head condition decides.
+#[derive(Default)]
+pub(super) struct HeadCache(Mutex<HashMap<String, u64>>);
+
+impl HeadCache {
+    fn get(&self, pk: &str) -> Option<u64> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(pk)
+            .copied()
+    }
+
+    fn observe(&self, pk: &str, seq: u64) {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        // Bound the memory of a long-lived Lambda instance that sees many rooms.
+        if map.len() >= 10_000 && !map.contains_key(pk) {
+            map.clear();
+        }
+        let e = map.entry(pk.to_owned()).or_insert(seq);
+        *e = (*e).max(seq);
+    }
+}
+
+/// Why an append wrote nothing.
+pub(super) enum AppendRefused {
+    /// An idempotency action (the claim, or the pointer of an already used id) found its item
+    /// already there: the append happened before.
+    AlreadyDone,
+    /// The parent (reply target) does not exist.
+    ParentMissing,
+}
+
+/// The transaction actions of one append, besides the head update.
+pub(super) struct AppendActions {
+    /// The actions (item, pointer, claim, parent…).
+    pub actions: Vec<TransactWriteItem>,
+    /// Indexes into `actions` whose condition failing means the append was already done.
+    pub idempotency: Vec<usize>,
+    /// Index into `actions` whose condition failing means the parent is missing.
+    pub parent: Option<usize>,
+}
+
+/// Appends to the stream in partition `stream_pk`: one `TransactWriteItems` that moves the head
+/// from `p - 1` to `p` (`SET seq = :p IF seq = :p - 1`, or `IF attribute_not_exists(pk)` for
+/// `p = 1`) together with the actions `build(p)` returns (the item at `POS#p`, its pointer,
+/// its idempotency claim, a parent's reply count). The head can only move in the transaction
+/// that writes item `p`, so committed positions are always exactly `1..=head`.
+///
+/// The first guess comes from `cache` (or a consistent read of the head). When the head
+/// condition fails (another writer took `p`), or DynamoDB reports a transaction conflict, the
+/// head is re-read strongly consistently and the append retried at `head + 1`, with jitter, up
+/// to [`MAX_ATTEMPTS`] times (then `Throttled`).
+pub(super) async fn append_to_stream<F>(
+    client: &Client,
+    table: &str,
+    cache: &HeadCache,
+    stream_pk: &str,
+    mut build: F,
+) -> StoreResult<Result<Position, AppendRefused>>
+where
+    F: FnMut(Position) -> StoreResult<AppendActions>,
+{
+    let mut head = match cache.get(stream_pk) {
+        Some(h) => h,
+        None => read_head(client, table, stream_pk).await?,
+    };
+    for attempt in 0..MAX_ATTEMPTS {
+        let p = Position(head.saturating_add(1));
+        let head_update = if p.0 == 1 {
+            tx_update(
+                table,
+                key(stream_pk, HEAD_SK),
+                "SET seq = :p",
+                Some("attribute_not_exists(pk)"),
+                vec![(":p", n(p.0))],
+            )?
+        } else {
+            tx_update(
+                table,
+                key(stream_pk, HEAD_SK),
+                "SET seq = :p",
+                Some("seq = :prev"),
+                vec![(":p", n(p.0)), (":prev", n(head))],
+            )?
+        };
+        let AppendActions {
+            actions,
+            idempotency,
+            parent,
+        } = build(p)?;
+        let mut items = Vec::with_capacity(actions.len() + 1);
+        items.push(head_update);
+        items.extend(actions);
+        let result = client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => {
+                cache.observe(stream_pk, p.0);
+                return Ok(Ok(p));
+            }
+            Err(e) => e,
+        };
+        let Some(reasons) = cancellation_reasons(&err) else {
+            return Err(sdk_error(err, "append"));
+        };
+        // Reason 0 is the head; action i is reason i + 1.
+        let failed = |i: usize| {
+            reasons
+                .get(i + 1)
+                .and_then(|r| r.as_deref())
+                .is_some_and(|c| c == "ConditionalCheckFailed")
+        };
+        if idempotency.iter().any(|&i| failed(i)) {
+            return Ok(Err(AppendRefused::AlreadyDone));
+        }
+        if parent.is_some_and(failed) {
+            return Ok(Err(AppendRefused::ParentMissing));
+        }
+        if let Some(code) = reasons.iter().flatten().find(|c| !is_retryable_reason(c)) {
+            return Err(StoreError::Backend(format!(
+                "append to {stream_pk}: transaction cancelled: {code}"
+            )));
+        }
+        // The head moved (or the transaction collided with another): look again.
+        if attempt > 0 {
+            backoff(attempt).await;
+        }
+        head = read_head(client, table, stream_pk).await?;
+        cache.observe(stream_pk, head);
+    }
+    Err(StoreError::Throttled)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Comments.
+// ---------------------------------------------------------------------------------------------
+
+/// Partition of an event's comment stream.
+pub(super) fn event_pk(event: EventId) -> String {
+    format!("EVENT#{event}")
+}
+
+/// Partition of a comment's pointer and likes.
+pub(super) fn comment_pk(id: CommentId) -> String {
+    format!("COMMENT#{id}")
+}
+
+/// `gsi2sk` of a top-level comment: most liked first, then newest, when read backwards.
+pub(super) fn popular_sk(like_count: u64, position: Position) -> String {
+    format!("{like_count:020}#{}", position.key())
+}
+
+/// Where a comment lives: its event and position, from its pointer (strongly consistent).
+pub(super) async fn comment_location(
+    client: &Client,
+    table: &str,
+    id: CommentId,
+) -> StoreResult<Option<(EventId, Position)>> {
+    let Some(item) = get_item(client, table, key(comment_pk(id), "REF")).await? else {
+        return Ok(None);
+    };
+    Ok(Some((
+        parse_s(&item, "event_id")?,
+        Position(get_n(&item, "position")?),
+    )))
+}
+
+/// The key of the comment item at `position` of `event`.
+pub(super) fn comment_item_key(event: EventId, position: Position) -> Item {
+    key(event_pk(event), pos_sk(position))
+}
+
+/// The item of a comment, with its key and GSI attributes.
+fn comment_to_item(c: &Comment) -> StoreResult<Item> {
+    let mut keys = vec![("pk", event_pk(c.event_id)), ("sk", pos_sk(c.position))];
+    match c.parent_comment_id {
+        Some(parent) => {
+            keys.push(("gsi1pk", format!("PARENT#{parent}")));
+            keys.push(("gsi1sk", pos_sk(c.position)));
+        }
+        None => {
+            keys.push(("gsi2pk", format!("TOP#{}", c.event_id)));
+            keys.push(("gsi2sk", popular_sk(c.like_count, c.position)));
+        }
+    }
+    to_item(c, &keys)
+}
+
+/// `CommentStore` over the `comments` table.
+#[derive(Clone)]
+pub struct DynamoCommentStore {
+    client: Client,
+    table: String,
+    heads: std::sync::Arc<HeadCache>,
+}
+
+impl DynamoCommentStore {
+    /// The store over `table`.
+    pub fn new(client: Client, table: String) -> Self {
+        Self {
+            client,
+            table,
+            heads: std::sync::Arc::default(),
+        }
+    }
+
+    /// The comment at a known location.
+    async fn comment_at(&self, event: EventId, position: Position) -> StoreResult<Option<Comment>> {
+        get_item(&self.client, &self.table, comment_item_key(event, position))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// The key of the comment item with `id`, or `NotFound`.
+    async fn item_key_of(&self, id: CommentId) -> StoreResult<Item> {
+        match comment_location(&self.client, &self.table, id).await? {
+            Some((event, position)) => Ok(comment_item_key(event, position)),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    /// The comment an earlier append with the same claim (or the same comment id) stored.
+    async fn original(&self, new: &NewComment) -> StoreResult<Comment> {
+        let mut id = new.comment_id;
+        if let Some(client_key) = &new.client_key {
+            let claim = key(format!("CLIENT#{}#{client_key}", new.user_id), "COMMENT");
+            if let Some(item) = get_item(&self.client, &self.table, claim).await? {
+                id = parse_s(&item, "comment_id")?;
+            }
+        }
+        self.get_comment(id)
+            .await?
+            .ok_or_else(|| StoreError::Backend(format!("claimed comment {id} is missing")))
+    }
+
+    fn decode_all(items: Vec<Item>) -> StoreResult<Vec<Comment>> {
+        items.into_iter().map(from_item).collect()
+    }
+}
+
+#[async_trait]
+impl CommentStore for DynamoCommentStore {
+    async fn append_comment(&self, comment: NewComment) -> StoreResult<Appended<Comment>> {
+        // A reply's parent must exist in the same event; its item key comes from its pointer.
+        let parent_key = match comment.parent_comment_id {
+            Some(parent) => match comment_location(&self.client, &self.table, parent).await? {
+                Some((event, position)) if event == comment.event_id => {
+                    Some(comment_item_key(event, position))
+                }
+                _ => return Err(StoreError::NotFound),
+            },
+            None => None,
+        };
+        let table = self.table.as_str();
+        let stream = event_pk(comment.event_id);
+        let outcome = append_to_stream(&self.client, table, &self.heads, &stream, |p| {
+            let c = comment.clone().into_comment(p);
+            let mut actions = vec![
+                tx_put(
+                    table,
+                    comment_to_item(&c)?,
+                    Some("attribute_not_exists(pk)"),
+                )?,
+                tx_put(
+                    table,
+                    HashMap::from([
+                        ("pk".to_owned(), s(comment_pk(c.comment_id))),
+                        ("sk".to_owned(), s("REF")),
+                        ("event_id".to_owned(), s(c.event_id.to_string())),
+                        ("position".to_owned(), n(p.0)),
+                    ]),
+                    Some("attribute_not_exists(pk)"),
+                )?,
+            ];
+            let mut idempotency = vec![1];
+            if let Some(client_key) = &comment.client_key {
+                idempotency.push(actions.len());
+                actions.push(tx_put(
+                    table,
+                    HashMap::from([
+                        (
+                            "pk".to_owned(),
+                            s(format!("CLIENT#{}#{client_key}", c.user_id)),
+                        ),
+                        ("sk".to_owned(), s("COMMENT")),
+                        ("comment_id".to_owned(), s(c.comment_id.to_string())),
+                    ]),
+                    Some("attribute_not_exists(pk)"),
+                )?);
+            }
+            let mut parent = None;
+            if let Some(parent_key) = &parent_key {
+                parent = Some(actions.len());
+                actions.push(tx_update(
+                    table,
+                    parent_key.clone(),
+                    "ADD reply_count :one",
+                    Some("attribute_exists(pk)"),
+                    vec![(":one", n(1))],
+                )?);
+            }
+            Ok(AppendActions {
+                actions,
+                idempotency,
+                parent,
+            })
+        })
+        .await?;
+        match outcome {
+            Ok(p) => Ok(Appended {
+                item: comment.into_comment(p),
+                created: true,
+            }),
+            Err(AppendRefused::AlreadyDone) => Ok(Appended {
+                item: self.original(&comment).await?,
+                created: false,
+            }),
+            Err(AppendRefused::ParentMissing) => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn get_comment(&self, id: CommentId) -> StoreResult<Option<Comment>> {
+        match comment_location(&self.client, &self.table, id).await? {
+            Some((event, position)) => self.comment_at(event, position).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn list_comments(&self, event: EventId, window: Window) -> StoreResult<Slice<Comment>> {
+        let (items, has_more) =
+            query_window(&self.client, &self.table, &event_pk(event), window).await?;
+        Ok(Slice {
+            items: Self::decode_all(items)?,
+            has_more,
+        })
+    }
+
+    async fn list_popular(
+        &self,
+        event: EventId,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<Comment>> {
+        let limit = limit.clamp(1, MAX_WINDOW);
+        let gsi2pk = format!("TOP#{event}");
+        const KEYS: [&str; 4] = ["pk", "sk", "gsi2pk", "gsi2sk"];
+        let start = cursor
+            .map(|c| super::decode_cursor(c, &KEYS, &[("gsi2pk", gsi2pk.as_str())]))
+            .transpose()?;
+        let mut items = query_up_to(
+            &self.client,
+            QuerySpec {
+                table: &self.table,
+                index: Some("gsi2"),
+                key_condition: "gsi2pk = :pk",
+                values: vec![(":pk", s(gsi2pk.clone()))],
+                forward: false,
+                consistent: false,
+                start,
+            },
+            limit + 1,
+        )
+        .await?;
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            match items.last() {
+                Some(last) => Some(super::encode_cursor(&key_of(last, &KEYS)?)?),
+                None => None,
+            }
+        } else {
+            None
+        };
+        Ok(Page {
+            items: Self::decode_all(items)?,
+            next,
+        })
+    }
+
+    async fn list_replies(
+        &self,
+        parent: CommentId,
+        after: Option<Position>,
+        limit: usize,
+    ) -> StoreResult<Slice<Comment>> {
+        let limit = limit.clamp(1, MAX_WINDOW);
+        let lo = after.map_or(1, |a| a.0.saturating_add(1)).max(1);
+        let mut items = query_up_to(
+            &self.client,
+            QuerySpec {
+                table: &self.table,
+                index: Some("gsi1"),
+                key_condition: "gsi1pk = :pk AND gsi1sk BETWEEN :lo AND :hi",
+                values: vec![
+                    (":pk", s(format!("PARENT#{parent}"))),
+                    (":lo", s(pos_sk(Position(lo)))),
+                    (":hi", s(pos_sk(Position(u64::MAX)))),
+                ],
+                forward: true,
+                consistent: false,
+                start: None,
+            },
+            limit + 1,
+        )
+        .await?;
+        let has_more = items.len() > limit;
+        items.truncate(limit);
+        Ok(Slice {
+            items: Self::decode_all(items)?,
+            has_more,
+        })
+    }
+
+    async fn delete_comment(
+        &self,
+        id: CommentId,
+        by: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Comment> {
+        let item_key = self.item_key_of(id).await?;
+        // Only the first delete writes, so the first deleted_at / deleted_by stay.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item_key.clone()))
+            .update_expression(
+                "SET is_deleted = :t, deleted_at = :now, deleted_by = :by, updated_at = :now",
+            )
+            .condition_expression("attribute_exists(pk) AND is_deleted = :f")
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .expression_attribute_values(":f", AttributeValue::Bool(false))
+            .expression_attribute_values(":now", av(&now)?)
+            .expression_attribute_values(":by", s(by.to_string()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => from_item(out.attributes.unwrap_or_default()),
+            Err(e) => match sdk_error(e, "deleted") {
+                StoreError::Conflict(_) => {
+                    match get_item(&self.client, &self.table, item_key).await? {
+                        Some(item) => from_item(item),
+                        None => Err(StoreError::NotFound),
+                    }
+                }
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn moderate_comment(
+        &self,
+        id: CommentId,
+        status: ModerationStatus,
+        reason: Option<String>,
+        by: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Comment> {
+        let item_key = self.item_key_of(id).await?;
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item_key))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":s", av(&status)?)
+            .expression_attribute_values(":by", s(by.to_string()))
+            .expression_attribute_values(":now", av(&now)?)
+            .return_values(ReturnValue::AllNew);
+        req = match reason {
+            Some(r) => req
+                .update_expression(
+                    "SET moderation_status = :s, moderated_by = :by, updated_at = :now, \
+                     moderation_reason = :r",
+                )
+                .expression_attribute_values(":r", s(r)),
+            None => req.update_expression(
+                "SET moderation_status = :s, moderated_by = :by, updated_at = :now \
+                 REMOVE moderation_reason",
+            ),
+        };
+        match req.send().await {
+            Ok(out) => from_item(out.attributes.unwrap_or_default()),
+            Err(e) => match sdk_error(e, "moderate") {
+                StoreError::Conflict(_) => Err(StoreError::NotFound),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn head(&self, event: EventId) -> StoreResult<Position> {
+        read_head(&self.client, &self.table, &event_pk(event))
+            .await
+            .map(Position)
+    }
+}

@@ -1,0 +1,309 @@
+//! `ConnectionStore` over DynamoDB (table `connections`; layout in `docs/data-model.md`).
+//!
+//! Items, each with the TTL of its connection:
+//! - connection `CONN#<connection_id>` / `CONN`, in `gsi1` under `USER#<user_id>` /
+//!   `CONN#<connection_id>`;
+//! - subscription `ROOM#<room>` / `<bucket:04x>#<connection_id>`, so a bucket range of a room
+//!   is one contiguous key range;
+//! - reverse subscription `CONN#<connection_id>` / `SUB#<room>`, so `$disconnect` finds every
+//!   room of a connection.
+//!
+//! DynamoDB deletes expired rows late (and moto never does): every read skips rows whose
+//! `ttl_epoch` has passed.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{Delete, DeleteRequest, Put, TransactWriteItem, WriteRequest};
+
+use super::users::{batch_write, query_all, query_page, transact};
+use super::{
+    Item, decode_cursor, encode_cursor, from_item, get_s, is_expired, key, s, sdk_error, to_item,
+    with_ttl,
+};
+use crate::ids::{ConnectionId, UserId};
+use crate::model::{BucketRange, Connection, Subscription, bucket_of};
+use crate::room::Room;
+use crate::store::{ConnectionStore, Cursor, Page, StoreError, StoreResult};
+use crate::time::now;
+
+/// `ConnectionStore` over the `connections` table.
+#[derive(Clone)]
+pub struct DynamoConnectionStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoConnectionStore {
+    /// The store over `table`.
+    pub fn new(client: Client, table: String) -> Self {
+        Self { client, table }
+    }
+}
+
+fn conn_pk(id: &ConnectionId) -> String {
+    format!("CONN#{id}")
+}
+
+fn room_pk(room: Room) -> String {
+    format!("ROOM#{room}")
+}
+
+/// Sort key of a subscription row: the connection's bucket, then its id.
+fn subscription_sk(id: &ConnectionId) -> String {
+    format!("{:04x}#{id}", bucket_of(id))
+}
+
+/// Sort key of a reverse subscription row.
+fn reverse_sk(room: Room) -> String {
+    format!("SUB#{room}")
+}
+
+/// The inclusive sort-key bounds of the subscriptions in `buckets`. Connection ids hold only
+/// ASCII letters, digits and `=-_+/.`, all of which sort before `~`, so
+/// `<start:04x>#` ..= `<end-1:04x>#~` holds exactly the rows of those buckets.
+fn bucket_bounds(buckets: BucketRange) -> Option<(String, String)> {
+    (buckets.start < buckets.end).then(|| {
+        (
+            format!("{:04x}#", buckets.start),
+            format!("{:04x}#~", buckets.end - 1),
+        )
+    })
+}
+
+fn put_action(table: &str, item: Item) -> StoreResult<TransactWriteItem> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .build()
+        .map_err(|e| StoreError::Backend(format!("build put: {e}")))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+fn delete_action(table: &str, k: Item) -> StoreResult<TransactWriteItem> {
+    let delete = Delete::builder()
+        .table_name(table)
+        .set_key(Some(k))
+        .build()
+        .map_err(|e| StoreError::Backend(format!("build delete: {e}")))?;
+    Ok(TransactWriteItem::builder().delete(delete).build())
+}
+
+fn delete_request(k: Item) -> StoreResult<WriteRequest> {
+    let delete = DeleteRequest::builder()
+        .set_key(Some(k))
+        .build()
+        .map_err(|e| StoreError::Backend(format!("build delete: {e}")))?;
+    Ok(WriteRequest::builder().delete_request(delete).build())
+}
+
+/// The room of a reverse subscription row.
+fn room_of_reverse(item: &Item) -> StoreResult<Room> {
+    let sk = get_s(item, "sk")?;
+    sk.strip_prefix("SUB#")
+        .ok_or_else(|| StoreError::Backend(format!("not a subscription row: {sk}")))?
+        .parse()
+        .map_err(|e| StoreError::Backend(format!("subscription row: {e}")))
+}
+
+impl DynamoConnectionStore {
+    /// Every reverse subscription row of a connection, expired ones included, with whether
+    /// each has expired.
+    async fn reverse_rows(&self, id: &ConnectionId) -> StoreResult<Vec<(Room, bool)>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :sub)")
+            .expression_attribute_values(":pk", s(conn_pk(id)))
+            .expression_attribute_values(":sub", s("SUB#"))
+            .consistent_read(true);
+        let t = now();
+        query_all(query, "list connection rooms", |item| {
+            Ok(Some((room_of_reverse(&item)?, is_expired(&item, t))))
+        })
+        .await
+    }
+
+    async fn run(&self, actions: Vec<TransactWriteItem>, what: &'static str) -> StoreResult<()> {
+        match transact(&self.client, actions, what).await? {
+            Ok(()) => Ok(()),
+            Err(reasons) => Err(StoreError::Backend(format!(
+                "{what}: unexpected condition failure {reasons:?}"
+            ))),
+        }
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for DynamoConnectionStore {
+    async fn put_connection(&self, connection: &Connection) -> StoreResult<()> {
+        let id = &connection.connection_id;
+        let item = to_item(
+            connection,
+            &[
+                ("pk", conn_pk(id)),
+                ("sk", "CONN".to_owned()),
+                ("gsi1pk", format!("USER#{}", connection.user_id)),
+                ("gsi1sk", format!("CONN#{id}")),
+            ],
+        )?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(with_ttl(item, connection.expires_at)))
+            .send()
+            .await
+            .map_err(|e| sdk_error(e, "put connection"))?;
+        Ok(())
+    }
+
+    async fn get_connection(&self, id: &ConnectionId) -> StoreResult<Option<Connection>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(conn_pk(id), "CONN")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(e, "get connection"))?;
+        let t = now();
+        out.item
+            .filter(|item| !is_expired(item, t))
+            .map(from_item)
+            .transpose()
+    }
+
+    /// Finds the reverse rows, then deletes (in batches of 25) the room rows and the
+    /// connection row first and the reverse rows last, so that a call that fails half way can
+    /// be repeated and still finds every room. Returns the rooms of unexpired subscriptions.
+    async fn delete_connection(&self, id: &ConnectionId) -> StoreResult<Vec<Room>> {
+        let rows = self.reverse_rows(id).await?;
+        let sk = subscription_sk(id);
+        let mut requests = Vec::with_capacity(2 * rows.len() + 1);
+        for (room, _) in &rows {
+            requests.push(delete_request(key(room_pk(*room), sk.clone()))?);
+        }
+        requests.push(delete_request(key(conn_pk(id), "CONN"))?);
+        for (room, _) in &rows {
+            requests.push(delete_request(key(conn_pk(id), reverse_sk(*room)))?);
+        }
+        batch_write(&self.client, &self.table, requests, "delete connection").await?;
+        Ok(rows
+            .into_iter()
+            .filter(|(_, expired)| !expired)
+            .map(|(room, _)| room)
+            .collect())
+    }
+
+    async fn list_user_connections(&self, user: UserId) -> StoreResult<Vec<Connection>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(format!("USER#{user}")));
+        let t = now();
+        query_all(query, "list user connections", |item| {
+            if is_expired(&item, t) {
+                return Ok(None);
+            }
+            from_item::<Connection>(item).map(Some)
+        })
+        .await
+    }
+
+    /// Writes the room row and the reverse row in one transaction.
+    async fn subscribe(&self, subscription: &Subscription) -> StoreResult<()> {
+        let id = &subscription.connection_id;
+        let room_row = to_item(
+            subscription,
+            &[
+                ("pk", room_pk(subscription.room)),
+                ("sk", subscription_sk(id)),
+            ],
+        )?;
+        let mut reverse_row = key(conn_pk(id), reverse_sk(subscription.room));
+        reverse_row.insert("room".into(), s(subscription.room.to_string()));
+        reverse_row.insert("connection_id".into(), s(id.to_string()));
+        let actions = vec![
+            put_action(&self.table, with_ttl(room_row, subscription.expires_at))?,
+            put_action(&self.table, with_ttl(reverse_row, subscription.expires_at))?,
+        ];
+        self.run(actions, "subscribe").await
+    }
+
+    async fn unsubscribe(&self, id: &ConnectionId, room: Room) -> StoreResult<()> {
+        let actions = vec![
+            delete_action(&self.table, key(room_pk(room), subscription_sk(id)))?,
+            delete_action(&self.table, key(conn_pk(id), reverse_sk(room)))?,
+        ];
+        self.run(actions, "unsubscribe").await
+    }
+
+    async fn list_connection_rooms(&self, id: &ConnectionId) -> StoreResult<Vec<Room>> {
+        Ok(self
+            .reverse_rows(id)
+            .await?
+            .into_iter()
+            .filter(|(_, expired)| !expired)
+            .map(|(room, _)| room)
+            .collect())
+    }
+
+    /// One Query over the room's key range `<start:04x>#` ..= `<end-1:04x>#~`. Expired rows
+    /// are skipped, so a page may hold fewer than `limit` subscriptions and still carry a
+    /// cursor. The cursor is pinned to the room and must lie in the range.
+    async fn list_subscriptions(
+        &self,
+        room: Room,
+        buckets: BucketRange,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<Subscription>> {
+        let pk = room_pk(room);
+        let start = cursor
+            .map(|c| decode_cursor(c, &["pk", "sk"], &[("pk", &pk)]))
+            .transpose()?;
+        let Some((lo, hi)) = bucket_bounds(buckets) else {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        };
+        if let Some(start) = &start {
+            let sk = start.get("sk").and_then(|v| v.as_s().ok());
+            if !sk.is_some_and(|sk| &lo <= sk && sk <= &hi) {
+                return Err(StoreError::InvalidCursor);
+            }
+        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":lo", s(lo))
+            .expression_attribute_values(":hi", s(hi));
+        let t = now();
+        let (items, next) = query_page(
+            query,
+            &["pk", "sk"],
+            limit,
+            start,
+            "list subscriptions",
+            |item| {
+                if is_expired(&item, t) {
+                    return Ok(None);
+                }
+                from_item::<Subscription>(item).map(Some)
+            },
+        )
+        .await?;
+        Ok(Page {
+            items,
+            next: next.as_ref().map(encode_cursor).transpose()?,
+        })
+    }
+}

@@ -1,0 +1,149 @@
+//! `LikeStore` over DynamoDB (table `comments`; layout in `docs/data-model.md`).
+//!
+//! A like is the row `(COMMENT#<comment_id>, LIKE#<user_id>)`; the count lives on the comment
+//! item `(EVENT#<event_id>, POS#<position>)` as `like_count`, and a top-level comment also
+//! carries `gsi2sk = <like_count:020>#<position:020>` for the most-liked listing.
+//!
+//! # Why an optimistic `SET` rather than `ADD like_count 1`
+//!
+//! `gsi2sk` embeds the count, and an update expression cannot turn a number into a padded
+//! string, so writing the new `gsi2sk` in the same transaction as the count needs the count
+//! itself. A toggle therefore reads the like row and the comment (both strongly consistent),
+//! then writes one `TransactWriteItems`:
+//!
+//! - like: `Put` the like row `IF attribute_not_exists(pk)`, and on the comment
+//!   `SET like_count = :old + 1, gsi2sk = …` `IF like_count = :old`;
+//! - unlike: `Delete` the like row `IF attribute_exists(pk)`, and on the comment
+//!   `SET like_count = :old - 1, gsi2sk = …` `IF like_count = :old`.
+//!
+//! Both writes commit together or not at all, so `like_count` always equals the number of like
+//! rows and `gsi2sk` always matches `like_count`. A lost race (another toggle changed the count
+//! or the same user's like row in between, or a `TransactionConflict`) cancels the whole
+//! transaction; the toggle re-reads and retries with jitter, up to `MAX_ATTEMPTS` times (then
+//! `Throttled`). The count returned is exact: it is the value this transaction wrote. Replies
+//! have no `gsi2sk` but use the same scheme so that every toggle returns its exact count.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+
+use super::comments::{
+    MAX_ATTEMPTS, backoff, comment_item_key, comment_location, comment_pk, get_item,
+    is_retryable_reason, popular_sk, tx_delete, tx_put, tx_update,
+};
+use super::{cancellation_reasons, get_n, key, n, s, sdk_error};
+use crate::ids::{CommentId, UserId};
+use crate::model::LikeOutcome;
+use crate::store::{LikeStore, StoreError, StoreResult};
+
+/// `LikeStore` over the `comments` table.
+#[derive(Clone)]
+pub struct DynamoLikeStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoLikeStore {
+    /// The store over `table`.
+    pub fn new(client: Client, table: String) -> Self {
+        Self { client, table }
+    }
+
+    fn like_key(comment: CommentId, user: UserId) -> super::Item {
+        key(comment_pk(comment), format!("LIKE#{user}"))
+    }
+}
+
+#[async_trait]
+impl LikeStore for DynamoLikeStore {
+    async fn toggle_like(&self, comment: CommentId, user: UserId) -> StoreResult<LikeOutcome> {
+        let Some((event, position)) = comment_location(&self.client, &self.table, comment).await?
+        else {
+            return Err(StoreError::NotFound);
+        };
+        let item_key = comment_item_key(event, position);
+        let like_key = Self::like_key(comment, user);
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
+            let (like, item) = futures::try_join!(
+                get_item(&self.client, &self.table, like_key.clone()),
+                get_item(&self.client, &self.table, item_key.clone()),
+            )?;
+            let Some(item) = item else {
+                return Err(StoreError::NotFound);
+            };
+            let old: u64 = get_n(&item, "like_count")?;
+            let liked = like.is_none();
+            let new = if liked {
+                old + 1
+            } else {
+                old.saturating_sub(1)
+            };
+            let top_level = item.contains_key("gsi2pk");
+
+            let like_action = if liked {
+                let mut row = like_key.clone();
+                row.insert("comment_id".to_owned(), s(comment.to_string()));
+                row.insert("user_id".to_owned(), s(user.to_string()));
+                row.insert(
+                    "created_at".to_owned(),
+                    super::comments::av(&crate::time::now())?,
+                );
+                tx_put(&self.table, row, Some("attribute_not_exists(pk)"))?
+            } else {
+                tx_delete(&self.table, like_key.clone(), Some("attribute_exists(pk)"))?
+            };
+            let mut values = vec![(":new", n(new)), (":old", n(old))];
+            let update = if top_level {
+                values.push((":g", s(popular_sk(new, position))));
+                "SET like_count = :new, gsi2sk = :g"
+            } else {
+                "SET like_count = :new"
+            };
+            let count_action = tx_update(
+                &self.table,
+                item_key.clone(),
+                update,
+                Some("like_count = :old"),
+                values,
+            )?;
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(like_action)
+                .transact_items(count_action)
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => {
+                    return Ok(LikeOutcome {
+                        liked,
+                        like_count: new,
+                    });
+                }
+                Err(e) => e,
+            };
+            match cancellation_reasons(&err) {
+                Some(reasons) if reasons.iter().flatten().all(|c| is_retryable_reason(c)) => {
+                    continue;
+                }
+                Some(reasons) => {
+                    return Err(StoreError::Backend(format!(
+                        "toggle like: transaction cancelled: {reasons:?}"
+                    )));
+                }
+                None => return Err(sdk_error(err, "like")),
+            }
+        }
+        Err(StoreError::Throttled)
+    }
+
+    async fn has_liked(&self, comment: CommentId, user: UserId) -> StoreResult<bool> {
+        Ok(
+            get_item(&self.client, &self.table, Self::like_key(comment, user))
+                .await?
+                .is_some(),
+        )
+    }
+}

@@ -1,0 +1,218 @@
+//! `MessageStore` over DynamoDB (table `messages`; layout in `docs/data-model.md`).
+//!
+//! - stream head: `(CONV#<id>, HEAD)` with `seq`;
+//! - message: `(CONV#<id>, POS#<position:020>)`;
+//! - pointer: `(MSG#<message_id>, REF)` with `conversation_id`, `position`;
+//! - idempotency claim: `(CLIENT#<conversation>#<sender>#<client_message_id>, MESSAGE)` with
+//!   `message_id`.
+//!
+//! Appends use the same one-transaction position allocation as comments
+//! ([`super::comments::append_to_stream`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+
+use super::comments::{
+    AppendActions, AppendRefused, HeadCache, append_to_stream, get_item, parse_s, pos_sk,
+    query_window, read_head, tx_put,
+};
+use super::{Item, from_item, get_n, key, n, s, sdk_error, to_item};
+use crate::ids::{ClientKey, ConversationId, MessageId, UserId};
+use crate::model::{Message, NewMessage};
+use crate::room::Position;
+use crate::store::{Appended, MessageStore, Slice, StoreError, StoreResult, Window};
+
+fn conv_pk(id: ConversationId) -> String {
+    format!("CONV#{id}")
+}
+
+fn pointer_key(id: MessageId) -> Item {
+    key(format!("MSG#{id}"), "REF")
+}
+
+fn claim_key(conversation: ConversationId, sender: UserId, client_message_id: &ClientKey) -> Item {
+    key(
+        format!("CLIENT#{conversation}#{sender}#{client_message_id}"),
+        "MESSAGE",
+    )
+}
+
+fn message_to_item(m: &Message) -> StoreResult<Item> {
+    to_item(
+        m,
+        &[
+            ("pk", conv_pk(m.conversation_id)),
+            ("sk", pos_sk(m.position)),
+        ],
+    )
+}
+
+/// `MessageStore` over the `messages` table.
+#[derive(Clone)]
+pub struct DynamoMessageStore {
+    client: Client,
+    table: String,
+    heads: Arc<HeadCache>,
+}
+
+impl DynamoMessageStore {
+    /// The store over `table`.
+    pub fn new(client: Client, table: String) -> Self {
+        Self {
+            client,
+            table,
+            heads: Arc::default(),
+        }
+    }
+
+    /// The message an earlier append with the same claim (or the same message id) stored.
+    async fn original(&self, m: &NewMessage) -> StoreResult<Message> {
+        let claim = claim_key(m.conversation_id, m.sender_id, &m.client_message_id);
+        let id = match get_item(&self.client, &self.table, claim).await? {
+            Some(item) => parse_s(&item, "message_id")?,
+            None => m.message_id,
+        };
+        self.get_message(id)
+            .await?
+            .ok_or_else(|| StoreError::Backend(format!("claimed message {id} is missing")))
+    }
+}
+
+#[async_trait]
+impl MessageStore for DynamoMessageStore {
+    /// `reply_to_message_id` is stored as given: checking that it names a message of the same
+    /// conversation is the caller's job (as in the in-memory adapter).
+    async fn append_message(&self, message: NewMessage) -> StoreResult<Appended<Message>> {
+        let table = self.table.as_str();
+        let stream = conv_pk(message.conversation_id);
+        let outcome = append_to_stream(&self.client, table, &self.heads, &stream, |p| {
+            let m = message.clone().into_message(p);
+            let mut claim = claim_key(m.conversation_id, m.sender_id, &m.client_message_id);
+            claim.insert("message_id".to_owned(), s(m.message_id.to_string()));
+            let actions = vec![
+                tx_put(
+                    table,
+                    message_to_item(&m)?,
+                    Some("attribute_not_exists(pk)"),
+                )?,
+                tx_put(
+                    table,
+                    HashMap::from([
+                        ("pk".to_owned(), s(format!("MSG#{}", m.message_id))),
+                        ("sk".to_owned(), s("REF")),
+                        (
+                            "conversation_id".to_owned(),
+                            s(m.conversation_id.to_string()),
+                        ),
+                        ("position".to_owned(), n(p.0)),
+                    ]),
+                    Some("attribute_not_exists(pk)"),
+                )?,
+                tx_put(table, claim, Some("attribute_not_exists(pk)"))?,
+            ];
+            Ok(AppendActions {
+                actions,
+                idempotency: vec![1, 2],
+                parent: None,
+            })
+        })
+        .await?;
+        match outcome {
+            Ok(p) => Ok(Appended {
+                item: message.into_message(p),
+                created: true,
+            }),
+            Err(AppendRefused::AlreadyDone) => Ok(Appended {
+                item: self.original(&message).await?,
+                created: false,
+            }),
+            Err(AppendRefused::ParentMissing) => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn get_message(&self, id: MessageId) -> StoreResult<Option<Message>> {
+        let Some(pointer) = get_item(&self.client, &self.table, pointer_key(id)).await? else {
+            return Ok(None);
+        };
+        let conversation: ConversationId = parse_s(&pointer, "conversation_id")?;
+        let position = Position(get_n(&pointer, "position")?);
+        get_item(
+            &self.client,
+            &self.table,
+            key(conv_pk(conversation), pos_sk(position)),
+        )
+        .await?
+        .map(from_item)
+        .transpose()
+    }
+
+    async fn get_by_client_id(
+        &self,
+        conversation: ConversationId,
+        sender: UserId,
+        client_message_id: &ClientKey,
+    ) -> StoreResult<Option<Message>> {
+        let claim = claim_key(conversation, sender, client_message_id);
+        match get_item(&self.client, &self.table, claim).await? {
+            Some(item) => self.get_message(parse_s(&item, "message_id")?).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn list_messages(
+        &self,
+        conversation: ConversationId,
+        window: Window,
+    ) -> StoreResult<Slice<Message>> {
+        let (items, has_more) =
+            query_window(&self.client, &self.table, &conv_pk(conversation), window).await?;
+        Ok(Slice {
+            items: items
+                .into_iter()
+                .map(from_item)
+                .collect::<StoreResult<_>>()?,
+            has_more,
+        })
+    }
+
+    /// Replaces the item at the message's position if it still holds this message at version
+    /// `message.version - 1`; `Conflict("version")` otherwise, `NotFound` for an unknown message.
+    async fn update_message(&self, message: &Message) -> StoreResult<()> {
+        let Some(previous) = message.version.checked_sub(1) else {
+            return Err(StoreError::Conflict("version"));
+        };
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(message_to_item(message)?))
+            .condition_expression("message_id = :id AND version = :prev")
+            .expression_attribute_values(":id", s(message.message_id.to_string()))
+            .expression_attribute_values(":prev", n(previous))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match sdk_error(e, "version") {
+                StoreError::Conflict(what) => {
+                    match get_item(&self.client, &self.table, pointer_key(message.message_id))
+                        .await?
+                    {
+                        Some(_) => Err(StoreError::Conflict(what)),
+                        None => Err(StoreError::NotFound),
+                    }
+                }
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn head(&self, conversation: ConversationId) -> StoreResult<Position> {
+        read_head(&self.client, &self.table, &conv_pk(conversation))
+            .await
+            .map(Position)
+    }
+}

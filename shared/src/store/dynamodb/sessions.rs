@@ -1,0 +1,182 @@
+//! `SessionStore` over DynamoDB (table `users`; layout in `docs/data-model.md`).
+//!
+//! A refresh family is one item `FAMILY#<family_id>` / `FAMILY` with `user_id`, `current_jti`,
+//! `revoked`, `expires_at` and the TTL attribute `ttl_epoch` (from `expires_at`).
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
+
+use super::{Item, from_item, key, n, s, sdk_error, to_item, with_ttl};
+use crate::ids::{FamilyId, TokenId, UserId};
+use crate::store::{RefreshFamily, Rotation, SessionStore, StoreError, StoreResult};
+use crate::time::Timestamp;
+
+/// `SessionStore` over the `users` table.
+#[derive(Clone)]
+pub struct DynamoSessionStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoSessionStore {
+    /// The store over `table`.
+    pub fn new(client: Client, table: String) -> Self {
+        Self { client, table }
+    }
+}
+
+/// The stored attributes of a family.
+#[derive(Serialize, Deserialize)]
+struct FamilyRow {
+    family_id: FamilyId,
+    user_id: UserId,
+    current_jti: TokenId,
+    revoked: bool,
+    expires_at: Timestamp,
+}
+
+impl From<FamilyRow> for RefreshFamily {
+    fn from(r: FamilyRow) -> Self {
+        Self {
+            family_id: r.family_id,
+            user_id: r.user_id,
+            current_jti: r.current_jti,
+            revoked: r.revoked,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
+fn family_pk(id: FamilyId) -> String {
+    format!("FAMILY#{id}")
+}
+
+fn family_key(id: FamilyId) -> Item {
+    key(family_pk(id), "FAMILY")
+}
+
+/// Attempts at a rotation whose condition failed while the re-read family looks current
+/// (it changed between the two calls).
+const ROTATE_ATTEMPTS: usize = 3;
+
+impl DynamoSessionStore {
+    async fn read(&self, id: FamilyId) -> StoreResult<Option<RefreshFamily>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(family_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(e, "get family"))?;
+        Ok(out
+            .item
+            .map(from_item::<FamilyRow>)
+            .transpose()?
+            .map(Into::into))
+    }
+}
+
+#[async_trait]
+impl SessionStore for DynamoSessionStore {
+    /// `Conflict("exists")` when a family with that id is stored already.
+    async fn create_family(&self, family: &RefreshFamily) -> StoreResult<()> {
+        let row = FamilyRow {
+            family_id: family.family_id,
+            user_id: family.user_id,
+            current_jti: family.current_jti,
+            revoked: family.revoked,
+            expires_at: family.expires_at,
+        };
+        let keys = [
+            ("pk", family_pk(family.family_id)),
+            ("sk", "FAMILY".to_owned()),
+        ];
+        let item = with_ttl(to_item(&row, &keys)?, family.expires_at);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| sdk_error(e, "exists"))?;
+        Ok(())
+    }
+
+    /// One conditional update (`current_jti = :presented AND revoked = :false AND
+    /// ttl_epoch > :now`); when its condition fails, a consistent read tells why and a reused
+    /// token revokes the family.
+    async fn rotate(
+        &self,
+        family: FamilyId,
+        presented: TokenId,
+        new_jti: TokenId,
+        now: Timestamp,
+    ) -> StoreResult<Rotation> {
+        for _ in 0..ROTATE_ATTEMPTS {
+            let rotated = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(family_key(family)))
+                .update_expression("SET current_jti = :new")
+                .condition_expression(
+                    "current_jti = :presented AND revoked = :false AND ttl_epoch > :now",
+                )
+                .expression_attribute_values(":new", s(new_jti.to_string()))
+                .expression_attribute_values(":presented", s(presented.to_string()))
+                .expression_attribute_values(":false", AttributeValue::Bool(false))
+                .expression_attribute_values(":now", n(now.timestamp()))
+                .send()
+                .await;
+            match rotated {
+                Ok(_) => return Ok(Rotation::Rotated),
+                Err(e) => match sdk_error(e, "rotate") {
+                    StoreError::Conflict(_) => {}
+                    other => return Err(other),
+                },
+            }
+            let Some(stored) = self.read(family).await? else {
+                return Ok(Rotation::Unknown);
+            };
+            if stored.revoked || stored.expires_at.timestamp() <= now.timestamp() {
+                return Ok(Rotation::Revoked);
+            }
+            if stored.current_jti != presented {
+                self.revoke(family).await?;
+                return Ok(Rotation::Reused);
+            }
+            // The family changed between the update and the read: try again.
+        }
+        Err(StoreError::Conflict("rotate"))
+    }
+
+    async fn revoke(&self, family: FamilyId) -> StoreResult<()> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(family_key(family)))
+            .update_expression("SET revoked = :true")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e) => match sdk_error(e, "revoke") {
+                // No such family: nothing to revoke.
+                StoreError::Conflict(_) => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn get_family(&self, family: FamilyId) -> StoreResult<Option<RefreshFamily>> {
+        self.read(family).await
+    }
+}

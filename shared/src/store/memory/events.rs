@@ -1,0 +1,86 @@
+//! In-memory `EventStore`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::cursor;
+use crate::ids::EventId;
+use crate::model::{Event, EventStatus};
+use crate::store::{Cursor, EventStore, Page, StoreError, StoreResult};
+use crate::time::{Timestamp, sort_key};
+
+/// In-memory `EventStore`.
+#[derive(Default)]
+pub struct MemoryEventStore {
+    events: Mutex<HashMap<EventId, Event>>,
+}
+
+impl MemoryEventStore {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<EventId, Event>> {
+        self.events.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl EventStore for MemoryEventStore {
+    async fn create_event(&self, event: &Event) -> StoreResult<()> {
+        let mut g = self.lock();
+        if g.contains_key(&event.event_id) {
+            return Err(StoreError::Conflict("exists"));
+        }
+        g.insert(event.event_id, event.clone());
+        Ok(())
+    }
+
+    async fn get_event(&self, id: EventId) -> StoreResult<Option<Event>> {
+        Ok(self.lock().get(&id).cloned())
+    }
+
+    async fn set_status(
+        &self,
+        id: EventId,
+        from: EventStatus,
+        to: EventStatus,
+        now: Timestamp,
+    ) -> StoreResult<Event> {
+        let mut g = self.lock();
+        let e = g.get_mut(&id).ok_or(StoreError::NotFound)?;
+        if e.status != from {
+            return Err(StoreError::Conflict("status"));
+        }
+        e.status = to;
+        e.updated_at = now;
+        Ok(e.clone())
+    }
+
+    async fn list_events(
+        &self,
+        status: EventStatus,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<Event>> {
+        let pk = format!("STATUS#{}", status.as_str());
+        let after = cursor
+            .map(|c| cursor::decode(c, "gsi1sk", &[("gsi1pk", &pk)]))
+            .transpose()?;
+        let g = self.lock();
+        let mut rows: Vec<(String, Event)> = g
+            .values()
+            .filter(|e| e.status == status)
+            .map(|e| {
+                (
+                    format!("{}#{}", sort_key(e.start_time), e.event_id),
+                    e.clone(),
+                )
+            })
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        let (items, next) = cursor::page(&rows, after.as_deref(), limit);
+        Ok(Page {
+            items,
+            next: next.map(|k| cursor::encode(&[("gsi1pk", pk.clone()), ("gsi1sk", k)])),
+        })
+    }
+}

@@ -1,0 +1,584 @@
+//! Conformance cases for the comments store.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use banter::ids::{ClientKey, CommentId, EventId, UserId};
+use banter::model::{Comment, Content, ModerationStatus, NewComment};
+use banter::room::Position;
+use banter::store::*;
+use banter::time::now;
+
+fn new_comment(event: EventId, user: UserId, text: &str) -> NewComment {
+    NewComment {
+        comment_id: CommentId::new(),
+        event_id: event,
+        user_id: user,
+        content: Content::parse("content", text).unwrap(),
+        parent_comment_id: None,
+        client_key: None,
+        moderation_status: ModerationStatus::Approved,
+        client_metadata: None,
+        created_at: now(),
+    }
+}
+
+fn reply(event: EventId, user: UserId, parent: CommentId, text: &str) -> NewComment {
+    NewComment {
+        parent_comment_id: Some(parent),
+        ..new_comment(event, user, text)
+    }
+}
+
+fn keyed(mut c: NewComment, key: &str) -> NewComment {
+    c.client_key = Some(key.parse::<ClientKey>().unwrap());
+    c
+}
+
+async fn append(stores: &Stores, c: NewComment) -> Comment {
+    let out = stores.comments.append_comment(c).await.expect("append");
+    assert!(out.created);
+    out.item
+}
+
+fn positions(items: &[Comment]) -> Vec<u64> {
+    items.iter().map(|c| c.position.0).collect()
+}
+
+async fn append_assigns_positions(stores: Stores) {
+    let event = EventId::new();
+    let user = UserId::new();
+    assert_eq!(stores.comments.head(event).await.unwrap(), Position::ZERO);
+    let mut appended = Vec::new();
+    for i in 1..=5u64 {
+        let c = append(&stores, new_comment(event, user, &format!("comment {i}"))).await;
+        assert_eq!(c.position, Position(i));
+        assert_eq!(c.event_id, event);
+        assert_eq!(c.user_id, user);
+        assert_eq!(c.content.as_str(), format!("comment {i}"));
+        assert_eq!((c.reply_count, c.like_count), (0, 0));
+        assert!(!c.is_deleted);
+        appended.push(c);
+    }
+    assert_eq!(stores.comments.head(event).await.unwrap(), Position(5));
+    for c in &appended {
+        assert_eq!(
+            stores.comments.get_comment(c.comment_id).await.unwrap(),
+            Some(c.clone())
+        );
+    }
+    assert_eq!(
+        stores.comments.get_comment(CommentId::new()).await.unwrap(),
+        None
+    );
+    // Another event has its own stream.
+    let other = EventId::new();
+    let c = append(&stores, new_comment(other, user, "elsewhere")).await;
+    assert_eq!(c.position, Position(1));
+    assert_eq!(stores.comments.head(event).await.unwrap(), Position(5));
+    let all = stores
+        .comments
+        .list_comments(event, Window::after(Position::ZERO, 100))
+        .await
+        .unwrap();
+    assert_eq!(all.items, appended);
+    assert!(!all.has_more);
+}
+
+async fn idempotent_append_returns_original(stores: Stores) {
+    let event = EventId::new();
+    let user = UserId::new();
+    let first = append(&stores, keyed(new_comment(event, user, "hello"), "msg-1")).await;
+    append(&stores, new_comment(event, user, "unkeyed")).await;
+
+    // A retry with the same author and key, whatever its id and text, returns the original.
+    let retry = stores
+        .comments
+        .append_comment(keyed(new_comment(event, user, "hello again"), "msg-1"))
+        .await
+        .unwrap();
+    assert!(!retry.created);
+    assert_eq!(retry.item, first);
+    assert_eq!(stores.comments.head(event).await.unwrap(), Position(2));
+
+    // The same key from another author, or another key, is a new comment.
+    let other_user = append(
+        &stores,
+        keyed(new_comment(event, UserId::new(), "x"), "msg-1"),
+    )
+    .await;
+    assert_eq!(other_user.position, Position(3));
+    let other_key = append(&stores, keyed(new_comment(event, user, "y"), "msg-2")).await;
+    assert_eq!(other_key.position, Position(4));
+    let listed = stores
+        .comments
+        .list_comments(event, Window::after(Position::ZERO, 10))
+        .await
+        .unwrap();
+    assert_eq!(positions(&listed.items), vec![1, 2, 3, 4]);
+    assert_eq!(listed.items[0], first);
+}
+
+async fn replies_count_and_list(stores: Stores) {
+    let event = EventId::new();
+    let user = UserId::new();
+    let parent = append(&stores, new_comment(event, user, "parent")).await;
+    let other = append(&stores, new_comment(event, user, "other")).await;
+    let mut replies = Vec::new();
+    for i in 0..3 {
+        let r = append(
+            &stores,
+            reply(
+                event,
+                UserId::new(),
+                parent.comment_id,
+                &format!("reply {i}"),
+            ),
+        )
+        .await;
+        assert_eq!(r.parent_comment_id, Some(parent.comment_id));
+        replies.push(r);
+    }
+    // A reply to the other comment does not count for the parent.
+    append(&stores, reply(event, user, other.comment_id, "elsewhere")).await;
+    assert_eq!(positions(&replies), vec![3, 4, 5]);
+
+    let stored = stores
+        .comments
+        .get_comment(parent.comment_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.reply_count, 3);
+    let stored_other = stores
+        .comments
+        .get_comment(other.comment_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored_other.reply_count, 1);
+
+    let all = stores
+        .comments
+        .list_replies(parent.comment_id, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(all.items, replies);
+    assert!(!all.has_more);
+    let after = stores
+        .comments
+        .list_replies(parent.comment_id, Some(Position(3)), 1)
+        .await
+        .unwrap();
+    assert_eq!(after.items, vec![replies[1].clone()]);
+    assert!(after.has_more);
+    let last = stores
+        .comments
+        .list_replies(parent.comment_id, Some(Position(4)), 10)
+        .await
+        .unwrap();
+    assert_eq!(last.items, vec![replies[2].clone()]);
+    assert!(!last.has_more);
+    let none = stores
+        .comments
+        .list_replies(CommentId::new(), None, 10)
+        .await
+        .unwrap();
+    assert!(none.items.is_empty() && !none.has_more);
+
+    // Replies are part of the event's stream too.
+    let stream = stores
+        .comments
+        .list_comments(event, Window::after(Position::ZERO, 100))
+        .await
+        .unwrap();
+    assert_eq!(positions(&stream.items), vec![1, 2, 3, 4, 5, 6]);
+}
+
+async fn reply_to_missing_parent_is_not_found(stores: Stores) {
+    let event = EventId::new();
+    let elsewhere = EventId::new();
+    let user = UserId::new();
+    let foreign = append(&stores, new_comment(elsewhere, user, "other event")).await;
+
+    let unknown = stores
+        .comments
+        .append_comment(reply(event, user, CommentId::new(), "to nobody"))
+        .await;
+    assert_eq!(unknown, Err(StoreError::NotFound));
+    let cross = stores
+        .comments
+        .append_comment(keyed(
+            reply(event, user, foreign.comment_id, "across"),
+            "k1",
+        ))
+        .await;
+    assert_eq!(cross, Err(StoreError::NotFound));
+
+    // Nothing was written: no position taken, no claim left behind, no reply counted.
+    assert_eq!(stores.comments.head(event).await.unwrap(), Position::ZERO);
+    let fresh = append(&stores, keyed(new_comment(event, user, "first"), "k1")).await;
+    assert_eq!(fresh.position, Position(1));
+    let foreign_now = stores
+        .comments
+        .get_comment(foreign.comment_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(foreign_now.reply_count, 0);
+}
+
+async fn list_windows_and_pages(stores: Stores) {
+    let event = EventId::new();
+    let user = UserId::new();
+    for i in 1..=7 {
+        append(&stores, new_comment(event, user, &format!("c{i}"))).await;
+    }
+    let read = |w: Window| {
+        let stores = stores.clone();
+        async move { stores.comments.list_comments(event, w).await.unwrap() }
+    };
+
+    let s = read(Window::newest(None, 3)).await;
+    assert_eq!((positions(&s.items), s.has_more), (vec![7, 6, 5], true));
+    let s = read(Window::newest(Some(Position(5)), 3)).await;
+    assert_eq!((positions(&s.items), s.has_more), (vec![4, 3, 2], true));
+    let s = read(Window::newest(Some(Position(2)), 3)).await;
+    assert_eq!((positions(&s.items), s.has_more), (vec![1], false));
+    let s = read(Window::newest(Some(Position(1)), 3)).await;
+    assert_eq!((positions(&s.items), s.has_more), (vec![], false));
+    let s = read(Window::newest(None, 7)).await;
+    assert_eq!(
+        (positions(&s.items), s.has_more),
+        (vec![7, 6, 5, 4, 3, 2, 1], false)
+    );
+
+    let s = read(Window::after(Position::ZERO, 3)).await;
+    assert_eq!((positions(&s.items), s.has_more), (vec![1, 2, 3], true));
+    let s = read(Window::after(Position(4), 3)).await;
+    assert_eq!((positions(&s.items), s.has_more), (vec![5, 6, 7], false));
+    let s = read(Window::after(Position(7), 3)).await;
+    assert_eq!((positions(&s.items), s.has_more), (vec![], false));
+
+    let between = |order| Window {
+        after: Some(Position(2)),
+        before: Some(Position(6)),
+        order,
+        limit: 10,
+    };
+    let s = read(between(Order::Oldest)).await;
+    assert_eq!((positions(&s.items), s.has_more), (vec![3, 4, 5], false));
+    let s = read(between(Order::Newest)).await;
+    assert_eq!((positions(&s.items), s.has_more), (vec![5, 4, 3], false));
+    let s = read(Window {
+        limit: 2,
+        ..between(Order::Newest)
+    })
+    .await;
+    assert_eq!((positions(&s.items), s.has_more), (vec![5, 4], true));
+
+    // Paging forward and backward visits every comment once.
+    let mut seen = Vec::new();
+    let mut last = Position::ZERO;
+    loop {
+        let s = read(Window::after(last, 2)).await;
+        seen.extend(positions(&s.items));
+        if let Some(c) = s.items.last() {
+            last = c.position;
+        }
+        if !s.has_more {
+            break;
+        }
+    }
+    assert_eq!(seen, vec![1, 2, 3, 4, 5, 6, 7]);
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let s = read(Window::newest(before, 3)).await;
+        seen.extend(positions(&s.items));
+        before = s.items.last().map(|c| c.position);
+        if !s.has_more {
+            break;
+        }
+    }
+    assert_eq!(seen, vec![7, 6, 5, 4, 3, 2, 1]);
+
+    let empty = stores
+        .comments
+        .list_comments(EventId::new(), Window::newest(None, 10))
+        .await
+        .unwrap();
+    assert!(empty.items.is_empty() && !empty.has_more);
+}
+
+async fn concurrent_appends_take_every_position_once(stores: Stores) {
+    const WRITERS: usize = 8;
+    const EACH: usize = 10;
+    let event = EventId::new();
+    let mut tasks = Vec::new();
+    for w in 0..WRITERS {
+        let stores = stores.clone();
+        tasks.push(tokio::spawn(async move {
+            let user = UserId::new();
+            let mut got = Vec::new();
+            for i in 0..EACH {
+                let c = new_comment(event, user, &format!("writer {w} comment {i}"));
+                got.push(append(&stores, c).await.position.0);
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        let got = t.await.unwrap();
+        // One writer's comments come in its own order.
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
+        all.extend(got);
+    }
+    all.sort_unstable();
+    let expected: Vec<u64> = (1..=(WRITERS * EACH) as u64).collect();
+    assert_eq!(all, expected);
+    let n = (WRITERS * EACH) as u64;
+    assert_eq!(stores.comments.head(event).await.unwrap(), Position(n));
+    let listed = stores
+        .comments
+        .list_comments(event, Window::after(Position::ZERO, 1000))
+        .await
+        .unwrap();
+    assert_eq!(positions(&listed.items), expected);
+    let ids: HashSet<CommentId> = listed.items.iter().map(|c| c.comment_id).collect();
+    assert_eq!(ids.len(), WRITERS * EACH);
+}
+
+async fn catch_up_under_concurrency_misses_nothing(stores: Stores) {
+    const WRITERS: usize = 4;
+    const EACH: usize = 10;
+    const TOTAL: u64 = (WRITERS * EACH) as u64;
+    let event = EventId::new();
+    let reader = {
+        let stores = stores.clone();
+        tokio::spawn(async move {
+            let mut seen: Vec<(u64, CommentId)> = Vec::new();
+            let mut last = Position::ZERO;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+            while last.0 < TOTAL {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "reader stalled at {last}"
+                );
+                let s = stores
+                    .comments
+                    .list_comments(event, Window::after(last, 7))
+                    .await
+                    .unwrap();
+                for c in s.items {
+                    assert_eq!(c.position, last.next(), "gap or repeat after {last}");
+                    last = c.position;
+                    seen.push((c.position.0, c.comment_id));
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            seen
+        })
+    };
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let stores = stores.clone();
+        writers.push(tokio::spawn(async move {
+            let user = UserId::new();
+            let mut ids = Vec::new();
+            for i in 0..EACH {
+                let c = append(&stores, new_comment(event, user, &format!("w{w} c{i}"))).await;
+                ids.push((c.position.0, c.comment_id));
+            }
+            ids
+        }));
+    }
+    let mut written = Vec::new();
+    for w in writers {
+        written.extend(w.await.unwrap());
+    }
+    written.sort_unstable();
+    let seen = reader.await.unwrap();
+    assert_eq!(seen, written);
+    assert_eq!(seen.len() as u64, TOTAL);
+}
+
+async fn popular_orders_by_likes(stores: Stores) {
+    let event = EventId::new();
+    let author = UserId::new();
+    let c1 = append(&stores, new_comment(event, author, "one")).await;
+    let c2 = append(&stores, new_comment(event, author, "two")).await;
+    let c3 = append(&stores, new_comment(event, author, "three")).await;
+    let r = append(&stores, reply(event, author, c1.comment_id, "a reply")).await;
+    for _ in 0..3 {
+        stores
+            .likes
+            .toggle_like(r.comment_id, UserId::new())
+            .await
+            .unwrap();
+    }
+    for _ in 0..2 {
+        stores
+            .likes
+            .toggle_like(c2.comment_id, UserId::new())
+            .await
+            .unwrap();
+    }
+    stores
+        .likes
+        .toggle_like(c1.comment_id, UserId::new())
+        .await
+        .unwrap();
+
+    let page = stores.comments.list_popular(event, 10, None).await.unwrap();
+    let order: Vec<(CommentId, u64)> = page
+        .items
+        .iter()
+        .map(|c| (c.comment_id, c.like_count))
+        .collect();
+    // Replies are not listed; ties (none here) would go newest first.
+    assert_eq!(
+        order,
+        vec![(c2.comment_id, 2), (c1.comment_id, 1), (c3.comment_id, 0)]
+    );
+    assert_eq!(page.next, None);
+
+    // Page by page.
+    let first = stores.comments.list_popular(event, 2, None).await.unwrap();
+    assert_eq!(
+        first.items.iter().map(|c| c.comment_id).collect::<Vec<_>>(),
+        vec![c2.comment_id, c1.comment_id]
+    );
+    let cursor = first.next.expect("a second page");
+    let second = stores
+        .comments
+        .list_popular(event, 2, Some(&cursor))
+        .await
+        .unwrap();
+    assert_eq!(
+        second
+            .items
+            .iter()
+            .map(|c| c.comment_id)
+            .collect::<Vec<_>>(),
+        vec![c3.comment_id]
+    );
+    assert_eq!(second.next, None);
+    // A cursor belongs to its event.
+    assert_eq!(
+        stores
+            .comments
+            .list_popular(EventId::new(), 2, Some(&cursor))
+            .await,
+        Err(StoreError::InvalidCursor)
+    );
+    assert_eq!(
+        stores
+            .comments
+            .list_popular(event, 2, Some(&Cursor("garbage".into())))
+            .await,
+        Err(StoreError::InvalidCursor)
+    );
+}
+
+async fn delete_is_idempotent(stores: Stores) {
+    let event = EventId::new();
+    let author = UserId::new();
+    let c = append(&stores, new_comment(event, author, "regret")).await;
+    let t1 = now();
+    let deleted = stores
+        .comments
+        .delete_comment(c.comment_id, author, t1)
+        .await
+        .unwrap();
+    assert!(deleted.is_deleted);
+    assert_eq!(deleted.deleted_at, Some(t1));
+    assert_eq!(deleted.deleted_by, Some(author));
+    assert_eq!(deleted.position, c.position);
+    assert_eq!(deleted.content, c.content);
+
+    let moderator = UserId::new();
+    let again = stores
+        .comments
+        .delete_comment(c.comment_id, moderator, t1 + chrono::Duration::seconds(5))
+        .await
+        .unwrap();
+    assert_eq!(again, deleted);
+    assert_eq!(
+        stores.comments.get_comment(c.comment_id).await.unwrap(),
+        Some(deleted)
+    );
+    assert_eq!(
+        stores
+            .comments
+            .delete_comment(CommentId::new(), author, t1)
+            .await,
+        Err(StoreError::NotFound)
+    );
+}
+
+async fn moderation_sets_status(stores: Stores) {
+    let event = EventId::new();
+    let c = append(&stores, new_comment(event, UserId::new(), "spam?")).await;
+    let moderator = UserId::new();
+    let t = now();
+    let blocked = stores
+        .comments
+        .moderate_comment(
+            c.comment_id,
+            ModerationStatus::Blocked,
+            Some("spam".into()),
+            moderator,
+            t,
+        )
+        .await
+        .unwrap();
+    assert_eq!(blocked.moderation_status, ModerationStatus::Blocked);
+    assert_eq!(blocked.moderation_reason.as_deref(), Some("spam"));
+    assert_eq!(blocked.moderated_by, Some(moderator));
+    assert_eq!(blocked.updated_at, t);
+    assert_eq!(blocked.content, c.content);
+    assert_eq!(
+        stores.comments.get_comment(c.comment_id).await.unwrap(),
+        Some(blocked)
+    );
+
+    let approved = stores
+        .comments
+        .moderate_comment(c.comment_id, ModerationStatus::Approved, None, moderator, t)
+        .await
+        .unwrap();
+    assert_eq!(approved.moderation_status, ModerationStatus::Approved);
+    assert_eq!(approved.moderation_reason, None);
+    assert_eq!(
+        stores.comments.get_comment(c.comment_id).await.unwrap(),
+        Some(approved)
+    );
+    assert_eq!(
+        stores
+            .comments
+            .moderate_comment(
+                CommentId::new(),
+                ModerationStatus::Flagged,
+                None,
+                moderator,
+                t
+            )
+            .await,
+        Err(StoreError::NotFound)
+    );
+}
+
+conformance_tests!(
+    append_assigns_positions,
+    idempotent_append_returns_original,
+    replies_count_and_list,
+    reply_to_missing_parent_is_not_found,
+    list_windows_and_pages,
+    concurrent_appends_take_every_position_once,
+    catch_up_under_concurrency_misses_nothing,
+    popular_orders_by_likes,
+    delete_is_idempotent,
+    moderation_sets_status,
+);

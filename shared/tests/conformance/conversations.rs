@@ -1,0 +1,461 @@
+//! Conformance cases for the conversations store.
+
+use banter::ids::{ConversationId, MessageId, UserId};
+use banter::model::{
+    Conversation, ConversationType, LastMessage, MessageType, Participant, ParticipantRole, Receipt,
+};
+use banter::room::Position;
+use banter::store::*;
+use banter::time::{Timestamp, now};
+use chrono::Duration;
+
+fn conversation(kind: ConversationType, creator: UserId, at: Timestamp) -> Conversation {
+    Conversation {
+        conversation_id: ConversationId::new(),
+        conversation_type: kind,
+        title: (kind == ConversationType::Group).then(|| "Weekend plans".to_owned()),
+        description: None,
+        created_by: creator,
+        created_at: at,
+        updated_at: at,
+        last_message: None,
+    }
+}
+
+fn members(c: &Conversation, users: &[UserId]) -> Vec<Participant> {
+    users
+        .iter()
+        .map(|u| {
+            let role = if *u == c.created_by {
+                ParticipantRole::Owner
+            } else {
+                ParticipantRole::Member
+            };
+            Participant::joining(c.conversation_id, *u, role, c.created_at)
+        })
+        .collect()
+}
+
+async fn create(stores: &Stores, c: &Conversation, users: &[UserId]) -> Vec<Participant> {
+    let ps = members(c, users);
+    let out = stores
+        .conversations
+        .create_conversation(c, &ps)
+        .await
+        .expect("create");
+    assert_eq!(out, Created::New(c.clone()));
+    ps
+}
+
+fn sorted(mut ps: Vec<Participant>) -> Vec<Participant> {
+    ps.sort_by_key(|p| p.user_id);
+    ps
+}
+
+fn last_message(sender: UserId, position: u64, at: Timestamp) -> LastMessage {
+    LastMessage {
+        message_id: MessageId::new(),
+        sender_id: sender,
+        content: format!("message {position}"),
+        created_at: at,
+        message_type: MessageType::Text,
+        position: Position(position),
+    }
+}
+
+async fn create_group_and_read_it(stores: Stores) {
+    let owner = UserId::new();
+    let users = [owner, UserId::new(), UserId::new()];
+    let c = conversation(ConversationType::Group, owner, now());
+    let ps = create(&stores, &c, &users).await;
+
+    assert_eq!(
+        stores
+            .conversations
+            .get_conversation(c.conversation_id)
+            .await
+            .unwrap(),
+        Some(c.clone())
+    );
+    for p in &ps {
+        assert_eq!(
+            stores
+                .conversations
+                .get_participant(c.conversation_id, p.user_id)
+                .await
+                .unwrap(),
+            Some(p.clone())
+        );
+    }
+    assert_eq!(
+        stores
+            .conversations
+            .get_participant(c.conversation_id, UserId::new())
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        sorted(
+            stores
+                .conversations
+                .list_participants(c.conversation_id)
+                .await
+                .unwrap()
+        ),
+        sorted(ps)
+    );
+    assert_eq!(
+        stores
+            .conversations
+            .get_conversation(ConversationId::new())
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        stores
+            .conversations
+            .list_participants(ConversationId::new())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn large_group_keeps_every_participant(stores: Stores) {
+    // More participants than one transaction holds.
+    let owner = UserId::new();
+    let mut users = vec![owner];
+    users.extend((0..129).map(|_| UserId::new()));
+    let c = conversation(ConversationType::Group, owner, now());
+    let ps = create(&stores, &c, &users).await;
+    assert_eq!(
+        sorted(
+            stores
+                .conversations
+                .list_participants(c.conversation_id)
+                .await
+                .unwrap()
+        ),
+        sorted(ps)
+    );
+    let last = users[users.len() - 1];
+    assert!(
+        stores
+            .conversations
+            .get_participant(c.conversation_id, last)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+async fn direct_conversation_is_unique_per_pair(stores: Stores) {
+    let (a, b) = (UserId::new(), UserId::new());
+    let first = conversation(ConversationType::Direct, a, now());
+    create(&stores, &first, &[a, b]).await;
+
+    // The same pair, either way round: the existing conversation, and nothing stored.
+    for (creator, pair) in [(b, [b, a]), (a, [a, b])] {
+        let second = conversation(ConversationType::Direct, creator, now());
+        let out = stores
+            .conversations
+            .create_conversation(&second, &members(&second, &pair))
+            .await
+            .unwrap();
+        assert_eq!(out, Created::Existing(first.clone()));
+        assert_eq!(
+            stores
+                .conversations
+                .get_conversation(second.conversation_id)
+                .await
+                .unwrap(),
+            None
+        );
+        assert!(
+            stores
+                .conversations
+                .list_participants(second.conversation_id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    // Another pair gets its own; a group of the same two people is not a direct conversation.
+    let c = UserId::new();
+    let other = conversation(ConversationType::Direct, a, now());
+    create(&stores, &other, &[a, c]).await;
+    let group = conversation(ConversationType::Group, a, now());
+    create(&stores, &group, &[a, b]).await;
+
+    // A direct conversation has exactly two participants.
+    let three = conversation(ConversationType::Direct, a, now());
+    assert_eq!(
+        stores
+            .conversations
+            .create_conversation(&three, &members(&three, &[a, b, c]))
+            .await,
+        Err(StoreError::Conflict("direct_needs_two"))
+    );
+}
+
+async fn add_and_remove_participants(stores: Stores) {
+    let owner = UserId::new();
+    let member = UserId::new();
+    let c = conversation(ConversationType::Group, owner, now());
+    let ps = create(&stores, &c, &[owner, member]).await;
+
+    let newcomer = UserId::new();
+    let later = c.created_at + Duration::seconds(30);
+    let mut again = Participant::joining(c.conversation_id, owner, ParticipantRole::Member, later);
+    again.last_read_position = Position(99);
+    let fresh = Participant::joining(c.conversation_id, newcomer, ParticipantRole::Member, later);
+    let added = stores
+        .conversations
+        .add_participants(&[again, fresh.clone()])
+        .await
+        .unwrap();
+    assert_eq!(added, vec![fresh.clone()]);
+    // The existing participant is untouched.
+    assert_eq!(
+        stores
+            .conversations
+            .get_participant(c.conversation_id, owner)
+            .await
+            .unwrap(),
+        Some(ps[0].clone())
+    );
+    assert_eq!(
+        stores
+            .conversations
+            .get_participant(c.conversation_id, newcomer)
+            .await
+            .unwrap(),
+        Some(fresh.clone())
+    );
+    assert_eq!(
+        stores
+            .conversations
+            .list_participants(c.conversation_id)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+
+    let stranger = UserId::new();
+    let removed = stores
+        .conversations
+        .remove_participants(c.conversation_id, &[newcomer, stranger, member])
+        .await
+        .unwrap();
+    assert_eq!(removed, vec![newcomer, member]);
+    assert_eq!(
+        stores
+            .conversations
+            .list_participants(c.conversation_id)
+            .await
+            .unwrap(),
+        vec![ps[0].clone()]
+    );
+    assert_eq!(
+        stores
+            .conversations
+            .remove_participants(c.conversation_id, &[newcomer])
+            .await
+            .unwrap(),
+        Vec::<UserId>::new()
+    );
+
+    // Adding to a conversation that does not exist.
+    let ghost = Participant::joining(ConversationId::new(), owner, ParticipantRole::Member, later);
+    assert_eq!(
+        stores.conversations.add_participants(&[ghost]).await,
+        Err(StoreError::NotFound)
+    );
+}
+
+async fn user_conversations_by_last_activity(stores: Stores) {
+    let user = UserId::new();
+    let t0 = now() - Duration::minutes(10);
+    let mut convs = Vec::new();
+    for i in 0..3 {
+        let c = conversation(ConversationType::Group, user, t0 + Duration::seconds(i));
+        create(&stores, &c, &[user, UserId::new()]).await;
+        convs.push(c);
+    }
+    // Someone else's conversation is not listed.
+    let elsewhere = conversation(ConversationType::Group, UserId::new(), t0);
+    create(&stores, &elsewhere, &[elsewhere.created_by]).await;
+
+    let list = |limit: usize, cursor: Option<Cursor>| {
+        let stores = stores.clone();
+        async move {
+            stores
+                .conversations
+                .list_user_conversations(user, limit, cursor.as_ref())
+                .await
+                .unwrap()
+        }
+    };
+    let ids = |page: &Page<(Conversation, Participant)>| {
+        page.items
+            .iter()
+            .map(|(c, p)| {
+                assert_eq!(c.conversation_id, p.conversation_id);
+                assert_eq!(p.user_id, user);
+                c.conversation_id
+            })
+            .collect::<Vec<_>>()
+    };
+    let page = list(10, None).await;
+    assert_eq!(
+        ids(&page),
+        vec![
+            convs[2].conversation_id,
+            convs[1].conversation_id,
+            convs[0].conversation_id
+        ]
+    );
+    assert_eq!(page.next, None);
+
+    // A message in the oldest conversation moves it to the top.
+    let t_msg = t0 + Duration::seconds(60);
+    let m = last_message(user, 2, t_msg);
+    stores
+        .conversations
+        .record_activity(convs[0].conversation_id, &m)
+        .await
+        .unwrap();
+    let c0 = stores
+        .conversations
+        .get_conversation(convs[0].conversation_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c0.last_message, Some(m.clone()));
+    assert_eq!(c0.updated_at, t_msg);
+    for p in stores
+        .conversations
+        .list_participants(convs[0].conversation_id)
+        .await
+        .unwrap()
+    {
+        assert_eq!(p.last_activity_at, t_msg);
+    }
+
+    let first = list(2, None).await;
+    assert_eq!(
+        ids(&first),
+        vec![convs[0].conversation_id, convs[2].conversation_id]
+    );
+    assert_eq!(first.items[0].0, c0);
+    assert_eq!(first.items[0].1.last_activity_at, t_msg);
+    let cursor = first.next.clone().expect("a second page");
+    let second = list(2, Some(cursor.clone())).await;
+    assert_eq!(ids(&second), vec![convs[1].conversation_id]);
+    assert_eq!(second.next, None);
+
+    // Older activity never moves anything back.
+    let older = last_message(user, 1, t0 + Duration::seconds(30));
+    stores
+        .conversations
+        .record_activity(convs[0].conversation_id, &older)
+        .await
+        .unwrap();
+    let still = stores
+        .conversations
+        .get_conversation(convs[0].conversation_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(still, c0);
+    assert_eq!(ids(&list(10, None).await)[0], convs[0].conversation_id);
+
+    // A cursor belongs to its user.
+    assert_eq!(
+        stores
+            .conversations
+            .list_user_conversations(UserId::new(), 2, Some(&cursor))
+            .await,
+        Err(StoreError::InvalidCursor)
+    );
+    assert_eq!(
+        stores
+            .conversations
+            .record_activity(ConversationId::new(), &m)
+            .await,
+        Err(StoreError::NotFound)
+    );
+}
+
+async fn marks_only_move_forward(stores: Stores) {
+    let (a, b) = (UserId::new(), UserId::new());
+    let c = conversation(ConversationType::Direct, a, now());
+    create(&stores, &c, &[a, b]).await;
+    let id = c.conversation_id;
+    let (m3, m5) = (MessageId::new(), MessageId::new());
+
+    let p = stores
+        .conversations
+        .mark(id, b, Receipt::Read, Position(5), m5)
+        .await
+        .unwrap();
+    assert_eq!(p.last_read_position, Position(5));
+    assert_eq!(p.last_read_message_id, Some(m5));
+    assert_eq!(p.last_delivered_position, Position::ZERO);
+    assert_eq!(p.user_id, b);
+
+    let back = stores
+        .conversations
+        .mark(id, b, Receipt::Read, Position(3), m3)
+        .await
+        .unwrap();
+    assert_eq!(back, p);
+
+    let delivered = stores
+        .conversations
+        .mark(id, b, Receipt::Delivered, Position(4), m3)
+        .await
+        .unwrap();
+    assert_eq!(delivered.last_delivered_position, Position(4));
+    assert_eq!(delivered.last_read_position, Position(5));
+    assert_eq!(delivered.last_read_message_id, Some(m5));
+    let same = stores
+        .conversations
+        .mark(id, b, Receipt::Delivered, Position(4), m3)
+        .await
+        .unwrap();
+    assert_eq!(same, delivered);
+    assert_eq!(
+        stores.conversations.get_participant(id, b).await.unwrap(),
+        Some(delivered)
+    );
+    // The other participant's markers are their own.
+    let pa = stores
+        .conversations
+        .get_participant(id, a)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pa.last_read_position, Position::ZERO);
+
+    assert_eq!(
+        stores
+            .conversations
+            .mark(id, UserId::new(), Receipt::Read, Position(1), m3)
+            .await,
+        Err(StoreError::NotFound)
+    );
+}
+
+conformance_tests!(
+    create_group_and_read_it,
+    large_group_keeps_every_participant,
+    direct_conversation_is_unique_per_pair,
+    add_and_remove_participants,
+    user_conversations_by_last_activity,
+    marks_only_move_forward,
+);

@@ -1,0 +1,202 @@
+//! Conformance cases for the events store.
+
+use std::collections::HashSet;
+
+use banter::ids::{EventId, UserId};
+use banter::model::{CommentSettings, Event, EventStatus, EventType, ModerationLevel};
+use banter::store::*;
+use banter::time::{Timestamp, now};
+use chrono::Duration;
+
+fn event(title: &str, status: EventStatus, start_time: Timestamp) -> Event {
+    let t = now();
+    Event {
+        event_id: EventId::new(),
+        title: title.to_owned(),
+        description: Some(format!("About {title}")),
+        event_type: EventType::Sports,
+        status,
+        start_time,
+        end_time: Some(start_time + Duration::hours(2)),
+        max_participants: Some(5000),
+        moderation_level: ModerationLevel::Standard,
+        comment_settings: CommentSettings {
+            allow_replies: true,
+            slow_mode_seconds: 5,
+        },
+        created_by: UserId::new(),
+        created_at: t,
+        updated_at: t,
+    }
+}
+
+/// Reads every page of a listing; checks each page's size.
+async fn list_all(stores: &Stores, status: EventStatus, limit: usize) -> (Vec<Event>, usize) {
+    let mut all = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = stores
+            .events
+            .list_events(status, limit, cursor.as_ref())
+            .await
+            .expect("list events");
+        pages += 1;
+        assert!(page.items.len() <= limit, "page larger than limit");
+        all.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return (all, pages),
+        }
+        assert!(pages < 50, "listing does not end");
+    }
+}
+
+fn ids(events: &[Event]) -> Vec<EventId> {
+    events.iter().map(|e| e.event_id).collect()
+}
+
+async fn create_and_get_event(stores: Stores) {
+    let e = event("Final", EventStatus::Scheduled, now() + Duration::days(1));
+    stores.events.create_event(&e).await.unwrap();
+    assert_eq!(
+        stores.events.get_event(e.event_id).await.unwrap(),
+        Some(e.clone())
+    );
+    assert_eq!(stores.events.get_event(EventId::new()).await.unwrap(), None);
+    assert!(matches!(
+        stores.events.create_event(&e).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+async fn set_status_is_conditional(stores: Stores) {
+    let e = event("Derby", EventStatus::Scheduled, now() + Duration::hours(1));
+    stores.events.create_event(&e).await.unwrap();
+
+    let t = now() + Duration::seconds(3);
+    let live = stores
+        .events
+        .set_status(e.event_id, EventStatus::Scheduled, EventStatus::Live, t)
+        .await
+        .unwrap();
+    assert_eq!(
+        live,
+        Event {
+            status: EventStatus::Live,
+            updated_at: t,
+            ..e.clone()
+        }
+    );
+    assert_eq!(
+        stores.events.get_event(e.event_id).await.unwrap(),
+        Some(live.clone())
+    );
+
+    // Its status is no longer `scheduled`.
+    assert_eq!(
+        stores
+            .events
+            .set_status(
+                e.event_id,
+                EventStatus::Scheduled,
+                EventStatus::Cancelled,
+                t
+            )
+            .await,
+        Err(StoreError::Conflict("status"))
+    );
+    assert_eq!(
+        stores.events.get_event(e.event_id).await.unwrap(),
+        Some(live)
+    );
+
+    assert_eq!(
+        stores
+            .events
+            .set_status(EventId::new(), EventStatus::Scheduled, EventStatus::Live, t)
+            .await,
+        Err(StoreError::NotFound)
+    );
+}
+
+async fn list_events_by_status(stores: Stores) {
+    let base = now() + Duration::days(2);
+    // Created out of start order.
+    let offsets = [30, 10, 50, 20, 40];
+    let mut scheduled = Vec::new();
+    for (i, minutes) in offsets.iter().enumerate() {
+        let e = event(
+            &format!("Match {i}"),
+            EventStatus::Scheduled,
+            base + Duration::minutes(*minutes),
+        );
+        stores.events.create_event(&e).await.unwrap();
+        scheduled.push(e);
+    }
+    let live = event("On now", EventStatus::Live, base - Duration::days(3));
+    stores.events.create_event(&live).await.unwrap();
+
+    scheduled.sort_by_key(|e| e.start_time);
+    let (found, pages) = list_all(&stores, EventStatus::Scheduled, 2).await;
+    assert_eq!(found, scheduled);
+    assert!(pages >= 3, "5 events over pages of 2 took {pages} pages");
+    assert_eq!(
+        list_all(&stores, EventStatus::Live, 10).await.0,
+        std::slice::from_ref(&live)
+    );
+    assert!(list_all(&stores, EventStatus::Ended, 10).await.0.is_empty());
+
+    // A cursor belongs to its status.
+    let first = stores
+        .events
+        .list_events(EventStatus::Scheduled, 1, None)
+        .await
+        .unwrap();
+    let next = first.next.expect("more scheduled events");
+    assert_eq!(
+        stores
+            .events
+            .list_events(EventStatus::Live, 1, Some(&next))
+            .await,
+        Err(StoreError::InvalidCursor)
+    );
+    assert_eq!(
+        stores
+            .events
+            .list_events(EventStatus::Live, 1, Some(&Cursor("garbage".into())))
+            .await,
+        Err(StoreError::InvalidCursor)
+    );
+
+    // An event moves between the status lists.
+    let moved = scheduled[2].clone();
+    stores
+        .events
+        .set_status(
+            moved.event_id,
+            EventStatus::Scheduled,
+            EventStatus::Live,
+            now(),
+        )
+        .await
+        .unwrap();
+    let (still, _) = list_all(&stores, EventStatus::Scheduled, 2).await;
+    let want: Vec<EventId> = ids(&scheduled)
+        .into_iter()
+        .filter(|id| *id != moved.event_id)
+        .collect();
+    assert_eq!(ids(&still), want);
+    let (now_live, _) = list_all(&stores, EventStatus::Live, 1).await;
+    // Soonest start first: the long-running live event, then the one that just started.
+    assert_eq!(ids(&now_live), [live.event_id, moved.event_id]);
+    assert_eq!(now_live[1].status, EventStatus::Live);
+    let unique: HashSet<EventId> = ids(&still).into_iter().chain(ids(&now_live)).collect();
+    assert_eq!(unique.len(), 6);
+}
+
+conformance_tests!(
+    create_and_get_event,
+    set_status_is_conditional,
+    list_events_by_status,
+);

@@ -1,0 +1,276 @@
+//! Conformance cases for the messages store.
+
+use banter::ids::{ClientKey, ConversationId, MessageId, UserId};
+use banter::model::{Content, Message, MessageType, NewMessage};
+use banter::room::Position;
+use banter::store::*;
+use banter::time::now;
+
+fn new_message(conv: ConversationId, sender: UserId, key: &str, text: &str) -> NewMessage {
+    NewMessage {
+        message_id: MessageId::new(),
+        conversation_id: conv,
+        sender_id: sender,
+        message_type: MessageType::Text,
+        content: Content::parse("content", text).unwrap(),
+        client_message_id: key.parse::<ClientKey>().unwrap(),
+        reply_to_message_id: None,
+        created_at: now(),
+    }
+}
+
+async fn send(stores: &Stores, m: NewMessage) -> Message {
+    let out = stores.messages.append_message(m).await.expect("append");
+    assert!(out.created);
+    out.item
+}
+
+fn positions(items: &[Message]) -> Vec<u64> {
+    items.iter().map(|m| m.position.0).collect()
+}
+
+async fn append_assigns_positions(stores: Stores) {
+    let conv = ConversationId::new();
+    let (a, b) = (UserId::new(), UserId::new());
+    assert_eq!(stores.messages.head(conv).await.unwrap(), Position::ZERO);
+    let m1 = send(&stores, new_message(conv, a, "a-1", "hi")).await;
+    let m2 = send(&stores, new_message(conv, b, "b-1", "hello")).await;
+    let mut reply = new_message(conv, a, "a-2", "how are you?");
+    reply.reply_to_message_id = Some(m2.message_id);
+    let m3 = send(&stores, reply).await;
+    assert_eq!(
+        positions(&[m1.clone(), m2.clone(), m3.clone()]),
+        vec![1, 2, 3]
+    );
+    assert_eq!(m3.reply_to_message_id, Some(m2.message_id));
+    assert_eq!(m1.version, 1);
+    assert_eq!(m1.content.as_str(), "hi");
+    assert_eq!(stores.messages.head(conv).await.unwrap(), Position(3));
+    for m in [&m1, &m2, &m3] {
+        assert_eq!(
+            stores.messages.get_message(m.message_id).await.unwrap(),
+            Some(m.clone())
+        );
+    }
+    assert_eq!(
+        stores.messages.get_message(MessageId::new()).await.unwrap(),
+        None
+    );
+    let other = ConversationId::new();
+    assert_eq!(
+        send(&stores, new_message(other, a, "a-1", "elsewhere"))
+            .await
+            .position,
+        Position(1)
+    );
+}
+
+async fn idempotent_by_client_message_id(stores: Stores) {
+    let conv = ConversationId::new();
+    let (a, b) = (UserId::new(), UserId::new());
+    let original = send(&stores, new_message(conv, a, "same-key", "first try")).await;
+
+    let retry = stores
+        .messages
+        .append_message(new_message(conv, a, "same-key", "second try"))
+        .await
+        .unwrap();
+    assert!(!retry.created);
+    assert_eq!(retry.item, original);
+    assert_eq!(stores.messages.head(conv).await.unwrap(), Position(1));
+
+    // Another sender may use the same key: a new message.
+    let from_b = send(&stores, new_message(conv, b, "same-key", "b's message")).await;
+    assert_eq!(from_b.position, Position(2));
+    assert_ne!(from_b.message_id, original.message_id);
+    let listed = stores
+        .messages
+        .list_messages(conv, Window::after(Position::ZERO, 10))
+        .await
+        .unwrap();
+    assert_eq!(listed.items, vec![original, from_b]);
+}
+
+async fn get_by_client_id(stores: Stores) {
+    let conv = ConversationId::new();
+    let (a, b) = (UserId::new(), UserId::new());
+    let m = send(&stores, new_message(conv, a, "cm-42", "text")).await;
+    let key: ClientKey = "cm-42".parse().unwrap();
+    assert_eq!(
+        stores
+            .messages
+            .get_by_client_id(conv, a, &key)
+            .await
+            .unwrap(),
+        Some(m)
+    );
+    assert_eq!(
+        stores
+            .messages
+            .get_by_client_id(conv, b, &key)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        stores
+            .messages
+            .get_by_client_id(ConversationId::new(), a, &key)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        stores
+            .messages
+            .get_by_client_id(conv, a, &"cm-43".parse().unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn list_windows(stores: Stores) {
+    let conv = ConversationId::new();
+    let a = UserId::new();
+    for i in 1..=6 {
+        send(
+            &stores,
+            new_message(conv, a, &format!("k{i}"), &format!("m{i}")),
+        )
+        .await;
+    }
+    let read = |w: Window| {
+        let stores = stores.clone();
+        async move { stores.messages.list_messages(conv, w).await.unwrap() }
+    };
+    let s = read(Window::newest(None, 4)).await;
+    assert_eq!((positions(&s.items), s.has_more), (vec![6, 5, 4, 3], true));
+    let s = read(Window::newest(Some(Position(3)), 4)).await;
+    assert_eq!((positions(&s.items), s.has_more), (vec![2, 1], false));
+    let s = read(Window::after(Position(4), 10)).await;
+    assert_eq!((positions(&s.items), s.has_more), (vec![5, 6], false));
+    let s = read(Window::after(Position(1), 2)).await;
+    assert_eq!((positions(&s.items), s.has_more), (vec![2, 3], true));
+    let s = read(Window {
+        after: Some(Position(1)),
+        before: Some(Position(4)),
+        order: Order::Oldest,
+        limit: 10,
+    })
+    .await;
+    assert_eq!((positions(&s.items), s.has_more), (vec![2, 3], false));
+    let s = read(Window {
+        after: Some(Position(1)),
+        before: Some(Position(5)),
+        order: Order::Newest,
+        limit: 2,
+    })
+    .await;
+    assert_eq!((positions(&s.items), s.has_more), (vec![4, 3], true));
+    let s = read(Window::after(Position(6), 10)).await;
+    assert_eq!((positions(&s.items), s.has_more), (vec![], false));
+}
+
+async fn concurrent_appends_take_every_position_once(stores: Stores) {
+    const SENDERS: usize = 6;
+    const EACH: usize = 8;
+    let conv = ConversationId::new();
+    let tasks: Vec<_> = (0..SENDERS)
+        .map(|s| {
+            let stores = stores.clone();
+            tokio::spawn(async move {
+                let sender = UserId::new();
+                let mut got = Vec::new();
+                for i in 0..EACH {
+                    let m = new_message(conv, sender, &format!("k{i}"), &format!("s{s} m{i}"));
+                    got.push(send(&stores, m).await.position.0);
+                }
+                got
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort_unstable();
+    let expected: Vec<u64> = (1..=(SENDERS * EACH) as u64).collect();
+    assert_eq!(all, expected);
+    assert_eq!(
+        stores.messages.head(conv).await.unwrap(),
+        Position((SENDERS * EACH) as u64)
+    );
+    let listed = stores
+        .messages
+        .list_messages(conv, Window::after(Position::ZERO, 1000))
+        .await
+        .unwrap();
+    assert_eq!(positions(&listed.items), expected);
+}
+
+async fn update_message_checks_version(stores: Stores) {
+    let conv = ConversationId::new();
+    let a = UserId::new();
+    let m = send(&stores, new_message(conv, a, "k", "helo")).await;
+
+    let mut edited = m.clone();
+    edited.apply_edit(
+        Content::parse("content", "hello").unwrap(),
+        Some("typo".into()),
+        now(),
+    );
+    edited.toggle_reaction("👍", UserId::new());
+    edited.version = 2;
+    stores.messages.update_message(&edited).await.unwrap();
+    assert_eq!(
+        stores.messages.get_message(m.message_id).await.unwrap(),
+        Some(edited.clone())
+    );
+
+    // A writer that read version 1 loses.
+    let mut stale = m.clone();
+    stale.is_deleted = true;
+    stale.version = 2;
+    assert_eq!(
+        stores.messages.update_message(&stale).await,
+        Err(StoreError::Conflict("version"))
+    );
+    let mut skipping = edited.clone();
+    skipping.version = 4;
+    assert_eq!(
+        stores.messages.update_message(&skipping).await,
+        Err(StoreError::Conflict("version"))
+    );
+    assert_eq!(
+        stores.messages.get_message(m.message_id).await.unwrap(),
+        Some(edited.clone())
+    );
+    let mut next = edited.clone();
+    next.is_deleted = true;
+    next.deleted_at = Some(now());
+    next.version = 3;
+    stores.messages.update_message(&next).await.unwrap();
+    assert_eq!(
+        stores.messages.get_message(m.message_id).await.unwrap(),
+        Some(next)
+    );
+    // Edits do not move the stream.
+    assert_eq!(stores.messages.head(conv).await.unwrap(), Position(1));
+
+    let mut unknown = new_message(conv, a, "k2", "never sent").into_message(Position(9));
+    unknown.version = 2;
+    assert_eq!(
+        stores.messages.update_message(&unknown).await,
+        Err(StoreError::NotFound)
+    );
+}
+
+conformance_tests!(
+    append_assigns_positions,
+    idempotent_by_client_message_id,
+    get_by_client_id,
+    list_windows,
+    concurrent_appends_take_every_position_once,
+    update_message_checks_version,
+);

@@ -1,0 +1,111 @@
+//! Conformance cases for the rate_limits store.
+
+use banter::store::*;
+use banter::time::Timestamp;
+use chrono::{DateTime, Duration};
+
+fn at(epoch: i64) -> Timestamp {
+    DateTime::from_timestamp(epoch, 0).expect("timestamp")
+}
+
+/// A minute boundary (1_800_000_000 is a multiple of 60).
+const T0: i64 = 1_800_000_000;
+
+async fn counts_hits_per_window(stores: Stores) {
+    let key = format!("comment:{}", uuid::Uuid::now_v7());
+    let minute = Duration::seconds(60);
+    for i in 1..=5u64 {
+        let hit = stores
+            .rate_limits
+            .hit(&key, minute, at(T0 + 10 * i as i64))
+            .await
+            .unwrap();
+        assert_eq!(
+            hit,
+            WindowCount {
+                count: i,
+                resets_at: at(T0 + 60),
+            }
+        );
+    }
+    // The last second of the window still counts in it.
+    let hit = stores
+        .rate_limits
+        .hit(&key, minute, at(T0 + 59))
+        .await
+        .unwrap();
+    assert_eq!(hit.count, 6);
+
+    // The next window starts again at 1.
+    let hit = stores
+        .rate_limits
+        .hit(&key, minute, at(T0 + 60))
+        .await
+        .unwrap();
+    assert_eq!(
+        hit,
+        WindowCount {
+            count: 1,
+            resets_at: at(T0 + 120),
+        }
+    );
+    let hit = stores
+        .rate_limits
+        .hit(&key, minute, at(T0 + 61))
+        .await
+        .unwrap();
+    assert_eq!(hit.count, 2);
+
+    // Other keys and other window lengths count separately.
+    let other = stores
+        .rate_limits
+        .hit(&format!("{key}:other"), minute, at(T0 + 61))
+        .await
+        .unwrap();
+    assert_eq!(other.count, 1);
+    let hour = stores
+        .rate_limits
+        .hit(&format!("{key}:hour"), Duration::hours(1), at(T0 + 61))
+        .await
+        .unwrap();
+    // 1_800_000_000 = 500_000 h.
+    assert_eq!(
+        hour,
+        WindowCount {
+            count: 1,
+            resets_at: at(T0 + 3600),
+        }
+    );
+}
+
+async fn concurrent_hits_count_exactly(stores: Stores) {
+    let key = format!("login:{}", uuid::Uuid::now_v7());
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let stores = stores.clone();
+        let key = key.clone();
+        tasks.push(tokio::spawn(async move {
+            stores
+                .rate_limits
+                .hit(&key, Duration::seconds(60), at(T0 + i % 60))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut counts = Vec::new();
+    for t in tasks {
+        let hit = t.await.unwrap();
+        assert_eq!(hit.resets_at, at(T0 + 60));
+        counts.push(hit.count);
+    }
+    counts.sort();
+    assert_eq!(counts, (1..=20).collect::<Vec<u64>>());
+    let after = stores
+        .rate_limits
+        .hit(&key, Duration::seconds(60), at(T0 + 30))
+        .await
+        .unwrap();
+    assert_eq!(after.count, 21);
+}
+
+conformance_tests!(counts_hits_per_window, concurrent_hits_count_exactly);

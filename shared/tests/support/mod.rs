@@ -1,0 +1,25 @@
+//! Helpers shared by the integration tests of the core library.
+#![allow(dead_code)]
+
+use banter::aws::AwsSettings;
+
+/// The moto server the test command started. Tests that need it fail loudly without it:
+/// they never pass by skipping.
+pub fn moto_endpoint() -> String {
+    std::env::var("BANTER_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "BANTER_TEST_AWS_ENDPOINT is not set: these tests need the moto server that \
+             `scripts/test` starts. Run the tests with scripts/test."
+        )
+    })
+}
+
+/// SDK settings pointing at the test's moto server.
+pub fn moto_settings() -> AwsSettings {
+    AwsSettings::local(moto_endpoint())
+}
+
+/// A name prefix no other test uses (moto's state is shared by every client).
+pub fn unique_prefix(tag: &str) -> String {
+    format!("t{}-{tag}", uuid::Uuid::now_v7().simple())
+}
