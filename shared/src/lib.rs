@@ -2,6 +2,8 @@
 //! and their in-memory and AWS adapters. Lambda functions and the local gateway only wire
 //! these together.
 
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod aws;
 pub mod ids;

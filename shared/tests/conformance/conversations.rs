@@ -451,8 +451,50 @@ async fn marks_only_move_forward(stores: Stores) {
     );
 }
 
+async fn concurrent_direct_creation_yields_one(stores: Stores) {
+    let (a, b) = (UserId::new(), UserId::new());
+    let tasks: Vec<_> = (0..6)
+        .map(|i| {
+            let stores = stores.clone();
+            tokio::spawn(async move {
+                let (creator, other) = if i % 2 == 0 { (a, b) } else { (b, a) };
+                let c = conversation(ConversationType::Direct, creator, now());
+                let out = stores
+                    .conversations
+                    .create_conversation(&c, &members(&c, &[creator, other]))
+                    .await
+                    .expect("create");
+                (c, out)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    let mut existing = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            (c, Created::New(n)) => {
+                assert_eq!(n, c);
+                winners.push(n);
+            }
+            (_, Created::Existing(e)) => existing.push(e),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one creation wins");
+    assert!(existing.iter().all(|e| *e == winners[0]));
+    assert_eq!(
+        stores
+            .conversations
+            .list_participants(winners[0].conversation_id)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
 conformance_tests!(
     create_group_and_read_it,
+    concurrent_direct_creation_yields_one,
     large_group_keeps_every_participant,
     direct_conversation_is_unique_per_pair,
     add_and_remove_participants,

@@ -266,8 +266,35 @@ async fn update_message_checks_version(stores: Stores) {
     );
 }
 
+async fn concurrent_retries_store_one_message(stores: Stores) {
+    let conv = ConversationId::new();
+    let sender = UserId::new();
+    let tasks: Vec<_> = (0..6)
+        .map(|i| {
+            let stores = stores.clone();
+            tokio::spawn(async move {
+                stores
+                    .messages
+                    .append_message(new_message(conv, sender, "retry-me", &format!("try {i}")))
+                    .await
+                    .expect("append")
+            })
+        })
+        .collect();
+    let mut outs = Vec::new();
+    for t in tasks {
+        outs.push(t.await.unwrap());
+    }
+    assert_eq!(outs.iter().filter(|o| o.created).count(), 1);
+    let first = outs[0].item.clone();
+    assert!(outs.iter().all(|o| o.item == first));
+    assert_eq!(first.position, Position(1));
+    assert_eq!(stores.messages.head(conv).await.unwrap(), Position(1));
+}
+
 conformance_tests!(
     append_assigns_positions,
+    concurrent_retries_store_one_message,
     idempotent_by_client_message_id,
     get_by_client_id,
     list_windows,

@@ -15,8 +15,8 @@ use aws_sdk_dynamodb::types::{
 use futures::{StreamExt, TryStreamExt};
 
 use super::comments::{
-    MAX_ATTEMPTS, QuerySpec, av, backoff, build_error, get_item, key_of, parse_s, query_up_to,
-    tx_put,
+    MAX_ATTEMPTS, QuerySpec, av, backoff, build_error, get_item, is_retryable_reason, key_of,
+    parse_s, query_up_to, tx_put,
 };
 use super::{
     Item, cancellation_reasons, decode_cursor, encode_cursor, from_item, key, s, sdk_error, to_item,
@@ -360,13 +360,15 @@ impl ConversationStore for DynamoConversationStore {
                 rest.push(item);
             }
         }
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(actions))
-            .send()
-            .await;
-        if let Err(err) = result {
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(actions.clone()))
+                .send()
+                .await;
+            let Err(err) = result else { break };
             let Some(reasons) = cancellation_reasons(&err) else {
                 return Err(sdk_error(err, "create_conversation"));
             };
@@ -376,15 +378,22 @@ impl ConversationStore for DynamoConversationStore {
                     .and_then(|r| r.as_deref())
                     .is_some_and(|c| c == "ConditionalCheckFailed")
             };
-            if let Some(claim) = claim.filter(|_| failed(0)) {
+            if let Some(claim) = claim.clone().filter(|_| failed(0)) {
                 return Ok(Created::Existing(self.existing_direct(claim).await?));
             }
             if failed(conv_index) {
                 return Err(StoreError::Conflict("exists"));
             }
-            return Err(StoreError::Backend(format!(
-                "create conversation: transaction cancelled: {reasons:?}"
-            )));
+            // A concurrent transaction on the same items (say, the same pair created twice at
+            // once): try again; the loser then sees the winner's claim.
+            attempt += 1;
+            if attempt >= MAX_ATTEMPTS || !reasons.iter().flatten().all(|c| is_retryable_reason(c))
+            {
+                return Err(StoreError::Backend(format!(
+                    "create conversation: transaction cancelled: {reasons:?}"
+                )));
+            }
+            backoff(attempt).await;
         }
         self.batch_put(rest).await?;
         Ok(Created::New(conversation.clone()))
