@@ -4,13 +4,22 @@
 
 #![warn(missing_docs)]
 
+pub mod app;
 pub mod auth;
 pub mod aws;
+pub mod config;
+pub mod error;
+pub mod fanout;
+pub mod http;
 pub mod ids;
 pub mod model;
 pub mod poster;
+pub mod protocol;
 pub mod queue;
+pub mod rest;
 pub mod room;
+pub mod service;
 pub mod store;
 pub mod time;
 pub mod validate;
+pub mod ws;

@@ -1,22 +1,22 @@
 //! `CommentStore` over DynamoDB (table `comments`; layout in `docs/data-model.md`).
 //!
 //! This module also holds the machinery shared by the position-ordered streams (comments here,
-//! messages in `messages.rs`) and by the other adapters of this crate that list items:
-//! transaction builders, the "allocate a position and write the item in one transaction"
-//! loop ([`append_to_stream`]) and a paging query helper ([`query_up_to`]).
+//! messages in `messages.rs`): the "allocate a position and write the item in one transaction"
+//! loop ([`append_to_stream`]), the head and window reads.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
-};
-use serde::Serialize;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
+use serde::de::DeserializeOwned;
 
-use super::{Item, cancellation_reasons, from_item, get_n, get_s, key, n, s, sdk_error, to_item};
+use super::item::{Item, TABLE_KEY, av, from_item, get_n, key, n, parse_s, s, to_item};
+use super::ops::{
+    Gsi, GsiPartition, Retry, get_entity, get_item, gsi_page, query, query_page, sdk_error,
+};
+use super::txn::{transact_once, tx_put, tx_update};
 use crate::ids::{CommentId, EventId, UserId};
 use crate::model::{Comment, ModerationStatus, NewComment};
 use crate::room::Position;
@@ -26,15 +26,11 @@ use crate::store::{
 use crate::time::Timestamp;
 
 // ---------------------------------------------------------------------------------------------
-// Shared helpers (also used by likes.rs, messages.rs and conversations.rs).
+// Position-ordered streams (also used by messages.rs).
 // ---------------------------------------------------------------------------------------------
 
 /// Sort key of a stream head item (`(EVENT#e | CONV#c, HEAD)`).
 pub(super) const HEAD_SK: &str = "HEAD";
-
-/// How many times a contended write (a stream append, a like toggle) is tried before the store
-/// gives up with `Throttled`.
-pub(super) const MAX_ATTEMPTS: u32 = 50;
 
 /// Largest page a window read returns.
 const MAX_WINDOW: usize = 1000;
@@ -44,182 +40,15 @@ pub(super) fn pos_sk(p: Position) -> String {
     format!("POS#{}", p.key())
 }
 
-/// A `Backend` error for a request that could not be built.
-pub(super) fn build_error(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(format!("build request: {e}"))
-}
-
-/// Serializes one value the way [`to_item`] serializes entity fields, for update expressions.
-pub(super) fn av<T: Serialize>(v: &T) -> StoreResult<AttributeValue> {
-    serde_dynamo::to_attribute_value(v).map_err(|e| StoreError::Backend(format!("encode: {e}")))
-}
-
-/// A transactional put, optionally conditional.
-pub(super) fn tx_put(
-    table: &str,
-    item: Item,
-    condition: Option<&str>,
-) -> StoreResult<TransactWriteItem> {
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .set_condition_expression(condition.map(str::to_owned))
-        .build()
-        .map_err(build_error)?;
-    Ok(TransactWriteItem::builder().put(put).build())
-}
-
-/// A transactional delete, optionally conditional.
-pub(super) fn tx_delete(
-    table: &str,
-    key: Item,
-    condition: Option<&str>,
-) -> StoreResult<TransactWriteItem> {
-    let delete = Delete::builder()
-        .table_name(table)
-        .set_key(Some(key))
-        .set_condition_expression(condition.map(str::to_owned))
-        .build()
-        .map_err(build_error)?;
-    Ok(TransactWriteItem::builder().delete(delete).build())
-}
-
-/// A transactional update with expression values (`:name` → value), optionally conditional.
-pub(super) fn tx_update(
-    table: &str,
-    key: Item,
-    update: &str,
-    condition: Option<&str>,
-    values: Vec<(&str, AttributeValue)>,
-) -> StoreResult<TransactWriteItem> {
-    let values: HashMap<String, AttributeValue> =
-        values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    let update = Update::builder()
-        .table_name(table)
-        .set_key(Some(key))
-        .update_expression(update)
-        .set_condition_expression(condition.map(str::to_owned))
-        .set_expression_attribute_values((!values.is_empty()).then_some(values))
-        .build()
-        .map_err(build_error)?;
-    Ok(TransactWriteItem::builder().update(update).build())
-}
-
-/// A random pause before retrying a contended write, growing with the attempt number
-/// (at most 25 ms), so competing writers spread out instead of colliding again.
-pub(super) async fn backoff(attempt: u32) {
-    let cap = (2u64 << attempt.min(4)).min(25);
-    tokio::time::sleep(StdDuration::from_millis(fastrand::u64(0..=cap))).await;
-}
-
-/// Whether a cancellation reason code means "another writer got there first; re-read and try
-/// again" (a lost condition or a transaction conflict) rather than a hard failure.
-pub(super) fn is_retryable_reason(code: &str) -> bool {
-    matches!(
-        code,
-        "ConditionalCheckFailed"
-            | "TransactionConflict"
-            | "ThrottlingError"
-            | "ProvisionedThroughputExceeded"
-            | "RequestLimitExceeded"
-    )
-}
-
-/// A strongly consistent `GetItem`.
-pub(super) async fn get_item(client: &Client, table: &str, key: Item) -> StoreResult<Option<Item>> {
-    let out = client
-        .get_item()
-        .table_name(table)
-        .set_key(Some(key))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| sdk_error(e, "get_item"))?;
-    Ok(out.item.filter(|i| !i.is_empty()))
-}
-
-/// Parses a string attribute into a typed id.
-pub(super) fn parse_s<T: std::str::FromStr>(item: &Item, name: &str) -> StoreResult<T> {
-    get_s(item, name)?
-        .parse()
-        .map_err(|_| StoreError::Backend(format!("bad attribute {name}")))
-}
-
-/// The given key attributes of an item (to build a cursor from the last item of a page).
-pub(super) fn key_of(item: &Item, names: &[&str]) -> StoreResult<Item> {
-    names
-        .iter()
-        .map(|name| {
-            item.get(*name)
-                .cloned()
-                .map(|v| ((*name).to_owned(), v))
-                .ok_or_else(|| StoreError::Backend(format!("missing key attribute {name}")))
-        })
-        .collect()
-}
-
-/// One key-condition `Query`.
-pub(super) struct QuerySpec<'a> {
-    /// Table name.
-    pub table: &'a str,
-    /// GSI name, or `None` for the base table.
-    pub index: Option<&'a str>,
-    /// The key condition expression.
-    pub key_condition: &'a str,
-    /// Its values (`:name` → value).
-    pub values: Vec<(&'a str, AttributeValue)>,
-    /// `ScanIndexForward`.
-    pub forward: bool,
-    /// Strongly consistent read (base table only).
-    pub consistent: bool,
-    /// `ExclusiveStartKey`.
-    pub start: Option<Item>,
-}
-
-/// Runs the query page by page until it has `want` items or the key range ends. DynamoDB pages
-/// end at `Limit` items or 1 MB, so one page may hold fewer items than asked.
-pub(super) async fn query_up_to(
-    client: &Client,
-    spec: QuerySpec<'_>,
-    want: usize,
-) -> StoreResult<Vec<Item>> {
-    let mut out: Vec<Item> = Vec::new();
-    let mut start = spec.start;
-    while out.len() < want {
-        let remaining = i32::try_from(want - out.len()).unwrap_or(i32::MAX);
-        let mut req = client
-            .query()
-            .table_name(spec.table)
-            .key_condition_expression(spec.key_condition)
-            .scan_index_forward(spec.forward)
-            .limit(remaining)
-            .set_exclusive_start_key(start.take());
-        match spec.index {
-            Some(index) => req = req.index_name(index),
-            None => req = req.consistent_read(spec.consistent),
-        }
-        for (k, v) in &spec.values {
-            req = req.expression_attribute_values(*k, v.clone());
-        }
-        let resp = req.send().await.map_err(|e| sdk_error(e, "query"))?;
-        out.extend(resp.items.unwrap_or_default());
-        match resp.last_evaluated_key {
-            Some(k) if !k.is_empty() => start = Some(k),
-            _ => break,
-        }
-    }
-    Ok(out)
-}
-
 /// Reads the window `window` of the stream in partition `pk` (positions strictly between
 /// `after` and `before`) with a strongly consistent `Query … sk BETWEEN`, so a catch-up read
-/// returns every committed position. Returns the items and whether more lie beyond.
-pub(super) async fn query_window(
+/// returns every committed position. Returns the entities and whether more lie beyond.
+pub(super) async fn query_window<T: DeserializeOwned + Send>(
     client: &Client,
     table: &str,
     pk: &str,
     window: Window,
-) -> StoreResult<(Vec<Item>, bool)> {
+) -> StoreResult<(Vec<T>, bool)> {
     let limit = window.limit.clamp(1, MAX_WINDOW);
     let lo = window.after.map_or(1, |a| a.0.saturating_add(1)).max(1);
     let hi = match window.before {
@@ -232,27 +61,24 @@ pub(super) async fn query_window(
     if lo > hi {
         return Ok((Vec::new(), false));
     }
-    let mut items = query_up_to(
+    let query = query(
         client,
-        QuerySpec {
-            table,
-            index: None,
-            key_condition: "pk = :pk AND sk BETWEEN :lo AND :hi",
-            values: vec![
-                (":pk", s(pk)),
-                (":lo", s(pos_sk(Position(lo)))),
-                (":hi", s(pos_sk(Position(hi)))),
-            ],
-            forward: window.order == Order::Oldest,
-            consistent: true,
-            start: None,
-        },
-        limit + 1,
+        table,
+        None,
+        "pk = :pk AND sk BETWEEN :lo AND :hi",
+        vec![
+            (":pk", s(pk)),
+            (":lo", s(pos_sk(Position(lo)))),
+            (":hi", s(pos_sk(Position(hi)))),
+        ],
     )
+    .scan_index_forward(window.order == Order::Oldest)
+    .consistent_read(true);
+    let (items, next) = query_page(query, &TABLE_KEY, limit, None, "list window", |item| {
+        from_item(item).map(Some)
+    })
     .await?;
-    let has_more = items.len() > limit;
-    items.truncate(limit);
-    Ok((items, has_more))
+    Ok((items, next.is_some()))
 }
 
 /// The committed head (`seq`) of the stream in partition `pk`, read strongly consistently
@@ -317,7 +143,7 @@ pub(super) struct AppendActions {
 /// The first guess comes from `cache` (or a consistent read of the head). When the head
 /// condition fails (another writer took `p`), or DynamoDB reports a transaction conflict, the
 /// head is re-read strongly consistently and the append retried at `head + 1`, with jitter, up
-/// to [`MAX_ATTEMPTS`] times (then `Throttled`).
+/// to [`Retry::CONTENDED`] attempts (then `Throttled`).
 pub(super) async fn append_to_stream<F>(
     client: &Client,
     table: &str,
@@ -332,7 +158,8 @@ where
         Some(h) => h,
         None => read_head(client, table, stream_pk).await?,
     };
-    for attempt in 0..MAX_ATTEMPTS {
+    let retry = Retry::CONTENDED;
+    for attempt in 0..retry.attempts {
         let p = Position(head.saturating_add(1));
         let head_update = if p.0 == 1 {
             tx_update(
@@ -359,42 +186,29 @@ where
         let mut items = Vec::with_capacity(actions.len() + 1);
         items.push(head_update);
         items.extend(actions);
-        let result = client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        let err = match result {
-            Ok(_) => {
+        let cancelled = match transact_once(client, items, "append").await? {
+            Ok(()) => {
                 cache.observe(stream_pk, p.0);
                 return Ok(Ok(p));
             }
-            Err(e) => e,
-        };
-        let Some(reasons) = cancellation_reasons(&err) else {
-            return Err(sdk_error(err, "append"));
+            Err(cancelled) => cancelled,
         };
         // Reason 0 is the head; action i is reason i + 1.
-        let failed = |i: usize| {
-            reasons
-                .get(i + 1)
-                .and_then(|r| r.as_deref())
-                .is_some_and(|c| c == "ConditionalCheckFailed")
-        };
+        let failed = |i: usize| cancelled.condition_failed(i + 1);
         if idempotency.iter().any(|&i| failed(i)) {
             return Ok(Err(AppendRefused::AlreadyDone));
         }
         if parent.is_some_and(failed) {
             return Ok(Err(AppendRefused::ParentMissing));
         }
-        if let Some(code) = reasons.iter().flatten().find(|c| !is_retryable_reason(c)) {
+        if let Some(code) = cancelled.hard_failure() {
             return Err(StoreError::Backend(format!(
                 "append to {stream_pk}: transaction cancelled: {code}"
             )));
         }
         // The head moved (or the transaction collided with another): look again.
         if attempt > 0 {
-            backoff(attempt).await;
+            retry.backoff(attempt).await;
         }
         head = read_head(client, table, stream_pk).await?;
         cache.observe(stream_pk, head);
@@ -477,10 +291,7 @@ impl DynamoCommentStore {
 
     /// The comment at a known location.
     async fn comment_at(&self, event: EventId, position: Position) -> StoreResult<Option<Comment>> {
-        get_item(&self.client, &self.table, comment_item_key(event, position))
-            .await?
-            .map(from_item)
-            .transpose()
+        get_entity(&self.client, &self.table, comment_item_key(event, position)).await
     }
 
     /// The key of the comment item with `id`, or `NotFound`.
@@ -503,10 +314,6 @@ impl DynamoCommentStore {
         self.get_comment(id)
             .await?
             .ok_or_else(|| StoreError::Backend(format!("claimed comment {id} is missing")))
-    }
-
-    fn decode_all(items: Vec<Item>) -> StoreResult<Vec<Comment>> {
-        items.into_iter().map(from_item).collect()
     }
 }
 
@@ -601,10 +408,7 @@ impl CommentStore for DynamoCommentStore {
     async fn list_comments(&self, event: EventId, window: Window) -> StoreResult<Slice<Comment>> {
         let (items, has_more) =
             query_window(&self.client, &self.table, &event_pk(event), window).await?;
-        Ok(Slice {
-            items: Self::decode_all(items)?,
-            has_more,
-        })
+        Ok(Slice { items, has_more })
     }
 
     async fn list_popular(
@@ -614,38 +418,21 @@ impl CommentStore for DynamoCommentStore {
         cursor: Option<&Cursor>,
     ) -> StoreResult<Page<Comment>> {
         let limit = limit.clamp(1, MAX_WINDOW);
-        let gsi2pk = format!("TOP#{event}");
-        const KEYS: [&str; 4] = ["pk", "sk", "gsi2pk", "gsi2sk"];
-        let start = cursor
-            .map(|c| super::decode_cursor(c, &KEYS, &[("gsi2pk", gsi2pk.as_str())]))
-            .transpose()?;
-        let mut items = query_up_to(
-            &self.client,
-            QuerySpec {
-                table: &self.table,
-                index: Some("gsi2"),
-                key_condition: "gsi2pk = :pk",
-                values: vec![(":pk", s(gsi2pk.clone()))],
-                forward: false,
-                consistent: false,
-                start,
-            },
-            limit + 1,
-        )
-        .await?;
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            match items.last() {
-                Some(last) => Some(super::encode_cursor(&key_of(last, &KEYS)?)?),
-                None => None,
-            }
-        } else {
-            None
+        let partition = GsiPartition {
+            gsi: Gsi::Gsi2,
+            pk: &format!("TOP#{event}"),
+            forward: false,
         };
-        Ok(Page {
-            items: Self::decode_all(items)?,
-            next,
-        })
+        gsi_page(
+            &self.client,
+            &self.table,
+            partition,
+            limit,
+            cursor,
+            "list popular",
+            |item| from_item(item).map(Some),
+        )
+        .await
     }
 
     async fn list_replies(
@@ -656,29 +443,30 @@ impl CommentStore for DynamoCommentStore {
     ) -> StoreResult<Slice<Comment>> {
         let limit = limit.clamp(1, MAX_WINDOW);
         let lo = after.map_or(1, |a| a.0.saturating_add(1)).max(1);
-        let mut items = query_up_to(
+        let query = query(
             &self.client,
-            QuerySpec {
-                table: &self.table,
-                index: Some("gsi1"),
-                key_condition: "gsi1pk = :pk AND gsi1sk BETWEEN :lo AND :hi",
-                values: vec![
-                    (":pk", s(format!("PARENT#{parent}"))),
-                    (":lo", s(pos_sk(Position(lo)))),
-                    (":hi", s(pos_sk(Position(u64::MAX)))),
-                ],
-                forward: true,
-                consistent: false,
-                start: None,
-            },
-            limit + 1,
+            &self.table,
+            Some(Gsi::Gsi1.name()),
+            "gsi1pk = :pk AND gsi1sk BETWEEN :lo AND :hi",
+            vec![
+                (":pk", s(format!("PARENT#{parent}"))),
+                (":lo", s(pos_sk(Position(lo)))),
+                (":hi", s(pos_sk(Position(u64::MAX)))),
+            ],
+        )
+        .scan_index_forward(true);
+        let (items, next) = query_page(
+            query,
+            Gsi::Gsi1.key(),
+            limit,
+            None,
+            "list replies",
+            |item| from_item(item).map(Some),
         )
         .await?;
-        let has_more = items.len() > limit;
-        items.truncate(limit);
         Ok(Slice {
-            items: Self::decode_all(items)?,
-            has_more,
+            items,
+            has_more: next.is_some(),
         })
     }
 

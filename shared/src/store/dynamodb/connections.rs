@@ -13,13 +13,16 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{Delete, DeleteRequest, Put, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 
-use super::users::{batch_write, query_all, query_page, transact};
-use super::{
-    Item, decode_cursor, encode_cursor, from_item, get_s, is_expired, key, s, sdk_error, to_item,
-    with_ttl,
+use super::item::{
+    Item, TABLE_KEY, check_cursor, decode_cursor, from_item, get_s, is_expired, key, page, s,
+    to_item, with_ttl,
 };
+use super::ops::{
+    Gsi, batch_write, delete_request, get_item, put_item, query, query_all, query_page,
+};
+use super::txn::{transact, tx_delete, tx_put};
 use crate::ids::{ConnectionId, UserId};
 use crate::model::{BucketRange, Connection, Subscription, bucket_of};
 use crate::room::Room;
@@ -70,32 +73,6 @@ fn bucket_bounds(buckets: BucketRange) -> Option<(String, String)> {
     })
 }
 
-fn put_action(table: &str, item: Item) -> StoreResult<TransactWriteItem> {
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .build()
-        .map_err(|e| StoreError::Backend(format!("build put: {e}")))?;
-    Ok(TransactWriteItem::builder().put(put).build())
-}
-
-fn delete_action(table: &str, k: Item) -> StoreResult<TransactWriteItem> {
-    let delete = Delete::builder()
-        .table_name(table)
-        .set_key(Some(k))
-        .build()
-        .map_err(|e| StoreError::Backend(format!("build delete: {e}")))?;
-    Ok(TransactWriteItem::builder().delete(delete).build())
-}
-
-fn delete_request(k: Item) -> StoreResult<WriteRequest> {
-    let delete = DeleteRequest::builder()
-        .set_key(Some(k))
-        .build()
-        .map_err(|e| StoreError::Backend(format!("build delete: {e}")))?;
-    Ok(WriteRequest::builder().delete_request(delete).build())
-}
-
 /// The room of a reverse subscription row.
 fn room_of_reverse(item: &Item) -> StoreResult<Room> {
     let sk = get_s(item, "sk")?;
@@ -109,14 +86,14 @@ impl DynamoConnectionStore {
     /// Every reverse subscription row of a connection, expired ones included, with whether
     /// each has expired.
     async fn reverse_rows(&self, id: &ConnectionId) -> StoreResult<Vec<(Room, bool)>> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :sub)")
-            .expression_attribute_values(":pk", s(conn_pk(id)))
-            .expression_attribute_values(":sub", s("SUB#"))
-            .consistent_read(true);
+        let query = query(
+            &self.client,
+            &self.table,
+            None,
+            "pk = :pk AND begins_with(sk, :sub)",
+            vec![(":pk", s(conn_pk(id))), (":sub", s("SUB#"))],
+        )
+        .consistent_read(true);
         let t = now();
         query_all(query, "list connection rooms", |item| {
             Ok(Some((room_of_reverse(&item)?, is_expired(&item, t))))
@@ -127,8 +104,8 @@ impl DynamoConnectionStore {
     async fn run(&self, actions: Vec<TransactWriteItem>, what: &'static str) -> StoreResult<()> {
         match transact(&self.client, actions, what).await? {
             Ok(()) => Ok(()),
-            Err(reasons) => Err(StoreError::Backend(format!(
-                "{what}: unexpected condition failure {reasons:?}"
+            Err(cancelled) => Err(StoreError::Backend(format!(
+                "{what}: unexpected condition failure {cancelled}"
             ))),
         }
     }
@@ -147,29 +124,20 @@ impl ConnectionStore for DynamoConnectionStore {
                 ("gsi1sk", format!("CONN#{id}")),
             ],
         )?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(with_ttl(item, connection.expires_at)))
-            .send()
-            .await
-            .map_err(|e| sdk_error(e, "put connection"))?;
-        Ok(())
+        put_item(
+            &self.client,
+            &self.table,
+            with_ttl(item, connection.expires_at),
+            None,
+            "put connection",
+        )
+        .await
     }
 
     async fn get_connection(&self, id: &ConnectionId) -> StoreResult<Option<Connection>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(conn_pk(id), "CONN")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error(e, "get connection"))?;
+        let item = get_item(&self.client, &self.table, key(conn_pk(id), "CONN")).await?;
         let t = now();
-        out.item
-            .filter(|item| !is_expired(item, t))
+        item.filter(|item| !is_expired(item, t))
             .map(from_item)
             .transpose()
     }
@@ -197,13 +165,13 @@ impl ConnectionStore for DynamoConnectionStore {
     }
 
     async fn list_user_connections(&self, user: UserId) -> StoreResult<Vec<Connection>> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", s(format!("USER#{user}")));
+        let query = query(
+            &self.client,
+            &self.table,
+            Some(Gsi::Gsi1.name()),
+            "gsi1pk = :pk",
+            vec![(":pk", s(format!("USER#{user}")))],
+        );
         let t = now();
         query_all(query, "list user connections", |item| {
             if is_expired(&item, t) {
@@ -228,16 +196,24 @@ impl ConnectionStore for DynamoConnectionStore {
         reverse_row.insert("room".into(), s(subscription.room.to_string()));
         reverse_row.insert("connection_id".into(), s(id.to_string()));
         let actions = vec![
-            put_action(&self.table, with_ttl(room_row, subscription.expires_at))?,
-            put_action(&self.table, with_ttl(reverse_row, subscription.expires_at))?,
+            tx_put(
+                &self.table,
+                with_ttl(room_row, subscription.expires_at),
+                None,
+            )?,
+            tx_put(
+                &self.table,
+                with_ttl(reverse_row, subscription.expires_at),
+                None,
+            )?,
         ];
         self.run(actions, "subscribe").await
     }
 
     async fn unsubscribe(&self, id: &ConnectionId, room: Room) -> StoreResult<()> {
         let actions = vec![
-            delete_action(&self.table, key(room_pk(room), subscription_sk(id)))?,
-            delete_action(&self.table, key(conn_pk(id), reverse_sk(room)))?,
+            tx_delete(&self.table, key(room_pk(room), subscription_sk(id)), None)?,
+            tx_delete(&self.table, key(conn_pk(id), reverse_sk(room)), None)?,
         ];
         self.run(actions, "unsubscribe").await
     }
@@ -264,7 +240,7 @@ impl ConnectionStore for DynamoConnectionStore {
     ) -> StoreResult<Page<Subscription>> {
         let pk = room_pk(room);
         let start = cursor
-            .map(|c| decode_cursor(c, &["pk", "sk"], &[("pk", &pk)]))
+            .map(|c| decode_cursor(c, &TABLE_KEY, &[("pk", &pk)]))
             .transpose()?;
         let Some((lo, hi)) = bucket_bounds(buckets) else {
             return Ok(Page {
@@ -272,24 +248,20 @@ impl ConnectionStore for DynamoConnectionStore {
                 next: None,
             });
         };
-        if let Some(start) = &start {
-            let sk = start.get("sk").and_then(|v| v.as_s().ok());
-            if !sk.is_some_and(|sk| &lo <= sk && sk <= &hi) {
-                return Err(StoreError::InvalidCursor);
-            }
-        }
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":lo", s(lo))
-            .expression_attribute_values(":hi", s(hi));
+        check_cursor(start.as_ref(), "sk", |sk| {
+            lo.as_str() <= sk && sk <= hi.as_str()
+        })?;
+        let query = query(
+            &self.client,
+            &self.table,
+            None,
+            "pk = :pk AND sk BETWEEN :lo AND :hi",
+            vec![(":pk", s(pk)), (":lo", s(lo)), (":hi", s(hi))],
+        );
         let t = now();
         let (items, next) = query_page(
             query,
-            &["pk", "sk"],
+            &TABLE_KEY,
             limit,
             start,
             "list subscriptions",
@@ -301,9 +273,6 @@ impl ConnectionStore for DynamoConnectionStore {
             },
         )
         .await?;
-        Ok(Page {
-            items,
-            next: next.as_ref().map(encode_cursor).transpose()?,
-        })
+        page(items, next)
     }
 }

@@ -6,21 +6,19 @@
 //! - direct pair claim: `(DIRECT#<low>#<high>, CLAIM)` with `conversation_id`.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, PutRequest, ReturnValue, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use futures::{StreamExt, TryStreamExt};
 
-use super::comments::{
-    MAX_ATTEMPTS, QuerySpec, av, backoff, build_error, get_item, is_retryable_reason, key_of,
-    parse_s, query_up_to, tx_put,
+use super::item::{Item, av, from_item, key, parse_s, s, to_item};
+use super::ops::{
+    Gsi, GsiPartition, Retry, batch_get, batch_write, get_entity, get_item, gsi_page, put_new,
+    put_request, query, query_all, sdk_error,
 };
-use super::{
-    Item, cancellation_reasons, decode_cursor, encode_cursor, from_item, key, s, sdk_error, to_item,
-};
+use super::txn::{MAX_TRANSACTION_ACTIONS, transact, tx_put};
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::model::{
     Conversation, ConversationType, LastMessage, Participant, Receipt, direct_pair,
@@ -29,12 +27,6 @@ use crate::room::Position;
 use crate::store::{ConversationStore, Created, Cursor, Page, StoreError, StoreResult};
 use crate::time::{Timestamp, sort_key};
 
-/// Most actions one `TransactWriteItems` may hold.
-const MAX_TRANSACTION_ACTIONS: usize = 100;
-/// Most puts one `BatchWriteItem` may hold.
-const MAX_BATCH_WRITE: usize = 25;
-/// Most keys one `BatchGetItem` may hold.
-const MAX_BATCH_GET: usize = 100;
 /// Parallel single-item writes per call (participant updates).
 const PARALLEL_WRITES: usize = 8;
 /// Largest page of a user's conversations.
@@ -68,6 +60,21 @@ fn participant_to_item(p: &Participant) -> StoreResult<Item> {
     )
 }
 
+/// Runs `write` on each of `items`, [`PARALLEL_WRITES`] at a time, and keeps the `Some` results,
+/// in order.
+async fn each_kept<T, U, F, Fut>(items: Vec<T>, write: F) -> StoreResult<Vec<U>>
+where
+    F: FnMut(T) -> Fut,
+    Fut: Future<Output = StoreResult<Option<U>>>,
+{
+    let results: Vec<Option<U>> = futures::stream::iter(items)
+        .map(write)
+        .buffered(PARALLEL_WRITES)
+        .try_collect()
+        .await?;
+    Ok(results.into_iter().flatten().collect())
+}
+
 /// `ConversationStore` over the `conversations` table.
 #[derive(Clone)]
 pub struct DynamoConversationStore {
@@ -81,93 +88,25 @@ impl DynamoConversationStore {
         Self { client, table }
     }
 
-    /// Writes items with `BatchWriteItem`, 25 at a time, retrying unprocessed items.
-    async fn batch_put(&self, items: Vec<Item>) -> StoreResult<()> {
-        for chunk in items.chunks(MAX_BATCH_WRITE) {
-            let mut requests = chunk
-                .iter()
-                .map(|item| {
-                    PutRequest::builder()
-                        .set_item(Some(item.clone()))
-                        .build()
-                        .map(|put| WriteRequest::builder().put_request(put).build())
-                        .map_err(build_error)
-                })
-                .collect::<StoreResult<Vec<_>>>()?;
-            let mut attempt = 0;
-            while !requests.is_empty() {
-                if attempt >= MAX_ATTEMPTS {
-                    return Err(StoreError::Throttled);
-                }
-                if attempt > 0 {
-                    backoff(attempt).await;
-                }
-                attempt += 1;
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(self.table.clone(), requests)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error(e, "batch_write"))?;
-                requests = out
-                    .unprocessed_items
-                    .and_then(|mut m| m.remove(&self.table))
-                    .unwrap_or_default();
-            }
-        }
-        Ok(())
-    }
-
     /// The conversations with these ids that exist (`BatchGetItem`, strongly consistent).
     async fn get_many(
         &self,
         ids: &[ConversationId],
     ) -> StoreResult<HashMap<ConversationId, Conversation>> {
-        let mut found = HashMap::new();
-        let unique: Vec<ConversationId> = {
-            let mut seen = HashSet::new();
-            ids.iter().copied().filter(|id| seen.insert(*id)).collect()
-        };
-        for chunk in unique.chunks(MAX_BATCH_GET) {
-            let mut keys: Vec<Item> = chunk.iter().map(|id| conv_key(*id)).collect();
-            let mut attempt = 0;
-            while !keys.is_empty() {
-                if attempt >= MAX_ATTEMPTS {
-                    return Err(StoreError::Throttled);
-                }
-                if attempt > 0 {
-                    backoff(attempt).await;
-                }
-                attempt += 1;
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(build_error)?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(self.table.clone(), request)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error(e, "batch_get"))?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    let c: Conversation = from_item(item)?;
-                    found.insert(c.conversation_id, c);
-                }
-                keys = out
-                    .unprocessed_keys
-                    .and_then(|mut m| m.remove(&self.table))
-                    .map(|k| k.keys)
-                    .unwrap_or_default();
-            }
-        }
-        Ok(found)
+        let mut seen = HashSet::new();
+        let keys: Vec<Item> = ids
+            .iter()
+            .filter(|id| seen.insert(**id))
+            .map(|id| conv_key(*id))
+            .collect();
+        batch_get(&self.client, &self.table, keys, true, "batch_get")
+            .await?
+            .into_iter()
+            .map(|item| {
+                let c: Conversation = from_item(item)?;
+                Ok((c.conversation_id, c))
+            })
+            .collect()
     }
 
     /// The conversation a direct pair claim points at.
@@ -189,9 +128,10 @@ impl DynamoConversationStore {
         id: ConversationId,
         last: &LastMessage,
     ) -> StoreResult<()> {
-        for attempt in 0..MAX_ATTEMPTS {
+        let retry = Retry::CONTENDED;
+        for attempt in 0..retry.attempts {
             if attempt > 0 {
-                backoff(attempt).await;
+                retry.backoff(attempt).await;
             }
             let Some(item) = get_item(&self.client, &self.table, conv_key(id)).await? else {
                 return Err(StoreError::NotFound);
@@ -254,20 +194,11 @@ impl DynamoConversationStore {
 
     /// Puts one participant unless present; returns it when added.
     async fn add_one(&self, p: Participant) -> StoreResult<Option<Participant>> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(participant_to_item(&p)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Some(p)),
-            Err(e) => match sdk_error(e, "participant") {
-                StoreError::Conflict(_) => Ok(None),
-                other => Err(other),
-            },
+        let item = participant_to_item(&p)?;
+        match put_new(&self.client, &self.table, item, "participant").await {
+            Ok(()) => Ok(Some(p)),
+            Err(StoreError::Conflict(_)) => Ok(None),
+            Err(other) => Err(other),
         }
     }
 
@@ -360,50 +291,29 @@ impl ConversationStore for DynamoConversationStore {
                 rest.push(item);
             }
         }
-        let mut attempt = 0;
-        loop {
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(actions.clone()))
-                .send()
-                .await;
-            let Err(err) = result else { break };
-            let Some(reasons) = cancellation_reasons(&err) else {
-                return Err(sdk_error(err, "create_conversation"));
-            };
-            let failed = |i: usize| {
-                reasons
-                    .get(i)
-                    .and_then(|r| r.as_deref())
-                    .is_some_and(|c| c == "ConditionalCheckFailed")
-            };
-            if let Some(claim) = claim.clone().filter(|_| failed(0)) {
+        // A concurrent transaction on the same items (say, the same pair created twice at
+        // once) is retried; the loser then sees the winner's claim.
+        if let Err(cancelled) = transact(&self.client, actions, "create_conversation").await? {
+            if let Some(claim) = claim.filter(|_| cancelled.condition_failed(0)) {
                 return Ok(Created::Existing(self.existing_direct(claim).await?));
             }
-            if failed(conv_index) {
+            if cancelled.condition_failed(conv_index) {
                 return Err(StoreError::Conflict("exists"));
             }
-            // A concurrent transaction on the same items (say, the same pair created twice at
-            // once): try again; the loser then sees the winner's claim.
-            attempt += 1;
-            if attempt >= MAX_ATTEMPTS || !reasons.iter().flatten().all(|c| is_retryable_reason(c))
-            {
-                return Err(StoreError::Backend(format!(
-                    "create conversation: transaction cancelled: {reasons:?}"
-                )));
-            }
-            backoff(attempt).await;
+            return Err(StoreError::Backend(format!(
+                "create conversation: transaction cancelled: {cancelled}"
+            )));
         }
-        self.batch_put(rest).await?;
+        let rest = rest
+            .into_iter()
+            .map(put_request)
+            .collect::<StoreResult<_>>()?;
+        batch_write(&self.client, &self.table, rest, "batch_write").await?;
         Ok(Created::New(conversation.clone()))
     }
 
     async fn get_conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>> {
-        get_item(&self.client, &self.table, conv_key(id))
-            .await?
-            .map(from_item)
-            .transpose()
+        get_entity(&self.client, &self.table, conv_key(id)).await
     }
 
     async fn get_participant(
@@ -411,28 +321,20 @@ impl ConversationStore for DynamoConversationStore {
         id: ConversationId,
         user: UserId,
     ) -> StoreResult<Option<Participant>> {
-        get_item(&self.client, &self.table, member_key(id, user))
-            .await?
-            .map(from_item)
-            .transpose()
+        get_entity(&self.client, &self.table, member_key(id, user)).await
     }
 
     async fn list_participants(&self, id: ConversationId) -> StoreResult<Vec<Participant>> {
-        let items = query_up_to(
+        let query = query(
             &self.client,
-            QuerySpec {
-                table: &self.table,
-                index: None,
-                key_condition: "pk = :pk AND begins_with(sk, :member)",
-                values: vec![(":pk", s(conv_pk(id))), (":member", s("MEMBER#"))],
-                forward: true,
-                consistent: true,
-                start: None,
-            },
-            usize::MAX,
+            &self.table,
+            None,
+            "pk = :pk AND begins_with(sk, :member)",
+            vec![(":pk", s(conv_pk(id))), (":member", s("MEMBER#"))],
         )
-        .await?;
-        items.into_iter().map(from_item).collect()
+        .scan_index_forward(true)
+        .consistent_read(true);
+        query_all(query, "list participants", |item| from_item(item).map(Some)).await
     }
 
     /// Each participant is one conditional put (`attribute_not_exists(pk)`), so present ones
@@ -457,12 +359,7 @@ impl ConversationStore for DynamoConversationStore {
             .filter(|p| seen.insert((p.conversation_id, p.user_id)))
             .cloned()
             .collect();
-        let added: Vec<Option<Participant>> = futures::stream::iter(unique)
-            .map(|p| self.add_one(p))
-            .buffered(PARALLEL_WRITES)
-            .try_collect()
-            .await?;
-        Ok(added.into_iter().flatten().collect())
+        each_kept(unique, |p| self.add_one(p)).await
     }
 
     async fn remove_participants(
@@ -472,12 +369,7 @@ impl ConversationStore for DynamoConversationStore {
     ) -> StoreResult<Vec<UserId>> {
         let mut seen = HashSet::new();
         let unique: Vec<UserId> = users.iter().copied().filter(|u| seen.insert(*u)).collect();
-        let removed: Vec<Option<UserId>> = futures::stream::iter(unique)
-            .map(|user| self.remove_one(id, user))
-            .buffered(PARALLEL_WRITES)
-            .try_collect()
-            .await?;
-        Ok(removed.into_iter().flatten().collect())
+        each_kept(unique, |user| self.remove_one(id, user)).await
     }
 
     async fn list_user_conversations(
@@ -486,39 +378,25 @@ impl ConversationStore for DynamoConversationStore {
         limit: usize,
         cursor: Option<&Cursor>,
     ) -> StoreResult<Page<(Conversation, Participant)>> {
-        const KEYS: [&str; 4] = ["pk", "sk", "gsi1pk", "gsi1sk"];
         let limit = limit.clamp(1, MAX_PAGE);
-        let gsi1pk = format!("USER#{user}");
-        let start = cursor
-            .map(|c| decode_cursor(c, &KEYS, &[("gsi1pk", gsi1pk.as_str())]))
-            .transpose()?;
-        let mut items = query_up_to(
+        let partition = GsiPartition {
+            gsi: Gsi::Gsi1,
+            pk: &format!("USER#{user}"),
+            forward: false,
+        };
+        let Page {
+            items: participants,
+            next,
+        } = gsi_page(
             &self.client,
-            QuerySpec {
-                table: &self.table,
-                index: Some("gsi1"),
-                key_condition: "gsi1pk = :pk",
-                values: vec![(":pk", s(gsi1pk.clone()))],
-                forward: false,
-                consistent: false,
-                start,
-            },
-            limit + 1,
+            &self.table,
+            partition,
+            limit,
+            cursor,
+            "list user conversations",
+            |item| from_item::<Participant>(item).map(Some),
         )
         .await?;
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            match items.last() {
-                Some(last) => Some(encode_cursor(&key_of(last, &KEYS)?)?),
-                None => None,
-            }
-        } else {
-            None
-        };
-        let participants: Vec<Participant> = items
-            .into_iter()
-            .map(from_item)
-            .collect::<StoreResult<_>>()?;
         let ids: Vec<ConversationId> = participants.iter().map(|p| p.conversation_id).collect();
         let conversations = self.get_many(&ids).await?;
         let items = participants

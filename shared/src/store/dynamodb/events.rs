@@ -5,11 +5,10 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use serde::Serialize;
+use aws_sdk_dynamodb::types::ReturnValue;
 
-use super::users::query_page;
-use super::{decode_cursor, encode_cursor, from_item, key, s, sdk_error, to_item};
+use super::item::{av, from_item, key, s, to_item};
+use super::ops::{Gsi, GsiPartition, get_entity, gsi_page, put_new, sdk_error};
 use crate::ids::EventId;
 use crate::model::{Event, EventStatus};
 use crate::store::{Cursor, EventStore, Page, StoreError, StoreResult};
@@ -37,14 +36,6 @@ fn status_pk(status: EventStatus) -> String {
     format!("STATUS#{}", status.as_str())
 }
 
-/// Key attributes of an event's `gsi1` page cursor.
-const GSI1_KEY: [&str; 4] = ["pk", "sk", "gsi1pk", "gsi1sk"];
-
-/// A value in the form `to_item` stores it.
-fn attr<T: Serialize>(v: &T) -> StoreResult<AttributeValue> {
-    serde_dynamo::to_attribute_value(v).map_err(|e| StoreError::Backend(format!("encode: {e}")))
-}
-
 #[async_trait]
 impl EventStore for DynamoEventStore {
     /// `Conflict("exists")` when an event with that id is stored already.
@@ -61,28 +52,11 @@ impl EventStore for DynamoEventStore {
                 ),
             ],
         )?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(|e| sdk_error(e, "exists"))?;
-        Ok(())
+        put_new(&self.client, &self.table, item, "exists").await
     }
 
     async fn get_event(&self, id: EventId) -> StoreResult<Option<Event>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(event_pk(id), "EVENT")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error(e, "get event"))?;
-        out.item.map(from_item).transpose()
+        get_entity(&self.client, &self.table, key(event_pk(id), "EVENT")).await
     }
 
     /// One conditional update that sets `status`, `updated_at` and the `gsi1` partition;
@@ -102,9 +76,9 @@ impl EventStore for DynamoEventStore {
             .update_expression("SET #status = :to, updated_at = :now, gsi1pk = :gsi1pk")
             .condition_expression("attribute_exists(pk) AND #status = :from")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":to", attr(&to)?)
-            .expression_attribute_values(":from", attr(&from)?)
-            .expression_attribute_values(":now", attr(&now)?)
+            .expression_attribute_values(":to", av(&to)?)
+            .expression_attribute_values(":from", av(&from)?)
+            .expression_attribute_values(":now", av(&now)?)
             .expression_attribute_values(":gsi1pk", s(status_pk(to)))
             .return_values(ReturnValue::AllNew)
             .send()
@@ -134,27 +108,24 @@ impl EventStore for DynamoEventStore {
         limit: usize,
         cursor: Option<&Cursor>,
     ) -> StoreResult<Page<Event>> {
-        let pk = status_pk(status);
-        let start = cursor
-            .map(|c| decode_cursor(c, &GSI1_KEY, &[("gsi1pk", &pk)]))
-            .transpose()?;
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", s(pk.clone()))
-            .scan_index_forward(true);
+        let partition = GsiPartition {
+            gsi: Gsi::Gsi1,
+            pk: &status_pk(status),
+            forward: true,
+        };
         // The index trails the table: skip an event whose status has moved on meanwhile.
-        let (items, next) = query_page(query, &GSI1_KEY, limit, start, "list events", |item| {
-            let event: Event = from_item(item)?;
-            Ok((event.status == status).then_some(event))
-        })
-        .await?;
-        Ok(Page {
-            items,
-            next: next.as_ref().map(encode_cursor).transpose()?,
-        })
+        gsi_page(
+            &self.client,
+            &self.table,
+            partition,
+            limit,
+            cursor,
+            "list events",
+            |item| {
+                let event: Event = from_item(item)?;
+                Ok((event.status == status).then_some(event))
+            },
+        )
+        .await
     }
 }

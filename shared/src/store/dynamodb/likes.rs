@@ -19,18 +19,17 @@
 //! Both writes commit together or not at all, so `like_count` always equals the number of like
 //! rows and `gsi2sk` always matches `like_count`. A lost race (another toggle changed the count
 //! or the same user's like row in between, or a `TransactionConflict`) cancels the whole
-//! transaction; the toggle re-reads and retries with jitter, up to `MAX_ATTEMPTS` times (then
+//! transaction; the toggle re-reads and retries with jitter, up to `Retry::CONTENDED` times (then
 //! `Throttled`). The count returned is exact: it is the value this transaction wrote. Replies
 //! have no `gsi2sk` but use the same scheme so that every toggle returns its exact count.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 
-use super::comments::{
-    MAX_ATTEMPTS, backoff, comment_item_key, comment_location, comment_pk, get_item,
-    is_retryable_reason, popular_sk, tx_delete, tx_put, tx_update,
-};
-use super::{cancellation_reasons, get_n, key, n, s, sdk_error};
+use super::comments::{comment_item_key, comment_location, comment_pk, popular_sk};
+use super::item::{Item, av, get_n, key, n, s};
+use super::ops::{Retry, get_item};
+use super::txn::{transact_once, tx_delete, tx_put, tx_update};
 use crate::ids::{CommentId, UserId};
 use crate::model::LikeOutcome;
 use crate::store::{LikeStore, StoreError, StoreResult};
@@ -48,7 +47,7 @@ impl DynamoLikeStore {
         Self { client, table }
     }
 
-    fn like_key(comment: CommentId, user: UserId) -> super::Item {
+    fn like_key(comment: CommentId, user: UserId) -> Item {
         key(comment_pk(comment), format!("LIKE#{user}"))
     }
 }
@@ -62,9 +61,10 @@ impl LikeStore for DynamoLikeStore {
         };
         let item_key = comment_item_key(event, position);
         let like_key = Self::like_key(comment, user);
-        for attempt in 0..MAX_ATTEMPTS {
+        let retry = Retry::CONTENDED;
+        for attempt in 0..retry.attempts {
             if attempt > 0 {
-                backoff(attempt).await;
+                retry.backoff(attempt).await;
             }
             let (like, item) = futures::try_join!(
                 get_item(&self.client, &self.table, like_key.clone()),
@@ -86,10 +86,7 @@ impl LikeStore for DynamoLikeStore {
                 let mut row = like_key.clone();
                 row.insert("comment_id".to_owned(), s(comment.to_string()));
                 row.insert("user_id".to_owned(), s(user.to_string()));
-                row.insert(
-                    "created_at".to_owned(),
-                    super::comments::av(&crate::time::now())?,
-                );
+                row.insert("created_at".to_owned(), av(&crate::time::now())?);
                 tx_put(&self.table, row, Some("attribute_not_exists(pk)"))?
             } else {
                 tx_delete(&self.table, like_key.clone(), Some("attribute_exists(pk)"))?
@@ -108,32 +105,20 @@ impl LikeStore for DynamoLikeStore {
                 Some("like_count = :old"),
                 values,
             )?;
-            let result = self
-                .client
-                .transact_write_items()
-                .transact_items(like_action)
-                .transact_items(count_action)
-                .send()
-                .await;
-            let err = match result {
-                Ok(_) => {
+            match transact_once(&self.client, vec![like_action, count_action], "like").await? {
+                Ok(()) => {
                     return Ok(LikeOutcome {
                         liked,
                         like_count: new,
                     });
                 }
-                Err(e) => e,
-            };
-            match cancellation_reasons(&err) {
-                Some(reasons) if reasons.iter().flatten().all(|c| is_retryable_reason(c)) => {
-                    continue;
-                }
-                Some(reasons) => {
+                // Another toggle got there first: look again.
+                Err(cancelled) if cancelled.hard_failure().is_none() => {}
+                Err(cancelled) => {
                     return Err(StoreError::Backend(format!(
-                        "toggle like: transaction cancelled: {reasons:?}"
+                        "toggle like: transaction cancelled: {cancelled}"
                     )));
                 }
-                None => return Err(sdk_error(err, "like")),
             }
         }
         Err(StoreError::Throttled)

@@ -16,10 +16,11 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 
 use super::comments::{
-    AppendActions, AppendRefused, HeadCache, append_to_stream, get_item, parse_s, pos_sk,
-    query_window, read_head, tx_put,
+    AppendActions, AppendRefused, HeadCache, append_to_stream, pos_sk, query_window, read_head,
 };
-use super::{Item, from_item, get_n, key, n, s, sdk_error, to_item};
+use super::item::{Item, get_n, key, n, parse_s, s, to_item};
+use super::ops::{get_entity, get_item, sdk_error};
+use super::txn::tx_put;
 use crate::ids::{ClientKey, ConversationId, MessageId, UserId};
 use crate::model::{Message, NewMessage};
 use crate::room::Position;
@@ -139,14 +140,8 @@ impl MessageStore for DynamoMessageStore {
         };
         let conversation: ConversationId = parse_s(&pointer, "conversation_id")?;
         let position = Position(get_n(&pointer, "position")?);
-        get_item(
-            &self.client,
-            &self.table,
-            key(conv_pk(conversation), pos_sk(position)),
-        )
-        .await?
-        .map(from_item)
-        .transpose()
+        let item_key = key(conv_pk(conversation), pos_sk(position));
+        get_entity(&self.client, &self.table, item_key).await
     }
 
     async fn get_by_client_id(
@@ -169,13 +164,7 @@ impl MessageStore for DynamoMessageStore {
     ) -> StoreResult<Slice<Message>> {
         let (items, has_more) =
             query_window(&self.client, &self.table, &conv_pk(conversation), window).await?;
-        Ok(Slice {
-            items: items
-                .into_iter()
-                .map(from_item)
-                .collect::<StoreResult<_>>()?,
-            has_more,
-        })
+        Ok(Slice { items, has_more })
     }
 
     /// Replaces the item at the message's position if it still holds this message at version

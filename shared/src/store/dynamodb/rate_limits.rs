@@ -8,7 +8,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Duration};
 
-use super::{get_n, key, n, sdk_error};
+use super::item::{get_n, key, n};
+use super::ops::sdk_error;
 use crate::store::{RateLimitStore, StoreError, StoreResult, WindowCount};
 use crate::time::Timestamp;
 

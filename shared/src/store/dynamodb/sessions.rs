@@ -8,7 +8,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use super::{Item, from_item, key, n, s, sdk_error, to_item, with_ttl};
+use super::item::{Item, key, n, s, to_item, with_ttl};
+use super::ops::{get_entity, put_new, sdk_error};
 use crate::ids::{FamilyId, TokenId, UserId};
 use crate::store::{RefreshFamily, Rotation, SessionStore, StoreError, StoreResult};
 use crate::time::Timestamp;
@@ -63,20 +64,8 @@ const ROTATE_ATTEMPTS: usize = 3;
 
 impl DynamoSessionStore {
     async fn read(&self, id: FamilyId) -> StoreResult<Option<RefreshFamily>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(family_key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error(e, "get family"))?;
-        Ok(out
-            .item
-            .map(from_item::<FamilyRow>)
-            .transpose()?
-            .map(Into::into))
+        let row: Option<FamilyRow> = get_entity(&self.client, &self.table, family_key(id)).await?;
+        Ok(row.map(Into::into))
     }
 }
 
@@ -96,15 +85,7 @@ impl SessionStore for DynamoSessionStore {
             ("sk", "FAMILY".to_owned()),
         ];
         let item = with_ttl(to_item(&row, &keys)?, family.expires_at);
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(|e| sdk_error(e, "exists"))?;
-        Ok(())
+        put_new(&self.client, &self.table, item, "exists").await
     }
 
     /// One conditional update (`current_jti = :presented AND revoked = :false AND

@@ -117,25 +117,18 @@ pub struct TableNames {
 impl TableNames {
     /// Names `<prefix>-<name>` (tests give every run its own prefix).
     pub fn with_prefix(prefix: &str) -> Self {
-        let n = |d: TableDef| format!("{prefix}-{}", d.name);
-        Self {
-            users: n(USERS),
-            events: n(EVENTS),
-            comments: n(COMMENTS),
-            conversations: n(CONVERSATIONS),
-            messages: n(MESSAGES),
-            connections: n(CONNECTIONS),
-            rate_limits: n(RATE_LIMITS),
-        }
+        Self::named(|d| format!("{prefix}-{}", d.name))
     }
 
     /// Names from each table's environment variable (`USERS_TABLE`, …), falling back to
     /// `<BANTER_TABLE_PREFIX or "banter">-<name>`.
     pub fn from_env() -> Self {
         let prefix = std::env::var("BANTER_TABLE_PREFIX").unwrap_or_else(|_| "banter".into());
-        let n = |d: TableDef| {
-            std::env::var(d.env_var).unwrap_or_else(|_| format!("{prefix}-{}", d.name))
-        };
+        Self::named(|d| std::env::var(d.env_var).unwrap_or_else(|_| format!("{prefix}-{}", d.name)))
+    }
+
+    /// Each table named by `n`.
+    fn named(n: impl Fn(TableDef) -> String) -> Self {
         Self {
             users: n(USERS),
             events: n(EVENTS),

@@ -4,22 +4,17 @@
 //! (`USERNAME#<lowercase username>` / `CLAIM`) and one search entry per searchable name
 //! (`USER#<id>` / `SEARCH#username`, `SEARCH#display_name`) that `gsi1` indexes by
 //! `SEARCH#<first char>` and `<lowercase term>#<user_id>`.
-//!
-//! This file also holds the paging, batch and transaction helpers the other adapters of this
-//! directory written alongside it use (`query_page`, `query_all`, `batch_get`, `batch_write`,
-//! `transact`).
 
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem, WriteRequest};
 
-use super::{
-    Item, cancellation_reasons, decode_cursor, encode_cursor, from_item, get_s, key, s, sdk_error,
-    to_item,
+use super::item::{
+    Item, check_cursor, decode_cursor, from_item, get_s, key, n, page, parse_s, s, to_item,
 };
+use super::ops::{Gsi, batch_get, get_entity, get_item, query, query_page};
+use super::txn::{transact, tx_delete, tx_put, tx_put_with};
 use crate::ids::UserId;
 use crate::model::{User, normalize_username};
 use crate::store::{Cursor, Page, StoreError, StoreResult, UserStore};
@@ -97,28 +92,9 @@ fn profile_item(user: &User) -> StoreResult<Item> {
     )
 }
 
-fn put(table: &str, item: Item, condition: Option<&str>) -> StoreResult<TransactWriteItem> {
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .set_condition_expression(condition.map(str::to_owned))
-        .build()
-        .map_err(|e| StoreError::Backend(format!("build put: {e}")))?;
-    Ok(TransactWriteItem::builder().put(put).build())
-}
-
 impl DynamoUserStore {
     async fn get_profile(&self, id: UserId) -> StoreResult<Option<User>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(user_pk(id), "PROFILE")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error(e, "get user"))?;
-        out.item.map(from_item).transpose()
+        get_entity(&self.client, &self.table, key(user_pk(id), "PROFILE")).await
     }
 }
 
@@ -128,16 +104,16 @@ impl UserStore for DynamoUserStore {
         let mut claim = claim_key(&user.username);
         claim.insert("user_id".into(), s(user.user_id.to_string()));
         let mut actions = vec![
-            put(
+            tx_put(
                 &self.table,
                 profile_item(user)?,
                 Some("attribute_not_exists(pk)"),
             )?,
-            put(&self.table, claim, Some("attribute_not_exists(pk)"))?,
+            tx_put(&self.table, claim, Some("attribute_not_exists(pk)"))?,
         ];
         for kind in [SearchKind::Username, SearchKind::DisplayName] {
             if let Some(entry) = search_entry(user, kind) {
-                actions.push(put(&self.table, entry, None)?);
+                actions.push(tx_put(&self.table, entry, None)?);
             }
         }
         match transact(&self.client, actions, "create user").await? {
@@ -166,22 +142,10 @@ impl UserStore for DynamoUserStore {
     }
 
     async fn get_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(claim_key(username)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error(e, "get username claim"))?;
-        let Some(claim) = out.item else {
+        let Some(claim) = get_item(&self.client, &self.table, claim_key(username)).await? else {
             return Ok(None);
         };
-        let id: UserId = get_s(&claim, "user_id")?
-            .parse()
-            .map_err(|e| StoreError::Backend(format!("username claim: {e}")))?;
-        self.get_profile(id).await
+        self.get_profile(parse_s(&claim, "user_id")?).await
     }
 
     /// Reads the stored profile (for its username and display name), then writes the new
@@ -202,29 +166,21 @@ impl UserStore for DynamoUserStore {
             username: stored.username.clone(),
             ..user.clone()
         };
-        let profile = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(profile_item(&updated)?))
-            .condition_expression("attribute_exists(pk) AND version = :prev")
-            .expression_attribute_values(":prev", super::n(prev))
-            .build()
-            .map_err(|e| StoreError::Backend(format!("build put: {e}")))?;
-        let mut actions = vec![TransactWriteItem::builder().put(profile).build()];
+        let mut actions = vec![tx_put_with(
+            &self.table,
+            profile_item(&updated)?,
+            Some("attribute_exists(pk) AND version = :prev"),
+            vec![(":prev", n(prev))],
+        )?];
         if display_term(&stored.display_name) != display_term(&updated.display_name) {
-            match search_entry(&updated, SearchKind::DisplayName) {
-                Some(entry) => actions.push(put(&self.table, entry, None)?),
-                None => {
-                    let delete = aws_sdk_dynamodb::types::Delete::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(key(
-                            user_pk(user.user_id),
-                            SearchKind::DisplayName.sk(),
-                        )))
-                        .build()
-                        .map_err(|e| StoreError::Backend(format!("build delete: {e}")))?;
-                    actions.push(TransactWriteItem::builder().delete(delete).build());
-                }
-            }
+            actions.push(match search_entry(&updated, SearchKind::DisplayName) {
+                Some(entry) => tx_put(&self.table, entry, None)?,
+                None => tx_delete(
+                    &self.table,
+                    key(user_pk(user.user_id), SearchKind::DisplayName.sk()),
+                    None,
+                )?,
+            });
         }
         match transact(&self.client, actions, "update user").await? {
             Err(_) => Err(StoreError::Conflict("version")),
@@ -252,26 +208,20 @@ impl UserStore for DynamoUserStore {
         };
         let bucket = format!("SEARCH#{first}");
         let start = cursor
-            .map(|c| decode_cursor(c, &["pk", "sk", "gsi1pk", "gsi1sk"], &[("gsi1pk", &bucket)]))
+            .map(|c| decode_cursor(c, Gsi::Gsi1.key(), &[("gsi1pk", &bucket)]))
             .transpose()?;
-        if let Some(start) = &start {
-            let sk = start.get("gsi1sk").and_then(|v| v.as_s().ok());
-            if !sk.is_some_and(|sk| sk.starts_with(&prefix)) {
-                return Err(StoreError::InvalidCursor);
-            }
-        }
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :pk AND begins_with(gsi1sk, :prefix)")
-            .expression_attribute_values(":pk", s(bucket))
-            .expression_attribute_values(":prefix", s(prefix.clone()));
+        check_cursor(start.as_ref(), "gsi1sk", |sk| sk.starts_with(&prefix))?;
+        let query = query(
+            &self.client,
+            &self.table,
+            Some(Gsi::Gsi1.name()),
+            "gsi1pk = :pk AND begins_with(gsi1sk, :prefix)",
+            vec![(":pk", s(bucket)), (":prefix", s(prefix.clone()))],
+        );
         let mut seen = HashSet::new();
         let (ids, next) = query_page(
             query,
-            &["pk", "sk", "gsi1pk", "gsi1sk"],
+            Gsi::Gsi1.key(),
             limit,
             start,
             "search users",
@@ -281,9 +231,7 @@ impl UserStore for DynamoUserStore {
                 if kind == SearchKind::DisplayName.sk() && username.starts_with(&prefix) {
                     return Ok(None);
                 }
-                let id: UserId = get_s(&entry, "user_id")?
-                    .parse()
-                    .map_err(|e| StoreError::Backend(format!("search entry: {e}")))?;
+                let id: UserId = parse_s(&entry, "user_id")?;
                 Ok(seen.insert(id).then_some(id))
             },
         )
@@ -294,242 +242,6 @@ impl UserStore for DynamoUserStore {
             let user: User = from_item(item)?;
             found.insert(user.user_id, user);
         }
-        Ok(Page {
-            items: ids.iter().filter_map(|id| found.remove(id)).collect(),
-            next: next.as_ref().map(encode_cursor).transpose()?,
-        })
-    }
-}
-
-// ----- Helpers shared by the adapters of this directory -------------------------------------
-
-/// Most Query calls one page read makes before returning a short page (with a cursor) when
-/// many rows are filtered out.
-const MAX_QUERY_ROUNDS: usize = 8;
-
-/// Most attempts at a batch or transaction before giving up as throttled.
-const MAX_ATTEMPTS: u32 = 8;
-
-/// Sleeps before retry `attempt` (1, 2, …): exponential backoff with jitter, capped.
-pub(super) async fn backoff(attempt: u32) {
-    let base = 20u64.saturating_mul(1 << attempt.min(6));
-    let ms = base + fastrand::u64(0..=base);
-    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-}
-
-/// The attributes `attrs` of `item`: the key a cursor resumes after.
-pub(super) fn key_of(item: &Item, attrs: &[&str]) -> StoreResult<Item> {
-    attrs
-        .iter()
-        .map(|a| {
-            item.get(*a)
-                .map(|v| ((*a).to_owned(), v.clone()))
-                .ok_or_else(|| StoreError::Backend(format!("item without key attribute {a}")))
-        })
-        .collect()
-}
-
-/// Reads one page of `query`: up to `limit` (at least 1) items that `accept` maps to `Some`,
-/// starting after `start`. Returns them with the key to resume after when more rows may
-/// follow (`key_attrs` are the attributes of such a key: the table's, plus the index's for an
-/// index query). Reads one row past the page so that the last page ends without a cursor
-/// when nothing follows it; gives up after a few Query calls, returning a short page with a
-/// cursor, when many rows are filtered out.
-pub(super) async fn query_page<T, F>(
-    query: QueryFluentBuilder,
-    key_attrs: &[&str],
-    limit: usize,
-    start: Option<Item>,
-    what: &'static str,
-    mut accept: F,
-) -> StoreResult<(Vec<T>, Option<Item>)>
-where
-    F: FnMut(Item) -> StoreResult<Option<T>> + Send,
-    T: Send,
-{
-    let limit = limit.max(1);
-    let mut out = Vec::new();
-    let mut start = start;
-    for _ in 0..MAX_QUERY_ROUNDS {
-        let want = i32::try_from(limit - out.len() + 1).unwrap_or(i32::MAX);
-        let resp = query
-            .clone()
-            .limit(want)
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .map_err(|e| sdk_error(e, what))?;
-        let mut last = None;
-        for item in resp.items.unwrap_or_default() {
-            if out.len() == limit {
-                // A row follows the full page: resume after the page's last row.
-                return Ok((out, last));
-            }
-            last = Some(key_of(&item, key_attrs)?);
-            if let Some(t) = accept(item)? {
-                out.push(t);
-            }
-        }
-        match resp.last_evaluated_key.filter(|k| !k.is_empty()) {
-            None => return Ok((out, None)),
-            Some(lek) if out.len() == limit => return Ok((out, Some(lek))),
-            Some(lek) => start = Some(lek),
-        }
-    }
-    Ok((out, start))
-}
-
-/// Reads every row of `query`, following `LastEvaluatedKey`, keeping those `accept` maps to
-/// `Some`.
-pub(super) async fn query_all<T, F>(
-    query: QueryFluentBuilder,
-    what: &'static str,
-    mut accept: F,
-) -> StoreResult<Vec<T>>
-where
-    F: FnMut(Item) -> StoreResult<Option<T>> + Send,
-    T: Send,
-{
-    let mut out = Vec::new();
-    let mut start = None;
-    loop {
-        let resp = query
-            .clone()
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .map_err(|e| sdk_error(e, what))?;
-        for item in resp.items.unwrap_or_default() {
-            if let Some(t) = accept(item)? {
-                out.push(t);
-            }
-        }
-        match resp.last_evaluated_key {
-            Some(lek) if !lek.is_empty() => start = Some(lek),
-            _ => return Ok(out),
-        }
-    }
-}
-
-/// Gets the items with `keys` (distinct) from `table` with `BatchGetItem`, 100 keys per call,
-/// retrying unprocessed keys with backoff. Missing items are left out; the order is not kept.
-pub(super) async fn batch_get(
-    client: &Client,
-    table: &str,
-    keys: Vec<Item>,
-    consistent: bool,
-    what: &'static str,
-) -> StoreResult<Vec<Item>> {
-    let mut out = Vec::with_capacity(keys.len());
-    for chunk in keys.chunks(100) {
-        let mut pending = chunk.to_vec();
-        let mut attempt = 0;
-        while !pending.is_empty() {
-            if attempt > 0 {
-                if attempt >= MAX_ATTEMPTS {
-                    return Err(StoreError::Throttled);
-                }
-                backoff(attempt).await;
-            }
-            attempt += 1;
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut pending)))
-                .consistent_read(consistent)
-                .build()
-                .map_err(|e| StoreError::Backend(format!("build batch get: {e}")))?;
-            let resp = client
-                .batch_get_item()
-                .request_items(table, request)
-                .send()
-                .await
-                .map_err(|e| sdk_error(e, what))?;
-            if let Some(mut responses) = resp.responses {
-                out.extend(responses.remove(table).unwrap_or_default());
-            }
-            if let Some(mut unprocessed) = resp.unprocessed_keys {
-                pending = unprocessed
-                    .remove(table)
-                    .map(|k| k.keys)
-                    .unwrap_or_default();
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Applies `requests` to `table` with `BatchWriteItem`, 25 per call, retrying unprocessed
-/// items with backoff. The requests must not touch one key twice within 25 of each other.
-pub(super) async fn batch_write(
-    client: &Client,
-    table: &str,
-    requests: Vec<WriteRequest>,
-    what: &'static str,
-) -> StoreResult<()> {
-    for chunk in requests.chunks(25) {
-        let mut pending = chunk.to_vec();
-        let mut attempt = 0;
-        while !pending.is_empty() {
-            if attempt > 0 {
-                if attempt >= MAX_ATTEMPTS {
-                    return Err(StoreError::Throttled);
-                }
-                backoff(attempt).await;
-            }
-            attempt += 1;
-            let resp = client
-                .batch_write_item()
-                .request_items(table, std::mem::take(&mut pending))
-                .send()
-                .await
-                .map_err(|e| sdk_error(e, what))?;
-            if let Some(mut unprocessed) = resp.unprocessed_items {
-                pending = unprocessed.remove(table).unwrap_or_default();
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Runs a `TransactWriteItems`, retrying when it is cancelled only by conflicts with other
-/// transactions. `Ok(Err(reasons))` when a condition failed: `reasons[i]` is the failure
-/// code of action `i` (`Some("ConditionalCheckFailed")`), `None` for actions that did not
-/// fail.
-pub(super) async fn transact(
-    client: &Client,
-    actions: Vec<TransactWriteItem>,
-    what: &'static str,
-) -> StoreResult<Result<(), Vec<Option<String>>>> {
-    let mut attempt = 0;
-    loop {
-        if attempt > 0 {
-            backoff(attempt).await;
-        }
-        attempt += 1;
-        let err = match client
-            .transact_write_items()
-            .set_transact_items(Some(actions.clone()))
-            .send()
-            .await
-        {
-            Ok(_) => return Ok(Ok(())),
-            Err(err) => err,
-        };
-        let Some(reasons) = cancellation_reasons(&err) else {
-            return Err(sdk_error(err, what));
-        };
-        let code = |c: &str| reasons.iter().flatten().any(|r| r == c);
-        if code("ConditionalCheckFailed") {
-            return Ok(Err(reasons));
-        }
-        if code("ThrottlingError") || code("ProvisionedThroughputExceeded") {
-            if attempt >= MAX_ATTEMPTS {
-                return Err(StoreError::Throttled);
-            }
-            continue;
-        }
-        if code("TransactionConflict") && attempt < MAX_ATTEMPTS {
-            continue;
-        }
-        return Err(sdk_error(err, what));
+        page(ids.iter().filter_map(|id| found.remove(id)).collect(), next)
     }
 }

@@ -1,0 +1,36 @@
+//! The `events` Lambda: API Gateway HTTP API (payload 2.0) routes `POST /v1/events`, `GET /v1/events`, `GET /v1/events/{event_id}` and
+//! `PUT /v1/events/{event_id}/status`, served by
+//! [`banter::rest::events::route`] through [`banter::http::serve`] (authentication, rate limits,
+//! `X-Request-ID`, CORS and the error envelope). This file only wires.
+//!
+//! Environment (see `banter::app::App::from_env`):
+//! - the tables: `<NAME>_TABLE` variables, or `BANTER_TABLE_PREFIX`;
+//! - `FANOUT_QUEUE_URL` (required): the fan-out SQS queue;
+//! - `BANTER_JWT_*`: the token signing key, issuer and audience;
+//! - `BANTER_*` settings (rate limits, admins, cursor secret, CORS origins);
+//! - `AWS_REGION`, `AWS_ENDPOINT_URL`, … as the AWS SDK reads them; `RUST_LOG` (default
+//!   `info`).
+
+use banter::app::App;
+use lambda_http::{Error, Request, service_fn};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .init();
+
+    let app = App::from_env().await?;
+    let app = &app;
+    lambda_http::run(service_fn(move |req: Request| async move {
+        Ok::<_, Error>(banter::http::serve(app, req, banter::rest::events::route).await)
+    }))
+    .await
+}

@@ -1,0 +1,36 @@
+//! The `ws-connect` Lambda: the WebSocket API's `$connect` route. It authenticates the
+//! handshake (`?token=` or `Authorization: Bearer`) and stores the connection, through
+//! [`banter::ws::connect::handle`]. This file only wires adapters from configuration.
+//!
+//! Environment: what [`banter::app::App::from_env`] reads (the `*_TABLE` names or
+//! `BANTER_TABLE_PREFIX`, `FANOUT_QUEUE_URL`, `BANTER_JWT_*`, `BANTER_*` settings), the AWS
+//! SDK's variables, and `RUST_LOG` (default `info`).
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use banter::app::App;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .init();
+
+    let app = App::from_env().await?;
+    let app = &app;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
+            Ok::<ApiGatewayProxyResponse, Error>(
+                banter::ws::connect::handle(app, event.payload).await,
+            )
+        },
+    ))
+    .await
+}

@@ -1,0 +1,175 @@
+//! The application context every handler receives: stores, the fan-out queue, sessions and
+//! configuration, plus the few operations every route needs (authenticate, rate-limit,
+//! broadcast to a room).
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use crate::auth::{AuthConfig, SigningKey, sessions::Sessions, tokens::TokenIssuer};
+use crate::aws::AwsSettings;
+use crate::config::{Config, RateKind};
+use crate::error::AppError;
+use crate::ids::{ConnectionId, UserId};
+use crate::model::UserSummary;
+use crate::protocol::ServerMessage;
+use crate::queue::memory::MemoryQueue;
+use crate::queue::sqs::SqsQueue;
+use crate::queue::{FanoutJob, Queue};
+use crate::room::Room;
+use crate::store::Stores;
+use crate::time::{Timestamp, now};
+
+/// Everything a handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    /// The stores.
+    pub stores: Stores,
+    /// The fan-out queue.
+    pub queue: Arc<dyn Queue>,
+    /// Sign-in sessions and token issuing.
+    pub sessions: Arc<Sessions>,
+    /// Limits, moderators and other settings.
+    pub config: Arc<Config>,
+}
+
+/// The state of a rate-limit window after a permitted request, for `X-RateLimit-*` headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateStatus {
+    /// Requests allowed per window.
+    pub limit: u64,
+    /// Requests left in this window.
+    pub remaining: u64,
+    /// When the window resets.
+    pub resets_at: Timestamp,
+}
+
+impl App {
+    /// An app over the given parts.
+    pub fn new(
+        stores: Stores,
+        queue: Arc<dyn Queue>,
+        auth: &AuthConfig,
+        config: Config,
+    ) -> Result<Self, AppError> {
+        let issuer = TokenIssuer::new(auth)?;
+        Ok(Self {
+            sessions: Arc::new(Sessions::new(issuer, stores.sessions.clone())),
+            stores,
+            queue,
+            config: Arc::new(config),
+        })
+    }
+
+    /// An app entirely in memory (tests, the local stack), with a fresh random signing key.
+    /// Returns the queue so the caller can run the fan-out from it.
+    pub fn in_memory(config: Config) -> Result<(Self, Arc<MemoryQueue>), AppError> {
+        let queue = Arc::new(MemoryQueue::new(StdDuration::from_secs(30), 5));
+        let auth = AuthConfig::new(SigningKey::generate_ed25519(None)?);
+        let app = Self::new(crate::store::memory::stores(), queue.clone(), &auth, config)?;
+        Ok((app, queue))
+    }
+
+    /// The app of a deployed function: DynamoDB tables from `*_TABLE` variables, the queue
+    /// at `FANOUT_QUEUE_URL`, the signing key from `BANTER_JWT_*`, settings from `BANTER_*`.
+    pub async fn from_env() -> Result<Self, AppError> {
+        let sdk = AwsSettings::default().load().await;
+        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        let stores = crate::store::dynamodb::stores(
+            client,
+            crate::store::dynamodb::tables::TableNames::from_env(),
+        );
+        let queue_url = std::env::var("FANOUT_QUEUE_URL")
+            .map_err(|_| AppError::internal("FANOUT_QUEUE_URL is not set"))?;
+        let queue = Arc::new(SqsQueue::new(&sdk, queue_url));
+        Self::new(stores, queue, &AuthConfig::from_env()?, Config::from_env())
+    }
+
+    /// The user an access token belongs to. Missing, expired, forged or refresh tokens fail
+    /// with 401.
+    pub fn authenticate(&self, token: Option<&str>) -> Result<UserId, AppError> {
+        let token = token
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| AppError::unauthorized("missing access token"))?;
+        Ok(self.sessions.issuer().verify_access(token)?.sub)
+    }
+
+    /// Counts one `kind` action by `subject` (a user id or an IP) and fails with 429 once
+    /// the window's limit is passed.
+    pub async fn rate_limit(&self, kind: RateKind, subject: &str) -> Result<RateStatus, AppError> {
+        let rule = self.config.rule(kind);
+        let t = now();
+        let key = format!("{}#{subject}", kind.key());
+        let hit = self.stores.rate_limits.hit(&key, rule.window, t).await?;
+        if hit.count > rule.limit {
+            let wait = (hit.resets_at - t).num_seconds().max(1) as u64;
+            return Err(AppError::rate_limited(wait));
+        }
+        Ok(RateStatus {
+            limit: rule.limit,
+            remaining: rule.limit - hit.count,
+            resets_at: hit.resets_at,
+        })
+    }
+
+    /// Enqueues `message` for every subscriber of `room` (but `exclude`).
+    pub async fn broadcast(
+        &self,
+        room: Room,
+        message: &ServerMessage,
+        exclude: Option<ConnectionId>,
+    ) -> Result<(), AppError> {
+        let payload = serde_json::to_value(message).map_err(AppError::internal)?;
+        let mut job = FanoutJob::new(room, payload);
+        job.exclude = exclude;
+        self.queue.send(&[job]).await?;
+        Ok(())
+    }
+
+    /// The public summary of a user; a placeholder for a user that no longer exists.
+    pub async fn user_summary(&self, user: UserId) -> Result<UserSummary, AppError> {
+        Ok(match self.stores.users.get_user(user).await? {
+            Some(u) => UserSummary::from(&u),
+            None => deleted_user(user),
+        })
+    }
+
+    /// Summaries of several users, in the order asked.
+    pub async fn user_summaries(
+        &self,
+        users: &[UserId],
+    ) -> Result<std::collections::HashMap<UserId, UserSummary>, AppError> {
+        let mut out: std::collections::HashMap<UserId, UserSummary> = self
+            .stores
+            .users
+            .get_users(users)
+            .await?
+            .iter()
+            .map(|u| (u.user_id, UserSummary::from(u)))
+            .collect();
+        for id in users {
+            out.entry(*id).or_insert_with(|| deleted_user(*id));
+        }
+        Ok(out)
+    }
+
+    /// Whether `user` moderates everything (a global moderator or admin).
+    pub fn is_global_moderator(&self, user: UserId) -> bool {
+        self.config.moderators.contains(&user) || self.config.admins.contains(&user)
+    }
+
+    /// Whether `user` is an admin.
+    pub fn is_admin(&self, user: UserId) -> bool {
+        self.config.admins.contains(&user)
+    }
+}
+
+/// The summary shown for a user that no longer exists.
+fn deleted_user(user: UserId) -> UserSummary {
+    UserSummary {
+        user_id: user,
+        username: "deleted".into(),
+        display_name: "Deleted user".into(),
+        avatar_url: None,
+    }
+}

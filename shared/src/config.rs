@@ -1,0 +1,197 @@
+//! Runtime configuration of the handlers: rate limits, moderators, sizes. Read from the
+//! environment once per Lambda instance; every value has a safe default.
+
+use std::collections::HashSet;
+
+use chrono::Duration;
+
+use crate::ids::UserId;
+
+/// At most `limit` actions per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateRule {
+    /// Actions allowed in one window.
+    pub limit: u64,
+    /// Window length.
+    pub window: Duration,
+}
+
+impl RateRule {
+    /// `limit` per `seconds`.
+    pub const fn per(limit: u64, seconds: i64) -> Self {
+        Self {
+            limit,
+            window: Duration::seconds(seconds),
+        }
+    }
+
+    /// Parses `"10/10"` (10 per 10 seconds).
+    pub fn parse(s: &str) -> Option<Self> {
+        let (limit, secs) = s.trim().split_once('/')?;
+        let limit: u64 = limit.trim().parse().ok()?;
+        let secs: i64 = secs.trim().parse().ok()?;
+        (limit > 0 && secs > 0).then(|| Self::per(limit, secs))
+    }
+}
+
+/// Which actions are rate-limited, per user unless stated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RateKind {
+    /// Comments (WebSocket and REST together).
+    Comment,
+    /// Chat messages.
+    Message,
+    /// Typing indicators.
+    Typing,
+    /// Presence updates and receipts.
+    Presence,
+    /// Any REST request of a signed-in user.
+    Rest,
+    /// Auth routes, per client IP.
+    AuthIp,
+}
+
+impl RateKind {
+    /// Key prefix in the rate-limit store.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Comment => "comment",
+            Self::Message => "message",
+            Self::Typing => "typing",
+            Self::Presence => "presence",
+            Self::Rest => "rest",
+            Self::AuthIp => "auth-ip",
+        }
+    }
+}
+
+/// Handler configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Comments per user.
+    pub comment_rate: RateRule,
+    /// Messages per user.
+    pub message_rate: RateRule,
+    /// Typing indicators per user.
+    pub typing_rate: RateRule,
+    /// Presence updates and receipts per user.
+    pub presence_rate: RateRule,
+    /// REST requests per user.
+    pub rest_rate: RateRule,
+    /// Auth requests per IP.
+    pub auth_ip_rate: RateRule,
+    /// Users who moderate every event.
+    pub moderators: HashSet<UserId>,
+    /// Users who may do anything a moderator or event creator may.
+    pub admins: HashSet<UserId>,
+    /// Most items a catch-up (`subscribe` with `since`) sends before `has_more`.
+    pub catch_up_limit: usize,
+    /// Secret that signs REST pagination cursors.
+    pub cursor_secret: Vec<u8>,
+    /// Origins allowed by CORS (`*` for any).
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            comment_rate: RateRule::per(10, 10),
+            message_rate: RateRule::per(20, 10),
+            typing_rate: RateRule::per(20, 10),
+            presence_rate: RateRule::per(30, 10),
+            rest_rate: RateRule::per(300, 60),
+            auth_ip_rate: RateRule::per(30, 60),
+            moderators: HashSet::new(),
+            admins: HashSet::new(),
+            catch_up_limit: 200,
+            cursor_secret: b"banter-development-cursor-secret!".to_vec(),
+            cors_origins: vec!["*".into()],
+        }
+    }
+}
+
+impl Config {
+    /// The rule for `kind`.
+    pub fn rule(&self, kind: RateKind) -> RateRule {
+        match kind {
+            RateKind::Comment => self.comment_rate,
+            RateKind::Message => self.message_rate,
+            RateKind::Typing => self.typing_rate,
+            RateKind::Presence => self.presence_rate,
+            RateKind::Rest => self.rest_rate,
+            RateKind::AuthIp => self.auth_ip_rate,
+        }
+    }
+
+    /// Reads `BANTER_*` variables over the defaults: `BANTER_COMMENT_RATE=10/10`,
+    /// `BANTER_MESSAGE_RATE`, `BANTER_TYPING_RATE`, `BANTER_PRESENCE_RATE`, `BANTER_REST_RATE`,
+    /// `BANTER_AUTH_IP_RATE`, `BANTER_MODERATORS` and `BANTER_ADMINS` (comma-separated user
+    /// ids), `BANTER_CATCH_UP_LIMIT`, `BANTER_CURSOR_SECRET`, `BANTER_CORS_ORIGINS`.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Like [`Config::from_env`] over any lookup (tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let mut c = Self::default();
+        let rule = |name: &str, default: RateRule| {
+            get(name)
+                .and_then(|v| RateRule::parse(&v))
+                .unwrap_or(default)
+        };
+        c.comment_rate = rule("BANTER_COMMENT_RATE", c.comment_rate);
+        c.message_rate = rule("BANTER_MESSAGE_RATE", c.message_rate);
+        c.typing_rate = rule("BANTER_TYPING_RATE", c.typing_rate);
+        c.presence_rate = rule("BANTER_PRESENCE_RATE", c.presence_rate);
+        c.rest_rate = rule("BANTER_REST_RATE", c.rest_rate);
+        c.auth_ip_rate = rule("BANTER_AUTH_IP_RATE", c.auth_ip_rate);
+        let ids = |name: &str| -> HashSet<UserId> {
+            get(name)
+                .unwrap_or_default()
+                .split(',')
+                .filter_map(|s| s.trim().parse().ok())
+                .collect()
+        };
+        c.moderators = ids("BANTER_MODERATORS");
+        c.admins = ids("BANTER_ADMINS");
+        if let Some(n) = get("BANTER_CATCH_UP_LIMIT").and_then(|v| v.parse().ok()) {
+            c.catch_up_limit = n;
+        }
+        if let Some(s) = get("BANTER_CURSOR_SECRET").filter(|s| s.len() >= 32) {
+            c.cursor_secret = s.into_bytes();
+        }
+        if let Some(o) = get("BANTER_CORS_ORIGINS") {
+            c.cors_origins = o
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
+        }
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_parse() {
+        assert_eq!(RateRule::parse("10/10"), Some(RateRule::per(10, 10)));
+        assert_eq!(RateRule::parse("0/10"), None);
+        assert_eq!(RateRule::parse("x"), None);
+    }
+
+    #[test]
+    fn lookup_overrides_defaults() {
+        let m = UserId::new();
+        let c = Config::from_lookup(|k| match k {
+            "BANTER_COMMENT_RATE" => Some("3/5".into()),
+            "BANTER_MODERATORS" => Some(format!("{m}, junk")),
+            _ => None,
+        });
+        assert_eq!(c.comment_rate, RateRule::per(3, 5));
+        assert!(c.moderators.contains(&m));
+        assert_eq!(c.message_rate, Config::default().message_rate);
+    }
+}

@@ -1,0 +1,507 @@
+//! REST plumbing shared by every HTTP function: turning an API Gateway HTTP API (payload 2.0)
+//! request into a [`Req`], authentication, rate limits with `X-RateLimit-*` headers,
+//! `X-Request-ID`, CORS, and the one place where an [`AppError`] becomes a response.
+
+pub mod cursor;
+
+use std::collections::HashMap;
+
+use lambda_http::http::{HeaderMap, HeaderValue, StatusCode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+
+use crate::app::{App, RateStatus};
+use crate::config::RateKind;
+use crate::error::{AppError, ErrorCode};
+use crate::ids::UserId;
+use crate::time::now;
+
+/// Largest JSON body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A REST request as handlers see it.
+#[derive(Debug)]
+pub struct Req {
+    /// The route key (`POST /v1/events/{event_id}/comments`), as declared in the template.
+    pub route_key: String,
+    /// Path parameters (`event_id`).
+    pub path: HashMap<String, String>,
+    /// Query parameters (first value of each).
+    pub query: HashMap<String, String>,
+    /// Request headers.
+    pub headers: HeaderMap,
+    /// Raw body.
+    pub body: Vec<u8>,
+    /// `X-Request-ID` if the client sent one, else API Gateway's request id, else a new id.
+    pub request_id: String,
+    /// Client IP, from API Gateway.
+    pub source_ip: Option<String>,
+    user: Result<UserId, AppError>,
+}
+
+impl Req {
+    /// Builds a `Req` from the `lambda_http` request of an API Gateway HTTP API event.
+    pub fn from_lambda(req: Request, app: &App) -> Self {
+        let (route_key, gateway_id, source_ip) = match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => (
+                ctx.route_key.clone().unwrap_or_default(),
+                ctx.request_id.clone(),
+                ctx.http.source_ip.clone(),
+            ),
+            _ => (String::new(), None, None),
+        };
+        let path = req
+            .path_parameters_ref()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let query = req
+            .query_string_parameters_ref()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let headers = req.headers().clone();
+        let request_id = headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
+            .map(str::to_owned)
+            .or(gateway_id)
+            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        let token = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::to_owned);
+        let user = app.authenticate(token.as_deref());
+        let body = match req.into_body() {
+            Body::Empty => Vec::new(),
+            Body::Text(t) => t.into_bytes(),
+            Body::Binary(b) => b,
+            _ => Vec::new(),
+        };
+        Self {
+            route_key,
+            path,
+            query,
+            headers,
+            body,
+            request_id,
+            source_ip,
+            user,
+        }
+    }
+
+    /// The signed-in user, or 401.
+    pub fn user(&self) -> Result<UserId, AppError> {
+        self.user.clone()
+    }
+
+    /// The signed-in user, if a valid token was sent.
+    pub fn user_opt(&self) -> Option<UserId> {
+        self.user.as_ref().ok().copied()
+    }
+
+    /// Path parameter `name` parsed as `T` (an id); 400 naming the field when malformed.
+    pub fn path<T: std::str::FromStr>(&self, name: &str) -> Result<T, AppError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let raw = self
+            .path
+            .get(name)
+            .ok_or_else(|| AppError::field(name, "is required"))?;
+        raw.parse()
+            .map_err(|e: T::Err| AppError::field(name, e.to_string()))
+    }
+
+    /// Query parameter `name` parsed as `T`, if present and non-empty; 400 when malformed.
+    pub fn query<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, AppError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self
+            .query
+            .get(name)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+        {
+            None => Ok(None),
+            Some(raw) => raw
+                .parse()
+                .map(Some)
+                .map_err(|e: T::Err| AppError::field(name, e.to_string())),
+        }
+    }
+
+    /// `limit` in `1..=max` (default `default`).
+    pub fn limit(&self, default: usize, max: usize) -> Result<usize, AppError> {
+        let limit = self.query::<usize>("limit")?.unwrap_or(default);
+        if limit == 0 || limit > max {
+            return Err(AppError::field(
+                "limit",
+                format!("must be between 1 and {max}"),
+            ));
+        }
+        Ok(limit)
+    }
+
+    /// The JSON body as `T`: 413 when over [`MAX_BODY_BYTES`], 400 when malformed, with the
+    /// parser's message.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, AppError> {
+        if self.body.len() > MAX_BODY_BYTES {
+            return Err(AppError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+            ));
+        }
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Err(AppError::field("body", "a JSON body is required"));
+        }
+        serde_json::from_slice(&self.body).map_err(|e| AppError::field("body", e.to_string()))
+    }
+
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A successful response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// JSON body (`None` for 204).
+    pub body: Option<serde_json::Value>,
+}
+
+impl Reply {
+    /// 200 with `body`.
+    pub fn ok(body: impl Serialize) -> Self {
+        Self::with_status(200, body)
+    }
+
+    /// 201 with `body`.
+    pub fn created(body: impl Serialize) -> Self {
+        Self::with_status(201, body)
+    }
+
+    /// `status` with `body`.
+    pub fn with_status(status: u16, body: impl Serialize) -> Self {
+        Self {
+            status,
+            body: Some(serde_json::to_value(body).unwrap_or(serde_json::Value::Null)),
+        }
+    }
+
+    /// 204, no body.
+    pub fn no_content() -> Self {
+        Self {
+            status: 204,
+            body: None,
+        }
+    }
+}
+
+/// Serves one request: builds the [`Req`], applies the rate limit (per user when signed in,
+/// per IP on the auth routes), calls `route`, and maps its result — or its error — to the
+/// response, with `X-Request-ID`, rate-limit and CORS headers. Logs one line per request in
+/// a span carrying the request id.
+pub async fn serve<F>(app: &App, req: Request, route: F) -> Response<Body>
+where
+    F: AsyncFnOnce(&App, &Req) -> Result<Reply, AppError>,
+{
+    let origin = req
+        .headers()
+        .get("origin")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let req = Req::from_lambda(req, app);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %req.request_id,
+        route = %req.route_key,
+        user = tracing::field::Empty,
+    );
+    if let Some(u) = req.user_opt() {
+        span.record("user", tracing::field::display(u));
+    }
+    async {
+        let limited = rate_limit(app, &req).await;
+        let (result, rate) = match limited {
+            Ok(rate) => (route(app, &req).await, rate),
+            Err(e) => (Err(e), None),
+        };
+        let response = respond(app, &req, result, rate, origin.as_deref());
+        tracing::info!(status = response.status().as_u16(), "handled");
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+async fn rate_limit(app: &App, req: &Req) -> Result<Option<RateStatus>, AppError> {
+    if let Some(user) = req.user_opt() {
+        return app
+            .rate_limit(RateKind::Rest, &user.to_string())
+            .await
+            .map(Some);
+    }
+    if req.route_key.starts_with("POST /v1/auth/") {
+        let ip = req.source_ip.as_deref().unwrap_or("unknown");
+        return app.rate_limit(RateKind::AuthIp, ip).await.map(Some);
+    }
+    Ok(None)
+}
+
+fn respond(
+    app: &App,
+    req: &Req,
+    result: Result<Reply, AppError>,
+    rate: Option<RateStatus>,
+    origin: Option<&str>,
+) -> Response<Body> {
+    let (status, body, retry_after) = match result {
+        Ok(reply) => (reply.status, reply.body.map(|b| b.to_string()), None),
+        Err(e) => {
+            if e.code == ErrorCode::Internal {
+                tracing::error!(error = %e, "request failed");
+            } else {
+                tracing::info!(code = e.code.rest_code(), message = %e.message, "request refused");
+            }
+            let body = serde_json::to_string(&e.rest_body(&req.request_id, now())).ok();
+            (e.code.http_status(), body, e.retry_after_secs)
+        }
+    };
+    let mut builder = Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("x-request-id", header_value(&req.request_id));
+    if body.is_some() {
+        builder = builder.header("content-type", "application/json");
+    }
+    if let Some(r) = rate {
+        builder = builder
+            .header("x-ratelimit-limit", r.limit)
+            .header("x-ratelimit-remaining", r.remaining)
+            .header("x-ratelimit-reset", r.resets_at.timestamp());
+    }
+    if let Some(secs) = retry_after {
+        builder = builder.header("retry-after", secs);
+    }
+    if let Some(allowed) = cors_origin(app, origin) {
+        builder = builder
+            .header("access-control-allow-origin", header_value(&allowed))
+            .header(
+                "access-control-expose-headers",
+                "x-request-id, x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset, retry-after",
+            )
+            .header("vary", "origin");
+    }
+    let body = body.map_or(Body::Empty, Body::Text);
+    builder.body(body).unwrap_or_else(|_| {
+        let mut r = Response::new(Body::Empty);
+        *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
+}
+
+/// The `Access-Control-Allow-Origin` value for a request from `origin`, if allowed.
+pub fn cors_origin(app: &App, origin: Option<&str>) -> Option<String> {
+    let origins = &app.config.cors_origins;
+    if origins.iter().any(|o| o == "*") {
+        return Some("*".into());
+    }
+    let origin = origin?;
+    origins
+        .iter()
+        .any(|o| o == origin)
+        .then(|| origin.to_owned())
+}
+
+fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn event(
+        route_key: &str,
+        path: &str,
+        headers: serde_json::Value,
+        body: Option<&str>,
+    ) -> Request {
+        let (method, _) = route_key.split_once(' ').unwrap();
+        let e = serde_json::json!({
+            "version": "2.0",
+            "routeKey": route_key,
+            "rawPath": path,
+            "rawQueryString": "",
+            "headers": headers,
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "api", "domainName": "example.com",
+                "domainPrefix": "example", "requestId": "gw-req-1", "routeKey": route_key,
+                "stage": "$default", "time": "20/Nov/2026:23:00:00 +0000", "timeEpoch": 1,
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                          "sourceIp": "203.0.113.9", "userAgent": "test"}
+            },
+            "body": body,
+            "isBase64Encoded": false
+        });
+        lambda_http::request::from_str(&e.to_string()).unwrap()
+    }
+
+    async fn echo_user(_: &App, req: &Req) -> Result<Reply, AppError> {
+        let user = req.user()?;
+        Ok(Reply::ok(serde_json::json!({ "user": user })))
+    }
+
+    async fn parse_body(_: &App, req: &Req) -> Result<Reply, AppError> {
+        let v: serde_json::Value = req.json()?;
+        Ok(Reply::created(v))
+    }
+
+    fn body_json(r: &Response<Body>) -> serde_json::Value {
+        match r.body() {
+            Body::Text(t) => serde_json::from_str(t).unwrap(),
+            other => panic!("unexpected body {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn errors_have_the_envelope_and_request_id() {
+        let (app, _) = App::in_memory(Config::default()).unwrap();
+        let r = serve(
+            &app,
+            event(
+                "GET /v1/users/me",
+                "/v1/users/me",
+                serde_json::json!({}),
+                None,
+            ),
+            echo_user,
+        )
+        .await;
+        assert_eq!(r.status(), 401);
+        assert_eq!(r.headers()["x-request-id"], "gw-req-1");
+        let b = body_json(&r);
+        assert_eq!(b["error"]["code"], "UNAUTHORIZED");
+        assert_eq!(b["error"]["request_id"], "gw-req-1");
+        assert!(b["error"]["details"].as_array().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn valid_token_passes_and_rate_headers_are_set() {
+        let (app, _) = App::in_memory(Config::default()).unwrap();
+        let user = UserId::new();
+        let (token, _) = app.sessions.issuer().issue_access(user, now()).unwrap();
+        let headers = serde_json::json!({"authorization": format!("Bearer {token}"), "x-request-id": "mine-1"});
+        let r = serve(
+            &app,
+            event("GET /v1/users/me", "/v1/users/me", headers, None),
+            echo_user,
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["x-request-id"], "mine-1");
+        assert_eq!(r.headers()["x-ratelimit-limit"], "300");
+        assert_eq!(r.headers()["x-ratelimit-remaining"], "299");
+        assert_eq!(body_json(&r)["user"], user.to_string());
+    }
+
+    #[tokio::test]
+    async fn forged_token_is_refused() {
+        let (app, _) = App::in_memory(Config::default()).unwrap();
+        let (other, _) = App::in_memory(Config::default()).unwrap();
+        let (token, _) = other
+            .sessions
+            .issuer()
+            .issue_access(UserId::new(), now())
+            .unwrap();
+        let headers = serde_json::json!({"authorization": format!("Bearer {token}")});
+        let r = serve(
+            &app,
+            event("GET /v1/users/me", "/v1/users/me", headers, None),
+            echo_user,
+        )
+        .await;
+        assert_eq!(r.status(), 401);
+    }
+
+    #[tokio::test]
+    async fn malformed_and_oversize_bodies() {
+        let (app, _) = App::in_memory(Config::default()).unwrap();
+        let h = serde_json::json!({"content-type": "application/json"});
+        let r = serve(
+            &app,
+            event(
+                "POST /v1/auth/login",
+                "/v1/auth/login",
+                h.clone(),
+                Some("{nope"),
+            ),
+            parse_body,
+        )
+        .await;
+        assert_eq!(r.status(), 400);
+        assert_eq!(body_json(&r)["error"]["details"][0]["field"], "body");
+        let big = format!("{{\"x\":\"{}\"}}", "a".repeat(MAX_BODY_BYTES));
+        let r = serve(
+            &app,
+            event("POST /v1/auth/login", "/v1/auth/login", h, Some(&big)),
+            parse_body,
+        )
+        .await;
+        assert_eq!(r.status(), 413);
+        assert_eq!(body_json(&r)["error"]["code"], "PAYLOAD_TOO_LARGE");
+    }
+
+    #[tokio::test]
+    async fn auth_routes_are_limited_per_ip_with_retry_after() {
+        let config = Config {
+            auth_ip_rate: crate::config::RateRule::per(2, 60),
+            ..Config::default()
+        };
+        let (app, _) = App::in_memory(config).unwrap();
+        let h = serde_json::json!({});
+        for _ in 0..2 {
+            let r = serve(
+                &app,
+                event(
+                    "POST /v1/auth/login",
+                    "/v1/auth/login",
+                    h.clone(),
+                    Some("{}"),
+                ),
+                parse_body,
+            )
+            .await;
+            assert_eq!(r.status(), 201);
+        }
+        let r = serve(
+            &app,
+            event("POST /v1/auth/login", "/v1/auth/login", h, Some("{}")),
+            parse_body,
+        )
+        .await;
+        assert_eq!(r.status(), 429);
+        assert!(r.headers().contains_key("retry-after"));
+        assert_eq!(body_json(&r)["error"]["code"], "RATE_LIMIT_EXCEEDED");
+    }
+}

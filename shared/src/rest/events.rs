@@ -1,0 +1,271 @@
+//! REST routes of the `events` function.
+//!
+//! | Route | Input | Auth | Success |
+//! |---|---|---|---|
+//! | `POST /v1/events` | [`EventCreate`] body | signed in | 201 [`EventView`] |
+//! | `GET /v1/events/{event_id}` | — | public | 200 [`EventView`] |
+//! | `GET /v1/events` | `status` (default `live`), `limit` (1..=100, default 20), `cursor` | public | 200 [`EventPage`] |
+//! | `PUT /v1/events/{event_id}/status` | `{status}` | creator or admin | 200 [`EventView`] |
+//!
+//! **Reads are public**: live events are meant to be discovered and watched before signing
+//! in, so the two `GET` routes answer anonymous callers. A caller that does send an
+//! `Authorization` header must send a valid token, though: an expired or forged one is a
+//! 401 on every route, so clients notice and refresh instead of silently reading as
+//! anonymous.
+//!
+//! Status changes follow the lifecycle `scheduled → live → ended` and `scheduled | live →
+//! cancelled`; anything else is a 409. A change is broadcast as `event_status_changed`
+//! (`{event_id, status, previous_status}`) to the event's room.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::app::App;
+use crate::error::AppError;
+use crate::http::{Reply, Req, cursor};
+use crate::ids::{EventId, UserId};
+use crate::model::{CommentSettings, EventStatus, EventType, ModerationLevel, NewEvent};
+use crate::service::events::{self, EventView};
+use crate::store::Cursor;
+use crate::time::{Timestamp, now};
+use crate::validate::{FieldError, ValidationErrors};
+
+/// `POST /v1/events`.
+pub const CREATE: &str = "POST /v1/events";
+/// `GET /v1/events/{event_id}`.
+pub const GET_EVENT: &str = "GET /v1/events/{event_id}";
+/// `GET /v1/events`.
+pub const LIST: &str = "GET /v1/events";
+/// `PUT /v1/events/{event_id}/status`.
+pub const SET_STATUS: &str = "PUT /v1/events/{event_id}/status";
+
+/// Route keys served by this function.
+pub const ROUTES: &[&str] = &[CREATE, GET_EVENT, LIST, SET_STATUS];
+
+/// Default page size of a listing.
+pub const DEFAULT_LIST_LIMIT: usize = 20;
+/// Largest page size of a listing.
+pub const MAX_LIST_LIMIT: usize = 100;
+/// Longest slow mode, in seconds.
+pub const MAX_SLOW_MODE_SECONDS: u32 = 3600;
+
+/// Dispatches one request of this function.
+pub async fn route(app: &App, req: &Req) -> Result<Reply, AppError> {
+    match req.route_key.as_str() {
+        CREATE => create(app, req).await,
+        GET_EVENT => get_event(app, req).await,
+        LIST => list(app, req).await,
+        SET_STATUS => set_status(app, req).await,
+        other => Err(AppError::not_found(&format!("route {other}"))),
+    }
+}
+
+/// A page of events.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventPage {
+    /// Events with the asked status, soonest start first.
+    pub events: Vec<EventView>,
+    /// Whether another page may follow (`next_cursor` is set).
+    pub has_more: bool,
+    /// Pass as `cursor` with the same `status` for the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// Body of `POST /v1/events` (seed `EventCreate`). Enumerations and times are read as text
+/// so that every bad field is reported together.
+#[derive(Debug, Deserialize)]
+pub struct EventCreate {
+    /// 1..=255 characters.
+    pub title: Option<String>,
+    /// Up to 5000 characters.
+    pub description: Option<String>,
+    /// `sports`, `news`, `entertainment` or `gaming`.
+    pub event_type: Option<String>,
+    /// RFC 3339.
+    pub start_time: Option<String>,
+    /// RFC 3339, after `start_time`.
+    pub end_time: Option<String>,
+    /// At least 1.
+    pub max_participants: Option<i64>,
+    /// `strict`, `standard` (default) or `relaxed`.
+    pub moderation_level: Option<String>,
+    /// `{allow_replies (default true), slow_mode_seconds (0..=3600, default 0)}`.
+    pub comment_settings: Option<CommentSettings>,
+}
+
+/// Parses a lowercase enumeration value through serde (`"sports"` → `EventType::Sports`).
+fn parse_enum<T: for<'de> Deserialize<'de>>(
+    field: &str,
+    raw: &str,
+    allowed: &str,
+) -> Result<T, FieldError> {
+    serde_json::from_value(serde_json::Value::String(raw.to_owned()))
+        .map_err(|_| FieldError::new(field, format!("must be {allowed}")))
+}
+
+/// Parses an RFC 3339 time (truncated to milliseconds, as stored).
+fn parse_time(field: &str, raw: &str) -> Result<Timestamp, FieldError> {
+    DateTime::parse_from_rfc3339(raw.trim())
+        .map(|t| t.with_timezone(&Utc).trunc_subsecs(3))
+        .map_err(|_| {
+            FieldError::new(
+                field,
+                "must be an RFC 3339 date-time (2026-11-20T19:00:00Z)",
+            )
+        })
+}
+
+impl EventCreate {
+    /// Validates every field, reporting each failure.
+    pub fn validate(self) -> Result<NewEvent, ValidationErrors> {
+        let mut errs = ValidationErrors::new();
+        let event_type = match self.event_type.as_deref() {
+            None => {
+                errs.add("event_type", "is required");
+                None
+            }
+            Some(raw) => errs.check(parse_enum::<EventType>(
+                "event_type",
+                raw,
+                "sports, news, entertainment or gaming",
+            )),
+        };
+        let start_time = match self.start_time.as_deref() {
+            None => {
+                errs.add("start_time", "is required");
+                None
+            }
+            Some(raw) => errs.check(parse_time("start_time", raw)),
+        };
+        let end_time = self
+            .end_time
+            .as_deref()
+            .and_then(|raw| errs.check(parse_time("end_time", raw)));
+        let moderation_level = match self.moderation_level.as_deref() {
+            None => Some(ModerationLevel::default()),
+            Some(raw) => errs.check(parse_enum::<ModerationLevel>(
+                "moderation_level",
+                raw,
+                "strict, standard or relaxed",
+            )),
+        };
+        let max_participants = match self.max_participants {
+            None => Some(None),
+            Some(n) if n < 1 => {
+                errs.add("max_participants", "must be at least 1");
+                None
+            }
+            Some(n) => match u32::try_from(n) {
+                Ok(n) => Some(Some(n)),
+                Err(_) => {
+                    errs.add("max_participants", format!("must be at most {}", u32::MAX));
+                    None
+                }
+            },
+        };
+        let comment_settings = self.comment_settings.unwrap_or_default();
+        if comment_settings.slow_mode_seconds > MAX_SLOW_MODE_SECONDS {
+            errs.add(
+                "comment_settings.slow_mode_seconds",
+                format!("must be at most {MAX_SLOW_MODE_SECONDS}"),
+            );
+        }
+        // The model's checks (title, description, timing), run even when other fields
+        // failed so that every error is reported at once. Placeholders stand in for fields
+        // that failed to parse and cannot cause errors of their own.
+        let model = NewEvent::validate(
+            self.title.as_deref().unwrap_or_default(),
+            self.description.as_deref(),
+            event_type.unwrap_or(EventType::Sports),
+            start_time.unwrap_or_else(now),
+            start_time.and(end_time),
+            max_participants.flatten(),
+            moderation_level.unwrap_or_default(),
+            comment_settings,
+        );
+        let model = match model {
+            Ok(m) => Some(m),
+            Err(e) => {
+                errs.0.extend(e.0);
+                None
+            }
+        };
+        errs.finish()?;
+        // Every check passed, so every value is present.
+        match (model, event_type, start_time) {
+            (Some(m), Some(_), Some(_)) => Ok(m),
+            _ => Err(ValidationErrors::new()),
+        }
+    }
+}
+
+/// The signed-in user when a token was sent (401 if it is invalid); `None` for anonymous
+/// callers of public routes.
+fn viewer(req: &Req) -> Result<Option<UserId>, AppError> {
+    if req.headers.contains_key("authorization") {
+        req.user().map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+async fn create(app: &App, req: &Req) -> Result<Reply, AppError> {
+    let me = req.user()?;
+    let body: EventCreate = req.json()?;
+    let input = body.validate()?;
+    let event = events::create(app, me, input).await?;
+    Ok(Reply::created(events::view(app, &event).await?))
+}
+
+async fn get_event(app: &App, req: &Req) -> Result<Reply, AppError> {
+    viewer(req)?;
+    let id: EventId = req.path("event_id")?;
+    let event = events::get(app, id).await?;
+    Ok(Reply::ok(events::view(app, &event).await?))
+}
+
+/// The `status` query parameter (default `live`).
+fn status_param(req: &Req) -> Result<EventStatus, AppError> {
+    match req.query::<String>("status")? {
+        None => Ok(EventStatus::Live),
+        Some(raw) => Ok(raw.parse::<EventStatus>()?),
+    }
+}
+
+async fn list(app: &App, req: &Req) -> Result<Reply, AppError> {
+    viewer(req)?;
+    let status = status_param(req)?;
+    let limit = req.limit(DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)?;
+    let scope = format!("events:{}", status.as_str());
+    let after = req
+        .query::<String>("cursor")?
+        .map(|c| cursor::open(&app.config.cursor_secret, &scope, &c).map(Cursor))
+        .transpose()?;
+    let page = events::list(app, status, limit, after.as_ref()).await?;
+    let next_cursor = page
+        .next
+        .map(|c| cursor::seal(&app.config.cursor_secret, &scope, &c.0));
+    Ok(Reply::ok(EventPage {
+        events: events::views(app, &page.items).await?,
+        has_more: next_cursor.is_some(),
+        next_cursor,
+    }))
+}
+
+/// Body of `PUT /v1/events/{event_id}/status`.
+#[derive(Deserialize)]
+struct StatusBody {
+    status: Option<String>,
+}
+
+async fn set_status(app: &App, req: &Req) -> Result<Reply, AppError> {
+    let me = req.user()?;
+    let id: EventId = req.path("event_id")?;
+    let body: StatusBody = req.json()?;
+    let to: EventStatus = match body.status.as_deref() {
+        None => return Err(AppError::field("status", "is required")),
+        Some(raw) => raw.parse()?,
+    };
+    let event = events::change_status(app, me, id, to).await?;
+    Ok(Reply::ok(events::view(app, &event).await?))
+}

@@ -1,0 +1,223 @@
+//! Comments: submit, like, delete, moderate.
+
+use crate::app::App;
+use crate::config::RateKind;
+use crate::error::AppError;
+use crate::ids::{ClientKey, CommentId, EventId, UserId};
+use crate::model::{
+    ClientMetadata, Comment, Content, Event, EventStatus, LikeOutcome, ModerationAction,
+    ModerationLevel, ModerationStatus, NewComment,
+};
+use crate::protocol::{CommentView, broadcast};
+use crate::room::Room;
+use crate::store::StoreError;
+use crate::time::now;
+
+/// What a client submits.
+#[derive(Debug, Clone)]
+pub struct CommentInput {
+    /// Target event.
+    pub event_id: EventId,
+    /// Raw text.
+    pub content: String,
+    /// Parent, for a reply.
+    pub parent_comment_id: Option<CommentId>,
+    /// Idempotency key (the WebSocket `message_id`, or REST `Idempotency-Key`).
+    pub client_key: Option<ClientKey>,
+    /// Client details.
+    pub client_metadata: Option<ClientMetadata>,
+}
+
+/// A stored comment and whether this call created it (`false` for an idempotent retry).
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    /// The comment as clients see it.
+    pub view: CommentView,
+    /// Whether it is new.
+    pub created: bool,
+}
+
+/// The event, or 404.
+pub async fn live_event(app: &App, event_id: EventId) -> Result<Event, AppError> {
+    app.stores
+        .events
+        .get_event(event_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("event"))
+}
+
+/// The comment, or 404.
+pub async fn comment(app: &App, id: CommentId) -> Result<Comment, AppError> {
+    app.stores
+        .comments
+        .get_comment(id)
+        .await?
+        .ok_or_else(|| AppError::not_found("comment"))
+}
+
+/// Whether `user` moderates `event`: its creator, a global moderator, or an admin.
+pub fn moderates(app: &App, user: UserId, event: &Event) -> bool {
+    event.created_by == user || app.is_global_moderator(user)
+}
+
+/// Validates and stores a comment, then broadcasts it. The comment is stored before this
+/// returns; if the broadcast cannot be enqueued the caller gets an error, and a retry with
+/// the same `client_key` returns the same comment and enqueues the broadcast again.
+pub async fn submit(app: &App, user: UserId, input: CommentInput) -> Result<Submitted, AppError> {
+    let content = Content::parse("content", &input.content)?;
+    if let Some(m) = &input.client_metadata {
+        m.validate()?;
+    }
+    app.rate_limit(RateKind::Comment, &user.to_string()).await?;
+    let event = live_event(app, input.event_id).await?;
+    if event.status != EventStatus::Live {
+        return Err(AppError::forbidden("the event is not live"));
+    }
+    if input.parent_comment_id.is_some() && !event.comment_settings.allow_replies {
+        return Err(AppError::forbidden("replies are disabled for this event"));
+    }
+    let moderation_status = match event.moderation_level {
+        ModerationLevel::Strict => ModerationStatus::Pending,
+        _ => ModerationStatus::Approved,
+    };
+    let appended = app
+        .stores
+        .comments
+        .append_comment(NewComment {
+            comment_id: CommentId::new(),
+            event_id: event.event_id,
+            user_id: user,
+            content,
+            parent_comment_id: input.parent_comment_id,
+            client_key: input.client_key,
+            moderation_status,
+            client_metadata: input.client_metadata,
+            created_at: now(),
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => {
+                AppError::field("parent_comment_id", "no such comment in this event")
+            }
+            e => e.into(),
+        })?;
+    let comment = appended.item;
+    let view = CommentView::new(&comment, app.user_summary(comment.user_id).await?);
+    if comment.moderation_status != ModerationStatus::Pending {
+        let room = Room::Event(comment.event_id);
+        app.broadcast(room, &broadcast::comment(&view), None)
+            .await?;
+        if let Some(parent) = comment.parent_comment_id {
+            let parent = self::comment(app, parent).await?;
+            app.broadcast(room, &broadcast::comment_updated(&parent), None)
+                .await?;
+        }
+    }
+    Ok(Submitted {
+        view,
+        created: appended.created,
+    })
+}
+
+/// Toggles `user`'s like and broadcasts the new count.
+pub async fn toggle_like(app: &App, user: UserId, id: CommentId) -> Result<LikeOutcome, AppError> {
+    let outcome = app
+        .stores
+        .likes
+        .toggle_like(id, user)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => AppError::not_found("comment"),
+            e => e.into(),
+        })?;
+    let c = comment(app, id).await?;
+    // A pending comment was never broadcast: its room must not learn of it.
+    if c.moderation_status != ModerationStatus::Pending {
+        app.broadcast(
+            Room::Event(c.event_id),
+            &broadcast::comment_updated(&c),
+            None,
+        )
+        .await?;
+    }
+    Ok(outcome)
+}
+
+/// Soft-deletes a comment (its author or a moderator of its event) and broadcasts it.
+pub async fn delete(app: &App, user: UserId, id: CommentId) -> Result<CommentView, AppError> {
+    let c = comment(app, id).await?;
+    if c.user_id != user {
+        let event = live_event(app, c.event_id).await?;
+        if !moderates(app, user, &event) {
+            return Err(AppError::forbidden(
+                "only the author or a moderator may delete a comment",
+            ));
+        }
+    }
+    let deleted = app.stores.comments.delete_comment(id, user, now()).await?;
+    // A pending comment was never broadcast: its room must not learn of it.
+    if deleted.moderation_status != ModerationStatus::Pending {
+        app.broadcast(
+            Room::Event(deleted.event_id),
+            &broadcast::comment_deleted(&deleted),
+            None,
+        )
+        .await?;
+    }
+    Ok(CommentView::new(
+        &deleted,
+        app.user_summary(deleted.user_id).await?,
+    ))
+}
+
+/// Applies a moderator's action and broadcasts `moderation_action` (and, when a pending
+/// comment is approved, the comment itself).
+pub async fn moderate(
+    app: &App,
+    user: UserId,
+    id: CommentId,
+    action: ModerationAction,
+    reason: Option<String>,
+) -> Result<CommentView, AppError> {
+    let reason = crate::validate::optional_text("reason", reason.as_deref(), 500)?;
+    let c = comment(app, id).await?;
+    let event = live_event(app, c.event_id).await?;
+    if !moderates(app, user, &event) {
+        return Err(AppError::forbidden("only moderators may moderate comments"));
+    }
+    let was_pending = c.moderation_status == ModerationStatus::Pending;
+    let updated = app
+        .stores
+        .comments
+        .moderate_comment(id, action.status(), reason.clone(), user, now())
+        .await?;
+    let view = CommentView::new(&updated, app.user_summary(updated.user_id).await?);
+    let room = Room::Event(updated.event_id);
+    app.broadcast(
+        room,
+        &broadcast::moderation(&updated, action, reason.as_deref(), user),
+        None,
+    )
+    .await?;
+    if was_pending && action == ModerationAction::Approve {
+        app.broadcast(room, &broadcast::comment(&view), None)
+            .await?;
+    }
+    Ok(view)
+}
+
+/// Views of comments with their authors, in order.
+pub async fn views(app: &App, comments: &[Comment]) -> Result<Vec<CommentView>, AppError> {
+    let mut ids: Vec<UserId> = comments.iter().map(|c| c.user_id).collect();
+    ids.sort();
+    ids.dedup();
+    let users = app.user_summaries(&ids).await?;
+    Ok(comments
+        .iter()
+        .filter_map(|c| {
+            users
+                .get(&c.user_id)
+                .map(|u| CommentView::new(c, u.clone()))
+        })
+        .collect())
+}

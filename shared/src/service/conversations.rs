@@ -1,0 +1,495 @@
+//! Conversations: create (a direct conversation exists once per pair of users), list a user's
+//! conversations by last activity, and add or remove the participants of a group.
+//!
+//! Only participants see a conversation: everyone else gets 404, the same answer as for a
+//! conversation that does not exist (see [`super::messages::participant`]).
+
+use std::collections::{HashMap, HashSet};
+
+use futures::future::try_join_all;
+use serde::Serialize;
+
+use crate::app::App;
+use crate::error::AppError;
+use crate::ids::{ConversationId, MessageId, UserId};
+use crate::model::{
+    Conversation, ConversationType, MAX_PARTICIPANTS, Message, MessageType, Participant,
+    ParticipantRole, UserSummary,
+};
+use crate::room::{Position, Room};
+use crate::store::{Created, Cursor, PREVIEW_CHARS, Page};
+use crate::time::{Timestamp, now};
+use crate::validate::{FieldError, ValidationErrors, optional_text, text};
+
+/// Longest group title.
+pub const MAX_TITLE_CHARS: usize = 100;
+
+/// Longest group description.
+pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+
+/// What a client asks to create.
+#[derive(Debug, Clone)]
+pub struct ConversationInput {
+    /// Direct or group.
+    pub conversation_type: ConversationType,
+    /// Group title (required for groups; must be empty for direct conversations).
+    pub title: Option<String>,
+    /// Group description (groups only).
+    pub description: Option<String>,
+    /// The other participants; the creator is added automatically (and ignored if listed).
+    pub participant_ids: Vec<UserId>,
+}
+
+/// A participant as clients see it: the user's public summary, role and join time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ParticipantView {
+    /// The user.
+    pub user_id: UserId,
+    /// Unique handle.
+    pub username: String,
+    /// Name shown.
+    pub display_name: String,
+    /// Picture URL.
+    pub avatar_url: Option<String>,
+    /// `owner` or `member`.
+    pub role: ParticipantRole,
+    /// When they joined.
+    pub joined_at: Timestamp,
+}
+
+impl ParticipantView {
+    /// The view of `p` for the user summarised by `user`.
+    pub fn new(p: &Participant, user: &UserSummary) -> Self {
+        Self {
+            user_id: p.user_id,
+            username: user.username.clone(),
+            display_name: user.display_name.clone(),
+            avatar_url: user.avatar_url.clone(),
+            role: p.role,
+            joined_at: p.joined_at,
+        }
+    }
+}
+
+/// The latest message of a conversation as shown in the list: read from the message itself,
+/// so an edit shows its new text and a deleted message shows none.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LastMessageView {
+    /// Its id.
+    pub message_id: MessageId,
+    /// Its sender.
+    pub sender_id: UserId,
+    /// Its text, cut to [`PREVIEW_CHARS`] characters; empty when deleted.
+    pub content: String,
+    /// Its kind.
+    pub message_type: MessageType,
+    /// Its position in the conversation.
+    pub position: Position,
+    /// When it was sent.
+    pub created_at: Timestamp,
+    /// Whether it was deleted.
+    pub is_deleted: bool,
+}
+
+impl From<&Message> for LastMessageView {
+    fn from(m: &Message) -> Self {
+        Self {
+            message_id: m.message_id,
+            sender_id: m.sender_id,
+            content: if m.is_deleted {
+                String::new()
+            } else {
+                m.content.as_str().chars().take(PREVIEW_CHARS).collect()
+            },
+            message_type: m.message_type,
+            position: m.position,
+            created_at: m.created_at,
+            is_deleted: m.is_deleted,
+        }
+    }
+}
+
+/// A conversation as one of its participants sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConversationView {
+    /// Its id.
+    pub conversation_id: ConversationId,
+    /// `direct` or `group`.
+    pub conversation_type: ConversationType,
+    /// Group title (`null` for direct conversations).
+    pub title: Option<String>,
+    /// Group description.
+    pub description: Option<String>,
+    /// Who created it.
+    pub created_by: UserId,
+    /// When.
+    pub created_at: Timestamp,
+    /// Last activity (creation or latest message).
+    pub updated_at: Timestamp,
+    /// Every participant.
+    pub participants: Vec<ParticipantView>,
+    /// The latest message, if any.
+    pub last_message: Option<LastMessageView>,
+    /// Messages after the caller's read marker: `last_message.position -
+    /// last_read_position` (0 without messages). Counts every message after the marker,
+    /// the caller's own and deleted ones included.
+    pub unread_count: u64,
+    /// The last message the caller marked read.
+    pub last_read_message_id: Option<MessageId>,
+}
+
+/// A conversation and whether this call created it.
+#[derive(Debug, Clone)]
+pub struct CreatedConversation {
+    /// The conversation as its creator sees it.
+    pub view: ConversationView,
+    /// `false` when a direct conversation between the same two users already existed.
+    pub created: bool,
+}
+
+/// Deduplicates `ids` (keeping the first occurrence), drops `except`, and fails naming each
+/// id (as `field[i]`) that is not a known user.
+async fn known_users(
+    app: &App,
+    field: &str,
+    ids: &[UserId],
+    except: Option<UserId>,
+) -> Result<Vec<UserId>, AppError> {
+    let mut seen = HashSet::new();
+    let wanted: Vec<(usize, UserId)> = ids
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(_, id)| Some(*id) != except && seen.insert(*id))
+        .collect();
+    let just_ids: Vec<UserId> = wanted.iter().map(|(_, id)| *id).collect();
+    let found: HashSet<UserId> = app
+        .stores
+        .users
+        .get_users(&just_ids)
+        .await?
+        .iter()
+        .map(|u| u.user_id)
+        .collect();
+    let unknown: Vec<FieldError> = wanted
+        .iter()
+        .filter(|(_, id)| !found.contains(id))
+        .map(|(i, id)| FieldError::new(format!("{field}[{i}]"), format!("no such user {id}")))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ValidationErrors(unknown).into());
+    }
+    Ok(just_ids)
+}
+
+/// Fails unless `ids` holds 1..=[`MAX_PARTICIPANTS`] entries.
+fn check_count(field: &str, ids: &[UserId]) -> Result<(), AppError> {
+    if ids.is_empty() {
+        return Err(AppError::field(field, "must name at least one user"));
+    }
+    if ids.len() > MAX_PARTICIPANTS {
+        return Err(AppError::field(
+            field,
+            format!("must name at most {MAX_PARTICIPANTS} users"),
+        ));
+    }
+    Ok(())
+}
+
+/// Creates a conversation of `user` with the given participants. A direct conversation needs
+/// exactly one other user and is never created twice for the same pair: asking again returns
+/// the existing one with `created: false`. A group needs a title and holds at most
+/// [`MAX_PARTICIPANTS`] users, its creator (its owner) included. Unknown participant ids fail
+/// with 400 naming each.
+pub async fn create(
+    app: &App,
+    user: UserId,
+    input: ConversationInput,
+) -> Result<CreatedConversation, AppError> {
+    check_count("participant_ids", &input.participant_ids)?;
+    let (title, description) = match input.conversation_type {
+        ConversationType::Direct => {
+            let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+            let mut errs = ValidationErrors::new();
+            if given(&input.title) {
+                errs.add("title", "must be empty for a direct conversation");
+            }
+            if given(&input.description) {
+                errs.add("description", "must be empty for a direct conversation");
+            }
+            errs.finish()?;
+            (None, None)
+        }
+        ConversationType::Group => {
+            let mut errs = ValidationErrors::new();
+            let title = errs.check(text(
+                "title",
+                input.title.as_deref().unwrap_or_default(),
+                1,
+                MAX_TITLE_CHARS,
+            ));
+            let description = errs.check(optional_text(
+                "description",
+                input.description.as_deref(),
+                MAX_DESCRIPTION_CHARS,
+            ));
+            errs.finish()?;
+            (title, description.flatten())
+        }
+    };
+    let others = known_users(app, "participant_ids", &input.participant_ids, Some(user)).await?;
+    match input.conversation_type {
+        ConversationType::Direct if others.len() != 1 => {
+            return Err(AppError::field(
+                "participant_ids",
+                "a direct conversation needs exactly one other user",
+            ));
+        }
+        ConversationType::Group if others.is_empty() => {
+            return Err(AppError::field(
+                "participant_ids",
+                "must name at least one other user",
+            ));
+        }
+        ConversationType::Group if others.len() + 1 > MAX_PARTICIPANTS => {
+            return Err(AppError::field(
+                "participant_ids",
+                format!(
+                    "a group holds at most {MAX_PARTICIPANTS} participants, its creator included"
+                ),
+            ));
+        }
+        _ => {}
+    }
+    let t = now();
+    let conversation = Conversation {
+        conversation_id: ConversationId::new(),
+        conversation_type: input.conversation_type,
+        title,
+        description,
+        created_by: user,
+        created_at: t,
+        updated_at: t,
+        last_message: None,
+    };
+    let id = conversation.conversation_id;
+    let participants: Vec<Participant> = std::iter::once((user, ParticipantRole::Owner))
+        .chain(others.iter().map(|u| (*u, ParticipantRole::Member)))
+        .map(|(u, role)| Participant::joining(id, u, role, t))
+        .collect();
+    let (conversation, created) = match app
+        .stores
+        .conversations
+        .create_conversation(&conversation, &participants)
+        .await?
+    {
+        Created::New(c) => (c, true),
+        Created::Existing(c) => (c, false),
+    };
+    let me = super::messages::participant(app, conversation.conversation_id, user).await?;
+    let view = views(app, vec![(conversation, me)])
+        .await?
+        .pop()
+        .ok_or_else(|| AppError::internal("conversation view missing"))?;
+    Ok(CreatedConversation { view, created })
+}
+
+/// `user`'s conversations, most recently active first, with their participants, latest
+/// message and unread count.
+pub async fn list(
+    app: &App,
+    user: UserId,
+    limit: usize,
+    cursor: Option<&Cursor>,
+) -> Result<Page<ConversationView>, AppError> {
+    let page = app
+        .stores
+        .conversations
+        .list_user_conversations(user, limit, cursor)
+        .await?;
+    Ok(Page {
+        items: views(app, page.items).await?,
+        next: page.next,
+    })
+}
+
+/// Views of conversations, each seen by the participant it is paired with. Reads the
+/// participants and latest message of every conversation concurrently, then every user
+/// summary in one batch.
+pub async fn views(
+    app: &App,
+    rows: Vec<(Conversation, Participant)>,
+) -> Result<Vec<ConversationView>, AppError> {
+    let participants = try_join_all(rows.iter().map(|(c, _)| {
+        app.stores
+            .conversations
+            .list_participants(c.conversation_id)
+    }))
+    .await?;
+    let latest = try_join_all(rows.iter().map(|(c, _)| async move {
+        match &c.last_message {
+            Some(last) => app.stores.messages.get_message(last.message_id).await,
+            None => Ok(None),
+        }
+    }))
+    .await?;
+    let mut ids: Vec<UserId> = participants.iter().flatten().map(|p| p.user_id).collect();
+    ids.sort();
+    ids.dedup();
+    let users = app.user_summaries(&ids).await?;
+    Ok(rows
+        .into_iter()
+        .zip(participants)
+        .zip(latest)
+        .map(|(((c, me), members), latest)| {
+            let last_message = match (latest, &c.last_message) {
+                (Some(m), _) => Some(LastMessageView::from(&m)),
+                (None, Some(l)) => Some(LastMessageView {
+                    message_id: l.message_id,
+                    sender_id: l.sender_id,
+                    content: l.content.clone(),
+                    message_type: l.message_type,
+                    position: l.position,
+                    created_at: l.created_at,
+                    is_deleted: false,
+                }),
+                (None, None) => None,
+            };
+            let unread_count = last_message
+                .as_ref()
+                .map_or(0, |l| l.position.0.saturating_sub(me.last_read_position.0));
+            ConversationView {
+                conversation_id: c.conversation_id,
+                conversation_type: c.conversation_type,
+                title: c.title,
+                description: c.description,
+                created_by: c.created_by,
+                created_at: c.created_at,
+                updated_at: c.updated_at,
+                participants: members
+                    .iter()
+                    .filter_map(|p| users.get(&p.user_id).map(|u| ParticipantView::new(p, u)))
+                    .collect(),
+                last_message,
+                unread_count,
+                last_read_message_id: me.last_read_message_id,
+            }
+        })
+        .collect())
+}
+
+/// The group `user` takes part in, with their participation; 404 for non-participants, 409
+/// for a direct conversation (its participants never change).
+async fn group(
+    app: &App,
+    user: UserId,
+    id: ConversationId,
+) -> Result<(Conversation, Participant), AppError> {
+    let me = super::messages::participant(app, id, user).await?;
+    let conversation = app
+        .stores
+        .conversations
+        .get_conversation(id)
+        .await?
+        .ok_or_else(|| AppError::not_found("conversation"))?;
+    if conversation.conversation_type != ConversationType::Group {
+        return Err(AppError::conflict(
+            "the participants of a direct conversation cannot change",
+        ));
+    }
+    Ok((conversation, me))
+}
+
+/// Adds users to a group (its owner only). Users already in it are left as they are; returns
+/// the added ones. Fails with 400 naming unknown users, or when the group would exceed
+/// [`MAX_PARTICIPANTS`].
+pub async fn add_participants(
+    app: &App,
+    user: UserId,
+    id: ConversationId,
+    user_ids: &[UserId],
+) -> Result<Vec<ParticipantView>, AppError> {
+    check_count("user_ids", user_ids)?;
+    let (_, me) = group(app, user, id).await?;
+    if me.role != ParticipantRole::Owner {
+        return Err(AppError::forbidden(
+            "only the owner of a group may add participants",
+        ));
+    }
+    let wanted = known_users(app, "user_ids", user_ids, None).await?;
+    let current: HashSet<UserId> = app
+        .stores
+        .conversations
+        .list_participants(id)
+        .await?
+        .iter()
+        .map(|p| p.user_id)
+        .collect();
+    let t = now();
+    let joining: Vec<Participant> = wanted
+        .iter()
+        .filter(|u| !current.contains(u))
+        .map(|u| Participant::joining(id, *u, ParticipantRole::Member, t))
+        .collect();
+    if current.len() + joining.len() > MAX_PARTICIPANTS {
+        return Err(AppError::field(
+            "user_ids",
+            format!("a group holds at most {MAX_PARTICIPANTS} participants"),
+        ));
+    }
+    if joining.is_empty() {
+        return Ok(Vec::new());
+    }
+    let added = app.stores.conversations.add_participants(&joining).await?;
+    let ids: Vec<UserId> = added.iter().map(|p| p.user_id).collect();
+    let users: HashMap<UserId, UserSummary> = app.user_summaries(&ids).await?;
+    Ok(added
+        .iter()
+        .filter_map(|p| users.get(&p.user_id).map(|u| ParticipantView::new(p, u)))
+        .collect())
+}
+
+/// Removes users from a group: its owner removes anyone else; any other participant may
+/// remove only themself (leave). The owner cannot leave (409). Returns the ids that were
+/// participants. Removed users' WebSocket connections are unsubscribed from the room, so they
+/// stop receiving its messages at once.
+pub async fn remove_participants(
+    app: &App,
+    user: UserId,
+    id: ConversationId,
+    user_ids: &[UserId],
+) -> Result<Vec<UserId>, AppError> {
+    check_count("user_ids", user_ids)?;
+    let (_, me) = group(app, user, id).await?;
+    let mut seen = HashSet::new();
+    let wanted: Vec<UserId> = user_ids
+        .iter()
+        .copied()
+        .filter(|u| seen.insert(*u))
+        .collect();
+    let is_owner = me.role == ParticipantRole::Owner;
+    if is_owner && wanted.contains(&user) {
+        return Err(AppError::conflict("the owner of a group cannot leave it"));
+    }
+    if !is_owner && wanted != [user] {
+        return Err(AppError::forbidden(
+            "only the owner of a group may remove other participants",
+        ));
+    }
+    let removed = app
+        .stores
+        .conversations
+        .remove_participants(id, &wanted)
+        .await?;
+    try_join_all(removed.iter().map(|u| async move {
+        for connection in app.stores.connections.list_user_connections(*u).await? {
+            app.stores
+                .connections
+                .unsubscribe(&connection.connection_id, Room::Conversation(id))
+                .await?;
+        }
+        Ok::<(), AppError>(())
+    }))
+    .await?;
+    Ok(removed)
+}

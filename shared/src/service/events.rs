@@ -1,0 +1,190 @@
+//! Live events: create, read, list by status, and move through their lifecycle
+//! (`scheduled → live → ended`, or `cancelled` before the end), broadcasting each change to
+//! the event's room.
+
+use futures::future::try_join_all;
+use serde::Serialize;
+
+use crate::app::App;
+use crate::error::AppError;
+use crate::ids::{EventId, UserId};
+use crate::model::{
+    CommentSettings, Event, EventStatus, EventType, ModerationLevel, NewEvent, UserSummary,
+};
+use crate::protocol::broadcast;
+use crate::room::Room;
+use crate::store::{Cursor, Page, StoreError};
+use crate::time::{Timestamp, now};
+
+/// An event as clients see it (seed `EventResponse`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventView {
+    /// The event's id.
+    pub event_id: EventId,
+    /// Title.
+    pub title: String,
+    /// Longer description.
+    pub description: Option<String>,
+    /// `sports`, `news`, `entertainment` or `gaming`.
+    pub event_type: EventType,
+    /// `scheduled`, `live`, `ended` or `cancelled`.
+    pub status: EventStatus,
+    /// When it starts.
+    pub start_time: Timestamp,
+    /// When it ends, if known.
+    pub end_time: Option<Timestamp>,
+    /// Cap on participants, if any.
+    pub max_participants: Option<u32>,
+    /// `strict`, `standard` or `relaxed`.
+    pub moderation_level: ModerationLevel,
+    /// Replies allowed, slow mode.
+    pub comment_settings: CommentSettings,
+    /// Comments posted so far, replies and later-deleted ones included (the event's
+    /// highest comment position).
+    pub comment_count: u64,
+    /// Who created it.
+    pub created_by: UserSummary,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+impl EventView {
+    /// The view of `event` with its comment count and its creator's summary.
+    pub fn new(event: &Event, comment_count: u64, created_by: UserSummary) -> Self {
+        Self {
+            event_id: event.event_id,
+            title: event.title.clone(),
+            description: event.description.clone(),
+            event_type: event.event_type,
+            status: event.status,
+            start_time: event.start_time,
+            end_time: event.end_time,
+            max_participants: event.max_participants,
+            moderation_level: event.moderation_level,
+            comment_settings: event.comment_settings,
+            comment_count,
+            created_by,
+            created_at: event.created_at,
+            updated_at: event.updated_at,
+        }
+    }
+}
+
+/// The view of one event (reads its comment count and creator).
+pub async fn view(app: &App, event: &Event) -> Result<EventView, AppError> {
+    let (count, creator) = futures::try_join!(
+        async { Ok::<_, AppError>(app.stores.comments.head(event.event_id).await?) },
+        app.user_summary(event.created_by),
+    )?;
+    Ok(EventView::new(event, count.0, creator))
+}
+
+/// Views of several events, in order (one batched creator read, comment counts in
+/// parallel).
+pub async fn views(app: &App, events: &[Event]) -> Result<Vec<EventView>, AppError> {
+    let mut creators: Vec<UserId> = events.iter().map(|e| e.created_by).collect();
+    creators.sort();
+    creators.dedup();
+    let summaries = app.user_summaries(&creators).await?;
+    let counts = try_join_all(events.iter().map(|e| app.stores.comments.head(e.event_id))).await?;
+    events
+        .iter()
+        .zip(counts)
+        .map(|(e, count)| {
+            // `user_summaries` answers every id it is asked for (a placeholder for deleted
+            // users), so this never fails.
+            let creator = summaries
+                .get(&e.created_by)
+                .cloned()
+                .ok_or_else(|| AppError::internal("creator summary missing"))?;
+            Ok(EventView::new(e, count.0, creator))
+        })
+        .collect()
+}
+
+/// The event, or 404.
+pub async fn get(app: &App, id: EventId) -> Result<Event, AppError> {
+    app.stores
+        .events
+        .get_event(id)
+        .await?
+        .ok_or_else(|| AppError::not_found("event"))
+}
+
+/// Stores a new `scheduled` event created by `user` (who must be an active account).
+pub async fn create(app: &App, user: UserId, input: NewEvent) -> Result<Event, AppError> {
+    super::users::active(app, user).await?;
+    let event = input.into_event(user, now());
+    app.stores.events.create_event(&event).await?;
+    tracing::info!(event_id = %event.event_id, "event created");
+    Ok(event)
+}
+
+/// One page of events with `status`, soonest start first.
+pub async fn list(
+    app: &App,
+    status: EventStatus,
+    limit: usize,
+    cursor: Option<&Cursor>,
+) -> Result<Page<Event>, AppError> {
+    Ok(app.stores.events.list_events(status, limit, cursor).await?)
+}
+
+/// Whether `user` may change the status of `event`: its creator or an admin.
+pub fn manages(app: &App, user: UserId, event: &Event) -> bool {
+    event.created_by == user || app.is_admin(user)
+}
+
+/// Moves the event to `to` on behalf of `user` and broadcasts `event_status_changed` to the
+/// event's room. 404 for an unknown event, 403 unless `user` is its creator or an admin,
+/// 409 for a transition the lifecycle forbids (or that a concurrent change overtook).
+///
+/// The change is committed before the broadcast is enqueued. If enqueueing fails the error
+/// is logged and the change is still reported as done: failing the request would invite a
+/// retry that can only answer 409, and subscribers learn the status on their next read.
+pub async fn change_status(
+    app: &App,
+    user: UserId,
+    id: EventId,
+    to: EventStatus,
+) -> Result<Event, AppError> {
+    let event = get(app, id).await?;
+    if !manages(app, user, &event) {
+        return Err(AppError::forbidden(
+            "only the event's creator or an admin may change its status",
+        ));
+    }
+    super::users::active(app, user).await?;
+    let from = event.status;
+    if !from.can_become(to) {
+        return Err(AppError::conflict(format!(
+            "an event cannot go from {} to {}",
+            from.as_str(),
+            to.as_str()
+        )));
+    }
+    let updated = match app.stores.events.set_status(id, from, to, now()).await {
+        Ok(e) => e,
+        Err(StoreError::Conflict(_)) => {
+            return Err(AppError::conflict(
+                "the event's status changed concurrently; reload it",
+            ));
+        }
+        Err(StoreError::NotFound) => return Err(AppError::not_found("event")),
+        Err(e) => return Err(e.into()),
+    };
+    tracing::info!(event_id = %id, from = from.as_str(), to = to.as_str(), "event status changed");
+    if let Err(e) = app
+        .broadcast(
+            Room::Event(id),
+            &broadcast::event_status(id, from, to),
+            None,
+        )
+        .await
+    {
+        tracing::error!(event_id = %id, error = %e, "could not enqueue event_status_changed");
+    }
+    Ok(updated)
+}

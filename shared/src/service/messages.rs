@@ -1,0 +1,259 @@
+//! Chat messages: send (idempotent), edit, delete, react, receipts, typing.
+
+use crate::app::App;
+use crate::config::RateKind;
+use crate::error::AppError;
+use crate::ids::{ClientKey, ConnectionId, ConversationId, MessageId, UserId};
+use crate::model::{
+    Content, Message, MessageType, NewMessage, Participant, Receipt, validate_emoji,
+};
+use crate::protocol::{MessageView, broadcast};
+use crate::room::Room;
+use crate::store::{StoreError, last_message_of};
+use crate::time::now;
+
+/// How many times an optimistic update is retried after losing a race.
+const OPTIMISTIC_RETRIES: usize = 8;
+
+/// What a client sends.
+#[derive(Debug, Clone)]
+pub struct MessageInput {
+    /// Target conversation.
+    pub conversation_id: ConversationId,
+    /// Raw text.
+    pub content: String,
+    /// The client's idempotency key.
+    pub client_message_id: ClientKey,
+    /// Replied-to message (same conversation).
+    pub reply_to_message_id: Option<MessageId>,
+}
+
+/// A stored message and whether this call created it.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    /// The message as clients see it.
+    pub view: MessageView,
+    /// `false` when `client_message_id` matched an earlier send.
+    pub created: bool,
+}
+
+/// `user`'s participation in the conversation. Non-participants get 404, the same answer
+/// as for a conversation that does not exist, so ids leak nothing.
+pub async fn participant(
+    app: &App,
+    conversation: ConversationId,
+    user: UserId,
+) -> Result<Participant, AppError> {
+    app.stores
+        .conversations
+        .get_participant(conversation, user)
+        .await?
+        .ok_or_else(|| AppError::not_found("conversation"))
+}
+
+/// The message, if `user` may see it (is a participant of its conversation).
+pub async fn visible_message(app: &App, user: UserId, id: MessageId) -> Result<Message, AppError> {
+    let m = app
+        .stores
+        .messages
+        .get_message(id)
+        .await?
+        .ok_or_else(|| AppError::not_found("message"))?;
+    participant(app, m.conversation_id, user)
+        .await
+        .map_err(|_| AppError::not_found("message"))?;
+    Ok(m)
+}
+
+/// Stores a message (once per `client_message_id`) and broadcasts it. As with comments, a
+/// retry after a failed enqueue returns the original and enqueues the broadcast again.
+pub async fn send(app: &App, user: UserId, input: MessageInput) -> Result<Sent, AppError> {
+    let content = Content::parse("content", &input.content)?;
+    participant(app, input.conversation_id, user).await?;
+    app.rate_limit(RateKind::Message, &user.to_string()).await?;
+    if let Some(reply_to) = input.reply_to_message_id {
+        let target = app.stores.messages.get_message(reply_to).await?;
+        if target.is_none_or(|m| m.conversation_id != input.conversation_id) {
+            return Err(AppError::field(
+                "reply_to_message_id",
+                "no such message in this conversation",
+            ));
+        }
+    }
+    let appended = app
+        .stores
+        .messages
+        .append_message(NewMessage {
+            message_id: MessageId::new(),
+            conversation_id: input.conversation_id,
+            sender_id: user,
+            message_type: MessageType::Text,
+            content,
+            client_message_id: input.client_message_id,
+            reply_to_message_id: input.reply_to_message_id,
+            created_at: now(),
+        })
+        .await?;
+    let m = appended.item;
+    app.stores
+        .conversations
+        .record_activity(m.conversation_id, &last_message_of(&m))
+        .await?;
+    app.broadcast(
+        Room::Conversation(m.conversation_id),
+        &broadcast::new_message(&m),
+        None,
+    )
+    .await?;
+    Ok(Sent {
+        view: MessageView::from(&m),
+        created: appended.created,
+    })
+}
+
+/// Reads, changes and stores a message with optimistic concurrency, retrying lost races;
+/// then broadcasts `message_updated`.
+async fn update(
+    app: &App,
+    id: MessageId,
+    change: impl Fn(&mut Message) -> Result<(), AppError>,
+) -> Result<Message, AppError> {
+    for _ in 0..OPTIMISTIC_RETRIES {
+        let mut m = app
+            .stores
+            .messages
+            .get_message(id)
+            .await?
+            .ok_or_else(|| AppError::not_found("message"))?;
+        change(&mut m)?;
+        m.version += 1;
+        match app.stores.messages.update_message(&m).await {
+            Ok(()) => {
+                app.broadcast(
+                    Room::Conversation(m.conversation_id),
+                    &broadcast::message_updated(&m),
+                    None,
+                )
+                .await?;
+                return Ok(m);
+            }
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::conflict(
+        "the message is being changed concurrently; retry",
+    ))
+}
+
+/// Edits a message's content (its author only), keeping the previous content in
+/// `edit_history`.
+pub async fn edit(
+    app: &App,
+    user: UserId,
+    id: MessageId,
+    content: &str,
+    reason: Option<String>,
+) -> Result<MessageView, AppError> {
+    let content = Content::parse("content", content)?;
+    let reason = crate::validate::optional_text("edit_reason", reason.as_deref(), 100)?;
+    let m = visible_message(app, user, id).await?;
+    if m.sender_id != user {
+        return Err(AppError::forbidden("only the author may edit a message"));
+    }
+    let updated = update(app, id, |m| {
+        if m.is_deleted {
+            return Err(AppError::conflict("the message is deleted"));
+        }
+        m.apply_edit(content.clone(), reason.clone(), now());
+        Ok(())
+    })
+    .await?;
+    Ok(MessageView::from(&updated))
+}
+
+/// Soft-deletes a message (its author only). Idempotent.
+pub async fn delete(app: &App, user: UserId, id: MessageId) -> Result<MessageView, AppError> {
+    let m = visible_message(app, user, id).await?;
+    if m.sender_id != user {
+        return Err(AppError::forbidden("only the author may delete a message"));
+    }
+    if m.is_deleted {
+        return Ok(MessageView::from(&m));
+    }
+    let updated = update(app, id, |m| {
+        let t = now();
+        m.is_deleted = true;
+        m.deleted_at = Some(t);
+        m.updated_at = t;
+        Ok(())
+    })
+    .await?;
+    Ok(MessageView::from(&updated))
+}
+
+/// Toggles `user`'s reaction `emoji` on a message (participants only).
+pub async fn react(
+    app: &App,
+    user: UserId,
+    id: MessageId,
+    emoji: &str,
+) -> Result<MessageView, AppError> {
+    let emoji = validate_emoji(emoji)?;
+    visible_message(app, user, id).await?;
+    let updated = update(app, id, |m| {
+        if m.is_deleted {
+            return Err(AppError::conflict("the message is deleted"));
+        }
+        m.toggle_reaction(&emoji, user);
+        Ok(())
+    })
+    .await?;
+    Ok(MessageView::from(&updated))
+}
+
+/// Records a delivery or read receipt and broadcasts `delivery_status_update`.
+pub async fn receipt(
+    app: &App,
+    user: UserId,
+    conversation: ConversationId,
+    id: MessageId,
+    kind: Receipt,
+) -> Result<Participant, AppError> {
+    app.rate_limit(RateKind::Presence, &user.to_string())
+        .await?;
+    let m = visible_message(app, user, id).await?;
+    if m.conversation_id != conversation {
+        return Err(AppError::not_found("message"));
+    }
+    let p = app
+        .stores
+        .conversations
+        .mark(conversation, user, kind, m.position, id)
+        .await?;
+    app.broadcast(
+        Room::Conversation(conversation),
+        &broadcast::delivery_status(conversation, id, user, kind, now()),
+        None,
+    )
+    .await?;
+    Ok(p)
+}
+
+/// Broadcasts a typing indicator to the conversation's other connections. Nothing is stored.
+pub async fn typing(
+    app: &App,
+    user: UserId,
+    conversation: ConversationId,
+    is_typing: bool,
+    from: Option<ConnectionId>,
+) -> Result<(), AppError> {
+    participant(app, conversation, user).await?;
+    app.rate_limit(RateKind::Typing, &user.to_string()).await?;
+    app.broadcast(
+        Room::Conversation(conversation),
+        &broadcast::typing(conversation, user, is_typing),
+        from,
+    )
+    .await
+}

@@ -1,0 +1,9 @@
+//! Banter's operations, shared by the WebSocket and REST handlers: each validates, checks
+//! permissions and limits, changes the stores, and enqueues the fan-out of what changed.
+
+pub mod comments;
+pub mod conversations;
+pub mod events;
+pub mod messages;
+pub mod rooms;
+pub mod users;

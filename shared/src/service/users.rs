@@ -1,0 +1,409 @@
+//! User accounts: registration, password sign-in, token refresh and sign-out, profiles.
+//!
+//! Passwords are hashed and verified with argon2id on tokio's blocking pool (the work is
+//! CPU-bound and takes tens of milliseconds). A sign-in for an unknown username verifies
+//! against a dummy hash, so it costs what a wrong password costs and answers the same 401:
+//! neither the response nor its timing tells which usernames exist. Passwords and tokens
+//! never reach a log line or an error message; the input types' `Debug` output hides them.
+
+use serde::Serialize;
+
+use crate::app::App;
+use crate::auth::{TokenPair, hash_password, verify_password, verify_password_dummy};
+use crate::error::AppError;
+use crate::ids::UserId;
+use crate::model::{
+    AccountStatus, PasswordHash, Registration, User, validate_avatar_url, validate_display_name,
+    validate_email,
+};
+use crate::store::StoreError;
+use crate::time::{Timestamp, now};
+use crate::validate::{ValidationErrors, optional_text};
+
+/// Longest username that can exist (see [`crate::model::validate_username`]); longer
+/// sign-in names are treated as unknown without a store lookup.
+const MAX_USERNAME_CHARS: usize = 32;
+
+/// Most characters of a status message.
+pub const MAX_STATUS_MESSAGE_CHARS: usize = 140;
+
+/// How many times a profile update is retried when a concurrent update won the race.
+const UPDATE_ATTEMPTS: usize = 3;
+
+/// A user's own profile (`GET /v1/users/me`, sign-in responses): everything but the
+/// password hash.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PrivateProfile {
+    /// The user's id.
+    pub user_id: UserId,
+    /// Unique handle.
+    pub username: String,
+    /// Name shown.
+    pub display_name: String,
+    /// Contact address (only ever shown to its owner).
+    pub email: Option<String>,
+    /// Picture URL.
+    pub avatar_url: Option<String>,
+    /// Short status line.
+    pub status_message: Option<String>,
+    /// Reputation earned in events.
+    pub reputation_score: i64,
+    /// `active` or `suspended`.
+    pub account_status: AccountStatus,
+    /// When the account was created.
+    pub created_at: Timestamp,
+    /// When the profile last changed.
+    pub updated_at: Timestamp,
+    /// Last time the user was seen active.
+    pub last_active_at: Option<Timestamp>,
+}
+
+impl From<&User> for PrivateProfile {
+    fn from(u: &User) -> Self {
+        Self {
+            user_id: u.user_id,
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            email: u.email.clone(),
+            avatar_url: u.avatar_url.clone(),
+            status_message: u.status_message.clone(),
+            reputation_score: u.reputation_score,
+            account_status: u.account_status,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+            last_active_at: u.last_active_at,
+        }
+    }
+}
+
+/// A user as others see them (`GET /v1/users/{user_id}`, search): no email, no account
+/// status, no password hash.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PublicProfile {
+    /// The user's id.
+    pub user_id: UserId,
+    /// Unique handle.
+    pub username: String,
+    /// Name shown.
+    pub display_name: String,
+    /// Picture URL.
+    pub avatar_url: Option<String>,
+    /// Short status line.
+    pub status_message: Option<String>,
+    /// Reputation earned in events.
+    pub reputation_score: i64,
+    /// When the account was created.
+    pub created_at: Timestamp,
+    /// Last time the user was seen active.
+    pub last_active_at: Option<Timestamp>,
+}
+
+impl From<&User> for PublicProfile {
+    fn from(u: &User) -> Self {
+        Self {
+            user_id: u.user_id,
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            avatar_url: u.avatar_url.clone(),
+            status_message: u.status_message.clone(),
+            reputation_score: u.reputation_score,
+            created_at: u.created_at,
+            last_active_at: u.last_active_at,
+        }
+    }
+}
+
+/// The answer to a registration or a sign-in: the user's own profile and a token pair
+/// (`access_token`, `refresh_token`, `token_type`, `expires_in`, flattened beside `user`).
+/// Its `Debug` output hides the tokens.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SignedIn {
+    /// The signed-in user.
+    pub user: PrivateProfile,
+    /// The session's tokens.
+    #[serde(flatten)]
+    pub tokens: TokenPair,
+}
+
+/// What a client sends to register. `Debug` hides the password.
+#[derive(Clone, Default)]
+pub struct RegisterInput {
+    /// Wanted username (unique, case-insensitively).
+    pub username: String,
+    /// Password, 8..=128 characters.
+    pub password: String,
+    /// Name shown; defaults to the username.
+    pub display_name: Option<String>,
+    /// Contact address.
+    pub email: Option<String>,
+}
+
+impl std::fmt::Debug for RegisterInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisterInput")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("display_name", &self.display_name)
+            .field("email", &self.email)
+            .finish()
+    }
+}
+
+/// The 401 of every failed password sign-in, whatever the reason.
+fn invalid_credentials() -> AppError {
+    AppError::unauthorized("invalid username or password")
+}
+
+/// 403 for a suspended account.
+fn suspended() -> AppError {
+    AppError::forbidden("the account is suspended")
+}
+
+/// Runs CPU-heavy password work on the blocking pool. The failure text never includes the
+/// task's panic message (which could, in principle, carry input).
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| AppError::internal("password hashing task failed"))
+}
+
+/// Registers a user and signs them in. Every invalid field is reported (400); a username
+/// taken by anyone, in any letter case, is a 409.
+pub async fn register(app: &App, input: RegisterInput) -> Result<SignedIn, AppError> {
+    let reg = Registration::validate(
+        &input.username,
+        input.display_name.as_deref(),
+        input.email.as_deref(),
+        &input.password,
+    )?;
+    // Cheap check first, so a taken name costs no hashing. `create_user` enforces it anyway.
+    if app
+        .stores
+        .users
+        .get_user_by_username(&reg.username)
+        .await?
+        .is_some()
+    {
+        return Err(username_taken());
+    }
+    let password = input.password;
+    let hash = blocking(move || hash_password(&password)).await??;
+    let t = now();
+    let user = User {
+        user_id: UserId::new(),
+        username: reg.username,
+        display_name: reg.display_name,
+        email: reg.email,
+        avatar_url: None,
+        status_message: None,
+        reputation_score: 0,
+        account_status: AccountStatus::Active,
+        password_hash: hash,
+        created_at: t,
+        updated_at: t,
+        last_active_at: Some(t),
+        version: 1,
+    };
+    match app.stores.users.create_user(&user).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => return Err(username_taken()),
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(user_id = %user.user_id, "user registered");
+    let tokens = app.sessions.login_tokens(user.user_id, t).await?;
+    Ok(SignedIn {
+        user: PrivateProfile::from(&user),
+        tokens,
+    })
+}
+
+fn username_taken() -> AppError {
+    AppError::conflict("the username is already taken")
+}
+
+/// Signs in with a username (any letter case) and password. Unknown usernames and wrong
+/// passwords get the same 401 after the same amount of hashing work; a suspended account
+/// (with the right password) gets 403.
+pub async fn login(app: &App, username: &str, password: String) -> Result<SignedIn, AppError> {
+    let username = username.trim();
+    let user = if username.chars().count() > MAX_USERNAME_CHARS {
+        None
+    } else {
+        app.stores.users.get_user_by_username(username).await?
+    };
+    let verified = match &user {
+        Some(u) => {
+            let hash: PasswordHash = u.password_hash.clone();
+            blocking(move || verify_password(&password, &hash)).await?
+        }
+        None => blocking(move || verify_password_dummy(&password)).await?,
+    };
+    let Some(user) = user.filter(|_| verified) else {
+        tracing::info!("sign-in refused: invalid credentials");
+        return Err(invalid_credentials());
+    };
+    if user.account_status == AccountStatus::Suspended {
+        tracing::info!(user_id = %user.user_id, "sign-in refused: account suspended");
+        return Err(suspended());
+    }
+    let tokens = app.sessions.login_tokens(user.user_id, now()).await?;
+    Ok(SignedIn {
+        user: PrivateProfile::from(&user),
+        tokens,
+    })
+}
+
+/// Exchanges a refresh token for a new pair (rotation). A token that does not verify, was
+/// rotated already (which also revokes its whole family), or whose session was signed out
+/// is a 401; the session of a suspended or deleted account is revoked (403 / 401).
+pub async fn refresh(app: &App, refresh_token: &str) -> Result<TokenPair, AppError> {
+    let t = now();
+    let claims = app.sessions.issuer().verify_refresh_at(refresh_token, t)?;
+    match app.stores.users.get_user(claims.sub).await? {
+        None => {
+            app.sessions.logout(refresh_token).await?;
+            Err(AppError::unauthorized("session revoked"))
+        }
+        Some(u) if u.account_status == AccountStatus::Suspended => {
+            app.sessions.logout(refresh_token).await?;
+            Err(suspended())
+        }
+        Some(_) => Ok(app.sessions.refresh(refresh_token, t).await?),
+    }
+}
+
+/// Signs out the session of a refresh token. Idempotent; 401 for a token that does not
+/// verify.
+pub async fn logout(app: &App, refresh_token: &str) -> Result<(), AppError> {
+    Ok(app.sessions.logout(refresh_token).await?)
+}
+
+/// The user, or 404.
+pub async fn get(app: &App, id: UserId) -> Result<User, AppError> {
+    app.stores
+        .users
+        .get_user(id)
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))
+}
+
+/// A signed-in user who may act: 403 when suspended, 401 when the account no longer
+/// exists (its token outlived it).
+pub async fn active(app: &App, id: UserId) -> Result<User, AppError> {
+    match app.stores.users.get_user(id).await? {
+        None => Err(AppError::unauthorized("the account no longer exists")),
+        Some(u) if u.account_status == AccountStatus::Suspended => Err(suspended()),
+        Some(u) => Ok(u),
+    }
+}
+
+/// A partial profile update as sent: `None` leaves a field alone; `Some(None)` (JSON
+/// `null`) clears an optional field.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProfilePatch {
+    /// New display name (`null` is refused: it cannot be removed).
+    pub display_name: Option<Option<String>>,
+    /// New avatar URL, or `null` / `""` to remove it.
+    pub avatar_url: Option<Option<String>>,
+    /// New status message, or `null` / `""` to remove it.
+    pub status_message: Option<Option<String>>,
+    /// New email, or `null` / `""` to remove it.
+    pub email: Option<Option<String>>,
+}
+
+/// A validated [`ProfilePatch`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProfileChanges {
+    display_name: Option<String>,
+    avatar_url: Option<Option<String>>,
+    status_message: Option<Option<String>>,
+    email: Option<Option<String>>,
+}
+
+impl ProfilePatch {
+    /// Validates every present field, reporting each failure.
+    pub fn validate(&self) -> Result<ProfileChanges, ValidationErrors> {
+        let mut errs = ValidationErrors::new();
+        let display_name = self
+            .display_name
+            .as_ref()
+            .and_then(|d| errs.check(validate_display_name(d.as_deref().unwrap_or_default())));
+        let avatar_url = self
+            .avatar_url
+            .as_ref()
+            .and_then(|v| errs.check(validate_avatar_url(v.as_deref())));
+        let status_message = self.status_message.as_ref().and_then(|v| {
+            errs.check(optional_text(
+                "status_message",
+                v.as_deref(),
+                MAX_STATUS_MESSAGE_CHARS,
+            ))
+        });
+        let email = self
+            .email
+            .as_ref()
+            .and_then(|v| errs.check(validate_email(v.as_deref())));
+        errs.finish()?;
+        Ok(ProfileChanges {
+            display_name,
+            avatar_url,
+            status_message,
+            email,
+        })
+    }
+}
+
+impl ProfileChanges {
+    /// Whether nothing would change.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+
+    /// `user` with these changes; `None` when they change nothing.
+    fn apply(&self, user: &User) -> Option<User> {
+        let mut next = user.clone();
+        if let Some(d) = &self.display_name {
+            next.display_name.clone_from(d);
+        }
+        if let Some(v) = &self.avatar_url {
+            next.avatar_url.clone_from(v);
+        }
+        if let Some(v) = &self.status_message {
+            next.status_message.clone_from(v);
+        }
+        if let Some(v) = &self.email {
+            next.email.clone_from(v);
+        }
+        (next != *user).then_some(next)
+    }
+}
+
+/// Applies `changes` to the user's profile with optimistic concurrency: reads, changes,
+/// writes if the stored version is still the one read, and retries a few times when a
+/// concurrent update won (then 409). Returns the profile as stored.
+pub async fn update_profile(
+    app: &App,
+    id: UserId,
+    changes: &ProfileChanges,
+) -> Result<User, AppError> {
+    for _ in 0..UPDATE_ATTEMPTS {
+        let current = active(app, id).await?;
+        let Some(mut next) = changes.apply(&current) else {
+            return Ok(current);
+        };
+        next.version = current.version + 1;
+        next.updated_at = now().max(current.updated_at);
+        match app.stores.users.update_user(&next).await {
+            Ok(()) => return Ok(next),
+            Err(StoreError::Conflict(_)) => {
+                tracing::info!(user_id = %id, "profile changed concurrently; retrying");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::conflict(
+        "the profile is being changed concurrently; retry",
+    ))
+}

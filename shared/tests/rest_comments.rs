@@ -1,0 +1,931 @@
+//! The `comments` function's routes, end to end through `banter::http::serve` with requests
+//! built from the samples in `events/`, over the in-memory adapters.
+
+mod rest_b_support;
+
+use banter::config::{Config, RateRule};
+use banter::ids::{CommentId, EventId};
+use banter::model::{EventStatus, ModerationLevel};
+use banter::rest::comments::ROUTES;
+use rest_b_support::{Actor, Call, Res, World, check_samples};
+use serde_json::{Value, json};
+
+fn create(event: EventId, by: &Actor, content: &str) -> Call {
+    Call::sample("comments-create")
+        .path("event_id", event)
+        .by(by)
+        .without_header("idempotency-key")
+        .body(json!({ "content": content }))
+}
+
+async fn post(w: &World, event: EventId, by: &Actor, content: &str) -> Value {
+    create(event, by, content).send(w).await.expect(201).body
+}
+
+fn list(event: EventId, by: &Actor) -> Call {
+    Call::sample("comments-list")
+        .no_query()
+        .path("event_id", event)
+        .by(by)
+}
+
+fn on_comment(sample: &str, id: &Value, by: &Actor) -> Call {
+    Call::sample(sample)
+        .path("comment_id", id.as_str().expect("comment id"))
+        .by(by)
+}
+
+fn positions(r: &Res) -> Vec<u64> {
+    r.body["comments"]
+        .as_array()
+        .expect("comments")
+        .iter()
+        .map(|c| c["position"].as_u64().expect("position"))
+        .collect()
+}
+
+fn cursor(r: &Res) -> String {
+    r.body["next_cursor"]
+        .as_str()
+        .expect("next_cursor")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn samples_are_served() {
+    check_samples("comments", ROUTES).await;
+}
+
+#[tokio::test]
+async fn post_creates_the_comment_and_broadcasts_it() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let event = w.live_event(ada.id).await;
+    let r = create(event, &ada, "  What a goal!  ")
+        .header("x-request-id", "req-123")
+        .send(&w)
+        .await
+        .expect(201);
+    assert_eq!(r.headers["x-request-id"], "req-123");
+    assert!(r.headers.contains_key("x-ratelimit-remaining"));
+    let c = &r.body;
+    assert_eq!(c["event_id"], event.to_string());
+    assert_eq!(c["content"], "What a goal!");
+    assert_eq!(c["user"]["user_id"], ada.id.to_string());
+    assert_eq!(c["user"]["username"], "ada");
+    assert_eq!(c["position"], 1);
+    assert_eq!(c["moderation_status"], "approved");
+    assert_eq!(c["like_count"], 0);
+    assert_eq!(c["is_deleted"], false);
+    assert!(c["parent_comment_id"].is_null());
+    let jobs = w.drain().await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0]["type"], "comment_broadcast");
+    assert_eq!(jobs[0]["payload"]["comment_id"], c["comment_id"]);
+}
+
+#[tokio::test]
+async fn post_with_metadata_and_reply() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let event = w.live_event(ada.id).await;
+    let parent = post(&w, event, &ada, "Kick-off").await;
+    w.drain().await;
+    let reply = create(event, &bob, "Let's go")
+        .body(json!({
+            "content": "Let's go",
+            "parent_comment_id": parent["comment_id"],
+            "client_metadata": {"platform": "mobile", "version": "2.1"},
+            "event_id": event,
+        }))
+        .send(&w)
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(reply["parent_comment_id"], parent["comment_id"]);
+    assert_eq!(
+        w.drain_types().await,
+        ["comment_broadcast", "comment_updated"]
+    );
+    let replies = on_comment("comments-replies", &parent["comment_id"], &bob)
+        .no_query()
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(
+        replies.body["comments"][0]["comment_id"],
+        reply["comment_id"]
+    );
+    assert_eq!(replies.body["has_more"], false);
+    let top = list(event, &bob).send(&w).await.expect(200);
+    assert_eq!(top.body["comments"][1]["reply_count"], 1);
+}
+
+#[tokio::test]
+async fn post_only_while_the_event_is_live() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    for status in [
+        EventStatus::Scheduled,
+        EventStatus::Ended,
+        EventStatus::Cancelled,
+    ] {
+        let event = w
+            .event_with(EventId::new(), ada.id, status, ModerationLevel::Standard)
+            .await;
+        let r = create(event, &ada, "hello").send(&w).await.expect(403);
+        assert_eq!(r.code(), "FORBIDDEN");
+    }
+    let r = create(EventId::new(), &ada, "hello")
+        .send(&w)
+        .await
+        .expect(404);
+    assert_eq!(r.code(), "NOT_FOUND");
+    assert!(w.drain().await.is_empty());
+}
+
+#[tokio::test]
+async fn post_validates_its_input() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let event = w.live_event(ada.id).await;
+    let other_event = w.live_event(ada.id).await;
+    let foreign = post(&w, other_event, &ada, "elsewhere").await;
+    let too_long = create(event, &ada, &"a".repeat(2001))
+        .send(&w)
+        .await
+        .expect_field("content");
+    assert!(
+        too_long.body["error"]["details"][0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("2000")
+    );
+    assert_eq!(
+        too_long.body["error"]["message"],
+        "invalid request parameters"
+    );
+    assert!(too_long.body["error"]["request_id"].is_string());
+    assert!(too_long.body["error"]["timestamp"].is_string());
+    create(event, &ada, &"é".repeat(2000))
+        .send(&w)
+        .await
+        .expect(201);
+    create(event, &ada, "   ")
+        .send(&w)
+        .await
+        .expect_field("content");
+    let base = create(event, &ada, "x");
+    base.clone()
+        .raw_body("{nope")
+        .send(&w)
+        .await
+        .expect_field("body");
+    base.clone()
+        .raw_body("[1, 2]")
+        .send(&w)
+        .await
+        .expect_field("body");
+    base.clone()
+        .raw_body("")
+        .send(&w)
+        .await
+        .expect_field("body");
+    let big = format!("{{\"content\": \"{}\"}}", "a".repeat(70 * 1024));
+    let r = base.clone().raw_body(&big).send(&w).await.expect(413);
+    assert_eq!(r.code(), "PAYLOAD_TOO_LARGE");
+    base.clone()
+        .body(json!({}))
+        .send(&w)
+        .await
+        .expect_field("content");
+    base.clone()
+        .body(json!({"content": 5}))
+        .send(&w)
+        .await
+        .expect_field("content");
+    base.clone()
+        .body(json!({"content": "x", "parent_comment_id": "nope"}))
+        .send(&w)
+        .await
+        .expect_field("parent_comment_id");
+    base.clone()
+        .body(json!({"content": "x", "parent_comment_id": CommentId::new()}))
+        .send(&w)
+        .await
+        .expect_field("parent_comment_id");
+    base.clone()
+        .body(json!({"content": "x", "parent_comment_id": foreign["comment_id"]}))
+        .send(&w)
+        .await
+        .expect_field("parent_comment_id");
+    base.clone()
+        .body(json!({"content": "x", "client_metadata": {"platform": "fax"}}))
+        .send(&w)
+        .await
+        .expect_field("client_metadata");
+    base.clone()
+        .body(json!({"content": "x", "client_metadata": {"version": "v".repeat(300)}}))
+        .send(&w)
+        .await
+        .expect_field("client_metadata.version");
+    base.clone()
+        .body(json!({"content": "x", "event_id": other_event}))
+        .send(&w)
+        .await
+        .expect_field("event_id");
+    base.clone()
+        .path("event_id", "not-a-uuid")
+        .send(&w)
+        .await
+        .expect_field("event_id");
+}
+
+#[tokio::test]
+async fn idempotency_key_retry_returns_the_same_comment() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let event = w.live_event(ada.id).await;
+    let first = create(event, &ada, "once")
+        .header("idempotency-key", "retry-key-1")
+        .send(&w)
+        .await
+        .expect(201);
+    let again = create(event, &ada, "once")
+        .header("idempotency-key", "retry-key-1")
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(first.body, again.body);
+    let all = list(event, &ada).send(&w).await.expect(200);
+    assert_eq!(all.body["comments"].as_array().expect("comments").len(), 1);
+    // The same key from another user is another request.
+    let bob = w.user("bob").await;
+    let other = create(event, &bob, "once")
+        .header("idempotency-key", "retry-key-1")
+        .send(&w)
+        .await
+        .expect(201);
+    assert_ne!(other.body["comment_id"], first.body["comment_id"]);
+    // Reusing a key on another event is refused.
+    let elsewhere = w.live_event(ada.id).await;
+    let r = create(elsewhere, &ada, "once")
+        .header("idempotency-key", "retry-key-1")
+        .send(&w)
+        .await
+        .expect(409);
+    assert_eq!(r.code(), "CONFLICT");
+    create(event, &ada, "x")
+        .header("idempotency-key", "has spaces")
+        .send(&w)
+        .await
+        .expect_field("Idempotency-Key");
+    create(event, &ada, "x")
+        .header("idempotency-key", &"k".repeat(65))
+        .send(&w)
+        .await
+        .expect_field("Idempotency-Key");
+}
+
+#[tokio::test]
+async fn comment_rate_limit_answers_429() {
+    let w = World::with_config(Config {
+        comment_rate: RateRule::per(2, 60),
+        ..Config::default()
+    });
+    let ada = w.user("ada").await;
+    let event = w.live_event(ada.id).await;
+    post(&w, event, &ada, "one").await;
+    post(&w, event, &ada, "two").await;
+    let r = create(event, &ada, "three").send(&w).await.expect(429);
+    assert_eq!(r.code(), "RATE_LIMIT_EXCEEDED");
+    assert!(r.headers.contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn list_newest_pages_with_sealed_cursors() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let event = w.live_event(ada.id).await;
+    for i in 1..=7 {
+        post(&w, event, &ada, &format!("c{i}")).await;
+    }
+    let p1 = list(event, &ada)
+        .query("limit", 3)
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(positions(&p1), [7, 6, 5]);
+    assert_eq!(p1.body["has_more"], true);
+    assert_eq!(p1.body["comments"][0]["content"], "c7");
+    let p2 = list(event, &ada)
+        .query("limit", 3)
+        .query("cursor", cursor(&p1))
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(positions(&p2), [4, 3, 2]);
+    let p3 = list(event, &ada)
+        .query("limit", 3)
+        .query("sort", "newest")
+        .query("cursor", cursor(&p2))
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(positions(&p3), [1]);
+    assert_eq!(p3.body["has_more"], false);
+    assert!(p3.body["next_cursor"].is_null());
+    // Default page size holds everything.
+    let all = list(event, &ada).send(&w).await.expect(200);
+    assert_eq!(positions(&all), [7, 6, 5, 4, 3, 2, 1]);
+}
+
+#[tokio::test]
+async fn list_oldest_pages_and_after_catches_up() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let event = w.live_event(ada.id).await;
+    for i in 1..=7 {
+        post(&w, event, &ada, &format!("c{i}")).await;
+    }
+    let p1 = list(event, &ada)
+        .query("sort", "oldest")
+        .query("limit", 4)
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(positions(&p1), [1, 2, 3, 4]);
+    let p2 = list(event, &ada)
+        .query("sort", "oldest")
+        .query("limit", 4)
+        .query("cursor", cursor(&p1))
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(positions(&p2), [5, 6, 7]);
+    assert_eq!(p2.body["has_more"], false);
+    let caught = list(event, &ada)
+        .query("after", 4)
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(positions(&caught), [5, 6, 7]);
+    let partial = list(event, &ada)
+        .query("after", 2)
+        .query("limit", 2)
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(positions(&partial), [3, 4]);
+    let rest = list(event, &ada)
+        .query("sort", "oldest")
+        .query("limit", 10)
+        .query("cursor", cursor(&partial))
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(positions(&rest), [5, 6, 7]);
+    let none = list(event, &ada)
+        .query("after", 7)
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(positions(&none), Vec::<u64>::new());
+    list(event, &ada)
+        .query("after", 2)
+        .query("sort", "newest")
+        .send(&w)
+        .await
+        .expect_field("after");
+    list(event, &ada)
+        .query("after", 2)
+        .query("cursor", cursor(&partial))
+        .send(&w)
+        .await
+        .expect_field("after");
+}
+
+#[tokio::test]
+async fn list_popular_orders_by_likes_and_pages() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let event = w.live_event(ada.id).await;
+    let mut ids = Vec::new();
+    for i in 1..=5 {
+        ids.push(post(&w, event, &ada, &format!("c{i}")).await["comment_id"].clone());
+    }
+    // c3: 3 likes, c5: 2 likes, c1: 1 like.
+    let fans = [w.user("f1").await, w.user("f2").await, w.user("f3").await];
+    for (idx, likes) in [(2usize, 3usize), (4, 2), (0, 1)] {
+        for fan in &fans[..likes] {
+            on_comment("comments-like", &ids[idx], fan)
+                .send(&w)
+                .await
+                .expect(200);
+        }
+    }
+    // A reply is not listed among the popular.
+    create(event, &ada, "reply")
+        .body(json!({"content": "reply", "parent_comment_id": ids[0]}))
+        .send(&w)
+        .await
+        .expect(201);
+    let p1 = list(event, &ada)
+        .query("sort", "popular")
+        .query("limit", 2)
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(positions(&p1), [3, 5]);
+    assert_eq!(p1.body["comments"][0]["like_count"], 3);
+    assert_eq!(p1.body["has_more"], true);
+    let p2 = list(event, &ada)
+        .query("sort_by", "popular")
+        .query("limit", 2)
+        .query("cursor", cursor(&p1))
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(positions(&p2), [1, 4]);
+    let p3 = list(event, &ada)
+        .query("sort", "popular")
+        .query("limit", 2)
+        .query("cursor", cursor(&p2))
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(positions(&p3), [2]);
+    assert_eq!(p3.body["has_more"], false);
+    assert!(p3.body["next_cursor"].is_null());
+}
+
+#[tokio::test]
+async fn cursors_are_bound_to_their_listing() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let event = w.live_event(ada.id).await;
+    let other = w.live_event(ada.id).await;
+    for i in 1..=3 {
+        post(&w, event, &ada, &format!("c{i}")).await;
+        post(&w, other, &ada, &format!("o{i}")).await;
+    }
+    let page = list(event, &ada)
+        .query("limit", 1)
+        .send(&w)
+        .await
+        .expect(200);
+    let c = cursor(&page);
+    let r = list(other, &ada)
+        .query("limit", 1)
+        .query("cursor", &c)
+        .send(&w)
+        .await
+        .expect_field("cursor");
+    assert_eq!(r.code(), "VALIDATION_ERROR");
+    list(event, &ada)
+        .query("sort", "oldest")
+        .query("cursor", &c)
+        .send(&w)
+        .await
+        .expect_field("cursor");
+    list(event, &ada)
+        .query("sort", "popular")
+        .query("cursor", &c)
+        .send(&w)
+        .await
+        .expect_field("cursor");
+    let (token, tag) = c.split_once('.').expect("sealed");
+    let forged = format!("{}x.{tag}", token);
+    list(event, &ada)
+        .query("cursor", forged)
+        .send(&w)
+        .await
+        .expect_field("cursor");
+    list(event, &ada)
+        .query("cursor", "garbage")
+        .send(&w)
+        .await
+        .expect_field("cursor");
+}
+
+#[tokio::test]
+async fn list_validates_its_query() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let event = w.live_event(ada.id).await;
+    for bad in ["0", "101", "ten", "-1"] {
+        list(event, &ada)
+            .query("limit", bad)
+            .send(&w)
+            .await
+            .expect_field("limit");
+    }
+    list(event, &ada)
+        .query("limit", 100)
+        .send(&w)
+        .await
+        .expect(200);
+    list(event, &ada)
+        .query("sort", "loudest")
+        .send(&w)
+        .await
+        .expect_field("sort");
+    list(event, &ada)
+        .query("after", "x")
+        .send(&w)
+        .await
+        .expect_field("after");
+    list(event, &ada)
+        .path("event_id", "123")
+        .send(&w)
+        .await
+        .expect_field("event_id");
+    list(EventId::new(), &ada).send(&w).await.expect(404);
+    // An ended event's history stays readable.
+    let ended = w
+        .event_with(
+            EventId::new(),
+            ada.id,
+            EventStatus::Ended,
+            ModerationLevel::Standard,
+        )
+        .await;
+    list(ended, &ada).send(&w).await.expect(200);
+}
+
+#[tokio::test]
+async fn pending_comments_are_shown_only_to_moderators_and_their_author() {
+    let w = World::new();
+    let host = w.user("host").await;
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let event = w
+        .event_with(
+            EventId::new(),
+            host.id,
+            EventStatus::Live,
+            ModerationLevel::Strict,
+        )
+        .await;
+    let pending = post(&w, event, &ada, "needs review").await;
+    assert_eq!(pending["moderation_status"], "pending");
+    assert!(
+        w.drain().await.is_empty(),
+        "pending comments are not broadcast"
+    );
+    let id = &pending["comment_id"];
+    for (who, seen) in [(&bob, 0), (&ada, 1), (&host, 1)] {
+        let r = list(event, who).send(&w).await.expect(200);
+        assert_eq!(r.body["comments"].as_array().expect("comments").len(), seen);
+        let r = list(event, who)
+            .query("after", 0)
+            .send(&w)
+            .await
+            .expect(200);
+        assert_eq!(r.body["comments"].as_array().expect("comments").len(), seen);
+    }
+    // To anyone else it does not exist.
+    for sample in ["comments-like", "comments-delete", "comments-replies"] {
+        on_comment(sample, id, &bob).send(&w).await.expect(404);
+    }
+    Call::sample("comments-moderate")
+        .path("comment_id", id.as_str().expect("id"))
+        .by(&bob)
+        .body(json!({"action": "approve"}))
+        .send(&w)
+        .await
+        .expect(404);
+    // The author may like it; the room hears nothing of it.
+    on_comment("comments-like", id, &ada)
+        .send(&w)
+        .await
+        .expect(200);
+    assert!(w.drain().await.is_empty());
+    // Approval broadcasts the action and then the comment.
+    let r = Call::sample("comments-moderate")
+        .path("comment_id", id.as_str().expect("id"))
+        .by(&host)
+        .body(json!({"action": "approve"}))
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(r.body["action"], "approved");
+    assert_eq!(r.body["comment"]["moderation_status"], "approved");
+    assert_eq!(
+        w.drain_types().await,
+        ["moderation_action", "comment_broadcast"]
+    );
+    let r = list(event, &bob).send(&w).await.expect(200);
+    assert_eq!(r.body["comments"][0]["content"], "needs review");
+}
+
+#[tokio::test]
+async fn like_toggles_and_broadcasts_the_count() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let event = w.live_event(ada.id).await;
+    let c = post(&w, event, &ada, "like me").await;
+    w.drain().await;
+    let r = on_comment("comments-like", &c["comment_id"], &bob)
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(r.body, json!({"liked": true, "like_count": 1}));
+    let jobs = w.drain().await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0]["type"], "comment_updated");
+    assert_eq!(jobs[0]["payload"]["like_count"], 1);
+    assert_eq!(jobs[0]["payload"]["comment_id"], c["comment_id"]);
+    let r = on_comment("comments-like", &c["comment_id"], &ada)
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(r.body, json!({"liked": true, "like_count": 2}));
+    let r = on_comment("comments-like", &c["comment_id"], &bob)
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(r.body, json!({"liked": false, "like_count": 1}));
+    let jobs = w.drain().await;
+    assert_eq!(jobs.len(), 2);
+    assert_eq!(jobs[1]["payload"]["like_count"], 1);
+}
+
+#[tokio::test]
+async fn delete_by_author_or_moderator() {
+    let moderator_id = banter::ids::UserId::new();
+    let admin_id = banter::ids::UserId::new();
+    let mut config = rest_b_support::roomy_config();
+    config.moderators.insert(moderator_id);
+    config.admins.insert(admin_id);
+    let w = World::with_config(config);
+    let host = w.user("host").await;
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let moderator = w.user_with_id(moderator_id, "global_mod").await;
+    let admin = w.user_with_id(admin_id, "admin").await;
+    let event = w.live_event(host.id).await;
+    let c1 = post(&w, event, &ada, "mine").await;
+    w.drain().await;
+    let r = on_comment("comments-delete", &c1["comment_id"], &bob)
+        .send(&w)
+        .await
+        .expect(403);
+    assert_eq!(r.code(), "FORBIDDEN");
+    assert!(w.drain().await.is_empty());
+    let r = on_comment("comments-delete", &c1["comment_id"], &ada)
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(r.body["message"], "comment deleted");
+    assert_eq!(r.body["comment"]["is_deleted"], true);
+    assert_eq!(r.body["comment"]["content"], "");
+    let jobs = w.drain().await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0]["type"], "comment_deleted");
+    assert_eq!(jobs[0]["payload"]["deleted_by"], ada.id.to_string());
+    // Deleting again is harmless.
+    on_comment("comments-delete", &c1["comment_id"], &ada)
+        .send(&w)
+        .await
+        .expect(200);
+    // Deleted comments stay listed, without their text.
+    let listed = list(event, &bob).send(&w).await.expect(200);
+    assert_eq!(listed.body["comments"][0]["is_deleted"], true);
+    assert_eq!(listed.body["comments"][0]["content"], "");
+    for by in [&host, &moderator, &admin] {
+        let c = post(&w, event, &ada, "moderate me").await;
+        on_comment("comments-delete", &c["comment_id"], by)
+            .send(&w)
+            .await
+            .expect(200);
+    }
+}
+
+#[tokio::test]
+async fn moderation_needs_a_moderator_and_broadcasts() {
+    let admin_id = banter::ids::UserId::new();
+    let mut config = rest_b_support::roomy_config();
+    config.admins.insert(admin_id);
+    let w = World::with_config(config);
+    let host = w.user("host").await;
+    let ada = w.user("ada").await;
+    let admin = w.user_with_id(admin_id, "admin").await;
+    let event = w.live_event(host.id).await;
+    let c = post(&w, event, &ada, "spam spam").await;
+    w.drain().await;
+    let moderate = |by: &Actor, body: Value| {
+        Call::sample("comments-moderate")
+            .path("comment_id", c["comment_id"].as_str().expect("id"))
+            .by(by)
+            .body(body)
+    };
+    let r = moderate(&ada, json!({"action": "block"}))
+        .send(&w)
+        .await
+        .expect(403);
+    assert_eq!(r.code(), "FORBIDDEN");
+    assert!(w.drain().await.is_empty());
+    let r = moderate(&host, json!({"action": "block", "reason": " spam "}))
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(r.body["action"], "blocked");
+    assert_eq!(r.body["reason"], "spam");
+    assert_eq!(r.body["comment"]["moderation_status"], "blocked");
+    assert_eq!(r.body["comment"]["content"], "");
+    let jobs = w.drain().await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0]["type"], "moderation_action");
+    assert_eq!(jobs[0]["payload"]["action"], "blocked");
+    assert_eq!(jobs[0]["payload"]["reason"], "spam");
+    assert_eq!(jobs[0]["payload"]["moderator_id"], host.id.to_string());
+    let listed = list(event, &ada).send(&w).await.expect(200);
+    assert_eq!(listed.body["comments"][0]["content"], "");
+    assert_eq!(listed.body["comments"][0]["moderation_status"], "blocked");
+    let r = moderate(&admin, json!({"action": "flag"}))
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(r.body["comment"]["moderation_status"], "flagged");
+    assert!(r.body["reason"].is_null());
+    moderate(&host, json!({"action": "delete"}))
+        .send(&w)
+        .await
+        .expect_field("action");
+    moderate(&host, json!({"reason": "x"}))
+        .send(&w)
+        .await
+        .expect_field("action");
+    moderate(&host, json!({"action": "flag", "reason": "r".repeat(501)}))
+        .send(&w)
+        .await
+        .expect_field("reason");
+    moderate(&host, json!({}))
+        .raw_body("{")
+        .send(&w)
+        .await
+        .expect_field("body");
+}
+
+#[tokio::test]
+async fn every_route_needs_a_valid_token() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let event = w.live_event(ada.id).await;
+    let c = post(&w, event, &ada, "hi").await;
+    let (elsewhere, _) = banter::app::App::in_memory(Config::default()).expect("app");
+    let forged = elsewhere
+        .sessions
+        .issuer()
+        .issue_access(ada.id, banter::time::now())
+        .expect("token")
+        .0;
+    let calls = [
+        create(event, &ada, "x"),
+        list(event, &ada),
+        on_comment("comments-replies", &c["comment_id"], &ada),
+        on_comment("comments-like", &c["comment_id"], &ada),
+        on_comment("comments-delete", &c["comment_id"], &ada),
+        on_comment("comments-moderate", &c["comment_id"], &ada),
+    ];
+    assert_eq!(calls.len(), ROUTES.len());
+    for call in calls {
+        let key = call.route_key();
+        let r = call.clone().anonymous().send(&w).await;
+        assert_eq!(r.status, 401, "{key} anonymous: {}", r.body);
+        assert_eq!(r.code(), "UNAUTHORIZED");
+        let r = call.clone().token(&forged).send(&w).await;
+        assert_eq!(r.status, 401, "{key} forged: {}", r.body);
+        let r = call.clone().token("not.a.jwt").send(&w).await;
+        assert_eq!(r.status, 401, "{key} garbage: {}", r.body);
+    }
+    // Nothing changed.
+    let listed = list(event, &ada).send(&w).await.expect(200);
+    assert_eq!(
+        listed.body["comments"].as_array().expect("comments").len(),
+        1
+    );
+    assert_eq!(listed.body["comments"][0]["like_count"], 0);
+}
+
+#[tokio::test]
+async fn unknown_or_malformed_comment_ids() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let unknown = json!(CommentId::new().to_string());
+    for sample in [
+        "comments-replies",
+        "comments-like",
+        "comments-delete",
+        "comments-moderate",
+    ] {
+        let r = on_comment(sample, &unknown, &ada)
+            .send(&w)
+            .await
+            .expect(404);
+        assert_eq!(r.code(), "NOT_FOUND");
+        on_comment(sample, &json!("nope"), &ada)
+            .send(&w)
+            .await
+            .expect_field("comment_id");
+    }
+}
+
+#[tokio::test]
+async fn replies_page_with_cursors() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let event = w.live_event(ada.id).await;
+    let parent = post(&w, event, &ada, "thread").await;
+    post(&w, event, &ada, "not a reply").await;
+    for i in 1..=5 {
+        create(event, &ada, "r")
+            .body(json!({"content": format!("r{i}"), "parent_comment_id": parent["comment_id"]}))
+            .send(&w)
+            .await
+            .expect(201);
+    }
+    let replies = |by: &Actor| {
+        on_comment("comments-replies", &parent["comment_id"], by)
+            .no_query()
+            .query("limit", 2)
+    };
+    let p1 = replies(&ada).send(&w).await.expect(200);
+    assert_eq!(positions(&p1), [3, 4]);
+    let p2 = replies(&ada)
+        .query("cursor", cursor(&p1))
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(positions(&p2), [5, 6]);
+    let p3 = replies(&ada)
+        .query("cursor", cursor(&p2))
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(positions(&p3), [7]);
+    assert_eq!(p3.body["has_more"], false);
+    // A listing cursor is not a replies cursor.
+    let page = list(event, &ada)
+        .query("limit", 1)
+        .send(&w)
+        .await
+        .expect(200);
+    replies(&ada)
+        .query("cursor", cursor(&page))
+        .send(&w)
+        .await
+        .expect_field("cursor");
+    replies(&ada)
+        .query("limit", 0)
+        .send(&w)
+        .await
+        .expect_field("limit");
+}
+
+#[tokio::test]
+async fn replies_can_be_disabled_per_event() {
+    let w = World::new();
+    let host = w.user("host").await;
+    let t = banter::time::now();
+    let event = EventId::new();
+    w.app
+        .stores
+        .events
+        .create_event(&banter::model::Event {
+            event_id: event,
+            title: "No threads".into(),
+            description: None,
+            event_type: banter::model::EventType::News,
+            status: EventStatus::Scheduled,
+            start_time: t,
+            end_time: None,
+            max_participants: None,
+            moderation_level: ModerationLevel::Standard,
+            comment_settings: banter::model::CommentSettings {
+                allow_replies: false,
+                slow_mode_seconds: 0,
+            },
+            created_by: host.id,
+            created_at: t,
+            updated_at: t,
+        })
+        .await
+        .expect("event");
+    w.app
+        .stores
+        .events
+        .set_status(event, EventStatus::Scheduled, EventStatus::Live, t)
+        .await
+        .expect("live");
+    let top = post(&w, event, &host, "top").await;
+    let r = create(event, &host, "reply")
+        .body(json!({"content": "reply", "parent_comment_id": top["comment_id"]}))
+        .send(&w)
+        .await
+        .expect(403);
+    assert_eq!(r.code(), "FORBIDDEN");
+}

@@ -1,0 +1,677 @@
+//! The `conversations` function's routes, end to end through `banter::http::serve` with
+//! requests built from the samples in `events/`, over the in-memory adapters.
+
+mod rest_b_support;
+
+use banter::ids::{ConnectionId, ConversationId, UserId};
+use banter::model::{Connection, MAX_PARTICIPANTS, Receipt, Subscription, connection_expiry};
+use banter::rest::conversations::ROUTES;
+use banter::room::Room;
+use banter::time::now;
+use rest_b_support::{Actor, Call, Res, World, check_samples};
+use serde_json::{Value, json};
+
+fn create(by: &Actor, body: Value) -> Call {
+    Call::sample("conversations-create").by(by).body(body)
+}
+
+async fn group(w: &World, owner: &Actor, members: &[&Actor]) -> Value {
+    let ids: Vec<String> = members.iter().map(|m| m.id.to_string()).collect();
+    create(
+        owner,
+        json!({"conversation_type": "group", "title": "Team", "participant_ids": ids}),
+    )
+    .send(w)
+    .await
+    .expect(201)
+    .body
+}
+
+fn list(by: &Actor) -> Call {
+    Call::sample("conversations-list").no_query().by(by)
+}
+
+fn participants(conversation: &Value, by: &Actor, body: Value) -> Call {
+    Call::sample("conversations-participants")
+        .path(
+            "conversation_id",
+            conversation["conversation_id"].as_str().expect("id"),
+        )
+        .by(by)
+        .body(body)
+}
+
+async fn send(w: &World, conversation: &Value, by: &Actor, text: &str) -> Value {
+    Call::sample("messages-send")
+        .path(
+            "conversation_id",
+            conversation["conversation_id"].as_str().expect("id"),
+        )
+        .by(by)
+        .body(json!({"content": text, "client_message_id": uuid::Uuid::now_v7().to_string()}))
+        .send(w)
+        .await
+        .expect(201)
+        .body
+}
+
+fn ids_of(r: &Res) -> Vec<String> {
+    r.body["conversations"]
+        .as_array()
+        .expect("conversations")
+        .iter()
+        .map(|c| c["conversation_id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+fn user_ids(participants: &Value) -> Vec<String> {
+    let mut v: Vec<String> = participants
+        .as_array()
+        .expect("participants")
+        .iter()
+        .map(|p| p["user_id"].as_str().expect("user_id").to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn sorted(ids: &[UserId]) -> Vec<String> {
+    let mut v: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn samples_are_served() {
+    check_samples("conversations", ROUTES).await;
+}
+
+#[tokio::test]
+async fn create_group_includes_the_creator_as_owner() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let cy = w.user("cy").await;
+    let r = create(
+        &ada,
+        json!({
+            "conversation_type": "group",
+            "title": " Project Team ",
+            "description": "Discussion for the new project",
+            "participant_ids": [bob.id, cy.id, bob.id, ada.id],
+        }),
+    )
+    .send(&w)
+    .await
+    .expect(201);
+    let c = &r.body;
+    assert_eq!(c["conversation_type"], "group");
+    assert_eq!(c["title"], "Project Team");
+    assert_eq!(c["description"], "Discussion for the new project");
+    assert_eq!(c["created_by"], ada.id.to_string());
+    assert!(c["created_at"].is_string());
+    assert!(c["last_message"].is_null());
+    assert_eq!(c["unread_count"], 0);
+    assert_eq!(
+        user_ids(&c["participants"]),
+        sorted(&[ada.id, bob.id, cy.id])
+    );
+    let owner = c["participants"]
+        .as_array()
+        .expect("participants")
+        .iter()
+        .find(|p| p["user_id"] == ada.id.to_string())
+        .expect("creator");
+    assert_eq!(owner["role"], "owner");
+    assert_eq!(owner["username"], "ada");
+    assert!(owner["joined_at"].is_string());
+    // Every participant sees it.
+    for who in [&ada, &bob, &cy] {
+        let r = list(who).send(&w).await.expect(200);
+        assert_eq!(ids_of(&r), [c["conversation_id"].as_str().expect("id")]);
+    }
+}
+
+#[tokio::test]
+async fn a_direct_conversation_is_created_once_per_pair() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let direct = |by: &Actor, other: &Actor| {
+        create(
+            by,
+            json!({"conversation_type": "direct", "participant_ids": [other.id], "title": null}),
+        )
+    };
+    let first = direct(&ada, &bob).send(&w).await.expect(201);
+    assert_eq!(first.body["conversation_type"], "direct");
+    assert!(first.body["title"].is_null());
+    assert_eq!(
+        user_ids(&first.body["participants"]),
+        sorted(&[ada.id, bob.id])
+    );
+    let again = direct(&ada, &bob).send(&w).await.expect(200);
+    assert_eq!(again.body["conversation_id"], first.body["conversation_id"]);
+    let reverse = direct(&bob, &ada).send(&w).await.expect(200);
+    assert_eq!(
+        reverse.body["conversation_id"],
+        first.body["conversation_id"]
+    );
+    let r = list(&ada).send(&w).await.expect(200);
+    assert_eq!(ids_of(&r).len(), 1);
+}
+
+#[tokio::test]
+async fn create_validates_its_input() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let cy = w.user("cy").await;
+    let ghost1 = UserId::new();
+    let ghost2 = UserId::new();
+    let r = create(
+        &ada,
+        json!({"conversation_type": "group", "title": "T", "participant_ids": [bob.id, ghost1, ghost2]}),
+    )
+    .send(&w)
+    .await
+    .expect(400);
+    assert_eq!(r.fields(), ["participant_ids[1]", "participant_ids[2]"]);
+    assert!(r.body.to_string().contains(&ghost1.to_string()));
+    create(
+        &ada,
+        json!({"conversation_type": "direct", "participant_ids": [bob.id, cy.id]}),
+    )
+    .send(&w)
+    .await
+    .expect_field("participant_ids");
+    create(
+        &ada,
+        json!({"conversation_type": "direct", "participant_ids": [ada.id]}),
+    )
+    .send(&w)
+    .await
+    .expect_field("participant_ids");
+    create(
+        &ada,
+        json!({"conversation_type": "direct", "participant_ids": [bob.id], "title": "Hi"}),
+    )
+    .send(&w)
+    .await
+    .expect_field("title");
+    create(
+        &ada,
+        json!({"conversation_type": "group", "participant_ids": [bob.id]}),
+    )
+    .send(&w)
+    .await
+    .expect_field("title");
+    create(
+        &ada,
+        json!({"conversation_type": "group", "title": "t".repeat(101), "participant_ids": [bob.id]}),
+    )
+    .send(&w)
+    .await
+    .expect_field("title");
+    create(
+        &ada,
+        json!({"conversation_type": "group", "title": "T", "participant_ids": [ada.id]}),
+    )
+    .send(&w)
+    .await
+    .expect_field("participant_ids");
+    create(
+        &ada,
+        json!({"conversation_type": "group", "title": "T", "participant_ids": []}),
+    )
+    .send(&w)
+    .await
+    .expect_field("participant_ids");
+    let too_many: Vec<UserId> = (0..=MAX_PARTICIPANTS).map(|_| UserId::new()).collect();
+    create(
+        &ada,
+        json!({"conversation_type": "group", "title": "T", "participant_ids": too_many}),
+    )
+    .send(&w)
+    .await
+    .expect_field("participant_ids");
+    create(
+        &ada,
+        json!({"conversation_type": "group", "title": "T", "participant_ids": ["nope"]}),
+    )
+    .send(&w)
+    .await
+    .expect_field("participant_ids");
+    create(
+        &ada,
+        json!({"conversation_type": "channel", "participant_ids": [bob.id]}),
+    )
+    .send(&w)
+    .await
+    .expect_field("conversation_type");
+    create(&ada, json!({"participant_ids": [bob.id]}))
+        .send(&w)
+        .await
+        .expect_field("conversation_type");
+    create(&ada, json!({"conversation_type": "group", "title": "T"}))
+        .send(&w)
+        .await
+        .expect_field("participant_ids");
+    create(&ada, json!({}))
+        .raw_body("{\"conversation_type\":")
+        .send(&w)
+        .await
+        .expect_field("body");
+    let big = format!("{{\"title\": \"{}\"}}", "a".repeat(70 * 1024));
+    create(&ada, json!({}))
+        .raw_body(&big)
+        .send(&w)
+        .await
+        .expect(413);
+    assert!(ids_of(&list(&ada).send(&w).await.expect(200)).is_empty());
+}
+
+#[tokio::test]
+async fn list_orders_by_activity_with_unread_counts() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let cy = w.user("cy").await;
+    let tick = || tokio::time::sleep(std::time::Duration::from_millis(3));
+    let first = group(&w, &ada, &[&bob]).await;
+    tick().await;
+    let second = group(&w, &ada, &[&bob, &cy]).await;
+    tick().await;
+    let third = group(&w, &bob, &[&ada]).await;
+    let id = |c: &Value| c["conversation_id"].as_str().expect("id").to_owned();
+    // Newest activity first: creation order, reversed.
+    let r = list(&ada).send(&w).await.expect(200);
+    assert_eq!(ids_of(&r), [id(&third), id(&second), id(&first)]);
+    // Messages move a conversation to the top.
+    tick().await;
+    send(&w, &first, &ada, "one").await;
+    let last = send(&w, &first, &ada, "two").await;
+    let r = list(&bob).send(&w).await.expect(200);
+    assert_eq!(ids_of(&r), [id(&first), id(&third), id(&second)]);
+    let top = &r.body["conversations"][0];
+    assert_eq!(top["unread_count"], 2);
+    assert_eq!(top["last_message"]["message_id"], last["message_id"]);
+    assert_eq!(top["last_message"]["content"], "two");
+    assert_eq!(top["last_message"]["sender_id"], ada.id.to_string());
+    assert_eq!(top["last_message"]["position"], 2);
+    assert!(top["last_read_message_id"].is_null());
+    assert_eq!(user_ids(&top["participants"]), sorted(&[ada.id, bob.id]));
+    // Reading the first message leaves one unread.
+    let first_id: ConversationId = id(&first).parse().expect("id");
+    let m1 = w
+        .app
+        .stores
+        .messages
+        .list_messages(
+            first_id,
+            banter::store::Window::after(banter::room::Position::ZERO, 1),
+        )
+        .await
+        .expect("messages")
+        .items[0]
+        .message_id;
+    banter::service::messages::receipt(&w.app, bob.id, first_id, m1, Receipt::Read)
+        .await
+        .expect("receipt");
+    let r = list(&bob).send(&w).await.expect(200);
+    assert_eq!(r.body["conversations"][0]["unread_count"], 1);
+    assert_eq!(
+        r.body["conversations"][0]["last_read_message_id"],
+        m1.to_string()
+    );
+    // cy is in one conversation only.
+    let r = list(&cy).send(&w).await.expect(200);
+    assert_eq!(ids_of(&r), [id(&second)]);
+    assert_eq!(r.body["has_more"], false);
+    assert!(r.body["next_cursor"].is_null());
+}
+
+#[tokio::test]
+async fn list_pages_with_a_cursor_bound_to_the_user() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let mut created = Vec::new();
+    for _ in 0..5 {
+        created.push(group(&w, &ada, &[&bob]).await["conversation_id"].clone());
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    created.reverse();
+    let p1 = list(&ada).query("limit", 2).send(&w).await.expect(200);
+    assert_eq!(p1.body["has_more"], true);
+    let c1 = p1.body["next_cursor"].as_str().expect("cursor").to_owned();
+    let p2 = list(&ada)
+        .query("limit", 2)
+        .query("cursor", &c1)
+        .send(&w)
+        .await
+        .expect(200);
+    let p3 = list(&ada)
+        .query("limit", 2)
+        .query("cursor", p2.body["next_cursor"].as_str().expect("cursor"))
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(p3.body["has_more"], false);
+    let all: Vec<String> = [ids_of(&p1), ids_of(&p2), ids_of(&p3)].concat();
+    let expected: Vec<String> = created
+        .iter()
+        .map(|v| v.as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(all, expected);
+    // Another user cannot use ada's cursor.
+    list(&bob)
+        .query("cursor", &c1)
+        .send(&w)
+        .await
+        .expect_field("cursor");
+    list(&ada)
+        .query("cursor", "abc.def")
+        .send(&w)
+        .await
+        .expect_field("cursor");
+    for bad in ["0", "51", "x"] {
+        list(&ada)
+            .query("limit", bad)
+            .send(&w)
+            .await
+            .expect_field("limit");
+    }
+}
+
+#[tokio::test]
+async fn list_hides_the_text_of_a_deleted_last_message() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let conv = group(&w, &ada, &[&bob]).await;
+    let m = send(&w, &conv, &ada, "oops, secret").await;
+    Call::sample("messages-delete")
+        .path("message_id", m["message_id"].as_str().expect("id"))
+        .by(&ada)
+        .send(&w)
+        .await
+        .expect(200);
+    let r = list(&bob).send(&w).await.expect(200);
+    let last = &r.body["conversations"][0]["last_message"];
+    assert_eq!(last["content"], "");
+    assert_eq!(last["is_deleted"], true);
+    assert!(!r.body.to_string().contains("secret"));
+}
+
+#[tokio::test]
+async fn participants_are_managed_by_the_owner() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let cy = w.user("cy").await;
+    let dee = w.user("dee").await;
+    let eve = w.user("eve").await;
+    let conv = group(&w, &ada, &[&bob]).await;
+    // The owner adds; users already in are left out of the answer.
+    let r = participants(
+        &conv,
+        &ada,
+        json!({"action": "add", "user_ids": [cy.id, bob.id, cy.id]}),
+    )
+    .send(&w)
+    .await
+    .expect(200);
+    assert_eq!(r.body["success"], true);
+    let added = r.body["added_participants"].as_array().expect("added");
+    assert_eq!(added.len(), 1);
+    assert_eq!(added[0]["user_id"], cy.id.to_string());
+    assert_eq!(added[0]["role"], "member");
+    assert_eq!(added[0]["username"], "cy");
+    assert!(added[0]["joined_at"].is_string());
+    let r = participants(&conv, &ada, json!({"action": "add", "user_ids": [cy.id]}))
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(r.body["added_participants"], json!([]));
+    // Members may not add, nor remove others.
+    let r = participants(&conv, &bob, json!({"action": "add", "user_ids": [dee.id]}))
+        .send(&w)
+        .await
+        .expect(403);
+    assert_eq!(r.code(), "FORBIDDEN");
+    participants(
+        &conv,
+        &bob,
+        json!({"action": "remove", "user_ids": [cy.id]}),
+    )
+    .send(&w)
+    .await
+    .expect(403);
+    participants(
+        &conv,
+        &bob,
+        json!({"action": "remove", "user_ids": [bob.id, cy.id]}),
+    )
+    .send(&w)
+    .await
+    .expect(403);
+    // Outsiders learn nothing.
+    let r = participants(&conv, &eve, json!({"action": "add", "user_ids": [eve.id]}))
+        .send(&w)
+        .await
+        .expect(404);
+    assert_eq!(r.code(), "NOT_FOUND");
+    participants(
+        &conv,
+        &eve,
+        json!({"action": "remove", "user_ids": [eve.id]}),
+    )
+    .send(&w)
+    .await
+    .expect(404);
+    // A member may leave.
+    let r = participants(
+        &conv,
+        &bob,
+        json!({"action": "remove", "user_ids": [bob.id]}),
+    )
+    .send(&w)
+    .await
+    .expect(200);
+    assert_eq!(
+        r.body,
+        json!({"success": true, "removed_user_ids": [bob.id]})
+    );
+    assert!(ids_of(&list(&bob).send(&w).await.expect(200)).is_empty());
+    Call::sample("messages-list")
+        .no_query()
+        .path(
+            "conversation_id",
+            conv["conversation_id"].as_str().expect("id"),
+        )
+        .by(&bob)
+        .send(&w)
+        .await
+        .expect(404);
+    // The owner removes others (absent ones are just not listed), but cannot leave.
+    let r = participants(
+        &conv,
+        &ada,
+        json!({"action": "remove", "user_ids": [cy.id, dee.id]}),
+    )
+    .send(&w)
+    .await
+    .expect(200);
+    assert_eq!(r.body["removed_user_ids"], json!([cy.id]));
+    let r = participants(
+        &conv,
+        &ada,
+        json!({"action": "remove", "user_ids": [ada.id]}),
+    )
+    .send(&w)
+    .await
+    .expect(409);
+    assert_eq!(r.code(), "CONFLICT");
+    // Input checks.
+    let ghost = UserId::new();
+    participants(
+        &conv,
+        &ada,
+        json!({"action": "add", "user_ids": [dee.id, ghost]}),
+    )
+    .send(&w)
+    .await
+    .expect_field("user_ids[1]");
+    participants(&conv, &ada, json!({"action": "kick", "user_ids": [dee.id]}))
+        .send(&w)
+        .await
+        .expect_field("action");
+    participants(&conv, &ada, json!({"action": "add", "user_ids": []}))
+        .send(&w)
+        .await
+        .expect_field("user_ids");
+    participants(&conv, &ada, json!({"action": "add"}))
+        .send(&w)
+        .await
+        .expect_field("user_ids");
+    participants(&conv, &ada, json!({"action": "add", "user_ids": ["x"]}))
+        .send(&w)
+        .await
+        .expect_field("user_ids");
+    participants(&conv, &ada, json!({}))
+        .raw_body("nope")
+        .send(&w)
+        .await
+        .expect_field("body");
+    participants(&conv, &ada, json!({"action": "add", "user_ids": [dee.id]}))
+        .path("conversation_id", "bad")
+        .send(&w)
+        .await
+        .expect_field("conversation_id");
+    participants(&conv, &ada, json!({"action": "add", "user_ids": [dee.id]}))
+        .path("conversation_id", ConversationId::new())
+        .send(&w)
+        .await
+        .expect(404);
+}
+
+#[tokio::test]
+async fn direct_conversations_keep_their_participants() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let cy = w.user("cy").await;
+    let direct = create(
+        &ada,
+        json!({"conversation_type": "direct", "participant_ids": [bob.id]}),
+    )
+    .send(&w)
+    .await
+    .expect(201)
+    .body;
+    for body in [
+        json!({"action": "add", "user_ids": [cy.id]}),
+        json!({"action": "remove", "user_ids": [bob.id]}),
+    ] {
+        let r = participants(&direct, &ada, body).send(&w).await.expect(409);
+        assert_eq!(r.code(), "CONFLICT");
+    }
+}
+
+#[tokio::test]
+async fn removed_participants_stop_receiving_the_room() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let conv = group(&w, &ada, &[&bob]).await;
+    let id: ConversationId = conv["conversation_id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("id");
+    let connection: ConnectionId = "bobConn1=".parse().expect("connection id");
+    let t = now();
+    let stores = &w.app.stores;
+    stores
+        .connections
+        .put_connection(&Connection {
+            connection_id: connection.clone(),
+            user_id: bob.id,
+            connected_at: t,
+            expires_at: connection_expiry(t),
+        })
+        .await
+        .expect("connection");
+    stores
+        .connections
+        .subscribe(&Subscription {
+            room: Room::Conversation(id),
+            connection_id: connection.clone(),
+            user_id: bob.id,
+            subscribed_at: t,
+            expires_at: connection_expiry(t),
+        })
+        .await
+        .expect("subscribe");
+    participants(
+        &conv,
+        &ada,
+        json!({"action": "remove", "user_ids": [bob.id]}),
+    )
+    .send(&w)
+    .await
+    .expect(200);
+    let rooms = stores
+        .connections
+        .list_connection_rooms(&connection)
+        .await
+        .expect("rooms");
+    assert!(rooms.is_empty(), "still subscribed to {rooms:?}");
+}
+
+#[tokio::test]
+async fn every_route_needs_a_valid_token() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let conv = group(&w, &ada, &[&bob]).await;
+    let (elsewhere, _) =
+        banter::app::App::in_memory(banter::config::Config::default()).expect("app");
+    let forged = elsewhere
+        .sessions
+        .issuer()
+        .issue_access(ada.id, now())
+        .expect("token")
+        .0;
+    let calls = [
+        list(&ada),
+        create(
+            &ada,
+            json!({"conversation_type": "group", "title": "T", "participant_ids": [bob.id]}),
+        ),
+        participants(
+            &conv,
+            &ada,
+            json!({"action": "remove", "user_ids": [bob.id]}),
+        ),
+    ];
+    assert_eq!(calls.len(), ROUTES.len());
+    for call in calls {
+        let key = call.route_key();
+        let r = call.clone().anonymous().send(&w).await;
+        assert_eq!(r.status, 401, "{key} anonymous: {}", r.body);
+        assert_eq!(r.code(), "UNAUTHORIZED");
+        let r = call.clone().token(&forged).send(&w).await;
+        assert_eq!(r.status, 401, "{key} forged: {}", r.body);
+    }
+    let r = list(&ada).send(&w).await.expect(200);
+    assert_eq!(ids_of(&r).len(), 1);
+    assert_eq!(
+        r.body["conversations"][0]["participants"]
+            .as_array()
+            .expect("participants")
+            .len(),
+        2
+    );
+}

@@ -1,0 +1,667 @@
+//! The `messages` function's routes, end to end through `banter::http::serve` with requests
+//! built from the samples in `events/`, over the in-memory adapters.
+
+mod rest_b_support;
+
+use banter::ids::{ConversationId, MessageId};
+use banter::rest::messages::ROUTES;
+use rest_b_support::{Actor, Call, Res, World, check_samples};
+use serde_json::{Value, json};
+
+/// A group of `owner` with `members`; returns its id.
+async fn group(w: &World, owner: &Actor, members: &[&Actor]) -> String {
+    let ids: Vec<String> = members.iter().map(|m| m.id.to_string()).collect();
+    Call::sample("conversations-create")
+        .by(owner)
+        .body(json!({"conversation_type": "group", "title": "Team", "participant_ids": ids}))
+        .send(w)
+        .await
+        .expect(201)
+        .body["conversation_id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
+fn send_call(conversation: &str, by: &Actor, content: &str, key: &str) -> Call {
+    Call::sample("messages-send")
+        .path("conversation_id", conversation)
+        .by(by)
+        .body(json!({"content": content, "client_message_id": key}))
+}
+
+async fn send(w: &World, conversation: &str, by: &Actor, content: &str) -> Value {
+    send_call(conversation, by, content, &uuid::Uuid::now_v7().to_string())
+        .send(w)
+        .await
+        .expect(201)
+        .body
+}
+
+fn history(conversation: &str, by: &Actor) -> Call {
+    Call::sample("messages-list")
+        .no_query()
+        .path("conversation_id", conversation)
+        .by(by)
+}
+
+fn on_message(sample: &str, message: &Value, by: &Actor) -> Call {
+    Call::sample(sample)
+        .path("message_id", message["message_id"].as_str().expect("id"))
+        .by(by)
+}
+
+fn edit(message: &Value, by: &Actor, body: Value) -> Call {
+    on_message("messages-edit", message, by).body(body)
+}
+
+fn react(message: &Value, by: &Actor, emoji: &str) -> Call {
+    on_message("messages-react", message, by).body(json!({ "emoji": emoji }))
+}
+
+fn positions(r: &Res) -> Vec<u64> {
+    r.body["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["position"].as_u64().expect("position"))
+        .collect()
+}
+
+fn cursor(r: &Res) -> String {
+    r.body["next_cursor"]
+        .as_str()
+        .expect("next_cursor")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn samples_are_served() {
+    check_samples("messages", ROUTES).await;
+}
+
+#[tokio::test]
+async fn send_is_idempotent_by_client_message_id() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let conv = group(&w, &ada, &[&bob]).await;
+    let first = send_call(&conv, &ada, " Hello everyone! ", "client-1")
+        .send(&w)
+        .await
+        .expect(201);
+    let m = &first.body;
+    assert_eq!(m["conversation_id"], conv);
+    assert_eq!(m["sender_id"], ada.id.to_string());
+    assert_eq!(m["content"], "Hello everyone!");
+    assert_eq!(m["client_message_id"], "client-1");
+    assert_eq!(m["message_type"], "text");
+    assert_eq!(m["delivery_status"], "sent");
+    assert_eq!(m["position"], 1);
+    assert_eq!(m["reactions"], json!({}));
+    assert_eq!(m["edit_history"], json!([]));
+    assert_eq!(m["is_deleted"], false);
+    let jobs = w.drain().await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0]["type"], "new_message");
+    assert_eq!(jobs[0]["payload"]["message"]["message_id"], m["message_id"]);
+    let retry = send_call(&conv, &ada, " Hello everyone! ", "client-1")
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(retry.body, first.body);
+    let all = history(&conv, &ada).send(&w).await.expect(200);
+    assert_eq!(positions(&all), [1]);
+    // The same key from another sender is another message.
+    let other = send_call(&conv, &bob, "hi", "client-1")
+        .send(&w)
+        .await
+        .expect(201);
+    assert_ne!(other.body["message_id"], m["message_id"]);
+    // Replies and an explicit type.
+    let reply = Call::sample("messages-send")
+        .path("conversation_id", &conv)
+        .by(&bob)
+        .body(json!({
+            "content": "re",
+            "client_message_id": "client-2",
+            "reply_to_message_id": m["message_id"],
+            "message_type": "text",
+        }))
+        .send(&w)
+        .await
+        .expect(201);
+    assert_eq!(reply.body["reply_to_message_id"], m["message_id"]);
+}
+
+#[tokio::test]
+async fn send_validates_its_input() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let conv = group(&w, &ada, &[&bob]).await;
+    let elsewhere = group(&w, &ada, &[&bob]).await;
+    let foreign = send(&w, &elsewhere, &ada, "other room").await;
+    let r = send_call(&conv, &ada, &"a".repeat(2001), "k1")
+        .send(&w)
+        .await
+        .expect_field("content");
+    assert!(
+        r.body["error"]["details"][0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("2000")
+    );
+    send_call(&conv, &ada, "", "k1")
+        .send(&w)
+        .await
+        .expect_field("content");
+    let base = send_call(&conv, &ada, "x", "k1");
+    base.clone()
+        .body(json!({"content": "x"}))
+        .send(&w)
+        .await
+        .expect_field("client_message_id");
+    base.clone()
+        .body(json!({"content": "x", "client_message_id": "has space"}))
+        .send(&w)
+        .await
+        .expect_field("client_message_id");
+    base.clone()
+        .body(json!({"content": "x", "client_message_id": "k".repeat(65)}))
+        .send(&w)
+        .await
+        .expect_field("client_message_id");
+    base.clone()
+        .body(json!({"content": "x", "client_message_id": "k2", "message_type": "image"}))
+        .send(&w)
+        .await
+        .expect_field("message_type");
+    base.clone()
+        .body(json!({"content": "x", "client_message_id": "k2", "reply_to_message_id": foreign["message_id"]}))
+        .send(&w)
+        .await
+        .expect_field("reply_to_message_id");
+    base.clone()
+        .body(json!({"content": "x", "client_message_id": "k2", "reply_to_message_id": "zzz"}))
+        .send(&w)
+        .await
+        .expect_field("reply_to_message_id");
+    base.clone()
+        .raw_body("{")
+        .send(&w)
+        .await
+        .expect_field("body");
+    base.clone()
+        .raw_body("\"text\"")
+        .send(&w)
+        .await
+        .expect_field("body");
+    let big = format!("{{\"content\": \"{}\"}}", "a".repeat(70 * 1024));
+    let r = base.clone().raw_body(&big).send(&w).await.expect(413);
+    assert_eq!(r.code(), "PAYLOAD_TOO_LARGE");
+    base.clone()
+        .path("conversation_id", "nope")
+        .send(&w)
+        .await
+        .expect_field("conversation_id");
+    assert_eq!(
+        positions(&history(&conv, &ada).send(&w).await.expect(200)),
+        Vec::<u64>::new()
+    );
+}
+
+#[tokio::test]
+async fn history_pages_before_and_after() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let conv = group(&w, &ada, &[&bob]).await;
+    let mut sent = Vec::new();
+    for i in 1..=7 {
+        sent.push(
+            send(
+                &w,
+                &conv,
+                if i % 2 == 0 { &bob } else { &ada },
+                &format!("m{i}"),
+            )
+            .await,
+        );
+    }
+    // Default: newest first, paged backwards.
+    let p1 = history(&conv, &bob)
+        .query("limit", 3)
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(positions(&p1), [7, 6, 5]);
+    assert_eq!(p1.body["has_more"], true);
+    assert_eq!(p1.body["messages"][0]["content"], "m7");
+    let p2 = history(&conv, &bob)
+        .query("limit", 3)
+        .query("cursor", cursor(&p1))
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(positions(&p2), [4, 3, 2]);
+    let p3 = history(&conv, &bob)
+        .query("limit", 3)
+        .query("cursor", cursor(&p2))
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(positions(&p3), [1]);
+    assert_eq!(p3.body["has_more"], false);
+    assert!(p3.body["next_cursor"].is_null());
+    // `before` takes a position or a message id.
+    let b = history(&conv, &bob)
+        .query("before", 5)
+        .query("limit", 3)
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(positions(&b), [4, 3, 2]);
+    let b = history(&conv, &bob)
+        .query("before", sent[4]["message_id"].as_str().expect("id"))
+        .query("limit", 3)
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(positions(&b), [4, 3, 2]);
+    // `after`: catch-up, oldest first, paged forwards.
+    let a = history(&conv, &bob)
+        .query("after", 4)
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(positions(&a), [5, 6, 7]);
+    assert_eq!(a.body["has_more"], false);
+    let a1 = history(&conv, &bob)
+        .query("after", 0)
+        .query("limit", 3)
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(positions(&a1), [1, 2, 3]);
+    let a2 = history(&conv, &bob)
+        .query("limit", 3)
+        .query("cursor", cursor(&a1))
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(positions(&a2), [4, 5, 6]);
+    let a = history(&conv, &bob)
+        .query("after", sent[5]["message_id"].as_str().expect("id"))
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(positions(&a), [7]);
+    // Conflicting and malformed anchors.
+    history(&conv, &bob)
+        .query("before", 5)
+        .query("after", 2)
+        .send(&w)
+        .await
+        .expect_field("before");
+    history(&conv, &bob)
+        .query("after", 2)
+        .query("cursor", cursor(&a1))
+        .send(&w)
+        .await
+        .expect_field("after");
+    history(&conv, &bob)
+        .query("before", "yesterday")
+        .send(&w)
+        .await
+        .expect_field("before");
+    history(&conv, &bob)
+        .query("after", MessageId::new())
+        .send(&w)
+        .await
+        .expect_field("after");
+    for bad in ["0", "101", "many"] {
+        history(&conv, &bob)
+            .query("limit", bad)
+            .send(&w)
+            .await
+            .expect_field("limit");
+    }
+    // A cursor of another conversation, or a forged one, is refused.
+    let other = group(&w, &bob, &[&ada]).await;
+    for i in 0..3 {
+        send(&w, &other, &bob, &format!("o{i}")).await;
+    }
+    let foreign = history(&other, &bob)
+        .query("limit", 1)
+        .send(&w)
+        .await
+        .expect(200);
+    history(&conv, &bob)
+        .query("cursor", cursor(&foreign))
+        .send(&w)
+        .await
+        .expect_field("cursor");
+    history(&conv, &bob)
+        .query("cursor", "x.y")
+        .send(&w)
+        .await
+        .expect_field("cursor");
+    // Another conversation's message is no anchor here.
+    let foreign_msg = send(&w, &other, &bob, "elsewhere").await;
+    history(&conv, &bob)
+        .query("before", foreign_msg["message_id"].as_str().expect("id"))
+        .send(&w)
+        .await
+        .expect_field("before");
+}
+
+#[tokio::test]
+async fn edit_by_the_author_keeps_the_history() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let conv = group(&w, &ada, &[&bob]).await;
+    let m = send(&w, &conv, &ada, "Hello everyone!").await;
+    w.drain().await;
+    let r = edit(
+        &m,
+        &ada,
+        json!({"content": "Hello everyone! (edited)", "edit_reason": "typo_correction"}),
+    )
+    .send(&w)
+    .await
+    .expect(200);
+    assert_eq!(r.body["success"], true);
+    let edited = &r.body["message"];
+    assert_eq!(edited["message_id"], m["message_id"]);
+    assert_eq!(edited["content"], "Hello everyone! (edited)");
+    assert_eq!(
+        edited["edit_history"][0]["previous_content"],
+        "Hello everyone!"
+    );
+    assert_eq!(edited["edit_history"][0]["edit_reason"], "typo_correction");
+    assert!(edited["edit_history"][0]["edited_at"].is_string());
+    let jobs = w.drain().await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0]["type"], "message_updated");
+    assert_eq!(
+        jobs[0]["payload"]["message"]["content"],
+        "Hello everyone! (edited)"
+    );
+    let r = edit(&m, &ada, json!({"content": "third"}))
+        .send(&w)
+        .await
+        .expect(200);
+    let history_of = r.body["message"]["edit_history"]
+        .as_array()
+        .expect("history")
+        .clone();
+    assert_eq!(history_of.len(), 2);
+    assert_eq!(
+        history_of[1]["previous_content"],
+        "Hello everyone! (edited)"
+    );
+    assert!(history_of[1]["edit_reason"].is_null());
+    assert_eq!(w.drain_types().await, ["message_updated"]);
+    // Listed with its history.
+    let listed = history(&conv, &bob).send(&w).await.expect(200);
+    assert_eq!(listed.body["messages"][0]["content"], "third");
+    assert_eq!(
+        listed.body["messages"][0]["edit_history"]
+            .as_array()
+            .expect("h")
+            .len(),
+        2
+    );
+    // A participant who is not the author: 403, nothing changes.
+    let r = edit(&m, &bob, json!({"content": "hijack"}))
+        .send(&w)
+        .await
+        .expect(403);
+    assert_eq!(r.code(), "FORBIDDEN");
+    assert!(w.drain().await.is_empty());
+    // Input checks.
+    edit(&m, &ada, json!({"content": ""}))
+        .send(&w)
+        .await
+        .expect_field("content");
+    edit(&m, &ada, json!({"content": "a".repeat(2001)}))
+        .send(&w)
+        .await
+        .expect_field("content");
+    edit(&m, &ada, json!({"edit_reason": "x"}))
+        .send(&w)
+        .await
+        .expect_field("content");
+    edit(
+        &m,
+        &ada,
+        json!({"content": "ok", "edit_reason": "r".repeat(101)}),
+    )
+    .send(&w)
+    .await
+    .expect_field("edit_reason");
+    edit(&m, &ada, json!({}))
+        .raw_body("{]")
+        .send(&w)
+        .await
+        .expect_field("body");
+    // A deleted message cannot be edited.
+    on_message("messages-delete", &m, &ada)
+        .send(&w)
+        .await
+        .expect(200);
+    let r = edit(&m, &ada, json!({"content": "back"}))
+        .send(&w)
+        .await
+        .expect(409);
+    assert_eq!(r.code(), "CONFLICT");
+}
+
+#[tokio::test]
+async fn delete_by_the_author_only() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let conv = group(&w, &ada, &[&bob]).await;
+    let m = send(&w, &conv, &ada, "regret").await;
+    w.drain().await;
+    let r = on_message("messages-delete", &m, &bob)
+        .send(&w)
+        .await
+        .expect(403);
+    assert_eq!(r.code(), "FORBIDDEN");
+    let r = on_message("messages-delete", &m, &ada)
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(r.body["success"], true);
+    assert_eq!(r.body["message"]["is_deleted"], true);
+    assert_eq!(r.body["message"]["content"], "");
+    assert_eq!(w.drain_types().await, ["message_updated"]);
+    // Idempotent, and nothing more is broadcast.
+    on_message("messages-delete", &m, &ada)
+        .send(&w)
+        .await
+        .expect(200);
+    assert!(w.drain().await.is_empty());
+    let listed = history(&conv, &bob).send(&w).await.expect(200);
+    assert_eq!(listed.body["messages"][0]["is_deleted"], true);
+    assert_eq!(listed.body["messages"][0]["content"], "");
+    assert!(!listed.body.to_string().contains("regret"));
+    // Reacting to a deleted message is refused.
+    react(&m, &bob, "👍").send(&w).await.expect(409);
+}
+
+#[tokio::test]
+async fn reactions_toggle() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let conv = group(&w, &ada, &[&bob]).await;
+    let m = send(&w, &conv, &ada, "react to me").await;
+    w.drain().await;
+    let r = react(&m, &ada, "👍").send(&w).await.expect(200);
+    assert_eq!(r.body["success"], true);
+    assert_eq!(r.body["reacted"], true);
+    assert_eq!(r.body["emoji"], "👍");
+    assert_eq!(r.body["message_id"], m["message_id"]);
+    assert_eq!(r.body["reactions"], json!({"👍": [ada.id]}));
+    let r = react(&m, &bob, "👍").send(&w).await.expect(200);
+    assert_eq!(r.body["reactions"], json!({"👍": [ada.id, bob.id]}));
+    let r = react(&m, &bob, "❤️").send(&w).await.expect(200);
+    assert_eq!(r.body["reactions"]["❤️"], json!([bob.id]));
+    let r = react(&m, &ada, "👍").send(&w).await.expect(200);
+    assert_eq!(r.body["reacted"], false);
+    assert_eq!(r.body["reactions"], json!({"👍": [bob.id], "❤️": [bob.id]}));
+    assert_eq!(
+        w.drain_types().await,
+        [
+            "message_updated",
+            "message_updated",
+            "message_updated",
+            "message_updated"
+        ]
+    );
+    let listed = history(&conv, &ada).send(&w).await.expect(200);
+    assert_eq!(
+        listed.body["messages"][0]["reactions"]["👍"],
+        json!([bob.id])
+    );
+    for bad in ["ab", "", "👍 👍", &"👍".repeat(17)] {
+        react(&m, &ada, bad).send(&w).await.expect_field("emoji");
+    }
+    on_message("messages-react", &m, &ada)
+        .body(json!({}))
+        .send(&w)
+        .await
+        .expect_field("emoji");
+}
+
+#[tokio::test]
+async fn authorization_matrix() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let eve = w.user("eve").await;
+    let conv = group(&w, &ada, &[&bob]).await;
+    let m = send(&w, &conv, &ada, "private").await;
+    let eves = group(&w, &eve, &[&bob]).await;
+    let eve_msg = send(&w, &eves, &eve, "eve's").await;
+    w.drain().await;
+    let (elsewhere, _) =
+        banter::app::App::in_memory(banter::config::Config::default()).expect("app");
+    let forged = elsewhere
+        .sessions
+        .issuer()
+        .issue_access(ada.id, banter::time::now())
+        .expect("token")
+        .0;
+    let calls = |by: &Actor| {
+        vec![
+            history(&conv, by),
+            send_call(&conv, by, "x", "matrix-1"),
+            edit(&m, by, json!({"content": "x"})),
+            on_message("messages-delete", &m, by),
+            react(&m, by, "👍"),
+        ]
+    };
+    assert_eq!(calls(&ada).len(), ROUTES.len());
+    for call in calls(&ada) {
+        let key = call.route_key();
+        let r = call.clone().anonymous().send(&w).await;
+        assert_eq!(r.status, 401, "{key} anonymous: {}", r.body);
+        assert_eq!(r.code(), "UNAUTHORIZED");
+        let r = call.clone().token(&forged).send(&w).await;
+        assert_eq!(r.status, 401, "{key} forged: {}", r.body);
+    }
+    // A non-participant: every route answers 404, exactly as for ids that do not exist.
+    for call in calls(&eve) {
+        let key = call.route_key();
+        let r = call.send(&w).await;
+        assert_eq!(r.status, 404, "{key} non-participant: {}", r.body);
+        assert_eq!(r.code(), "NOT_FOUND");
+        assert!(!r.body.to_string().contains("private"));
+    }
+    let ghost_conv = ConversationId::new().to_string();
+    let ghost_msg = json!({"message_id": MessageId::new().to_string()});
+    for call in [
+        history(&ghost_conv, &ada),
+        send_call(&ghost_conv, &ada, "x", "k"),
+        edit(&ghost_msg, &ada, json!({"content": "x"})),
+        on_message("messages-delete", &ghost_msg, &ada),
+        react(&ghost_msg, &ada, "👍"),
+    ] {
+        call.send(&w).await.expect(404);
+    }
+    // BOLA with ada's own token on eve's ids.
+    history(&eves, &ada).send(&w).await.expect(404);
+    edit(&eve_msg, &ada, json!({"content": "x"}))
+        .send(&w)
+        .await
+        .expect(404);
+    on_message("messages-delete", &eve_msg, &ada)
+        .send(&w)
+        .await
+        .expect(404);
+    react(&eve_msg, &ada, "👍").send(&w).await.expect(404);
+    // A participant who is not the author may read, send and react, but not edit or delete.
+    history(&conv, &bob).send(&w).await.expect(200);
+    react(&m, &bob, "👍").send(&w).await.expect(200);
+    edit(&m, &bob, json!({"content": "x"}))
+        .send(&w)
+        .await
+        .expect(403);
+    on_message("messages-delete", &m, &bob)
+        .send(&w)
+        .await
+        .expect(403);
+    // Malformed ids in the path.
+    for call in [
+        edit(
+            &json!({"message_id": "nope"}),
+            &ada,
+            json!({"content": "x"}),
+        ),
+        on_message("messages-delete", &json!({"message_id": "nope"}), &ada),
+        react(&json!({"message_id": "nope"}), &ada, "👍"),
+    ] {
+        call.send(&w).await.expect_field("message_id");
+    }
+    history("nope", &ada)
+        .send(&w)
+        .await
+        .expect_field("conversation_id");
+    // Nothing eve tried changed anything.
+    let listed = history(&conv, &ada).send(&w).await.expect(200);
+    assert_eq!(positions(&listed), [1]);
+    assert_eq!(listed.body["messages"][0]["content"], "private");
+    assert_eq!(
+        listed.body["messages"][0]["reactions"],
+        json!({"👍": [bob.id]})
+    );
+}
+
+#[tokio::test]
+async fn message_rate_limit_answers_429() {
+    let w = World::with_config(banter::config::Config {
+        message_rate: banter::config::RateRule::per(2, 60),
+        ..rest_b_support::roomy_config()
+    });
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let conv = group(&w, &ada, &[&bob]).await;
+    send(&w, &conv, &ada, "one").await;
+    send(&w, &conv, &ada, "two").await;
+    let r = send_call(&conv, &ada, "three", "k3")
+        .send(&w)
+        .await
+        .expect(429);
+    assert_eq!(r.code(), "RATE_LIMIT_EXCEEDED");
+    assert!(r.headers.contains_key("retry-after"));
+    assert_eq!(
+        positions(&history(&conv, &ada).send(&w).await.expect(200)),
+        [2, 1]
+    );
+}

@@ -1,0 +1,524 @@
+//! REST: the `users` function through `http::serve` — own profile, profile updates, public
+//! profiles, search with sealed cursors, and who may call what.
+
+mod rest_support;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use banter::app::App;
+use banter::http::MAX_BODY_BYTES;
+use banter::ids::UserId;
+use banter::model::{AccountStatus, User};
+use banter::rest;
+use banter::rest::users::{GET_ME, GET_USER, PATCH_ME, SEARCH};
+use banter::store::{Cursor, Page, StoreError, StoreResult, UserStore};
+use banter::time::now;
+use chrono::Duration;
+use rest_support::*;
+use serde_json::{Value, json};
+
+async fn users(app: &App, call: &Call) -> Resp {
+    send(app, call, rest::users::route).await
+}
+
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn get_user_call(id: impl ToString) -> Call {
+    Call::to(GET_USER).path_param("user_id", id)
+}
+
+fn search_call(q: &str) -> Call {
+    Call::to(SEARCH).without_query("limit").query("q", q)
+}
+
+#[tokio::test]
+async fn me_is_the_private_profile() {
+    let (app, _) = app();
+    let (user, token) = seed_user(&app, "grace_h").await;
+    let r = users(&app, &Call::to(GET_ME).bearer(&token)).await;
+    r.expect(200);
+    assert_eq!(
+        keys(&r.body),
+        set(&[
+            "user_id",
+            "username",
+            "display_name",
+            "email",
+            "avatar_url",
+            "status_message",
+            "reputation_score",
+            "account_status",
+            "created_at",
+            "updated_at",
+            "last_active_at",
+        ])
+    );
+    assert_eq!(r.body["user_id"], user.user_id.to_string());
+    assert_eq!(r.body["email"], "grace_h@example.com");
+    assert_eq!(r.body["account_status"], "active");
+    assert_eq!(r.header("x-ratelimit-limit"), Some("300"));
+}
+
+#[tokio::test]
+async fn protected_routes_refuse_missing_expired_forged_and_wrong_kind_tokens() {
+    let (app, _) = app();
+    let (user, _) = seed_user(&app, "grace_h").await;
+    let (other, _) = rest_support::app();
+    let forged = token_for(&other, user.user_id);
+    let expired = token_issued_at(&app, user.user_id, now() - Duration::hours(1));
+    let refresh = app
+        .sessions
+        .login_tokens(user.user_id, now())
+        .await
+        .unwrap()
+        .refresh_token;
+    let cases: [(&str, Call, &str); 6] = [
+        (
+            "missing",
+            Call::to(GET_ME).anonymous(),
+            "missing access token",
+        ),
+        (
+            "expired",
+            Call::to(GET_ME).bearer(&expired),
+            "token expired",
+        ),
+        ("forged", Call::to(GET_ME).bearer(&forged), "invalid token"),
+        (
+            "refresh token",
+            Call::to(GET_ME).bearer(&refresh),
+            "invalid token",
+        ),
+        (
+            "garbage",
+            Call::to(GET_ME).bearer("abc.def.ghi"),
+            "invalid token",
+        ),
+        (
+            "basic scheme",
+            Call::to(GET_ME).header("authorization", "Basic Z3JhY2U6cHc="),
+            "missing access token",
+        ),
+    ];
+    for (what, call, message) in cases {
+        let r = users(&app, &call).await;
+        r.expect_error(401, "UNAUTHORIZED");
+        assert_eq!(r.message(), message, "{what}");
+    }
+}
+
+#[tokio::test]
+async fn every_users_route_needs_a_signed_in_user() {
+    let (app, _) = app();
+    let (target, _) = seed_user(&app, "grace_h").await;
+    let (_, other) = seed_user(&app, "ada_l").await;
+    let calls = [
+        Call::to(GET_ME),
+        Call::to(PATCH_ME).json(json!({"status_message": "hi"})),
+        get_user_call(target.user_id),
+        search_call("gra"),
+    ];
+    for call in &calls {
+        users(&app, &call.clone().anonymous())
+            .await
+            .expect_error(401, "UNAUTHORIZED");
+    }
+    // Another signed-in user: `me` routes are their own; a profile and search are readable.
+    for call in &calls {
+        users(&app, &call.clone().bearer(&other)).await.expect(200);
+    }
+    // The other user's PATCH changed the other user only.
+    let stored = app
+        .stores
+        .users
+        .get_user(target.user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status_message, None);
+}
+
+#[tokio::test]
+async fn me_of_an_account_that_no_longer_exists_is_404() {
+    let (app, _) = app();
+    let token = token_for(&app, UserId::new());
+    users(&app, &Call::to(GET_ME).bearer(&token))
+        .await
+        .expect_error(404, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn patch_me_changes_and_clears_fields() {
+    let (app, _) = app();
+    let (user, token) = seed_user(&app, "grace_h").await;
+    let r = users(&app, &Call::sample("http-users-me-patch").bearer(&token)).await;
+    r.expect(200);
+    assert_eq!(r.body["display_name"], "Grace H.");
+    assert_eq!(r.body["status_message"], "Watching the final");
+    assert_eq!(
+        r.body["avatar_url"],
+        "https://cdn.banter.example/avatars/grace.png"
+    );
+    assert_eq!(r.body["email"], "grace_h@example.com", "absent: unchanged");
+    let stored = app
+        .stores
+        .users
+        .get_user(user.user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.version, 2);
+    assert_eq!(stored.display_name, "Grace H.");
+    assert!(stored.updated_at >= user.updated_at);
+
+    // `null` and "" remove optional fields; values are trimmed.
+    let r = users(
+        &app,
+        &Call::to(PATCH_ME).bearer(&token).json(json!({
+            "avatar_url": null, "status_message": "", "email": "  new@example.com "
+        })),
+    )
+    .await;
+    r.expect(200);
+    assert_eq!(r.body["avatar_url"], Value::Null);
+    assert_eq!(r.body["status_message"], Value::Null);
+    assert_eq!(r.body["email"], "new@example.com");
+    assert_eq!(r.body["display_name"], "Grace H.");
+
+    // Nothing to change: the profile as it is, no write.
+    let r = users(&app, &Call::to(PATCH_ME).bearer(&token).json(json!({}))).await;
+    r.expect(200);
+    assert_eq!(r.body["email"], "new@example.com");
+    let stored = app
+        .stores
+        .users
+        .get_user(user.user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.version, 3);
+    assert_eq!(stored.username, "grace_h");
+}
+
+#[tokio::test]
+async fn patch_me_lists_every_invalid_field() {
+    let (app, _) = app();
+    let (user, token) = seed_user(&app, "grace_h").await;
+    let patch = |body: Value| Call::to(PATCH_ME).bearer(&token).json(body);
+
+    let r = users(
+        &app,
+        &patch(json!({
+            "display_name": " ",
+            "avatar_url": "ftp://example.com/a.png",
+            "status_message": "x".repeat(141),
+            "email": "not-an-email",
+        })),
+    )
+    .await;
+    r.expect_error(400, "VALIDATION_ERROR");
+    assert_eq!(
+        r.fields(),
+        ["display_name", "avatar_url", "status_message", "email"]
+    );
+
+    let r = users(&app, &patch(json!({"display_name": null}))).await;
+    r.expect_error(400, "VALIDATION_ERROR");
+    assert_eq!(r.fields(), ["display_name"]);
+
+    // Unknown or immutable fields are refused, not ignored.
+    for body in [json!({"username": "new_name"}), json!({"password": "x"})] {
+        let r = users(&app, &patch(body)).await;
+        r.expect_error(400, "VALIDATION_ERROR");
+        assert_eq!(r.fields(), ["body"]);
+    }
+    let r = users(&app, &patch(json!({"display_name": 5}))).await;
+    r.expect_error(400, "VALIDATION_ERROR");
+    assert_eq!(r.fields(), ["body"]);
+
+    let r = users(
+        &app,
+        &Call::to(PATCH_ME)
+            .bearer(&token)
+            .raw_body("{\"display_name\":"),
+    )
+    .await;
+    r.expect_error(400, "VALIDATION_ERROR");
+    assert_eq!(r.fields(), ["body"]);
+    let r = users(&app, &Call::to(PATCH_ME).bearer(&token).no_body()).await;
+    r.expect_error(400, "VALIDATION_ERROR");
+    let big = json!({"status_message": "x".repeat(MAX_BODY_BYTES)});
+    users(&app, &patch(big))
+        .await
+        .expect_error(413, "PAYLOAD_TOO_LARGE");
+
+    // Nothing changed.
+    let stored = app
+        .stores
+        .users
+        .get_user(user.user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.version, 1);
+}
+
+#[tokio::test]
+async fn patch_me_is_refused_to_suspended_accounts() {
+    let (app, _) = app();
+    let (mut user, token) = seed_user(&app, "grace_h").await;
+    user.account_status = AccountStatus::Suspended;
+    user.version = 2;
+    app.stores.users.update_user(&user).await.unwrap();
+    users(
+        &app,
+        &Call::to(PATCH_ME)
+            .bearer(&token)
+            .json(json!({"status_message": "back"})),
+    )
+    .await
+    .expect_error(403, "FORBIDDEN");
+    // Reading one's own profile still works (it shows the status).
+    let r = users(&app, &Call::to(GET_ME).bearer(&token)).await;
+    r.expect(200);
+    assert_eq!(r.body["account_status"], "suspended");
+}
+
+/// A user store whose first `fail` updates lose to a "concurrent" update, which it applies
+/// itself (bumping the stored version) before refusing.
+struct RacingUsers {
+    inner: Arc<dyn UserStore>,
+    fail: AtomicUsize,
+}
+
+#[async_trait]
+impl UserStore for RacingUsers {
+    async fn create_user(&self, user: &User) -> StoreResult<()> {
+        self.inner.create_user(user).await
+    }
+    async fn get_user(&self, id: UserId) -> StoreResult<Option<User>> {
+        self.inner.get_user(id).await
+    }
+    async fn get_users(&self, ids: &[UserId]) -> StoreResult<Vec<User>> {
+        self.inner.get_users(ids).await
+    }
+    async fn get_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        self.inner.get_user_by_username(username).await
+    }
+    async fn update_user(&self, user: &User) -> StoreResult<()> {
+        let left = self.fail.load(Ordering::SeqCst);
+        if left > 0 {
+            self.fail.store(left - 1, Ordering::SeqCst);
+            let mut theirs = self
+                .inner
+                .get_user(user.user_id)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            theirs.version += 1;
+            theirs.reputation_score += 10;
+            self.inner.update_user(&theirs).await?;
+            return Err(StoreError::Conflict("version"));
+        }
+        self.inner.update_user(user).await
+    }
+    async fn search_users(
+        &self,
+        prefix: &str,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<User>> {
+        self.inner.search_users(prefix, limit, cursor).await
+    }
+}
+
+fn racing_app(fail: usize) -> App {
+    let (mut app, _) = app();
+    app.stores.users = Arc::new(RacingUsers {
+        inner: app.stores.users.clone(),
+        fail: AtomicUsize::new(fail),
+    });
+    app
+}
+
+#[tokio::test]
+async fn patch_me_retries_when_a_concurrent_update_wins() {
+    // Two lost races, then success: both changes survive.
+    let app = racing_app(2);
+    let (user, token) = seed_user(&app, "grace_h").await;
+    let r = users(
+        &app,
+        &Call::to(PATCH_ME)
+            .bearer(&token)
+            .json(json!({"status_message": "racing"})),
+    )
+    .await;
+    r.expect(200);
+    assert_eq!(r.body["status_message"], "racing");
+    assert_eq!(r.body["reputation_score"], 20);
+    let stored = app
+        .stores
+        .users
+        .get_user(user.user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.version, 4);
+    assert_eq!(stored.status_message.as_deref(), Some("racing"));
+
+    // Losing every time: 409 after a few attempts.
+    let app = racing_app(usize::MAX);
+    let (_, token) = seed_user(&app, "ada_l").await;
+    users(
+        &app,
+        &Call::to(PATCH_ME)
+            .bearer(&token)
+            .json(json!({"status_message": "never"})),
+    )
+    .await
+    .expect_error(409, "CONFLICT");
+}
+
+#[tokio::test]
+async fn public_profile_hides_private_fields() {
+    let (app, _) = app();
+    let (target, _) = seed_user(&app, "grace_h").await;
+    let (_, token) = seed_user(&app, "ada_l").await;
+    let r = users(&app, &get_user_call(target.user_id).bearer(&token)).await;
+    r.expect(200);
+    assert_eq!(
+        keys(&r.body),
+        set(&[
+            "user_id",
+            "username",
+            "display_name",
+            "avatar_url",
+            "status_message",
+            "reputation_score",
+            "created_at",
+            "last_active_at",
+        ])
+    );
+    assert_eq!(r.body["username"], "grace_h");
+    assert!(!r.body.to_string().contains("example.com"));
+    assert!(!r.body.to_string().contains("argon2"));
+}
+
+#[tokio::test]
+async fn public_profile_path_errors() {
+    let (app, _) = app();
+    let (_, token) = seed_user(&app, "ada_l").await;
+    for bad in ["nope", "0b5c5f5e-8a3b-4c8e-9a55-6f2d3f1e2a10", "%20"] {
+        let r = users(&app, &get_user_call(bad).bearer(&token)).await;
+        r.expect_error(400, "VALIDATION_ERROR");
+        assert_eq!(r.fields(), ["user_id"], "{bad}");
+    }
+    users(&app, &get_user_call(UserId::new()).bearer(&token))
+        .await
+        .expect_error(404, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn search_pages_through_matches_with_a_sealed_cursor() {
+    let (app, _) = app();
+    let (_, token) = seed_user(&app, "ada_l").await;
+    for i in 1..=5 {
+        seed_user(&app, &format!("gra_{i}")).await;
+    }
+    seed_user(&app, "other").await;
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut call = search_call("GRA").query("limit", 2).bearer(&token);
+        if let Some(c) = &cursor {
+            call = call.query("cursor", c);
+        }
+        let r = users(&app, &call).await;
+        r.expect(200);
+        pages += 1;
+        let page = r.body["users"].as_array().unwrap();
+        assert!(page.len() <= 2);
+        for u in page {
+            assert!(u.get("email").is_none(), "{u}");
+            seen.push(u["username"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(r.body["has_more"], r.body["next_cursor"].is_string());
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+        assert!(pages < 10, "paging does not end");
+    }
+    assert_eq!(seen, ["gra_1", "gra_2", "gra_3", "gra_4", "gra_5"]);
+    assert_eq!(pages, 3);
+
+    // A cursor is bound to its query (case-insensitively).
+    let first = users(&app, &search_call("gra").query("limit", 2).bearer(&token)).await;
+    let c = first.body["next_cursor"].as_str().unwrap().to_owned();
+    users(
+        &app,
+        &search_call("Gra")
+            .query("limit", 2)
+            .query("cursor", &c)
+            .bearer(&token),
+    )
+    .await
+    .expect(200);
+    for (q, cursor) in [
+        ("oth", c.clone()),
+        ("gr", c.clone()),
+        ("gra", format!("{c}x")),
+        ("gra", "garbage".to_owned()),
+    ] {
+        let r = users(
+            &app,
+            &search_call(q).query("cursor", &cursor).bearer(&token),
+        )
+        .await;
+        r.expect_error(400, "VALIDATION_ERROR");
+        assert_eq!(r.fields(), ["cursor"], "{q} {cursor}");
+    }
+}
+
+#[tokio::test]
+async fn search_matches_display_names_and_validates_its_parameters() {
+    let (app, _) = app();
+    let (_, token) = seed_user(&app, "ada_l").await;
+    let r = users(&app, &search_call("ADA_L DISP").bearer(&token)).await;
+    r.expect(200);
+    assert_eq!(r.body["users"][0]["username"], "ada_l");
+    assert_eq!(r.body["has_more"], false);
+    assert_eq!(r.body["next_cursor"], Value::Null);
+    let r = users(&app, &search_call("zzz").bearer(&token)).await;
+    r.expect(200);
+    assert_eq!(r.body["users"], json!([]));
+
+    let bad = [
+        (Call::to(SEARCH).without_query("q"), "q"),
+        (search_call(" "), "q"),
+        (search_call(&"a".repeat(65)), "q"),
+        (search_call("a").query("limit", 0), "limit"),
+        (search_call("a").query("limit", 51), "limit"),
+        (search_call("a").query("limit", "ten"), "limit"),
+    ];
+    for (call, field) in bad {
+        let r = users(&app, &call.bearer(&token)).await;
+        r.expect_error(400, "VALIDATION_ERROR");
+        assert_eq!(r.fields(), [field]);
+    }
+    users(&app, &search_call(&"a".repeat(64)).bearer(&token))
+        .await
+        .expect(200);
+}
