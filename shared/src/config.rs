@@ -49,6 +49,8 @@ pub enum RateKind {
     Rest,
     /// Auth routes, per client IP.
     AuthIp,
+    /// Any other request without a valid token, per client IP.
+    AnonymousIp,
 }
 
 impl RateKind {
@@ -61,6 +63,7 @@ impl RateKind {
             Self::Presence => "presence",
             Self::Rest => "rest",
             Self::AuthIp => "auth-ip",
+            Self::AnonymousIp => "anon-ip",
         }
     }
 }
@@ -80,6 +83,8 @@ pub struct Config {
     pub rest_rate: RateRule,
     /// Auth requests per IP.
     pub auth_ip_rate: RateRule,
+    /// Other anonymous requests per IP.
+    pub anonymous_ip_rate: RateRule,
     /// Users who moderate every event.
     pub moderators: HashSet<UserId>,
     /// Users who may do anything a moderator or event creator may.
@@ -101,6 +106,7 @@ impl Default for Config {
             presence_rate: RateRule::per(30, 10),
             rest_rate: RateRule::per(300, 60),
             auth_ip_rate: RateRule::per(30, 60),
+            anonymous_ip_rate: RateRule::per(120, 60),
             moderators: HashSet::new(),
             admins: HashSet::new(),
             catch_up_limit: 200,
@@ -120,12 +126,13 @@ impl Config {
             RateKind::Presence => self.presence_rate,
             RateKind::Rest => self.rest_rate,
             RateKind::AuthIp => self.auth_ip_rate,
+            RateKind::AnonymousIp => self.anonymous_ip_rate,
         }
     }
 
     /// Reads `BANTER_*` variables over the defaults: `BANTER_COMMENT_RATE=10/10`,
     /// `BANTER_MESSAGE_RATE`, `BANTER_TYPING_RATE`, `BANTER_PRESENCE_RATE`, `BANTER_REST_RATE`,
-    /// `BANTER_AUTH_IP_RATE`, `BANTER_MODERATORS` and `BANTER_ADMINS` (comma-separated user
+    /// `BANTER_AUTH_IP_RATE`, `BANTER_ANONYMOUS_IP_RATE`, `BANTER_MODERATORS` and `BANTER_ADMINS` (comma-separated user
     /// ids), `BANTER_CATCH_UP_LIMIT`, `BANTER_CURSOR_SECRET`, `BANTER_CORS_ORIGINS`.
     pub fn from_env() -> Self {
         Self::from_lookup(|k| std::env::var(k).ok())
@@ -145,6 +152,7 @@ impl Config {
         c.presence_rate = rule("BANTER_PRESENCE_RATE", c.presence_rate);
         c.rest_rate = rule("BANTER_REST_RATE", c.rest_rate);
         c.auth_ip_rate = rule("BANTER_AUTH_IP_RATE", c.auth_ip_rate);
+        c.anonymous_ip_rate = rule("BANTER_ANONYMOUS_IP_RATE", c.anonymous_ip_rate);
         let ids = |name: &str| -> HashSet<UserId> {
             get(name)
                 .unwrap_or_default()

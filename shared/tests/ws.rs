@@ -1943,3 +1943,75 @@ fn the_protocol_documents_cover_every_message_type() {
         assert!(yaml.contains(code), "asyncapi.yaml: {code}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Logs
+// ---------------------------------------------------------------------------------------------
+
+/// Collects what a JSON subscriber writes.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn every_invocation_logs_json_lines_in_one_span_with_its_ids() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let w = World::new();
+    let user = w.user().await;
+    let connection = w.connect(user).await;
+    let mut req = message_request(
+        &connection,
+        r#"{"type":"subscribe","message_id":"m-log","payload":{"event_id":"0198f2a4-5c3e-7b21-9f4a-1c2d3e4f5a6b"}}"#,
+    );
+    req.request_context.request_id = Some("req-log-1".into());
+    ws::router::handle(&w.app, w.poster.as_ref(), req).await;
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every log line is JSON"))
+        .collect();
+    let accepted = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "connection accepted")
+        .expect("a connect log line");
+    assert_eq!(accepted["span"]["name"], "ws");
+    assert_eq!(accepted["span"]["route"], "$connect");
+    assert_eq!(accepted["span"]["connection_id"], connection.as_str());
+
+    let handled = lines
+        .iter()
+        .find(|l| l["span"]["request_id"] == "req-log-1")
+        .expect("a frame log line");
+    let span = &handled["span"];
+    assert_eq!(span["route"], "$default");
+    assert_eq!(span["connection_id"], connection.as_str());
+    assert_eq!(span["user_id"], user.to_string());
+    assert_eq!(span["message_type"], "subscribe");
+    assert_eq!(span["message_id"], "m-log");
+    assert_eq!(handled["fields"]["message"], "frame rejected");
+    assert_eq!(handled["fields"]["code"], "NOT_FOUND");
+    assert_eq!(handled["fields"]["reason"], "event not found");
+    assert!(
+        !text.contains(&w.token(user)[..20]),
+        "tokens never reach the logs"
+    );
+}

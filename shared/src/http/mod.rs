@@ -125,7 +125,7 @@ impl Req {
             .get(name)
             .ok_or_else(|| AppError::field(name, "is required"))?;
         raw.parse()
-            .map_err(|e: T::Err| AppError::field(name, e.to_string()))
+            .map_err(|e: T::Err| AppError::field(name, field_message(name, e)))
     }
 
     /// Query parameter `name` parsed as `T`, if present and non-empty; 400 when malformed.
@@ -143,7 +143,7 @@ impl Req {
             Some(raw) => raw
                 .parse()
                 .map(Some)
-                .map_err(|e: T::Err| AppError::field(name, e.to_string())),
+                .map_err(|e: T::Err| AppError::field(name, field_message(name, e))),
         }
     }
 
@@ -218,7 +218,7 @@ impl Reply {
 }
 
 /// Serves one request: builds the [`Req`], applies the rate limit (per user when signed in,
-/// per IP on the auth routes), calls `route`, and maps its result — or its error — to the
+/// per IP otherwise, with a tighter limit on the auth routes), calls `route`, and maps its result — or its error — to the
 /// response, with `X-Request-ID`, rate-limit and CORS headers. Logs one line per request in
 /// a span carrying the request id.
 pub async fn serve<F>(app: &App, req: Request, route: F) -> Response<Body>
@@ -261,11 +261,14 @@ async fn rate_limit(app: &App, req: &Req) -> Result<Option<RateStatus>, AppError
             .await
             .map(Some);
     }
+    let ip = req.source_ip.as_deref().unwrap_or("unknown");
     if req.route_key.starts_with("POST /v1/auth/") {
-        let ip = req.source_ip.as_deref().unwrap_or("unknown");
         return app.rate_limit(RateKind::AuthIp, ip).await.map(Some);
     }
-    Ok(None)
+    if req.route_key == "GET /v1/health" {
+        return Ok(None);
+    }
+    app.rate_limit(RateKind::AnonymousIp, ip).await.map(Some)
 }
 
 fn respond(
@@ -330,6 +333,15 @@ pub fn cors_origin(app: &App, origin: Option<&str>) -> Option<String> {
         .iter()
         .any(|o| o == origin)
         .then(|| origin.to_owned())
+}
+
+/// A parse error's message without a leading `<field>: ` that some error types add.
+fn field_message(name: &str, e: impl std::fmt::Display) -> String {
+    let text = e.to_string();
+    match text.strip_prefix(name).and_then(|t| t.strip_prefix(": ")) {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    }
 }
 
 fn header_value(s: &str) -> HeaderValue {

@@ -99,6 +99,11 @@ pub async fn send(app: &App, user: UserId, input: MessageInput) -> Result<Sent, 
         .conversations
         .record_activity(m.conversation_id, &last_message_of(&m))
         .await?;
+    // The sender has read their own message: it never counts as unread for them.
+    app.stores
+        .conversations
+        .mark(m.conversation_id, user, Receipt::Read, m.position, m.message_id)
+        .await?;
     app.broadcast(
         Room::Conversation(m.conversation_id),
         &broadcast::new_message(&m),

@@ -141,9 +141,9 @@ fn log_failure(what: &str, error: &AppError) {
     let code = error.code.ws_code();
     match error.code {
         crate::error::ErrorCode::Internal | crate::error::ErrorCode::Unavailable => {
-            tracing::error!(code, message = %error.message, "{what} failed");
+            tracing::error!(code, reason = %error.message, "{what} failed");
         }
-        _ => tracing::info!(code, message = %error.message, "{what} rejected"),
+        _ => tracing::info!(code, reason = %error.message, "{what} rejected"),
     }
 }
 

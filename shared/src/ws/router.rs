@@ -95,7 +95,7 @@ pub async fn handle(
                 tracing::error!(
                     answer = outcome.answer,
                     code = e.code.ws_code(),
-                    message = %e.message,
+                    reason = %e.message,
                     delivered = outcome.delivered,
                     elapsed_ms,
                     "frame failed"
@@ -104,7 +104,7 @@ pub async fn handle(
             Some(e) => tracing::info!(
                 answer = outcome.answer,
                 code = e.code.ws_code(),
-                message = %e.message,
+                reason = %e.message,
                 delivered = outcome.delivered,
                 elapsed_ms,
                 "frame rejected"
