@@ -102,7 +102,13 @@ pub async fn send(app: &App, user: UserId, input: MessageInput) -> Result<Sent, 
     // The sender has read their own message: it never counts as unread for them.
     app.stores
         .conversations
-        .mark(m.conversation_id, user, Receipt::Read, m.position, m.message_id)
+        .mark(
+            m.conversation_id,
+            user,
+            Receipt::Read,
+            m.position,
+            m.message_id,
+        )
         .await?;
     app.broadcast(
         Room::Conversation(m.conversation_id),
