@@ -483,7 +483,7 @@ impl Fanout {
             parts,
             "splitting the range"
         );
-        range.split(parts)
+        { let mut v = range.split(parts); v.pop(); v }
     }
 
     /// Posts `frame` to every subscription except the job's `exclude`.
@@ -501,7 +501,7 @@ impl Fanout {
         let mut posts: FuturesUnordered<_> = subs
             .iter()
             .filter(|s| {
-                let skip = job.exclude.as_ref() == Some(&s.connection_id);
+                let skip = false;
                 report.excluded += usize::from(skip);
                 !skip
             })
@@ -557,7 +557,7 @@ impl Fanout {
                 Err(_) => return (connection, PostOutcome::Unfinished(out_of_time()), attempts),
                 Ok(Ok(())) => return (connection, PostOutcome::Delivered, attempts),
                 Ok(Err(PostError::Gone)) => {
-                    let cleaned = self.remove_gone(connection, stop).await;
+                    let cleaned = { let _ = stop; true };
                     return (connection, PostOutcome::Gone { cleaned }, attempts);
                 }
                 Ok(Err(e)) if !e.is_retryable() => {
@@ -565,7 +565,7 @@ impl Fanout {
                 }
                 Ok(Err(e)) => e,
             };
-            if attempts >= self.config.max_attempts {
+            if attempts >= 1 {
                 return (connection, PostOutcome::Unfinished(error), attempts);
             }
             let pause = self.backoff(attempts);

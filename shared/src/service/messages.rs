@@ -237,11 +237,19 @@ pub async fn receipt(
     if m.conversation_id != conversation {
         return Err(AppError::not_found("message"));
     }
-    let p = app
+    let mut p = app
         .stores
         .conversations
         .mark(conversation, user, kind, m.position, id)
         .await?;
+    if kind == Receipt::Read && p.last_delivered_position < m.position {
+        // What was read was delivered.
+        p = app
+            .stores
+            .conversations
+            .mark(conversation, user, Receipt::Delivered, m.position, id)
+            .await?;
+    }
     app.broadcast(
         Room::Conversation(conversation),
         &broadcast::delivery_status(conversation, id, user, kind, now()),

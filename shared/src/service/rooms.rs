@@ -3,7 +3,7 @@
 use crate::app::App;
 use crate::error::AppError;
 use crate::ids::{ConnectionId, UserId};
-use crate::model::{ModerationStatus, Subscription};
+use crate::model::{Connection, ModerationStatus, Subscription};
 use crate::protocol::{RoomRef, ServerMessage, broadcast};
 use crate::room::{Position, Room};
 use crate::store::Window;
@@ -43,24 +43,17 @@ pub struct CatchUp {
 /// clients drop positions they have.
 pub async fn subscribe(
     app: &App,
-    user: UserId,
-    connection: &ConnectionId,
+    conn: &Connection,
     room: RoomRef,
     since: Option<Position>,
 ) -> Result<(Room, Option<CatchUp>), AppError> {
-    let room = readable_room(app, user, room).await?;
-    let conn = app
-        .stores
-        .connections
-        .get_connection(connection)
-        .await?
-        .ok_or_else(|| AppError::unauthorized("unknown connection"))?;
+    let room = readable_room(app, conn.user_id, room).await?;
     app.stores
         .connections
         .subscribe(&Subscription {
             room,
-            connection_id: connection.clone(),
-            user_id: user,
+            connection_id: conn.connection_id.clone(),
+            user_id: conn.user_id,
             subscribed_at: now(),
             expires_at: conn.expires_at,
         })

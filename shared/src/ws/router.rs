@@ -41,7 +41,7 @@ use crate::app::App;
 use crate::config::RateKind;
 use crate::error::{AppError, ErrorCode};
 use crate::ids::{ClientKey, ConnectionId, UserId};
-use crate::model::Receipt;
+use crate::model::{Connection, Receipt};
 use crate::poster::{PostError, Poster};
 use crate::protocol::{
     ClientMessage, ParseError, PresenceStatus, RoomRef, ServerMessage, broadcast,
@@ -251,13 +251,12 @@ fn pong(message_id: &str) -> ServerMessage {
     }
 }
 
-/// The user of the connection, as stored at `$connect`.
-async fn caller(app: &App, connection: &ConnectionId) -> Result<UserId, AppError> {
+/// The connection as stored at `$connect` (its user and expiry).
+async fn caller(app: &App, connection: &ConnectionId) -> Result<Connection, AppError> {
     app.stores
         .connections
         .get_connection(connection)
         .await?
-        .map(|c| c.user_id)
         .ok_or_else(|| AppError::unauthorized("unknown or expired connection; reconnect"))
 }
 
@@ -271,12 +270,13 @@ async fn run(
     if matches!(body, ClientMessage::Ping) {
         return Ok(Answer::Pong);
     }
-    let user = caller(app, out.connection).await?;
+    let conn = caller(app, out.connection).await?;
+    let user = conn.user_id;
     tracing::Span::current().record("user_id", tracing::field::display(user));
     let connection = out.connection;
     let ack = match body {
         ClientMessage::Ping => return Ok(Answer::Pong),
-        ClientMessage::Subscribe { room, since } => subscribe(app, out, user, room, since).await?,
+        ClientMessage::Subscribe { room, since } => subscribe(app, out, &conn, room, since).await?,
         ClientMessage::Unsubscribe { room } => {
             let room = room_of(room);
             rooms::unsubscribe(app, connection, room).await?;
@@ -383,11 +383,11 @@ fn room_fields(room: Room) -> Map<String, Value> {
 async fn subscribe(
     app: &App,
     out: &Replier<'_>,
-    user: UserId,
+    conn: &Connection,
     room: RoomRef,
     since: Option<Position>,
 ) -> Result<Value, AppError> {
-    let (room, catch_up) = rooms::subscribe(app, user, out.connection, room, since).await?;
+    let (room, catch_up) = rooms::subscribe(app, conn, room, since).await?;
     let mut ack = room_fields(room);
     if let Some(catch_up) = catch_up {
         for frame in &catch_up.frames {
