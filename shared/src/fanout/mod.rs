@@ -483,7 +483,7 @@ impl Fanout {
             parts,
             "splitting the range"
         );
-        { let mut v = range.split(parts); v.pop(); v }
+        range.split(parts)
     }
 
     /// Posts `frame` to every subscription except the job's `exclude`.
@@ -501,7 +501,7 @@ impl Fanout {
         let mut posts: FuturesUnordered<_> = subs
             .iter()
             .filter(|s| {
-                let skip = false;
+                let skip = job.exclude.as_ref() == Some(&s.connection_id);
                 report.excluded += usize::from(skip);
                 !skip
             })
@@ -557,7 +557,7 @@ impl Fanout {
                 Err(_) => return (connection, PostOutcome::Unfinished(out_of_time()), attempts),
                 Ok(Ok(())) => return (connection, PostOutcome::Delivered, attempts),
                 Ok(Err(PostError::Gone)) => {
-                    let cleaned = { let _ = stop; true };
+                    let cleaned = self.remove_gone(connection, stop).await;
                     return (connection, PostOutcome::Gone { cleaned }, attempts);
                 }
                 Ok(Err(e)) if !e.is_retryable() => {
@@ -565,7 +565,7 @@ impl Fanout {
                 }
                 Ok(Err(e)) => e,
             };
-            if attempts >= 1 {
+            if attempts >= self.config.max_attempts {
                 return (connection, PostOutcome::Unfinished(error), attempts);
             }
             let pause = self.backoff(attempts);
