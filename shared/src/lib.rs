@@ -12,6 +12,7 @@ pub mod error;
 pub mod fanout;
 pub mod http;
 pub mod ids;
+pub mod logging;
 pub mod model;
 pub mod poster;
 pub mod protocol;

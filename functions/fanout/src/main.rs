@@ -21,7 +21,6 @@ use banter::poster::apigw::ApiGatewayPoster;
 use banter::queue::sqs::SqsQueue;
 use banter::store::dynamodb::{stores, tables::TableNames};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use tracing_subscriber::EnvFilter;
 
 /// A required environment variable, or an error naming it.
 fn required(name: &str, what: &str) -> Result<String, Error> {
@@ -33,15 +32,7 @@ fn required(name: &str, what: &str) -> Result<String, Error> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_target(false)
-        .init();
+    banter::logging::init_json();
 
     let queue_url = required("FANOUT_QUEUE_URL", "the fan-out SQS queue URL")?;
     let endpoint = required(

@@ -18,19 +18,10 @@
 
 use banter::app::App;
 use lambda_http::{Error, Request, service_fn};
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_target(false)
-        .init();
+    banter::logging::init_json();
 
     let app = App::from_env().await?;
     let app = &app;
