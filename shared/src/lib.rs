@@ -9,6 +9,7 @@ pub mod auth;
 pub mod aws;
 pub mod config;
 pub mod error;
+pub mod fields;
 pub mod fanout;
 pub mod http;
 pub mod ids;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::AppError;
+use crate::fields::Fields;
 use crate::ids::{ClientKey, CommentId, ConversationId, EventId, MessageId, UserId};
 use crate::model::{
     ClientMetadata, Comment, EventStatus, Message, MessageType, ModerationStatus, UserSummary,
@@ -159,34 +160,9 @@ pub struct ParseError {
     pub error: AppError,
 }
 
-fn field<T: serde::de::DeserializeOwned>(payload: &Value, name: &str) -> Result<T, FieldError> {
-    let v = payload.get(name).cloned().unwrap_or(Value::Null);
-    serde_json::from_value(v).map_err(|e| {
-        let msg = e.to_string();
-        let msg = if msg.starts_with("invalid type: null") {
-            "is required".to_owned()
-        } else {
-            msg
-        };
-        FieldError::new(format!("payload.{name}"), msg)
-    })
-}
-
-fn optional<T: serde::de::DeserializeOwned>(
-    payload: &Value,
-    name: &str,
-) -> Result<Option<T>, FieldError> {
-    match payload.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => serde_json::from_value(v.clone())
-            .map(Some)
-            .map_err(|e| FieldError::new(format!("payload.{name}"), e.to_string())),
-    }
-}
-
-fn room_ref(payload: &Value) -> Result<RoomRef, FieldError> {
-    let event: Option<EventId> = optional(payload, "event_id")?;
-    let conv: Option<ConversationId> = optional(payload, "conversation_id")?;
+fn room_ref(payload: &Fields) -> Result<RoomRef, FieldError> {
+    let event: Option<EventId> = payload.optional("event_id")?;
+    let conv: Option<ConversationId> = payload.optional("conversation_id")?;
     match (event, conv) {
         (Some(e), None) => Ok(RoomRef::Event(e)),
         (None, Some(c)) => Ok(RoomRef::Conversation(c)),
@@ -242,45 +218,46 @@ pub fn parse_client_frame(frame: &str) -> Result<ClientEnvelope, ParseError> {
         Some(Value::Null) | None => value.clone(),
         Some(_) => return Err(fail(AppError::field("payload", "must be an object"))),
     };
+    let payload = Fields::new(payload, "payload.", "payload").map_err(|e| fail(e.into()))?;
     let body = parse_body(kind, &payload).map_err(fail)?;
     Ok(ClientEnvelope { message_id, body })
 }
 
-fn parse_body(kind: &str, p: &Value) -> Result<ClientMessage, AppError> {
+fn parse_body(kind: &str, p: &Fields) -> Result<ClientMessage, AppError> {
     Ok(match kind {
         "subscribe" => ClientMessage::Subscribe {
             room: room_ref(p)?,
-            since: optional(p, "since")?,
+            since: p.optional("since")?,
         },
         "unsubscribe" => ClientMessage::Unsubscribe { room: room_ref(p)? },
         "comment_submit" => ClientMessage::CommentSubmit {
-            event_id: field(p, "event_id")?,
-            content: field(p, "content")?,
-            parent_comment_id: optional(p, "parent_comment_id")?,
-            client_metadata: optional(p, "client_metadata")?,
+            event_id: p.required("event_id")?,
+            content: p.required("content")?,
+            parent_comment_id: p.optional("parent_comment_id")?,
+            client_metadata: p.optional("client_metadata")?,
         },
         "send_message" => ClientMessage::SendMessage {
-            conversation_id: field(p, "conversation_id")?,
-            content: field(p, "content")?,
-            client_message_id: field(p, "client_message_id")?,
-            reply_to_message_id: optional(p, "reply_to_message_id")?,
+            conversation_id: p.required("conversation_id")?,
+            content: p.required("content")?,
+            client_message_id: p.required("client_message_id")?,
+            reply_to_message_id: p.optional("reply_to_message_id")?,
         },
         "typing_start" => ClientMessage::TypingStart {
-            conversation_id: field(p, "conversation_id")?,
+            conversation_id: p.required("conversation_id")?,
         },
         "typing_stop" => ClientMessage::TypingStop {
-            conversation_id: field(p, "conversation_id")?,
+            conversation_id: p.required("conversation_id")?,
         },
         "presence_update" => ClientMessage::PresenceUpdate {
-            status: field(p, "status")?,
+            status: p.required("status")?,
         },
         "message_delivered" => ClientMessage::MessageDelivered {
-            conversation_id: field(p, "conversation_id")?,
-            message_id: field(p, "message_id")?,
+            conversation_id: p.required("conversation_id")?,
+            message_id: p.required("message_id")?,
         },
         "message_read" => ClientMessage::MessageRead {
-            conversation_id: field(p, "conversation_id")?,
-            message_id: field(p, "message_id")?,
+            conversation_id: p.required("conversation_id")?,
+            message_id: p.required("message_id")?,
         },
         "ping" => ClientMessage::Ping,
         other => {

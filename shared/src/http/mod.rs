@@ -16,6 +16,7 @@ use tracing::Instrument;
 use crate::app::{App, RateStatus};
 use crate::config::RateKind;
 use crate::error::{AppError, ErrorCode};
+use crate::fields::Fields;
 use crate::ids::UserId;
 use crate::time::now;
 
@@ -172,6 +173,12 @@ impl Req {
             return Err(AppError::field("body", "a JSON body is required"));
         }
         serde_json::from_slice(&self.body).map_err(|e| AppError::field("body", e.to_string()))
+    }
+
+    /// The JSON object body, read field by field ([`Fields`]): 413 when too large, 400 on
+    /// `body` when it is not a JSON object.
+    pub fn fields(&self) -> Result<Fields, AppError> {
+        Ok(Fields::new(self.json()?, "", "body")?)
     }
 
     /// A header's value as text.

@@ -17,10 +17,9 @@
 //! out), 403 `FORBIDDEN` (suspended account), 409 `CONFLICT` (username taken, in any letter
 //! case), 413 `PAYLOAD_TOO_LARGE`, 429 `RATE_LIMIT_EXCEEDED`.
 
-use serde_json::{Map, Value};
-
 use crate::app::App;
 use crate::error::AppError;
+use crate::fields::Fields;
 use crate::http::{Reply, Req};
 use crate::model::Registration;
 use crate::service::users::{self, RegisterInput, SignedIn};
@@ -49,34 +48,14 @@ pub async fn route(app: &App, req: &Req) -> Result<Reply, AppError> {
     }
 }
 
-/// The body as a JSON object. Parsed without a typed struct so that no error message can
-/// quote a value: these bodies carry passwords and tokens, and refusals are logged.
-fn object(req: &Req) -> Result<Map<String, Value>, AppError> {
-    match req.json::<Value>()? {
-        Value::Object(m) => Ok(m),
-        _ => Err(AppError::field("body", "must be a JSON object")),
-    }
-}
-
-/// String field `name` of `body`: `None` when absent or `null`; an error that does not
-/// quote the value when it is not a string.
-fn string_field(
-    body: &mut Map<String, Value>,
-    name: &str,
-    errs: &mut ValidationErrors,
-) -> Option<String> {
-    match body.remove(name) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s),
-        Some(_) => {
-            errs.add(name, "must be a string");
-            None
-        }
-    }
+/// String field `name` of `body`: `None` when absent or `null`; a type error (which never
+/// quotes the value: these bodies carry passwords and tokens) is recorded in `errs`.
+fn string_field(body: &Fields, name: &str, errs: &mut ValidationErrors) -> Option<String> {
+    errs.check(body.optional::<String>(name)).flatten()
 }
 
 /// A required string field: also "is required" when absent, `null` or blank.
-fn required(body: &mut Map<String, Value>, name: &str, errs: &mut ValidationErrors) -> String {
+fn required(body: &Fields, name: &str, errs: &mut ValidationErrors) -> String {
     let before = errs.fields().len();
     match string_field(body, name, errs) {
         Some(v) if !v.trim().is_empty() => v,
@@ -90,13 +69,13 @@ fn required(body: &mut Map<String, Value>, name: &str, errs: &mut ValidationErro
 }
 
 async fn register(app: &App, req: &Req) -> Result<Reply, AppError> {
-    let mut body = object(req)?;
+    let body = req.fields()?;
     let mut errs = ValidationErrors::new();
     let input = RegisterInput {
-        username: string_field(&mut body, "username", &mut errs).unwrap_or_default(),
-        password: string_field(&mut body, "password", &mut errs).unwrap_or_default(),
-        display_name: string_field(&mut body, "display_name", &mut errs),
-        email: string_field(&mut body, "email", &mut errs),
+        username: string_field(&body, "username", &mut errs).unwrap_or_default(),
+        password: string_field(&body, "password", &mut errs).unwrap_or_default(),
+        display_name: string_field(&body, "display_name", &mut errs),
+        email: string_field(&body, "email", &mut errs),
     };
     if !errs.fields().is_empty() {
         // Report the model's findings too, except for fields already refused for their type.
@@ -120,10 +99,10 @@ async fn register(app: &App, req: &Req) -> Result<Reply, AppError> {
 }
 
 async fn login(app: &App, req: &Req) -> Result<Reply, AppError> {
-    let mut body = object(req)?;
+    let body = req.fields()?;
     let mut errs = ValidationErrors::new();
-    let username = required(&mut body, "username", &mut errs);
-    let password = required(&mut body, "password", &mut errs);
+    let username = required(&body, "username", &mut errs);
+    let password = required(&body, "password", &mut errs);
     errs.finish()?;
     let signed_in = users::login(app, &username, password).await?;
     Ok(Reply::ok(signed_in))
@@ -141,9 +120,9 @@ async fn logout(app: &App, req: &Req) -> Result<Reply, AppError> {
 }
 
 fn refresh_token(req: &Req) -> Result<String, AppError> {
-    let mut body = object(req)?;
+    let body = req.fields()?;
     let mut errs = ValidationErrors::new();
-    let token = required(&mut body, "refresh_token", &mut errs);
+    let token = required(&body, "refresh_token", &mut errs);
     errs.finish()?;
     Ok(token)
 }

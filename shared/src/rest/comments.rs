@@ -10,8 +10,7 @@
 //! Listing cursors are sealed ([`crate::http::cursor`]) for one listing: `comments:<event_id>:
 //! <sort>` for an event's comments, `replies:<comment_id>` for replies.
 
-use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::app::App;
 use crate::error::AppError;
@@ -22,7 +21,6 @@ use crate::model::{ClientMetadata, Comment, Event, ModerationAction, ModerationS
 use crate::room::Position;
 use crate::service::comments::{self as service, CommentInput, moderates};
 use crate::store::{Cursor, Order, Window};
-use crate::validate::FieldError;
 
 /// `POST /v1/events/{event_id}/comments`
 pub const CREATE: &str = "POST /v1/events/{event_id}/comments";
@@ -59,50 +57,6 @@ pub async fn route(app: &App, req: &Req) -> Result<Reply, AppError> {
         DELETE => delete(app, req).await,
         MODERATE => moderate(app, req).await,
         other => Err(AppError::not_found(&format!("route {other}"))),
-    }
-}
-
-/// A JSON object body read field by field, so that a bad field is reported by its name.
-/// Unknown fields are ignored. Shared by the REST modules of this crate.
-pub(crate) struct Input(serde_json::Map<String, Value>);
-
-impl Input {
-    /// The request's body: 413 when too large, 400 (`body`) when not a JSON object.
-    pub(crate) fn from_req(req: &Req) -> Result<Self, AppError> {
-        match req.json::<Value>()? {
-            Value::Object(fields) => Ok(Self(fields)),
-            _ => Err(AppError::field("body", "must be a JSON object")),
-        }
-    }
-
-    /// Field `name`, which must be present and not null.
-    pub(crate) fn required<T: DeserializeOwned>(&self, name: &str) -> Result<T, FieldError> {
-        match self.0.get(name) {
-            None | Some(Value::Null) => Err(FieldError::new(name, "is required")),
-            Some(v) => T::deserialize(v).map_err(|e| FieldError::new(name, strip_position(e))),
-        }
-    }
-
-    /// Field `name`, if present and not null.
-    pub(crate) fn optional<T: DeserializeOwned>(
-        &self,
-        name: &str,
-    ) -> Result<Option<T>, FieldError> {
-        match self.0.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => T::deserialize(v)
-                .map(Some)
-                .map_err(|e| FieldError::new(name, strip_position(e))),
-        }
-    }
-}
-
-/// serde_json's message without its " at line 1 column 2" suffix (meaningless for a value).
-fn strip_position(e: serde_json::Error) -> String {
-    let msg = e.to_string();
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_owned(),
-        None => msg,
     }
 }
 
@@ -164,7 +118,7 @@ async fn create(app: &App, req: &Req) -> Result<Reply, AppError> {
     let user = req.user()?;
     let event_id: EventId = req.path("event_id")?;
     let client_key = idempotency_key(req)?;
-    let body = Input::from_req(req)?;
+    let body = req.fields()?;
     let content: String = body.required("content")?;
     let parent_comment_id: Option<CommentId> = body.optional("parent_comment_id")?;
     let client_metadata: Option<ClientMetadata> = body.optional("client_metadata")?;
@@ -360,7 +314,7 @@ async fn delete(app: &App, req: &Req) -> Result<Reply, AppError> {
 async fn moderate(app: &App, req: &Req) -> Result<Reply, AppError> {
     let user = req.user()?;
     let id: CommentId = req.path("comment_id")?;
-    let body = Input::from_req(req)?;
+    let body = req.fields()?;
     let action: ModerationAction = body.required("action")?;
     let reason: Option<String> = body.optional("reason")?;
     let shown = crate::validate::optional_text("reason", reason.as_deref(), MAX_REASON_CHARS)?;

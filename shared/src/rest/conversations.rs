@@ -9,7 +9,6 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::comments::Input;
 use crate::app::App;
 use crate::error::AppError;
 use crate::http::cursor::{open, seal};
@@ -70,7 +69,7 @@ async fn list(app: &App, req: &Req) -> Result<Reply, AppError> {
 /// 201 with the conversation, or 200 with the existing direct conversation of the same pair.
 async fn create(app: &App, req: &Req) -> Result<Reply, AppError> {
     let user = req.user()?;
-    let body = Input::from_req(req)?;
+    let body = req.fields()?;
     let conversation_type: ConversationType = body.required("conversation_type")?;
     let title: Option<String> = body.optional("title")?;
     let description: Option<String> = body.optional("description")?;
@@ -106,7 +105,7 @@ enum Action {
 async fn participants(app: &App, req: &Req) -> Result<Reply, AppError> {
     let user = req.user()?;
     let id: ConversationId = req.path("conversation_id")?;
-    let body = Input::from_req(req)?;
+    let body = req.fields()?;
     let action: Action = body.required("action")?;
     let user_ids: Vec<UserId> = body.required("user_ids")?;
     Ok(Reply::ok(match action {

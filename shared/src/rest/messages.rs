@@ -11,7 +11,6 @@
 
 use serde_json::json;
 
-use super::comments::Input;
 use crate::app::App;
 use crate::error::AppError;
 use crate::http::cursor::{open, seal};
@@ -172,7 +171,7 @@ async fn list(app: &App, req: &Req) -> Result<Reply, AppError> {
 async fn send(app: &App, req: &Req) -> Result<Reply, AppError> {
     let user = req.user()?;
     let id: ConversationId = req.path("conversation_id")?;
-    let body = Input::from_req(req)?;
+    let body = req.fields()?;
     let content: String = body.required("content")?;
     let client_message_id: ClientKey = body.required("client_message_id")?;
     let reply_to_message_id: Option<MessageId> = body.optional("reply_to_message_id")?;
@@ -200,7 +199,7 @@ async fn send(app: &App, req: &Req) -> Result<Reply, AppError> {
 async fn edit(app: &App, req: &Req) -> Result<Reply, AppError> {
     let user = req.user()?;
     let id: MessageId = req.path("message_id")?;
-    let body = Input::from_req(req)?;
+    let body = req.fields()?;
     let content: String = body.required("content")?;
     let edit_reason: Option<String> = body.optional("edit_reason")?;
     let view = service::edit(app, user, id, &content, edit_reason).await?;
@@ -221,7 +220,7 @@ async fn delete(app: &App, req: &Req) -> Result<Reply, AppError> {
 async fn react(app: &App, req: &Req) -> Result<Reply, AppError> {
     let user = req.user()?;
     let id: MessageId = req.path("message_id")?;
-    let body = Input::from_req(req)?;
+    let body = req.fields()?;
     let emoji = validate_emoji(&body.required::<String>("emoji")?)?;
     let view = service::react(app, user, id, &emoji).await?;
     let reacted = view
