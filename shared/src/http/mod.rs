@@ -262,15 +262,17 @@ where
 }
 
 async fn rate_limit(app: &App, req: &Req) -> Result<Option<RateStatus>, AppError> {
+    let ip = req.source_ip.as_deref().unwrap_or("unknown");
+    // Auth routes are limited per IP whatever token is sent, so that one account's token
+    // cannot buy more password guesses.
+    if req.route_key.starts_with("POST /v1/auth/") {
+        return app.rate_limit(RateKind::AuthIp, ip).await.map(Some);
+    }
     if let Some(user) = req.user_opt() {
         return app
             .rate_limit(RateKind::Rest, &user.to_string())
             .await
             .map(Some);
-    }
-    let ip = req.source_ip.as_deref().unwrap_or("unknown");
-    if req.route_key.starts_with("POST /v1/auth/") {
-        return app.rate_limit(RateKind::AuthIp, ip).await.map(Some);
     }
     if req.route_key == "GET /v1/health" {
         return Ok(None);
