@@ -929,3 +929,21 @@ async fn replies_can_be_disabled_per_event() {
         .expect(403);
     assert_eq!(r.code(), "FORBIDDEN");
 }
+
+#[tokio::test]
+async fn in_strict_events_the_moderators_own_comments_need_no_approval() {
+    let w = World::new();
+    let host = w.user("host").await;
+    let event = w
+        .event_with(
+            EventId::new(),
+            host.id,
+            EventStatus::Live,
+            ModerationLevel::Strict,
+        )
+        .await;
+    let own = post(&w, event, &host, "welcome, everyone").await;
+    assert_eq!(own["moderation_status"], "approved");
+    let jobs = w.drain().await;
+    assert_eq!(jobs.len(), 1, "the host's comment is broadcast at once");
+}

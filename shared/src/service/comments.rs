@@ -76,10 +76,13 @@ pub async fn submit(app: &App, user: UserId, input: CommentInput) -> Result<Subm
     if input.parent_comment_id.is_some() && !event.comment_settings.allow_replies {
         return Err(AppError::forbidden("replies are disabled for this event"));
     }
-    let moderation_status = match event.moderation_level {
-        ModerationLevel::Strict => ModerationStatus::Pending,
-        _ => ModerationStatus::Approved,
-    };
+    // In strict events comments wait for a moderator, except the moderators' own.
+    let moderation_status =
+        if event.moderation_level == ModerationLevel::Strict && !moderates(app, user, &event) {
+            ModerationStatus::Pending
+        } else {
+            ModerationStatus::Approved
+        };
     let appended = app
         .stores
         .comments
