@@ -1,0 +1,617 @@
+//! Starting and stopping the local stack: [`Gateway::start`] reads and checks the template,
+//! builds the stores, the queue and the [`App`], binds the HTTP API and the WebSocket API
+//! (with its management API), and starts the SQS event source mapping of the fan-out.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use banter::app::App;
+use banter::auth::{AuthConfig, SigningKey};
+use banter::aws::AwsSettings;
+use banter::fanout::Fanout;
+use banter::poster::Poster;
+use banter::poster::apigw::ApiGatewayPoster;
+use banter::queue::memory::MemoryQueue;
+use banter::queue::sqs::{SqsQueue, create_queue_with_dlq};
+use banter::queue::{FanoutJob, Queue};
+use banter::store::Stores;
+use banter::store::dynamodb::tables::{self, TableNames};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{GatewayConfig, Limits, QueueBackend, Storage, TemplateSource};
+use crate::event_source::{self, EventSource};
+use crate::handlers::Handler;
+use crate::seed::{self, Seeded};
+use crate::template::{self, Template, TemplateError};
+use crate::websocket::{ConnectionInfo, Registry};
+use crate::{rest, web, websocket};
+
+/// Why the gateway did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The template could not be read.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// The template has routes or event sources without a handler (or handlers without a
+    /// route): every problem, one per entry.
+    #[error("template.yaml cannot be served locally:\n  - {}", .0.join("\n  - "))]
+    Unmapped(Vec<String>),
+    /// A port could not be bound.
+    #[error("binding {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Storage, queue, keys or seed data could not be set up.
+    #[error("{0}")]
+    Setup(String),
+}
+
+fn setup(context: &str) -> impl Fn(String) -> StartError + '_ {
+    move |e| StartError::Setup(format!("{context}: {e}"))
+}
+
+/// State shared by every server task.
+pub(crate) struct Shared {
+    pub(crate) app: App,
+    pub(crate) rest_addr: SocketAddr,
+    pub(crate) stage: String,
+    pub(crate) limits: Limits,
+    pub(crate) api_id: String,
+    pub(crate) http_api_id: String,
+    pub(crate) registry: Registry,
+    pub(crate) ws: websocket::WsRouting,
+    pub(crate) rest: rest::RouteTable,
+    pub(crate) cors: Option<template::Cors>,
+    pub(crate) poster: Arc<dyn Poster>,
+    pub(crate) web: web::WebRoot,
+    pub(crate) deliver_disconnect: bool,
+    pub(crate) shutdown: watch::Receiver<bool>,
+    /// Connection id → HTTP status the management API answers every POST to it with.
+    pub(crate) faults: Mutex<HashMap<String, u16>>,
+}
+
+impl Shared {
+    pub(crate) fn fault(&self, connection: &str) -> Option<u16> {
+        self.faults
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(connection)
+            .copied()
+    }
+}
+
+/// An id in API Gateway's style (`L0SM9cOFvHcCIhw=`): 15 random letters and digits and `=`.
+pub(crate) fn gateway_id() -> String {
+    let mut id: String = (0..15).map(|_| fastrand::alphanumeric()).collect();
+    id.push('=');
+    id
+}
+
+/// An API id in API Gateway's style: 10 lower-case letters and digits.
+fn api_id() -> String {
+    (0..10)
+        .map(|_| {
+            let c = fastrand::alphanumeric();
+            c.to_ascii_lowercase()
+        })
+        .collect()
+}
+
+/// Where the fan-out queue lives, for inspection.
+#[derive(Debug, Clone)]
+pub enum QueueHandle {
+    /// The in-memory queue.
+    Memory(Arc<MemoryQueue>),
+    /// An SQS queue.
+    Sqs {
+        /// The SQS client.
+        client: aws_sdk_sqs::Client,
+        /// The fan-out queue.
+        queue_url: String,
+        /// Its dead-letter queue, when the gateway created it.
+        dlq_url: Option<String>,
+    },
+}
+
+/// The local stack. See [`Gateway::start`].
+#[derive(Debug)]
+pub struct Gateway;
+
+impl Gateway {
+    /// Starts the stack described by `config`: reads and [`template::check`]s the template
+    /// (refusing to start on any unmapped route), binds both ports, builds storage, queue and
+    /// handlers, starts the fan-out's SQS event source mapping, and seeds demo data if asked.
+    pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> {
+        let template = match &config.template {
+            TemplateSource::Path(p) => Template::load(p)?,
+            TemplateSource::Text(t) => Template::parse(t)?,
+        };
+        template::check(&template).map_err(StartError::Unmapped)?;
+        for warning in template.unemulated() {
+            tracing::warn!("{warning}");
+        }
+        let ws_api = template
+            .websocket_api()
+            .ok_or_else(|| StartError::Setup("no WebSocket API".into()))?;
+        let stage = config
+            .stage
+            .clone()
+            .or_else(|| ws_api.stage.clone())
+            .unwrap_or_else(|| "local".into());
+        let source = template
+            .event_sources
+            .iter()
+            .find(|s| s.enabled && template.handler_of(&s.function) == Some(Handler::Fanout))
+            .ok_or_else(|| StartError::Setup("the fan-out's SQS event source is disabled".into()))?
+            .clone();
+        let queue_def = template
+            .queues
+            .get(&source.queue)
+            .cloned()
+            .ok_or_else(|| StartError::Setup(format!("no queue {}", source.queue)))?;
+        let fanout_fn = template
+            .function(&source.function)
+            .cloned()
+            .ok_or_else(|| StartError::Setup(format!("no function {}", source.function)))?;
+
+        let rest_listener = bind(config.rest_addr).await?;
+        let ws_listener = bind(config.ws_addr).await?;
+        let rest_addr = local_addr(&rest_listener, config.rest_addr)?;
+        let ws_addr = local_addr(&ws_listener, config.ws_addr)?;
+
+        let needs_aws = config.storage != Storage::Memory || config.queue != QueueBackend::Memory;
+        let sdk: Option<SdkConfig> = if needs_aws {
+            let settings = match &config.aws_endpoint {
+                Some(endpoint) => AwsSettings::local(endpoint.clone()),
+                None => AwsSettings::default(),
+            };
+            Some(settings.load().await)
+        } else {
+            None
+        };
+
+        let stores = build_stores(&config.storage, sdk.as_ref()).await?;
+        let visibility_timeout = config
+            .queue_overrides
+            .visibility_timeout
+            .unwrap_or(queue_def.visibility_timeout);
+        let max_receive_count = config
+            .queue_overrides
+            .max_receive_count
+            .or(queue_def.max_receive_count);
+        let (queue, queue_handle, queue_arn): (Arc<dyn Queue>, QueueHandle, String) =
+            match &config.queue {
+                QueueBackend::Memory => {
+                    let q = Arc::new(MemoryQueue::new(
+                        visibility_timeout,
+                        max_receive_count.unwrap_or(u32::MAX),
+                    ));
+                    let arn = format!(
+                        "arn:aws:sqs:us-east-1:000000000000:banter-local-{}",
+                        queue_def.logical_id
+                    );
+                    (q.clone(), QueueHandle::Memory(q), arn)
+                }
+                QueueBackend::Sqs {
+                    queue_url,
+                    queue_name,
+                } => {
+                    let sdk = sdk
+                        .as_ref()
+                        .ok_or_else(|| StartError::Setup("no AWS configuration".into()))?;
+                    let client = aws_sdk_sqs::Client::new(sdk);
+                    let (url, dlq) = match queue_url {
+                        Some(url) => (url.clone(), None),
+                        None => {
+                            let (q, d) = create_queue_with_dlq(
+                                &client,
+                                queue_name,
+                                max_receive_count.unwrap_or(5),
+                                visibility_timeout,
+                            )
+                            .await
+                            .map_err(|e| setup("creating the SQS queue")(e.to_string()))?;
+                            (q, Some(d))
+                        }
+                    };
+                    let arn = queue_arn_of(&url);
+                    let q = Arc::new(SqsQueue::from_client(client.clone(), url.clone()));
+                    (
+                        q,
+                        QueueHandle::Sqs {
+                            client,
+                            queue_url: url,
+                            dlq_url: dlq,
+                        },
+                        arn,
+                    )
+                }
+            };
+
+        let auth = match &config.auth {
+            Some(a) => a.clone(),
+            None => default_auth()?,
+        };
+        let app = App::new(stores, queue.clone(), &auth, config.app.clone())
+            .map_err(|e| setup("building the app")(e.to_string()))?;
+
+        let management_endpoint = format!("http://{ws_addr}/{stage}");
+        let poster_sdk = AwsSettings::local(management_endpoint.clone()).load().await;
+        let poster: Arc<dyn Poster> = Arc::new(ApiGatewayPoster::new(
+            &poster_sdk,
+            management_endpoint.clone(),
+        ));
+        let fanout = Arc::new(
+            Fanout::new(
+                app.stores.connections.clone(),
+                poster.clone(),
+                queue.clone(),
+                config.fanout.clone(),
+            )
+            .map_err(|e| setup("fan-out settings")(e.to_string()))?,
+        );
+
+        // Seed before serving: once the ports answer, the demo data is there. (Its broadcasts
+        // wait in the queue until the event source mapping starts.)
+        let seeded = if config.seed {
+            Some(
+                seed::seed(&app)
+                    .await
+                    .map_err(|e| setup("seeding demo data")(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            app: app.clone(),
+            rest_addr,
+            stage: stage.clone(),
+            limits: config.limits.clone(),
+            api_id: api_id(),
+            http_api_id: api_id(),
+            registry: Registry::default(),
+            ws: websocket::WsRouting::new(&template).map_err(|e| StartError::Unmapped(vec![e]))?,
+            rest: rest::RouteTable::new(&template),
+            cors: template.http_cors.clone(),
+            poster,
+            web: web::WebRoot::new(config.web_dir.clone(), ws_addr.port()),
+            deliver_disconnect: config.deliver_disconnect,
+            shutdown: shutdown_rx.clone(),
+            faults: Mutex::new(HashMap::new()),
+        });
+
+        let mut servers = Vec::new();
+        let rest_app =
+            rest::router(shared.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let mut stop = shutdown_rx.clone();
+        servers.push(tokio::spawn(async move {
+            let served = axum::serve(rest_listener, rest_app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "HTTP API server failed");
+            }
+        }));
+        let ws_app =
+            websocket::router(shared.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let mut stop = shutdown_rx.clone();
+        servers.push(tokio::spawn(async move {
+            let served = axum::serve(ws_listener, ws_app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "WebSocket API server failed");
+            }
+        }));
+
+        let timeout = config.fanout_timeout.unwrap_or(fanout_fn.timeout);
+        let pollers = event_source::spawn(
+            Arc::new(EventSource {
+                queue: queue.clone(),
+                fanout,
+                batch_size: source.batch_size,
+                max_batching_window: source.max_batching_window,
+                timeout,
+                report_batch_item_failures: source.report_batch_item_failures,
+                arn: queue_arn,
+                function: fanout_fn.logical_id.clone(),
+            }),
+            config.pollers.max(1),
+            shutdown_rx.clone(),
+        );
+
+        tracing::info!(
+            %rest_addr,
+            %ws_addr,
+            %stage,
+            routes = template.http_routes.len(),
+            "banter-local started"
+        );
+        Ok(RunningGateway {
+            rest_addr,
+            ws_addr,
+            stage,
+            management_endpoint,
+            app,
+            shared,
+            queue: queue_handle,
+            visibility_timeout,
+            max_receive_count,
+            seeded,
+            template,
+            servers,
+            pollers,
+            shutdown_tx,
+        })
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+fn local_addr(l: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, StartError> {
+    l.local_addr()
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+/// `arn:aws:sqs:<region>:<account>:<name>` of a queue URL `http(s)://host/<account>/<name>`.
+fn queue_arn_of(url: &str) -> String {
+    let mut parts = url.trim_end_matches('/').rsplit('/');
+    let name = parts.next().unwrap_or("queue");
+    let account = parts.next().unwrap_or("000000000000");
+    format!("arn:aws:sqs:us-east-1:{account}:{name}")
+}
+
+/// The signing key: `BANTER_JWT_*` when set, else a fresh Ed25519 key.
+fn default_auth() -> Result<AuthConfig, StartError> {
+    let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.trim().is_empty());
+    if set(banter::auth::keys::ENV_SECRET) || set(banter::auth::keys::ENV_PRIVATE_KEY) {
+        return AuthConfig::from_env().map_err(|e| setup("BANTER_JWT_*")(e.to_string()));
+    }
+    let key =
+        SigningKey::generate_ed25519(None).map_err(|e| setup("signing key")(e.to_string()))?;
+    Ok(AuthConfig::new(key))
+}
+
+async fn build_stores(storage: &Storage, sdk: Option<&SdkConfig>) -> Result<Stores, StartError> {
+    match storage {
+        Storage::Memory => Ok(banter::store::memory::stores()),
+        Storage::DynamoDb {
+            table_prefix,
+            create_tables,
+        } => {
+            let sdk = sdk.ok_or_else(|| StartError::Setup("no AWS configuration".into()))?;
+            let client = aws_sdk_dynamodb::Client::new(sdk);
+            let names = TableNames::with_prefix(table_prefix);
+            if *create_tables {
+                ensure_tables(&client, &names).await?;
+            }
+            Ok(banter::store::dynamodb::stores(client, names))
+        }
+    }
+}
+
+/// Creates every table of `names` that does not exist yet.
+async fn ensure_tables(
+    client: &aws_sdk_dynamodb::Client,
+    names: &TableNames,
+) -> Result<(), StartError> {
+    for def in tables::ALL {
+        let name = names.of(def);
+        match client.describe_table().table_name(name).send().await {
+            Ok(_) => continue,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                tables::create_table(client, def, name)
+                    .await
+                    .map_err(|e| setup("creating tables")(e.to_string()))?;
+                tracing::info!(table = name, "table created");
+            }
+            Err(e) => {
+                return Err(setup("describing tables")(
+                    aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A started gateway. Dropping it stops the servers (without waiting); prefer
+/// [`RunningGateway::shutdown`].
+pub struct RunningGateway {
+    /// Where the HTTP API listens.
+    pub rest_addr: SocketAddr,
+    /// Where the WebSocket API and the management API listen.
+    pub ws_addr: SocketAddr,
+    /// The WebSocket stage.
+    pub stage: String,
+    management_endpoint: String,
+    app: App,
+    shared: Arc<Shared>,
+    queue: QueueHandle,
+    visibility_timeout: Duration,
+    max_receive_count: Option<u32>,
+    seeded: Option<Seeded>,
+    template: Template,
+    servers: Vec<JoinHandle<()>>,
+    pollers: Vec<JoinHandle<()>>,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for RunningGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningGateway")
+            .field("rest_addr", &self.rest_addr)
+            .field("ws_addr", &self.ws_addr)
+            .field("stage", &self.stage)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningGateway {
+    /// `http://127.0.0.1:<port>`: the HTTP API (`/v1/...`) and the demo page (`/`).
+    pub fn rest_url(&self) -> String {
+        format!("http://{}", self.rest_addr)
+    }
+
+    /// `ws://127.0.0.1:<port>`: the WebSocket API.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.ws_addr)
+    }
+
+    /// `http://127.0.0.1:<port>/<stage>`: the management API endpoint (what
+    /// `WEBSOCKET_MANAGEMENT_ENDPOINT` would be).
+    pub fn management_endpoint(&self) -> &str {
+        &self.management_endpoint
+    }
+
+    /// The application context the handlers share (its stores, sessions, queue).
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// The fan-out queue.
+    pub fn queue(&self) -> &QueueHandle {
+        &self.queue
+    }
+
+    /// The fan-out queue's visibility timeout in effect.
+    pub fn visibility_timeout(&self) -> Duration {
+        self.visibility_timeout
+    }
+
+    /// The fan-out queue's `maxReceiveCount` in effect (`None`: no dead-letter queue).
+    pub fn max_receive_count(&self) -> Option<u32> {
+        self.max_receive_count
+    }
+
+    /// The demo data, when started with `seed`.
+    pub fn seeded(&self) -> Option<&Seeded> {
+        self.seeded.as_ref()
+    }
+
+    /// The template being served.
+    pub fn template(&self) -> &Template {
+        &self.template
+    }
+
+    /// The open WebSocket connections.
+    pub fn connections(&self) -> Vec<ConnectionInfo> {
+        self.shared.registry.list()
+    }
+
+    /// Makes every `PostToConnection` to `connection` answer `status` (500, 429, 410 …) until
+    /// [`RunningGateway::clear_post_failures`]: a connection whose posts keep failing.
+    pub fn fail_posts_to(&self, connection: &str, status: u16) {
+        self.shared
+            .faults
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(connection.to_owned(), status);
+    }
+
+    /// Ends every scripted failure.
+    pub fn clear_post_failures(&self) {
+        self.shared
+            .faults
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// Jobs in the dead-letter queue. For SQS this receives them from the dead-letter queue
+    /// the gateway created (they stay there, invisible for its visibility timeout).
+    pub async fn dead_letters(&self) -> Result<Vec<FanoutJob>, String> {
+        match &self.queue {
+            QueueHandle::Memory(q) => Ok(q.dead_letters()),
+            QueueHandle::Sqs {
+                client, dlq_url, ..
+            } => {
+                let Some(dlq) = dlq_url else {
+                    return Err("the gateway did not create the dead-letter queue".into());
+                };
+                let out = client
+                    .receive_message()
+                    .queue_url(dlq)
+                    .max_number_of_messages(10)
+                    .wait_time_seconds(1)
+                    .send()
+                    .await
+                    .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
+                Ok(out
+                    .messages()
+                    .iter()
+                    .filter_map(|m| serde_json::from_str(m.body()?).ok())
+                    .collect())
+            }
+        }
+    }
+
+    /// Stops everything: closes every socket (1001, delivering `$disconnect`), stops the
+    /// servers and the pollers, and waits (a few seconds at most) for them to end.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown_tx.send(true);
+        let drained = tokio::time::timeout(Duration::from_secs(5), self.shared.registry.drained());
+        if drained.await.is_err() {
+            tracing::warn!("some WebSocket connections did not close in time");
+        }
+        for p in self.pollers.drain(..) {
+            p.abort();
+            let _ = p.await;
+        }
+        for s in self.servers.drain(..) {
+            if tokio::time::timeout(Duration::from_secs(5), s)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a server did not stop in time");
+            }
+        }
+    }
+}
+
+impl Drop for RunningGateway {
+    fn drop(&mut self) {
+        let _ = self.shutdown_tx.send(true);
+        for p in &self.pollers {
+            p.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_look_like_api_gateway_ids() {
+        let id = gateway_id();
+        assert_eq!(id.len(), 16);
+        assert!(id.ends_with('='));
+        assert!(id.parse::<banter::ids::ConnectionId>().is_ok());
+        assert_eq!(
+            queue_arn_of("http://127.0.0.1:5000/123456789012/fan"),
+            "arn:aws:sqs:us-east-1:123456789012:fan"
+        );
+    }
+}

@@ -1,0 +1,35 @@
+//! `banter-local`: Banter's whole stack on localhost, with the same handler code that runs in
+//! Lambda, routed by `template.yaml`.
+//!
+//! | port | serves |
+//! |---|---|
+//! | REST (3000) | the HTTP API (`/v1/...`, payload format 2.0 events to the REST handlers), CORS preflights, and the demo page at `/` |
+//! | WebSocket (3001) | the WebSocket API (`$connect`, client messages, `$disconnect`) and its management API (`/{stage}/@connections/{id}`) |
+//!
+//! The fan-out queue (in memory, or SQS) is drained by an emulated SQS event source mapping
+//! that calls the fan-out handler, which posts through the real `aws-sdk-apigatewaymanagement`
+//! client to the management API above. Storage is in memory, or DynamoDB (moto, DynamoDB
+//! Local, AWS).
+//!
+//! - [`template`]: the parser of `template.yaml` and [`template::check`];
+//! - [`Gateway::start`] / [`RunningGateway`]: the stack as a library (tests start it on port 0);
+//! - [`config`]: settings, flags and `BANTER_LOCAL_*` variables.
+
+#![warn(missing_docs)]
+
+pub mod config;
+mod event_source;
+mod gateway;
+pub mod handlers;
+pub mod logging;
+mod management;
+pub mod rest;
+pub mod seed;
+pub mod template;
+mod web;
+pub mod websocket;
+
+pub use config::{GatewayConfig, Limits, QueueBackend, QueueOverrides, Storage, TemplateSource};
+pub use gateway::{Gateway, QueueHandle, RunningGateway, StartError};
+pub use web::content_type;
+pub use websocket::ConnectionInfo;

@@ -1,0 +1,717 @@
+//! The HTTP API: every request is matched against the template's routes as API Gateway's HTTP
+//! API matches them (the most specific route wins: literal segments over `{param}` over
+//! `{greedy+}`, a method over `ANY`, `$default` last), turned into the payload-2.0 event that
+//! route's function receives in AWS, handed to that function's handler through
+//! `lambda_http::request::from_str` and [`banter::http::serve`], and the handler's response is
+//! sent back. CORS preflights are answered as the HTTP API does from the template's
+//! `CorsConfiguration` (or, without one, from the handlers' `cors_origins`). Requests no route
+//! matches are served from the demo page directory, else answered `404 {"message":"Not Found"}`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body as AxumBody, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+use tracing::Instrument;
+
+use crate::gateway::{Shared, gateway_id};
+use crate::handlers::{Handler, RestFunction};
+use crate::template::{Cors, Template};
+
+/// Largest request body the HTTP API accepts (10 MB).
+pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Param(String),
+    Greedy(String),
+}
+
+impl Segment {
+    fn rank(&self) -> u8 {
+        match self {
+            Self::Literal(_) => 2,
+            Self::Param(_) => 1,
+            Self::Greedy(_) => 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Route {
+    route_key: String,
+    method: Option<String>,
+    segments: Vec<Segment>,
+    function: RestFunction,
+    timeout: Duration,
+}
+
+/// The HTTP routes of the template, compiled for matching.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RouteTable {
+    routes: Vec<Route>,
+    default: Option<Route>,
+}
+
+/// A matched route: its key, function, timeout and path parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched {
+    /// The route key (`GET /v1/events/{event_id}`).
+    pub route_key: String,
+    /// The function's module.
+    pub function: RestFunction,
+    /// Path parameters, decoded.
+    pub params: Vec<(String, String)>,
+    timeout: Duration,
+}
+
+fn split_path(path: &str) -> Vec<&str> {
+    path.strip_prefix('/').unwrap_or(path).split('/').collect()
+}
+
+fn compile(pattern: &str) -> Vec<Segment> {
+    split_path(pattern)
+        .into_iter()
+        .map(
+            |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => match name.strip_suffix('+') {
+                    Some(greedy) => Segment::Greedy(greedy.to_owned()),
+                    None => Segment::Param(name.to_owned()),
+                },
+                None => Segment::Literal(s.to_owned()),
+            },
+        )
+        .collect()
+}
+
+impl RouteTable {
+    /// The routes of `template` that have a REST handler (after [`crate::template::check`],
+    /// all of them).
+    pub(crate) fn new(template: &Template) -> Self {
+        let mut table = Self::default();
+        for r in &template.http_routes {
+            let Some(Handler::Rest(function)) = template.handler_of(&r.function) else {
+                continue;
+            };
+            let timeout = template
+                .function(&r.function)
+                .map_or(crate::template::DEFAULT_FUNCTION_TIMEOUT, |f| f.timeout);
+            let route = Route {
+                route_key: r.route_key.clone(),
+                method: r.method.clone(),
+                segments: compile(&r.path),
+                function,
+                timeout,
+            };
+            if r.route_key == "$default" {
+                table.default = Some(route);
+            } else {
+                table.routes.push(route);
+            }
+        }
+        table
+    }
+
+    /// The route API Gateway would pick for `method` and the raw (percent-encoded) `path`.
+    pub(crate) fn find(&self, method: &str, path: &str) -> Option<Matched> {
+        let parts = split_path(path);
+        let mut best: Option<Candidate<'_>> = None;
+        for route in &self.routes {
+            let method_specific = match &route.method {
+                Some(m) if m == method => true,
+                Some(_) => continue,
+                None => false,
+            };
+            let Some(params) = match_segments(&route.segments, &parts) else {
+                continue;
+            };
+            let ranks: Vec<u8> = route.segments.iter().map(Segment::rank).collect();
+            let better = match &best {
+                None => true,
+                Some((r, m, _, _)) => (&ranks, method_specific) > (r, *m),
+            };
+            if better {
+                best = Some((ranks, method_specific, route, params));
+            }
+        }
+        let (route, params) = match best {
+            Some((_, _, route, params)) => (route, params),
+            None => (self.default.as_ref()?, Vec::new()),
+        };
+        Some(Matched {
+            route_key: route.route_key.clone(),
+            function: route.function,
+            params,
+            timeout: route.timeout,
+        })
+    }
+}
+
+/// A matching route: its segment ranks, whether its method is specific, the route and its
+/// path parameters.
+type Candidate<'a> = (Vec<u8>, bool, &'a Route, Vec<(String, String)>);
+
+fn match_segments(pattern: &[Segment], parts: &[&str]) -> Option<Vec<(String, String)>> {
+    let mut params = Vec::new();
+    for (i, seg) in pattern.iter().enumerate() {
+        match seg {
+            Segment::Greedy(name) => {
+                let rest = parts.get(i..)?;
+                if rest.is_empty() || rest.iter().all(|p| p.is_empty()) {
+                    return None;
+                }
+                params.push((name.clone(), percent_decode(&rest.join("/"))));
+                return Some(params);
+            }
+            Segment::Literal(l) => {
+                if parts.get(i) != Some(&l.as_str()) {
+                    return None;
+                }
+            }
+            Segment::Param(name) => {
+                let p = parts.get(i)?;
+                if p.is_empty() {
+                    return None;
+                }
+                params.push((name.clone(), percent_decode(p)));
+            }
+        }
+    }
+    (parts.len() == pattern.len()).then_some(params)
+}
+
+/// Decodes `%XX` escapes (invalid escapes and non-UTF-8 results are kept as they are).
+pub(crate) fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = s.get(i + 1..i + 3)
+            && let Ok(b) = u8::from_str_radix(hex, 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| s.to_owned())
+}
+
+/// `a=1&b=2&a=3` → `[(a, "1,3"), (b, "2")]` in first-seen order, decoded (`+` is a space).
+pub(crate) fn query_parameters(raw: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for pair in raw.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = percent_decode(&k.replace('+', " "));
+        let v = percent_decode(&v.replace('+', " "));
+        match out.iter_mut().find(|(name, _)| *name == k) {
+            Some((_, existing)) => {
+                existing.push(',');
+                existing.push_str(&v);
+            }
+            None => out.push((k, v)),
+        }
+    }
+    out
+}
+
+/// Whether a body with this content type travels as text (else base64), as the HTTP API
+/// decides.
+fn is_text(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else {
+        return true;
+    };
+    let ct = ct.to_ascii_lowercase();
+    ct.starts_with("text/")
+        || ct.contains("json")
+        || ct.contains("xml")
+        || ct.contains("javascript")
+        || ct.contains("x-www-form-urlencoded")
+}
+
+/// What the HTTP API knows about one request.
+pub(crate) struct Incoming<'a> {
+    pub(crate) method: &'a Method,
+    pub(crate) raw_path: &'a str,
+    pub(crate) raw_query: &'a str,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) body: &'a [u8],
+    pub(crate) peer: SocketAddr,
+    pub(crate) local: SocketAddr,
+}
+
+/// The API Gateway HTTP API (payload format 2.0) event for `request` on `matched`.
+pub(crate) fn event(
+    shared: &Shared,
+    request: &Incoming<'_>,
+    matched: &Matched,
+    request_id: &str,
+) -> Value {
+    let now = chrono::Utc::now();
+    let mut headers: Map<String, Value> = Map::new();
+    let mut cookies: Vec<Value> = Vec::new();
+    for name in request.headers.keys() {
+        let values: Vec<&str> = request
+            .headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        if name.as_str() == "cookie" {
+            for v in values {
+                cookies.extend(
+                    v.split(';')
+                        .map(str::trim)
+                        .filter(|c| !c.is_empty())
+                        .map(|c| Value::String(c.to_owned())),
+                );
+            }
+            continue;
+        }
+        headers.insert(name.as_str().to_owned(), Value::String(values.join(",")));
+    }
+    let source_ip = request.peer.ip().to_string();
+    let forwarded = match headers.get("x-forwarded-for").and_then(Value::as_str) {
+        Some(existing) => format!("{existing}, {source_ip}"),
+        None => source_ip.clone(),
+    };
+    headers.insert("x-forwarded-for".into(), forwarded.into());
+    headers.insert("x-forwarded-proto".into(), "http".into());
+    headers.insert(
+        "x-forwarded-port".into(),
+        request.local.port().to_string().into(),
+    );
+    headers.insert(
+        "x-amzn-trace-id".into(),
+        format!(
+            "Root=1-{:08x}-{:024x}",
+            now.timestamp(),
+            fastrand::u128(..) >> 32
+        )
+        .into(),
+    );
+    let user_agent = headers
+        .get("user-agent")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let domain = headers
+        .get("host")
+        .and_then(Value::as_str)
+        .map_or_else(|| request.local.to_string(), str::to_owned);
+    let domain_prefix = domain.split('.').next().unwrap_or_default().to_owned();
+    let content_type = request
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok());
+    let (body, base64) = if request.body.is_empty() {
+        (Value::Null, false)
+    } else {
+        match std::str::from_utf8(request.body) {
+            Ok(text) if is_text(content_type) => (Value::String(text.to_owned()), false),
+            _ => (
+                Value::String(base64::engine::general_purpose::STANDARD.encode(request.body)),
+                true,
+            ),
+        }
+    };
+    let mut e = json!({
+        "version": "2.0",
+        "routeKey": matched.route_key,
+        "rawPath": request.raw_path,
+        "rawQueryString": request.raw_query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": shared.http_api_id,
+            "domainName": domain,
+            "domainPrefix": domain_prefix,
+            "http": {
+                "method": request.method.as_str(),
+                "path": request.raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": user_agent,
+            },
+            "requestId": request_id,
+            "routeKey": matched.route_key,
+            "stage": "$default",
+            "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+            "timeEpoch": now.timestamp_millis(),
+        },
+        "isBase64Encoded": base64,
+    });
+    let obj = e.as_object_mut();
+    if let Some(obj) = obj {
+        if !cookies.is_empty() {
+            obj.insert("cookies".into(), Value::Array(cookies));
+        }
+        let query = query_parameters(request.raw_query);
+        if !query.is_empty() {
+            obj.insert(
+                "queryStringParameters".into(),
+                Value::Object(
+                    query
+                        .into_iter()
+                        .map(|(k, v)| (k, Value::String(v)))
+                        .collect(),
+                ),
+            );
+        }
+        if !matched.params.is_empty() {
+            obj.insert(
+                "pathParameters".into(),
+                Value::Object(
+                    matched
+                        .params
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                        .collect(),
+                ),
+            );
+        }
+        if !body.is_null() {
+            obj.insert("body".into(), body);
+        }
+    }
+    e
+}
+
+/// The HTTP API's router: everything goes through [`entry`].
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new().fallback(entry).with_state(shared)
+}
+
+fn message(status: StatusCode, text: &str) -> Response {
+    (
+        status,
+        [("content-type", "application/json")],
+        json!({ "message": text }).to_string(),
+    )
+        .into_response()
+}
+
+async fn entry(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let request_id = gateway_id();
+    let (parts, body) = request.into_parts();
+    let origin = parts
+        .headers
+        .get("origin")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let is_preflight = parts.method == Method::OPTIONS
+        && origin.is_some()
+        && parts.headers.contains_key("access-control-request-method");
+    let mut response = if is_preflight {
+        preflight(&shared, origin.as_deref(), &parts.headers)
+    } else {
+        let body = match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
+            Ok(b) => b,
+            Err(_) => {
+                return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
+            }
+        };
+        dispatch(&shared, &parts, body, peer, &request_id).await
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("apigw-requestid", v);
+    }
+    if !is_preflight && let Some(cors) = &shared.cors {
+        apply_cors(response.headers_mut(), cors, origin.as_deref());
+    }
+    response
+}
+
+async fn dispatch(
+    shared: &Shared,
+    parts: &axum::http::request::Parts,
+    body: Bytes,
+    peer: SocketAddr,
+    request_id: &str,
+) -> Response {
+    let raw_path = parts.uri.path();
+    let Some(matched) = shared.rest.find(parts.method.as_str(), raw_path) else {
+        if matches!(parts.method, Method::GET | Method::HEAD)
+            && let Some(file) = shared
+                .web
+                .serve(
+                    raw_path,
+                    parts.headers.get("host").and_then(|h| h.to_str().ok()),
+                )
+                .await
+        {
+            return file;
+        }
+        return message(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let incoming = Incoming {
+        method: &parts.method,
+        raw_path,
+        raw_query: parts.uri.query().unwrap_or_default(),
+        headers: &parts.headers,
+        body: &body,
+        peer,
+        local: shared.rest_addr,
+    };
+    let event = event(shared, &incoming, &matched, request_id);
+    let request = match lambda_http::request::from_str(&event.to_string()) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "the HTTP API event does not parse as a lambda_http request");
+            return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+        }
+    };
+    let span = tracing::info_span!(
+        "http",
+        function = matched.function.name(),
+        route = %matched.route_key,
+        apigw_request_id = request_id,
+    );
+    let served = tokio::time::timeout(
+        matched.timeout,
+        matched.function.serve(&shared.app, request),
+    )
+    .instrument(span)
+    .await;
+    match served {
+        Ok(response) => into_http(response),
+        Err(_) => {
+            tracing::error!(
+                route = %matched.route_key,
+                timeout_ms = matched.timeout.as_millis() as u64,
+                "function timed out"
+            );
+            message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        }
+    }
+}
+
+/// The handler's `lambda_http` response as an HTTP response.
+fn into_http(response: lambda_http::Response<lambda_http::Body>) -> Response {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        lambda_http::Body::Empty => Vec::new(),
+        lambda_http::Body::Text(t) => t.into_bytes(),
+        lambda_http::Body::Binary(b) => b,
+        _ => Vec::new(),
+    };
+    Response::from_parts(parts, AxumBody::from(bytes))
+}
+
+/// The `Access-Control-Allow-Origin` value for `origin` under `cors`.
+fn allowed_origin(cors: &Cors, origin: Option<&str>) -> Option<String> {
+    let origin = origin?;
+    if cors.allow_origins.iter().any(|o| o == "*") {
+        return Some(if cors.allow_credentials {
+            origin.to_owned()
+        } else {
+            "*".to_owned()
+        });
+    }
+    cors.allow_origins
+        .iter()
+        .any(|o| o.eq_ignore_ascii_case(origin))
+        .then(|| origin.to_owned())
+}
+
+fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        headers.insert(HeaderName::from_static(name), v);
+    }
+}
+
+/// As the HTTP API does when CORS is configured: the backend's CORS headers are replaced by
+/// the API's.
+fn apply_cors(headers: &mut HeaderMap, cors: &Cors, origin: Option<&str>) {
+    let names: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| k.as_str().starts_with("access-control-"))
+        .cloned()
+        .collect();
+    for n in names {
+        headers.remove(n);
+    }
+    if let Some(allowed) = allowed_origin(cors, origin) {
+        set(headers, "access-control-allow-origin", &allowed);
+        if !cors.expose_headers.is_empty() {
+            set(
+                headers,
+                "access-control-expose-headers",
+                &cors.expose_headers.join(","),
+            );
+        }
+        if cors.allow_credentials {
+            set(headers, "access-control-allow-credentials", "true");
+        }
+        headers.append("vary", HeaderValue::from_static("origin"));
+    }
+}
+
+/// The answer to a CORS preflight.
+fn preflight(shared: &Shared, origin: Option<&str>, request: &HeaderMap) -> Response {
+    let fallback;
+    let cors = match &shared.cors {
+        Some(c) => c,
+        None => {
+            fallback = Cors {
+                allow_origins: banter::http::cors_origin(&shared.app, origin)
+                    .into_iter()
+                    .collect(),
+                allow_methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+                    .map(String::from)
+                    .to_vec(),
+                allow_headers: [
+                    "authorization",
+                    "content-type",
+                    "x-request-id",
+                    "idempotency-key",
+                ]
+                .map(String::from)
+                .to_vec(),
+                expose_headers: Vec::new(),
+                max_age: Some(600),
+                allow_credentials: false,
+            };
+            &fallback
+        }
+    };
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    let Some(allowed) = allowed_origin(cors, origin) else {
+        return response;
+    };
+    set(headers, "access-control-allow-origin", &allowed);
+    let requested_method = request
+        .get("access-control-request-method")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let methods = if cors.allow_methods.iter().any(|m| m == "*") {
+        requested_method.to_owned()
+    } else {
+        cors.allow_methods.join(",")
+    };
+    set(headers, "access-control-allow-methods", &methods);
+    let requested_headers = request
+        .get("access-control-request-headers")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let allow_headers = if cors.allow_headers.iter().any(|h| h == "*") {
+        requested_headers.to_owned()
+    } else {
+        cors.allow_headers.join(",")
+    };
+    if !allow_headers.is_empty() {
+        set(headers, "access-control-allow-headers", &allow_headers);
+    }
+    if let Some(age) = cors.max_age {
+        set(headers, "access-control-max-age", &age.to_string());
+    }
+    if cors.allow_credentials {
+        set(headers, "access-control-allow-credentials", "true");
+    }
+    headers.append("vary", HeaderValue::from_static("origin"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::{Function, HttpRoute};
+
+    fn table(routes: &[(&str, &str)]) -> RouteTable {
+        let mut t = Template::default();
+        t.functions.insert(
+            "F".into(),
+            Function {
+                logical_id: "F".into(),
+                binary: "users".into(),
+                timeout: Duration::from_secs(3),
+                other_events: Vec::new(),
+            },
+        );
+        for (method, path) in routes {
+            let route = if *method == "$default" {
+                HttpRoute {
+                    route_key: "$default".into(),
+                    method: None,
+                    path: String::new(),
+                    function: "F".into(),
+                }
+            } else {
+                HttpRoute {
+                    route_key: format!("{method} {path}"),
+                    method: (*method != "ANY").then(|| (*method).to_owned()),
+                    path: (*path).to_owned(),
+                    function: "F".into(),
+                }
+            };
+            t.http_routes.push(route);
+        }
+        RouteTable::new(&t)
+    }
+
+    #[test]
+    fn the_most_specific_route_wins() {
+        let t = table(&[
+            ("GET", "/v1/users/{user_id}"),
+            ("GET", "/v1/users/me"),
+            ("GET", "/v1/users/search"),
+            ("ANY", "/v1/{proxy+}"),
+            ("PATCH", "/v1/users/me"),
+        ]);
+        let key = |m: &str, p: &str| t.find(m, p).map(|x| x.route_key);
+        assert_eq!(
+            key("GET", "/v1/users/me").as_deref(),
+            Some("GET /v1/users/me")
+        );
+        assert_eq!(
+            key("GET", "/v1/users/search").as_deref(),
+            Some("GET /v1/users/search")
+        );
+        let m = t.find("GET", "/v1/users/abc%20d").unwrap();
+        assert_eq!(m.route_key, "GET /v1/users/{user_id}");
+        assert_eq!(m.params, vec![("user_id".into(), "abc d".into())]);
+        assert_eq!(
+            key("DELETE", "/v1/users/me").as_deref(),
+            Some("ANY /v1/{proxy+}")
+        );
+        assert_eq!(key("GET", "/v2/x"), None);
+        assert_eq!(key("GET", "/v1/users/"), Some("ANY /v1/{proxy+}".into()));
+        let with_default = table(&[("GET", "/a"), ("$default", "")]);
+        assert_eq!(
+            with_default
+                .find("POST", "/zzz")
+                .map(|m| m.route_key)
+                .as_deref(),
+            Some("$default")
+        );
+    }
+
+    #[test]
+    fn query_strings_decode_and_join() {
+        assert_eq!(
+            query_parameters("a=1&b=x%20y&a=3&c=&d+e=f+g"),
+            vec![
+                ("a".into(), "1,3".into()),
+                ("b".into(), "x y".into()),
+                ("c".into(), String::new()),
+                ("d e".into(), "f g".into()),
+            ]
+        );
+        assert_eq!(percent_decode("%zz%41"), "%zzA");
+    }
+}

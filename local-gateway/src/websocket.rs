@@ -1,0 +1,733 @@
+//! The WebSocket API. A WebSocket handshake becomes a `$connect` event for the function the
+//! template integrates with `$connect`, and the socket is opened only when that handler
+//! answers 2xx (any other status is the HTTP answer to the handshake: a 401 refuses the
+//! upgrade). Every client message becomes a `MESSAGE` event routed by the template's route
+//! selection expression (falling back to `$default`), and a closed socket becomes a
+//! `$disconnect` event. The events carry what API Gateway sends: `requestContext.routeKey`,
+//! `eventType`, `connectionId`, `domainName`, `stage`, `connectedAt`, `identity`, ids and
+//! times.
+//!
+//! Frames to clients arrive only through the management API (`/{stage}/@connections/{id}`), as in
+//! AWS. API Gateway's limits are emulated (see [`crate::config::Limits`]): a client frame over
+//! `max_frame_bytes` or a message over `max_message_bytes` closes the socket with 1009; a
+//! socket with no client data frame for `idle_timeout`, and every socket after
+//! `max_connection`, is closed with 1001 ("Going away"). Control frames (ping/pong) do not
+//! count as activity, as in API Gateway: clients send the protocol's `ping` message.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use axum::Router;
+use axum::body::Body as AxumBody;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+use tokio::sync::{Notify, mpsc};
+use tokio::time::{Instant, sleep_until, timeout};
+
+use crate::gateway::{Shared, gateway_id};
+use crate::handlers::Handler;
+use crate::rest::query_parameters;
+use crate::template::Template;
+
+/// A route selection expression API Gateway can evaluate: `$request.body.<path>` (or
+/// `${request.body.<path>}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSelection {
+    path: Vec<String>,
+}
+
+impl RouteSelection {
+    /// Parses an expression; anything but a body path is unsupported locally.
+    pub fn parse(expression: &str) -> Result<Self, String> {
+        let e = expression.trim();
+        let inner = e
+            .strip_prefix("${")
+            .and_then(|x| x.strip_suffix('}'))
+            .map(|x| format!("${x}"))
+            .unwrap_or_else(|| e.to_owned());
+        match inner.strip_prefix("$request.body.") {
+            Some(path) if !path.is_empty() && path.split('.').all(|p| !p.is_empty()) => Ok(Self {
+                path: path.split('.').map(str::to_owned).collect(),
+            }),
+            _ => Err(format!(
+                "route selection expression {expression:?} is not supported locally (only \
+                 $request.body.<field>)"
+            )),
+        }
+    }
+
+    /// The route key a client message selects, if it is JSON with a string (or number) there.
+    pub fn select(&self, body: &str) -> Option<String> {
+        let v: Value = serde_json::from_str(body).ok()?;
+        let found = self.path.iter().try_fold(&v, |v, k| v.get(k))?;
+        match found {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// A WebSocket route's handler and its function's timeout.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    handler: Handler,
+    timeout: Duration,
+    function: String,
+}
+
+/// The WebSocket routes of the template.
+#[derive(Debug, Clone)]
+pub(crate) struct WsRouting {
+    selection: RouteSelection,
+    routes: HashMap<String, Target>,
+}
+
+impl WsRouting {
+    /// The routes of the template's WebSocket API.
+    pub(crate) fn new(template: &Template) -> Result<Self, String> {
+        let api = template
+            .websocket_api()
+            .ok_or("the template has no (single) WebSocket API")?;
+        let selection = RouteSelection::parse(&api.route_selection_expression)?;
+        let mut routes = HashMap::new();
+        for r in &api.routes {
+            let Some(function) = &r.function else {
+                continue;
+            };
+            let Some(handler) = template.handler_of(function) else {
+                continue;
+            };
+            let timeout = template
+                .function(function)
+                .map_or(crate::template::DEFAULT_FUNCTION_TIMEOUT, |f| f.timeout);
+            routes.insert(
+                r.route_key.clone(),
+                Target {
+                    handler,
+                    timeout,
+                    function: function.clone(),
+                },
+            );
+        }
+        Ok(Self { selection, routes })
+    }
+
+    /// The route a client message goes to: the selected key if the template has it, else
+    /// `$default` if it has that.
+    fn route_for(&self, body: &str) -> Option<(String, &Target)> {
+        if let Some(key) = self.selection.select(body)
+            && !key.starts_with('$')
+            && let Some(t) = self.routes.get(&key)
+        {
+            return Some((key, t));
+        }
+        self.routes
+            .get(banter::ws::DEFAULT_ROUTE)
+            .map(|t| (banter::ws::DEFAULT_ROUTE.to_owned(), t))
+    }
+}
+
+/// What a connection's writer is asked to do.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    /// Send a text frame.
+    Text(String),
+    /// Send a binary frame.
+    Binary(Vec<u8>),
+}
+
+/// One open connection.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub(crate) tx: mpsc::Sender<Outgoing>,
+    /// Notified by `DeleteConnection`.
+    pub(crate) close: Notify,
+    pub(crate) connected_at: DateTime<Utc>,
+    pub(crate) last_active: Mutex<DateTime<Utc>>,
+    pub(crate) source_ip: String,
+    pub(crate) user_agent: Option<String>,
+}
+
+impl Conn {
+    pub(crate) fn last_active(&self) -> DateTime<Utc> {
+        *self
+            .last_active
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn touch(&self) {
+        *self
+            .last_active
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Utc::now();
+    }
+}
+
+/// An open WebSocket connection, as the management API's `GetConnection` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// API Gateway's connection id.
+    pub connection_id: String,
+    /// When the socket opened.
+    pub connected_at: DateTime<Utc>,
+    /// The client's last data frame (or the connection time).
+    pub last_active_at: DateTime<Utc>,
+    /// The client's address.
+    pub source_ip: String,
+}
+
+/// The open connections by id, and how many connection tasks (socket plus `$disconnect`)
+/// are still running.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    open: Mutex<HashMap<String, Arc<Conn>>>,
+    tasks: std::sync::atomic::AtomicUsize,
+    changed: Notify,
+}
+
+impl Registry {
+    fn open(&self) -> MutexGuard<'_, HashMap<String, Arc<Conn>>> {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<Conn>> {
+        self.open().get(id).cloned()
+    }
+
+    /// Opens a connection; its task must end with [`Registry::task_ended`].
+    fn insert(&self, id: String, conn: Arc<Conn>) {
+        self.tasks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.open().insert(id, conn);
+    }
+
+    /// A connection's task (socket and `$disconnect`) is over.
+    fn task_ended(&self) {
+        self.tasks.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.changed.notify_waiters();
+    }
+
+    /// Removes a connection; returns it if it was open.
+    pub(crate) fn remove(&self, id: &str) -> Option<Arc<Conn>> {
+        let removed = self.open().remove(id);
+        self.changed.notify_waiters();
+        removed
+    }
+
+    pub(crate) fn list(&self) -> Vec<ConnectionInfo> {
+        self.open()
+            .iter()
+            .map(|(id, c)| ConnectionInfo {
+                connection_id: id.clone(),
+                connected_at: c.connected_at,
+                last_active_at: c.last_active(),
+                source_ip: c.source_ip.clone(),
+            })
+            .collect()
+    }
+
+    /// Resolves once no connection is open and every `$disconnect` has been delivered.
+    pub(crate) async fn drained(&self) {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.open().is_empty() && self.tasks.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// What every event of one connection repeats.
+#[derive(Debug, Clone)]
+struct Meta {
+    connection_id: String,
+    connected_at_ms: i64,
+    source_ip: String,
+    user_agent: String,
+    domain: String,
+}
+
+fn request_time(now: DateTime<Utc>) -> String {
+    now.format("%d/%b/%Y:%H:%M:%S %z").to_string()
+}
+
+/// `requestContext` of an event.
+fn context(
+    shared: &Shared,
+    meta: &Meta,
+    route_key: &str,
+    event_type: &str,
+    extra: Map<String, Value>,
+) -> Value {
+    let now = Utc::now();
+    let request_id = gateway_id();
+    let mut ctx = json!({
+        "routeKey": route_key,
+        "eventType": event_type,
+        "extendedRequestId": request_id,
+        "requestTime": request_time(now),
+        "messageDirection": "IN",
+        "stage": shared.stage,
+        "connectedAt": meta.connected_at_ms,
+        "requestTimeEpoch": now.timestamp_millis(),
+        "identity": {"sourceIp": meta.source_ip, "userAgent": meta.user_agent},
+        "requestId": request_id,
+        "domainName": meta.domain,
+        "connectionId": meta.connection_id,
+        "apiId": shared.api_id,
+    });
+    if let Some(obj) = ctx.as_object_mut() {
+        obj.extend(extra);
+    }
+    ctx
+}
+
+fn parse_event(v: Value) -> Option<ApiGatewayWebsocketProxyRequest> {
+    match serde_json::from_value(v) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            tracing::error!(error = %e, "a WebSocket event does not parse");
+            None
+        }
+    }
+}
+
+fn status(code: u16) -> ApiGatewayProxyResponse {
+    let mut r = ApiGatewayProxyResponse::default();
+    r.status_code = i64::from(code);
+    r
+}
+
+/// Calls `target`'s handler with `event`, within its function's timeout (500 after it).
+async fn invoke(
+    shared: &Shared,
+    target: &Target,
+    event: ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
+    let app = &shared.app;
+    let work = async {
+        match target.handler {
+            Handler::WsConnect => banter::ws::connect::handle(app, event).await,
+            Handler::WsDisconnect => banter::ws::disconnect::handle(app, event).await,
+            Handler::WsRouter => {
+                banter::ws::router::handle(app, shared.poster.as_ref(), event).await
+            }
+            Handler::Rest(_) | Handler::Fanout => status(500),
+        }
+    };
+    match timeout(target.timeout, work).await {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::error!(
+                function = %target.function,
+                timeout_ms = target.timeout.as_millis() as u64,
+                "function timed out"
+            );
+            status(500)
+        }
+    }
+}
+
+/// The WebSocket port's router: the management API, and a WebSocket upgrade on every other
+/// path (`/`, `/<stage>`).
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    crate::management::routes()
+        .fallback(entry)
+        .with_state(shared)
+}
+
+fn headers_json(headers: &HeaderMap) -> (Map<String, Value>, Map<String, Value>) {
+    let mut single = Map::new();
+    let mut multi = Map::new();
+    for name in headers.keys() {
+        let values: Vec<Value> = headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(|v| Value::String(v.to_owned()))
+            .collect();
+        if let Some(first) = values.last() {
+            single.insert(name.as_str().to_owned(), first.clone());
+        }
+        multi.insert(name.as_str().to_owned(), Value::Array(values));
+    }
+    (single, multi)
+}
+
+/// The HTTP answer to a refused handshake: the handler's status, headers and body.
+fn refusal(response: ApiGatewayProxyResponse) -> Response {
+    let code = u16::try_from(response.status_code)
+        .ok()
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = match response.body {
+        Some(aws_lambda_events::encodings::Body::Text(t)) => AxumBody::from(t),
+        Some(aws_lambda_events::encodings::Body::Binary(b)) => AxumBody::from(b),
+        _ => AxumBody::empty(),
+    };
+    let mut out = (code, body).into_response();
+    for (name, value) in &response.headers {
+        out.headers_mut().insert(name.clone(), value.clone());
+    }
+    out
+}
+
+async fn entry(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let upgrade =
+        match <WebSocketUpgrade as axum::extract::FromRequestParts<_>>::from_request_parts(
+            &mut parts, &shared,
+        )
+        .await
+        {
+            Ok(u) => u,
+            Err(_) => {
+                return (
+                    StatusCode::UPGRADE_REQUIRED,
+                    [("upgrade", "websocket")],
+                    "Banter's local WebSocket API: connect with a WebSocket client, e.g. \
+                 ws://127.0.0.1:3001/?token=<access_token>\n",
+                )
+                    .into_response();
+            }
+        };
+    let now = Utc::now();
+    let (headers, multi_headers) = headers_json(&parts.headers);
+    let query = query_parameters(parts.uri.query().unwrap_or_default());
+    let meta = Meta {
+        connection_id: gateway_id(),
+        connected_at_ms: now.timestamp_millis(),
+        source_ip: peer.ip().to_string(),
+        user_agent: parts
+            .headers
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+        domain: parts
+            .headers
+            .get("host")
+            .and_then(|v| v.to_str().ok())
+            .map_or_else(|| peer.to_string(), str::to_owned),
+    };
+    let mut event = json!({
+        "headers": headers,
+        "multiValueHeaders": multi_headers,
+        "requestContext": context(&shared, &meta, banter::ws::CONNECT_ROUTE, "CONNECT", Map::new()),
+        "isBase64Encoded": false,
+    });
+    if !query.is_empty()
+        && let Some(obj) = event.as_object_mut()
+    {
+        obj.insert(
+            "queryStringParameters".into(),
+            Value::Object(
+                query
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect(),
+            ),
+        );
+        obj.insert(
+            "multiValueQueryStringParameters".into(),
+            Value::Object(
+                query
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            Value::Array(v.split(',').map(|x| Value::String(x.into())).collect()),
+                        )
+                    })
+                    .collect(),
+            ),
+        );
+    }
+    let response = match shared.ws.routes.get(banter::ws::CONNECT_ROUTE) {
+        None => status(200),
+        Some(target) => match parse_event(event) {
+            Some(e) => invoke(&shared, target, e).await,
+            None => status(500),
+        },
+    };
+    if !(200..300).contains(&response.status_code) {
+        tracing::info!(
+            connection_id = %meta.connection_id,
+            status = response.status_code,
+            "handshake refused by $connect"
+        );
+        return refusal(response);
+    }
+    let mut upgrade = upgrade
+        .max_frame_size(shared.limits.max_frame_bytes)
+        .max_message_size(shared.limits.max_message_bytes);
+    if let Some(p) = response.headers.get("sec-websocket-protocol") {
+        upgrade.set_selected_protocol(p.clone());
+    }
+    let (tx, rx) = mpsc::channel(shared.limits.client_buffer.max(1));
+    let conn = Arc::new(Conn {
+        tx,
+        close: Notify::new(),
+        connected_at: now,
+        last_active: Mutex::new(now),
+        source_ip: meta.source_ip.clone(),
+        user_agent: Some(meta.user_agent.clone()).filter(|u| !u.is_empty()),
+    });
+    // Open from the moment the handshake is answered: frames posted now are written once the
+    // upgrade completes.
+    shared
+        .registry
+        .insert(meta.connection_id.clone(), conn.clone());
+    tracing::debug!(connection_id = %meta.connection_id, "connection open");
+    let failed_shared = shared.clone();
+    let failed_meta = meta.clone();
+    upgrade
+        .on_failed_upgrade(move |e| {
+            tracing::warn!(error = %e, "WebSocket upgrade failed");
+            let shared = failed_shared.clone();
+            let meta = failed_meta.clone();
+            tokio::spawn(async move {
+                shared.registry.remove(&meta.connection_id);
+                disconnect(&shared, &meta, 1006, "upgrade failed").await;
+                shared.registry.task_ended();
+            });
+        })
+        .on_upgrade(move |socket| run(shared, socket, meta, conn, rx))
+}
+
+/// Why the loop ended: the close code and reason to report to `$disconnect`, and the close
+/// frame to send (none when the client closed or the socket broke).
+struct Ending {
+    code: u16,
+    reason: String,
+    send_close: bool,
+}
+
+fn ending(code: u16, reason: &str, send_close: bool) -> Ending {
+    Ending {
+        code,
+        reason: reason.to_owned(),
+        send_close,
+    }
+}
+
+/// Runs one open socket until it closes, then delivers `$disconnect`.
+async fn run(
+    shared: Arc<Shared>,
+    mut socket: WebSocket,
+    meta: Meta,
+    conn: Arc<Conn>,
+    mut rx: mpsc::Receiver<Outgoing>,
+) {
+    let limits = shared.limits.clone();
+    let opened = Instant::now();
+    let max_deadline = opened + limits.max_connection;
+    let mut idle_deadline = opened + limits.idle_timeout;
+    let mut shutdown = shared.shutdown.clone();
+    let end = loop {
+        tokio::select! {
+            incoming = socket.recv() => match incoming {
+                None => break ending(1006, "Connection closed abnormally", false),
+                Some(Err(e)) => {
+                    let too_big = is_capacity_error(&e);
+                    if too_big {
+                        tracing::info!(connection_id = %meta.connection_id, "client message over the size limits: closing with 1009");
+                        break ending(1009, "Message too big", true);
+                    }
+                    tracing::debug!(connection_id = %meta.connection_id, error = %e, "socket error");
+                    break ending(1006, "Connection closed abnormally", false);
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    let (code, reason) = frame.map_or((1005, String::new()), |f| (f.code, f.reason.to_string()));
+                    break ending(code, &reason, false);
+                }
+                Some(Ok(Message::Text(text))) => {
+                    idle_deadline = Instant::now() + limits.idle_timeout;
+                    conn.touch();
+                    dispatch(&shared, &meta, text.to_string(), false);
+                }
+                Some(Ok(Message::Binary(bytes))) => {
+                    idle_deadline = Instant::now() + limits.idle_timeout;
+                    conn.touch();
+                    dispatch(&shared, &meta, base64::engine::general_purpose::STANDARD.encode(&bytes), true);
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            },
+            out = rx.recv() => match out {
+                Some(Outgoing::Text(t)) => {
+                    if socket.send(Message::Text(t.into())).await.is_err() {
+                        break ending(1006, "Connection closed abnormally", false);
+                    }
+                }
+                Some(Outgoing::Binary(b)) => {
+                    if socket.send(Message::Binary(b.into())).await.is_err() {
+                        break ending(1006, "Connection closed abnormally", false);
+                    }
+                }
+                None => break ending(1000, "", true),
+            },
+            () = conn.close.notified() => break ending(1000, "", true),
+            () = sleep_until(idle_deadline) => {
+                tracing::info!(connection_id = %meta.connection_id, "idle timeout: closing");
+                break ending(1001, "Going away", true);
+            }
+            () = sleep_until(max_deadline) => {
+                tracing::info!(connection_id = %meta.connection_id, "maximum connection duration: closing");
+                break ending(1001, "Going away", true);
+            }
+            () = async { let _ = shutdown.wait_for(|s| *s).await; } => {
+                break ending(1001, "Going away", true);
+            }
+        }
+    };
+    // From now on posts answer 410.
+    shared.registry.remove(&meta.connection_id);
+    if end.send_close {
+        let frame = CloseFrame {
+            code: end.code,
+            reason: end.reason.clone().into(),
+        };
+        let _ = timeout(
+            Duration::from_secs(1),
+            socket.send(Message::Close(Some(frame))),
+        )
+        .await;
+        // Wait briefly for the client's close reply, then drop the socket.
+        let _ = timeout(Duration::from_secs(1), async {
+            while let Some(Ok(m)) = socket.recv().await {
+                if matches!(m, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+    drop(socket);
+    tracing::debug!(connection_id = %meta.connection_id, code = end.code, "connection closed");
+    if shared.deliver_disconnect {
+        disconnect(&shared, &meta, end.code, &end.reason).await;
+    }
+    shared.registry.task_ended();
+}
+
+fn is_capacity_error(e: &axum::Error) -> bool {
+    use std::error::Error as _;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = e.source();
+    while let Some(s) = source {
+        if let Some(t) = s.downcast_ref::<tokio_tungstenite::tungstenite::Error>() {
+            return matches!(t, tokio_tungstenite::tungstenite::Error::Capacity(_));
+        }
+        source = s.source();
+    }
+    // axum's error displays the tungstenite error; match its text as a fallback.
+    let text = e.to_string();
+    text.contains("Space limit exceeded") || text.contains("too long") || text.contains("too big")
+}
+
+/// Delivers a client message to its route's handler (in its own task: API Gateway invokes
+/// the integration for every message independently).
+fn dispatch(shared: &Arc<Shared>, meta: &Meta, body: String, base64: bool) {
+    let text_for_selection = if base64 { None } else { Some(body.as_str()) };
+    let Some((route_key, target)) = text_for_selection
+        .map_or_else(
+            || {
+                shared
+                    .ws
+                    .routes
+                    .get(banter::ws::DEFAULT_ROUTE)
+                    .map(|t| (banter::ws::DEFAULT_ROUTE.to_owned(), t))
+            },
+            |b| shared.ws.route_for(b),
+        )
+        .map(|(k, t)| (k, t.clone()))
+    else {
+        // API Gateway answers a message no route takes with an error frame.
+        if let Some(c) = shared.registry.get(&meta.connection_id) {
+            let _ = c.tx.try_send(Outgoing::Text(
+                json!({"message": "Forbidden", "connectionId": meta.connection_id,
+                       "requestId": gateway_id()})
+                .to_string(),
+            ));
+        }
+        return;
+    };
+    let mut extra = Map::new();
+    extra.insert("messageId".into(), Value::String(gateway_id()));
+    let event = json!({
+        "requestContext": context(shared, meta, &route_key, "MESSAGE", extra),
+        "body": body,
+        "isBase64Encoded": base64,
+    });
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        if let Some(e) = parse_event(event) {
+            let response = invoke(&shared, &target, e).await;
+            if response.status_code >= 400 {
+                tracing::debug!(status = response.status_code, route = %route_key, "route answered an error");
+            }
+        }
+    });
+}
+
+/// Delivers `$disconnect` for a closed connection.
+async fn disconnect(shared: &Shared, meta: &Meta, code: u16, reason: &str) {
+    let Some(target) = shared.ws.routes.get(banter::ws::DISCONNECT_ROUTE) else {
+        return;
+    };
+    let mut extra = Map::new();
+    extra.insert("disconnectStatusCode".into(), json!(code));
+    extra.insert("disconnectReason".into(), json!(reason));
+    let event = json!({
+        "headers": {"Host": meta.domain, "x-api-key": "", "X-Forwarded-For": "", "x-restapi": ""},
+        "multiValueHeaders": {"Host": [meta.domain], "x-api-key": [""], "X-Forwarded-For": [""], "x-restapi": [""]},
+        "requestContext": context(shared, meta, banter::ws::DISCONNECT_ROUTE, "DISCONNECT", extra),
+        "isBase64Encoded": false,
+    });
+    if let Some(e) = parse_event(event) {
+        let response = invoke(shared, target, e).await;
+        if response.status_code != 200 {
+            tracing::warn!(
+                connection_id = %meta.connection_id,
+                status = response.status_code,
+                "$disconnect failed"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_selection_reads_a_body_path() {
+        let s = RouteSelection::parse("$request.body.action").unwrap();
+        assert_eq!(s.select(r#"{"action":"send"}"#).as_deref(), Some("send"));
+        assert_eq!(s.select(r#"{"type":"ping"}"#), None);
+        assert_eq!(s.select("not json"), None);
+        let nested = RouteSelection::parse("${request.body.meta.kind}").unwrap();
+        assert_eq!(
+            nested.select(r#"{"meta":{"kind":"x"}}"#).as_deref(),
+            Some("x")
+        );
+        assert!(RouteSelection::parse("$request.header.x").is_err());
+        assert!(RouteSelection::parse("$request.body.").is_err());
+    }
+}
