@@ -33,6 +33,10 @@ pub struct Limits {
     pub max_message_bytes: usize,
     /// Frames waiting to be written to one client before posts answer 429.
     pub client_buffer: usize,
+    /// Time every `PostToConnection` (management API `POST`) waits before it is handled and
+    /// answered: the round trip of a post to API Gateway, which loopback lacks (≈20 ms
+    /// models AWS). Zero (the default) answers at once.
+    pub post_latency: Duration,
 }
 
 impl Default for Limits {
@@ -43,6 +47,7 @@ impl Default for Limits {
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             client_buffer: DEFAULT_CLIENT_BUFFER,
+            post_latency: Duration::ZERO,
         }
     }
 }
@@ -204,6 +209,8 @@ FLAGS (each also read from the environment variable shown):
   --max-connection SECS   close sockets after this long (BANTER_LOCAL_MAX_CONNECTION, default 7200)
   --max-frame-bytes N     client frame limit (BANTER_LOCAL_MAX_FRAME_BYTES, default 32768)
   --max-message-bytes N   message limit (BANTER_LOCAL_MAX_MESSAGE_BYTES, default 131072)
+  --post-latency D        delay of every management API POST, e.g. 20ms to model AWS
+                          (BANTER_LOCAL_POST_LATENCY, default 0)
   --web-dir PATH          static files at / (BANTER_LOCAL_WEB_DIR, default local-gateway/web)
   --log-json              JSON logs even in a terminal (BANTER_LOCAL_LOG_JSON=1)
   --check                 check the template against the handlers and exit
@@ -262,6 +269,7 @@ impl Cli {
             ("--max-connection", "BANTER_LOCAL_MAX_CONNECTION"),
             ("--max-frame-bytes", "BANTER_LOCAL_MAX_FRAME_BYTES"),
             ("--max-message-bytes", "BANTER_LOCAL_MAX_MESSAGE_BYTES"),
+            ("--post-latency", "BANTER_LOCAL_POST_LATENCY"),
             ("--web-dir", "BANTER_LOCAL_WEB_DIR"),
         ];
         const SWITCHES: &[(&str, &str)] = &[
@@ -379,6 +387,9 @@ impl Cli {
         if let Some(d) = duration("--max-connection")? {
             config.limits.max_connection = d;
         }
+        if let Some(d) = duration("--post-latency")? {
+            config.limits.post_latency = d;
+        }
         if let Some(n) = number("--max-frame-bytes")? {
             config.limits.max_frame_bytes = usize::try_from(n).unwrap_or(usize::MAX);
         }
@@ -464,6 +475,7 @@ mod tests {
             }
         );
         assert_eq!(cli.config.limits.idle_timeout, Duration::from_millis(500));
+        assert_eq!(cli.config.limits.post_latency, Duration::ZERO);
         assert_eq!(
             cli.config.aws_endpoint.as_deref(),
             Some("http://127.0.0.1:5000")
@@ -476,8 +488,18 @@ mod tests {
         assert!(parse(&["--storage", "redis"], &[]).is_err());
         assert!(parse(&["--rest-port", "70000"], &[]).is_err());
         assert!(parse(&["--idle-timeout", "soon"], &[]).is_err());
+        assert!(parse(&["--post-latency", "-5ms"], &[]).is_err());
         assert!(parse(&["--nope"], &[]).is_err());
         assert!(parse(&["--stage"], &[]).is_err());
+    }
+
+    #[test]
+    fn post_latency_from_flag_or_environment() {
+        let env = [("BANTER_LOCAL_POST_LATENCY", "20ms")];
+        let cli = parse(&[], &env).unwrap();
+        assert_eq!(cli.config.limits.post_latency, Duration::from_millis(20));
+        let cli = parse(&["--post-latency=0.5s"], &env).unwrap();
+        assert_eq!(cli.config.limits.post_latency, Duration::from_millis(500));
     }
 
     #[test]

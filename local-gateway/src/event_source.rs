@@ -23,6 +23,9 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::handlers::Handler;
+use crate::stats::Invocations;
+
 /// Longest long-poll wait of one receive.
 const LONG_POLL: Duration = Duration::from_secs(20);
 
@@ -39,6 +42,7 @@ pub(crate) struct EventSource {
     pub(crate) report_batch_item_failures: bool,
     pub(crate) arn: String,
     pub(crate) function: String,
+    pub(crate) invocations: Arc<Invocations>,
 }
 
 /// Starts `pollers` concurrent pollers; they stop when `shutdown` turns true.
@@ -138,8 +142,13 @@ impl EventSource {
         };
         let deadline = Instant::now() + self.timeout;
         let span = tracing::debug_span!("sqs", function = %self.function, records = batch.len());
-        let outcome = tokio::time::timeout(self.timeout, self.fanout.handle_sqs(event, deadline))
-            .instrument(span)
+        let outcome = self
+            .invocations
+            .timed(
+                Handler::Fanout,
+                tokio::time::timeout(self.timeout, self.fanout.handle_sqs(event, deadline))
+                    .instrument(span),
+            )
             .await;
         let failed: HashSet<String> = match outcome {
             Err(_) => {

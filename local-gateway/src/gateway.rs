@@ -2,7 +2,7 @@
 //! builds the stores, the queue and the [`App`], binds the HTTP API and the WebSocket API
 //! (with its management API), and starts the SQS event source mapping of the fan-out.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -27,6 +27,7 @@ use crate::config::{GatewayConfig, Limits, QueueBackend, Storage, TemplateSource
 use crate::event_source::{self, EventSource};
 use crate::handlers::Handler;
 use crate::seed::{self, Seeded};
+use crate::stats::{CountingPoster, FunctionStats, Invocations, PostStats, Posts};
 use crate::template::{self, Template, TemplateError};
 use crate::websocket::{ConnectionInfo, Registry};
 use crate::{rest, web, websocket};
@@ -70,7 +71,10 @@ pub(crate) struct Shared {
     pub(crate) ws: websocket::WsRouting,
     pub(crate) rest: rest::RouteTable,
     pub(crate) cors: Option<template::Cors>,
+    /// The router's poster (its replies to the sender), counted as `ws-default`'s posts.
     pub(crate) poster: Arc<dyn Poster>,
+    /// Every function invocation and its duration.
+    pub(crate) invocations: Arc<Invocations>,
     pub(crate) web: web::WebRoot,
     pub(crate) deliver_disconnect: bool,
     pub(crate) shutdown: watch::Receiver<bool>,
@@ -245,14 +249,24 @@ impl Gateway {
 
         let management_endpoint = format!("http://{ws_addr}/{stage}");
         let poster_sdk = AwsSettings::local(management_endpoint.clone()).load().await;
-        let poster: Arc<dyn Poster> = Arc::new(ApiGatewayPoster::new(
+        let api_poster: Arc<dyn Poster> = Arc::new(ApiGatewayPoster::new(
             &poster_sdk,
             management_endpoint.clone(),
         ));
+        let invocations = Arc::new(Invocations::default());
+        let posts = Arc::new(Posts::default());
+        let counted = |handler| -> Arc<dyn Poster> {
+            Arc::new(CountingPoster::new(
+                api_poster.clone(),
+                posts.clone(),
+                handler,
+            ))
+        };
+        let poster = counted(Handler::WsRouter);
         let fanout = Arc::new(
             Fanout::new(
                 app.stores.connections.clone(),
-                poster.clone(),
+                counted(Handler::Fanout),
                 queue.clone(),
                 config.fanout.clone(),
             )
@@ -284,6 +298,7 @@ impl Gateway {
             rest: rest::RouteTable::new(&template),
             cors: template.http_cors.clone(),
             poster,
+            invocations: invocations.clone(),
             web: web::WebRoot::new(config.web_dir.clone(), ws_addr.port()),
             deliver_disconnect: config.deliver_disconnect,
             shutdown: shutdown_rx.clone(),
@@ -329,6 +344,7 @@ impl Gateway {
                 report_batch_item_failures: source.report_batch_item_failures,
                 arn: queue_arn,
                 function: fanout_fn.logical_id.clone(),
+                invocations: invocations.clone(),
             }),
             config.pollers.max(1),
             shutdown_rx.clone(),
@@ -348,6 +364,7 @@ impl Gateway {
             management_endpoint,
             app,
             shared,
+            posts,
             queue: queue_handle,
             visibility_timeout,
             max_receive_count,
@@ -448,6 +465,7 @@ pub struct RunningGateway {
     management_endpoint: String,
     app: App,
     shared: Arc<Shared>,
+    posts: Arc<Posts>,
     queue: QueueHandle,
     visibility_timeout: Duration,
     max_receive_count: Option<u32>,
@@ -513,6 +531,18 @@ impl RunningGateway {
     /// The template being served.
     pub fn template(&self) -> &Template {
         &self.template
+    }
+
+    /// Every function invoked so far, by binary name (`comments`, `ws-connect`, `fanout`, …):
+    /// how often, and how long each invocation took.
+    pub fn invocations(&self) -> BTreeMap<String, FunctionStats> {
+        self.shared.invocations.snapshot()
+    }
+
+    /// `PostToConnection` calls so far, by the binary name of the function that made them
+    /// (`fanout`: broadcasts; `ws-default`: the router's replies to senders).
+    pub fn posts(&self) -> BTreeMap<String, PostStats> {
+        self.posts.snapshot()
     }
 
     /// The open WebSocket connections.

@@ -31,6 +31,18 @@ impl Handler {
             Self::Fanout => "fan-out (SQS)",
         }
     }
+
+    /// The function's binary name (`Metadata.BuildProperties.Binary`): the inverse of
+    /// [`handler_for`].
+    pub fn binary(self) -> &'static str {
+        match self {
+            Self::Rest(f) => f.name(),
+            Self::WsConnect => "ws-connect",
+            Self::WsDisconnect => "ws-disconnect",
+            Self::WsRouter => "ws-default",
+            Self::Fanout => "fanout",
+        }
+    }
 }
 
 /// The REST functions, one per `banter::rest` module.
@@ -133,6 +145,15 @@ mod tests {
             let f = RestFunction::from_name(name).unwrap_or_else(|| panic!("{name}"));
             assert_eq!(f.routes(), routes, "{name}");
             assert_eq!(handler_for(name), Some(Handler::Rest(f)));
+        }
+        for h in [
+            Handler::WsConnect,
+            Handler::WsDisconnect,
+            Handler::WsRouter,
+            Handler::Fanout,
+            Handler::Rest(RestFunction::Comments),
+        ] {
+            assert_eq!(handler_for(h.binary()), Some(h));
         }
         assert_eq!(
             banter::rest::all_routes().len(),

@@ -13,7 +13,8 @@
 //!
 //! - [`template`]: the parser of `template.yaml` and [`template::check`];
 //! - [`Gateway::start`] / [`RunningGateway`]: the stack as a library (tests start it on port 0);
-//! - [`config`]: settings, flags and `BANTER_LOCAL_*` variables.
+//! - [`config`]: settings, flags and `BANTER_LOCAL_*` variables;
+//! - [`stats`]: invocations and `PostToConnection` calls, for benchmarks and tests.
 
 #![warn(missing_docs)]
 
@@ -25,6 +26,7 @@ pub mod logging;
 mod management;
 pub mod rest;
 pub mod seed;
+pub mod stats;
 pub mod template;
 mod web;
 pub mod websocket;

@@ -142,6 +142,12 @@ fn banner(g: &RunningGateway, cli: &Cli, elapsed: std::time::Duration) {
         c.limits.max_frame_bytes,
         c.limits.max_message_bytes
     );
+    if !c.limits.post_latency.is_zero() {
+        println!(
+            "  Post latency    {:?} per management API POST",
+            c.limits.post_latency
+        );
+    }
     if let Some(s) = g.seeded() {
         println!();
         println!(

@@ -5,6 +5,7 @@
 //!
 //! | request | answer |
 //! |---|---|
+//! | `POST` (any) | waits [`Limits::post_latency`](crate::config::Limits::post_latency) first (0 by default) |
 //! | `POST` body | the body as one frame to that socket (text when UTF-8, else binary): 200 |
 //! | `POST` over the message limit | 413 `PayloadTooLargeException` |
 //! | `POST` while the client's buffer is full | 429 `LimitExceededException` |
@@ -83,6 +84,11 @@ async fn post_to_connection(
     Path((stage, connection_id)): Path<(String, String)>,
     body: Body,
 ) -> Response {
+    // The round trip to API Gateway that loopback lacks: before anything is delivered or
+    // answered, as the frame of a real post reaches the socket after its request travelled.
+    if !shared.limits.post_latency.is_zero() {
+        tokio::time::sleep(shared.limits.post_latency).await;
+    }
     if stage != shared.stage {
         return wrong_stage(&stage);
     }

@@ -481,12 +481,17 @@ async fn dispatch(
         route = %matched.route_key,
         apigw_request_id = request_id,
     );
-    let served = tokio::time::timeout(
-        matched.timeout,
-        matched.function.serve(&shared.app, request),
-    )
-    .instrument(span)
-    .await;
+    let served = shared
+        .invocations
+        .timed(
+            Handler::Rest(matched.function),
+            tokio::time::timeout(
+                matched.timeout,
+                matched.function.serve(&shared.app, request),
+            )
+            .instrument(span),
+        )
+        .await;
     match served {
         Ok(response) => into_http(response),
         Err(_) => {

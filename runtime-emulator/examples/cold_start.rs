@@ -1,8 +1,8 @@
 //! Cold start of every function, measured under the Runtime API emulator:
 //!
 //! ```sh
-//! BANTER_TEST_AWS_ENDPOINT=http://127.0.0.1:5555 \
-//!   cargo run --release -p banter-runtime-emulator --example cold-start [-- --runs 20]
+//! scripts/with-moto cargo run --release -p banter-runtime-emulator --example cold-start \
+//!   [-- --runs 20] [--only health,auth]
 //! ```
 //!
 //! It builds the release x86_64 binaries of every function of `template.yaml` and the `hello`
@@ -13,13 +13,15 @@
 //! plus one invocation, storage on moto), and each binary's size.
 //!
 //! The functions store their data on a moto server (`BANTER_TEST_AWS_ENDPOINT`, as
-//! `scripts/test` sets it): start one with
-//! `.venv/bin/python scripts/moto_server.py 127.0.0.1 5555 &` after `scripts/setup-test-tools`.
+//! `scripts/test` and `scripts/with-moto` set it).
 //! moto is a Python process, so "first response" includes its latency; the init column
 //! touches nothing but the process itself.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
+
+#[path = "cold_start/report.rs"]
+mod report;
 
 use std::path::Path;
 use std::time::Duration;
@@ -109,17 +111,23 @@ async fn main() {
     let Ok(endpoint) = std::env::var("BANTER_TEST_AWS_ENDPOINT") else {
         eprintln!(
             "cold-start: BANTER_TEST_AWS_ENDPOINT is not set. The functions need their tables \
-             and queue on a moto server; start one (scripts/setup-test-tools, then \
-             `.venv/bin/python scripts/moto_server.py 127.0.0.1 5555 &`) and run with \
-             BANTER_TEST_AWS_ENDPOINT=http://127.0.0.1:5555."
+             and queue on a moto server: run this through scripts/with-moto."
         );
         std::process::exit(2);
     };
 
     let template = Template::load();
+    // `--only a,b`: just these functions (and the floor), e.g. after changing their init.
+    let only: Option<Vec<String>> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|list| list.split(',').map(str::to_owned).collect());
+    let wanted = |binary: &str| only.as_ref().is_none_or(|o| o.iter().any(|b| b == binary));
     let functions: Vec<(String, String)> = template
         .functions
         .iter()
+        .filter(|f| wanted(&f.binary))
         .map(|f| (f.binary.clone(), f.logical_id.clone()))
         .collect();
     let dir = support::cargo_build(&functions, Profile::Release, &["banter-runtime-emulator"]);
@@ -134,7 +142,11 @@ async fn main() {
         FunctionConfig::new("hello"),
         Some(("(any event)".to_owned(), "{}".to_owned())),
     )];
-    for f in template.functions_in_run_order() {
+    for f in template
+        .functions_in_run_order()
+        .into_iter()
+        .filter(|f| wanted(&f.binary))
+    {
         let bootstrap = support::find_in(&dir, &f.binary, &f.logical_id)
             .unwrap_or_else(|| panic!("{} was not built in {}", f.binary, dir.display()));
         let config = FunctionConfig::new(format!("banter-bench-{}", f.logical_id))
@@ -157,6 +169,7 @@ async fn main() {
         "| function | size (stripped) | spawn → first /next (ms) | spawn → first response (ms) | probe | statuses |"
     );
     println!("|---|---:|---:|---:|---|---|");
+    let mut rows = Vec::new();
     for (name, bootstrap, config, probe) in targets {
         let size = std::fs::metadata(&bootstrap).map(|m| m.len()).unwrap_or(0);
         let mut to_next = Vec::new();
@@ -193,5 +206,27 @@ async fn main() {
             probe.as_ref().map_or("-", |(n, _)| n.as_str()),
             statuses.join(", "),
         );
+        rows.push(report::Row {
+            function: name,
+            size_bytes: size,
+            probe: probe.map(|(n, _)| n),
+            statuses,
+            to_next_ms: to_next.iter().map(|d| d.as_secs_f64() * 1e3).collect(),
+            to_response_ms: to_response.iter().map(|d| d.as_secs_f64() * 1e3).collect(),
+        });
+    }
+    let dir = support::repo_root().join("bench").join("results");
+    // A partial run (`--only`) does not replace the full results.
+    let stem = if only.is_some() {
+        "cold-start-partial"
+    } else {
+        "cold-start"
+    };
+    match report::write(&dir, stem, runs, &rows) {
+        Ok((json, svg)) => println!("\nwrote {} and {}", json.display(), svg.display()),
+        Err(e) => {
+            eprintln!("cold-start: cannot write the results: {e}");
+            std::process::exit(1);
+        }
     }
 }

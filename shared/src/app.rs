@@ -60,11 +60,17 @@ impl App {
         })
     }
 
-    /// An app entirely in memory (tests, the local stack), with a fresh random signing key.
-    /// Returns the queue so the caller can run the fan-out from it.
+    /// An app entirely in memory (tests, the local stack, the health function), with a fresh
+    /// random HS256 signing key. Returns the queue so the caller can run the fan-out from it.
+    ///
+    /// The key's 32 bytes come straight from the OS (`getrandom`): generating a key pair
+    /// would seed the crypto library's random generator, which costs ≈85 ms of cold start
+    /// in a function that never signs anything.
     pub fn in_memory(config: Config) -> Result<(Self, Arc<MemoryQueue>), AppError> {
         let queue = Arc::new(MemoryQueue::new(StdDuration::from_secs(30), 5));
-        let auth = AuthConfig::new(SigningKey::generate_ed25519(None)?);
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(AppError::internal)?;
+        let auth = AuthConfig::new(SigningKey::hs256(secret)?);
         let app = Self::new(crate::store::memory::stores(), queue.clone(), &auth, config)?;
         Ok((app, queue))
     }
@@ -72,15 +78,20 @@ impl App {
     /// The app of a deployed function: DynamoDB tables from `*_TABLE` variables, the queue
     /// at `FANOUT_QUEUE_URL`, the signing key from `BANTER_JWT_*`, settings from `BANTER_*`.
     pub async fn from_env() -> Result<Self, AppError> {
-        let sdk = AwsSettings::default().load().await;
-        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        Self::from_sdk(&AwsSettings::default().load().await)
+    }
+
+    /// [`App::from_env`] with an SDK configuration the caller has loaded already (a function
+    /// that builds other clients loads it once).
+    pub fn from_sdk(sdk: &aws_config::SdkConfig) -> Result<Self, AppError> {
+        let client = aws_sdk_dynamodb::Client::new(sdk);
         let stores = crate::store::dynamodb::stores(
             client,
             crate::store::dynamodb::tables::TableNames::from_env(),
         );
         let queue_url = std::env::var("FANOUT_QUEUE_URL")
             .map_err(|_| AppError::internal("FANOUT_QUEUE_URL is not set"))?;
-        let queue = Arc::new(SqsQueue::new(&sdk, queue_url));
+        let queue = Arc::new(SqsQueue::new(sdk, queue_url));
         Self::new(stores, queue, &AuthConfig::from_env()?, Config::from_env())
     }
 

@@ -25,8 +25,8 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 async fn main() -> Result<(), Error> {
     banter::logging::init_json();
 
-    let app = App::from_env().await?;
     let sdk = AwsSettings::default().load().await;
+    let app = App::from_sdk(&sdk)?;
     let poster: OnceLock<ApiGatewayPoster> = OnceLock::new();
     if let Some(endpoint) = std::env::var("WEBSOCKET_MANAGEMENT_ENDPOINT")
         .ok()

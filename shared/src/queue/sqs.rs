@@ -40,21 +40,34 @@ fn backend(context: &str, e: impl std::error::Error) -> QueueError {
 /// The fan-out queue on SQS.
 #[derive(Debug, Clone)]
 pub struct SqsQueue {
-    client: Client,
+    client: LazyClient,
     queue_url: String,
+}
+
+/// The SQS client, built on first use: functions that never enqueue (sign-in, `$connect`)
+/// get an app with a queue all the same, and should not pay for its client at cold start.
+#[derive(Debug, Clone)]
+enum LazyClient {
+    /// A client the caller built.
+    Ready(Client),
+    /// Built from this configuration when first needed.
+    Later(Box<SdkConfig>, std::sync::OnceLock<Client>),
 }
 
 impl SqsQueue {
     /// A queue at `queue_url`, with a client built from the shared SDK configuration (its
     /// endpoint override, if any, is used: moto in tests).
     pub fn new(sdk: &SdkConfig, queue_url: impl Into<String>) -> Self {
-        Self::from_client(Client::new(sdk), queue_url)
+        Self {
+            client: LazyClient::Later(Box::new(sdk.clone()), std::sync::OnceLock::new()),
+            queue_url: queue_url.into(),
+        }
     }
 
     /// A queue at `queue_url` over an existing client.
     pub fn from_client(client: Client, queue_url: impl Into<String>) -> Self {
         Self {
-            client,
+            client: LazyClient::Ready(client),
             queue_url: queue_url.into(),
         }
     }
@@ -66,7 +79,10 @@ impl SqsQueue {
 
     /// The SQS client.
     pub fn client(&self) -> &Client {
-        &self.client
+        match &self.client {
+            LazyClient::Ready(client) => client,
+            LazyClient::Later(sdk, cell) => cell.get_or_init(|| Client::new(sdk)),
+        }
     }
 
     /// Sends one batch (≤ 10 bodies, ≤ 256 KiB), retrying the entries SQS reports as failed
@@ -87,7 +103,7 @@ impl SqsQueue {
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let out = self
-                .client
+                .client()
                 .send_message_batch()
                 .queue_url(&self.queue_url)
                 .set_entries(Some(entries))
@@ -188,7 +204,7 @@ impl Queue for SqsQueue {
         }
         let max = i32::try_from(max.min(MAX_BATCH_ENTRIES)).unwrap_or(1);
         let out = self
-            .client
+            .client()
             .receive_message()
             .queue_url(&self.queue_url)
             .max_number_of_messages(max)
@@ -231,7 +247,7 @@ impl Queue for SqsQueue {
 
     /// `DeleteMessage` with the receipt handle.
     async fn delete(&self, receipt: &str) -> Result<(), QueueError> {
-        self.client
+        self.client()
             .delete_message()
             .queue_url(&self.queue_url)
             .receipt_handle(receipt)

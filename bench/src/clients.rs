@@ -1,0 +1,725 @@
+//! The client side of the benchmarks, shared by `fanout` and `cost`: a local stack started in
+//! this process, users and access tokens made without password hashing, a live event, and an
+//! [`Audience`] of N WebSocket clients subscribed to it whose received frames come back with
+//! their arrival times.
+//!
+//! ```ignore
+//! # async fn f() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! use crate::clients::{self, Audience, GatewaySettings};
+//! let gw = clients::start_gateway(GatewaySettings::default()).await?;
+//! let users = clients::create_users(gw.app(), 1_000, "fan").await?;
+//! let event = clients::live_event(gw.app(), users[0], "bench").await?;
+//! let tokens = clients::access_tokens(gw.app(), &users)?;
+//! let mut audience = Audience::open(&gw.ws_url(), Some(event), tokens, |_| {}).await?;
+//! while let Some(receipt) = audience.recv().await { /* receipt.client, .at, .frame_type, .id */ }
+//! audience.close().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Why worker processes
+//!
+//! Every WebSocket over loopback costs two file descriptors in one process (the client's and
+//! the gateway's), and the open-file hard limit may be as low as 20,000 (it is here, and an
+//! unprivileged process cannot raise it): 10,000 clients beside an in-process gateway do not
+//! fit. So the clients live in worker processes (this same binary, run as
+//! `banter-bench clients-worker`, [`WORKER_COMMAND`]), at most [`CLIENTS_PER_WORKER`] each,
+//! each with its open-file limit raised to its hard limit. A worker reads its job from stdin
+//! (one JSON line) and reports on stdout, one line per event. Arrival times are wall-clock
+//! ([`SystemTime`]), the one clock both processes share; compare them with a `SystemTime`
+//! taken in the benchmark's process.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use banter::app::App;
+use banter::config::{Config, RateRule};
+use banter::fanout::FanoutConfig;
+use banter::ids::{EventId, UserId};
+use banter::model::{AccountStatus, EventStatus, PasswordHash, User};
+use banter::rest::events::EventCreate;
+use banter::service::events;
+use banter_local::{Gateway, GatewayConfig, Limits, RunningGateway};
+use futures::stream::{self, SplitSink};
+use futures::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::TcpStream;
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::BoxError;
+
+/// The hidden subcommand that runs a worker process ([`worker_main`]).
+pub const WORKER_COMMAND: &str = "clients-worker";
+
+/// Most clients one worker process holds (each is one file descriptor there).
+pub const CLIENTS_PER_WORKER: usize = 5_000;
+
+/// Handshakes one worker has in flight at once.
+const CONNECT_CONCURRENCY: usize = 32;
+
+/// Read buffer of each client socket (see [`connect`]).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
+/// Attempts per handshake before the worker gives up.
+const CONNECT_ATTEMPTS: u32 = 5;
+
+/// How the benchmark's gateway differs from the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct GatewaySettings {
+    /// Delay of every management API `POST` (`--post-latency`; 20 ms models AWS).
+    pub post_latency: Duration,
+    /// Fan-out tuning (concurrency, shard threshold and target …).
+    pub fanout: FanoutConfig,
+}
+
+/// CPU time (user + system) this process has used so far, from `/proc/self/stat` (Linux;
+/// `None` elsewhere). Its clock ticks are taken as 100 per second (`USER_HZ` on Linux).
+pub fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses: state is the
+    // first, utime the 12th and stime the 13th.
+    let (_, after) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// The 1-minute load average (`/proc/loadavg`; `None` elsewhere): how busy the machine was.
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Raises this process's open-file limit to its hard limit; returns the limit now in force.
+pub fn raise_open_files() -> u64 {
+    rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0)
+}
+
+/// Starts the local stack in this process on free ports, in memory, with `settings`, rate
+/// limits no benchmark reaches, and no limit on connection lifetime or idleness that a run
+/// could hit. Raises the open-file limit first.
+pub async fn start_gateway(settings: GatewaySettings) -> Result<RunningGateway, BoxError> {
+    raise_open_files();
+    let unlimited = RateRule::per(1_000_000_000, 1);
+    let config = GatewayConfig {
+        rest_addr: "127.0.0.1:0".parse()?,
+        ws_addr: "127.0.0.1:0".parse()?,
+        limits: Limits {
+            post_latency: settings.post_latency,
+            idle_timeout: Duration::from_secs(24 * 3600),
+            max_connection: Duration::from_secs(24 * 3600),
+            ..Limits::default()
+        },
+        app: Config {
+            comment_rate: unlimited,
+            message_rate: unlimited,
+            typing_rate: unlimited,
+            presence_rate: unlimited,
+            rest_rate: unlimited,
+            auth_ip_rate: unlimited,
+            anonymous_ip_rate: unlimited,
+            ..Config::default()
+        },
+        fanout: settings.fanout,
+        ..GatewayConfig::default()
+    };
+    Ok(Gateway::start(config).await?)
+}
+
+/// Stores `count` active users named `<prefix>_<n>` straight into the app's user store (no
+/// password hashing: they cannot sign in with a password, and need not, see
+/// [`access_tokens`]). Returns their ids in order.
+pub async fn create_users(app: &App, count: usize, prefix: &str) -> Result<Vec<UserId>, BoxError> {
+    let now = banter::time::now();
+    let mut ids = Vec::with_capacity(count);
+    for n in 0..count {
+        let user = User {
+            user_id: UserId::new(),
+            username: format!("{prefix}_{n}"),
+            display_name: format!("{prefix} {n}"),
+            email: None,
+            avatar_url: None,
+            status_message: None,
+            reputation_score: 0,
+            account_status: AccountStatus::Active,
+            password_hash: PasswordHash("!bench-user-without-password".into()),
+            created_at: now,
+            updated_at: now,
+            last_active_at: Some(now),
+            version: 1,
+        };
+        app.stores.users.create_user(&user).await?;
+        ids.push(user.user_id);
+    }
+    Ok(ids)
+}
+
+/// An access token for each user, from the app's own issuer (what sign-in would return).
+pub fn access_tokens(app: &App, users: &[UserId]) -> Result<Vec<String>, BoxError> {
+    let now = banter::time::now();
+    users
+        .iter()
+        .map(|&u| Ok(app.sessions.issuer().issue_access(u, now)?.0))
+        .collect()
+}
+
+/// Creates an event by `creator` (who then moderates it) and makes it live.
+pub async fn live_event(app: &App, creator: UserId, title: &str) -> Result<EventId, BoxError> {
+    let input = EventCreate {
+        title: Some(title.into()),
+        description: None,
+        event_type: Some("sports".into()),
+        start_time: Some("2026-01-01T00:00:00Z".into()),
+        end_time: None,
+        max_participants: None,
+        moderation_level: None,
+        comment_settings: None,
+    }
+    .validate()
+    .map_err(|e| format!("event: {e:?}"))?;
+    let event = events::create(app, creator, input).await?;
+    events::change_status(app, creator, event.event_id, EventStatus::Live).await?;
+    Ok(event.event_id)
+}
+
+/// One WebSocket client connected as `token` (subscribed at connect to `event`, if given).
+pub async fn connect(
+    ws_url: &str,
+    token: &str,
+    event: Option<&str>,
+) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, BoxError> {
+    let mut url = format!("{ws_url}/?token={token}");
+    if let Some(e) = event {
+        url.push_str("&event_id=");
+        url.push_str(e);
+    }
+    // tungstenite zero-fills its whole read buffer (128 KiB by default) before every read,
+    // i.e. for every frame received: 4 KiB keeps that cheap and 5,000 clients small.
+    let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES);
+    let (socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
+    Ok(socket)
+}
+
+/// One text frame a client of an [`Audience`] received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The client: its index in the tokens given to [`Audience::open`].
+    pub client: usize,
+    /// When the client read the frame (wall clock, see the [module documentation](self)).
+    pub at: SystemTime,
+    /// The frame's `type` (`comment_broadcast`, …; empty when it has none).
+    pub frame_type: String,
+    /// `payload.comment_id`, else `payload.message_id`, else `message_id`: the item the
+    /// frame is about.
+    pub id: Option<String>,
+}
+
+/// What a worker reports, one line each (see [`Report::line`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Report {
+    /// `c <n>`: n of its clients are connected.
+    Connected(usize),
+    /// `r`: all of its clients are connected.
+    Ready,
+    /// `f <client> <unix nanos> <type|-> <id|->`: a text frame.
+    Frame(Receipt),
+    /// `x <client> <reason>`: a socket closed that was not asked to.
+    Dropped(usize, String),
+    /// `e <message>`: the worker failed.
+    Fatal(String),
+    /// `d <n> <cpu nanos>`: n sockets closed on request, and the CPU time the worker used
+    /// from all connected until asked to close; the worker is done.
+    Done(usize, Duration),
+}
+
+impl Report {
+    fn line(&self) -> String {
+        let word = |s: &str| {
+            if s.is_empty() {
+                "-".to_owned()
+            } else {
+                s.replace(char::is_whitespace, "_")
+            }
+        };
+        match self {
+            Self::Connected(n) => format!("c {n}\n"),
+            Self::Ready => "r\n".into(),
+            Self::Frame(r) => {
+                let nanos = r.at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+                format!(
+                    "f {} {nanos} {} {}\n",
+                    r.client,
+                    word(&r.frame_type),
+                    word(r.id.as_deref().unwrap_or(""))
+                )
+            }
+            Self::Dropped(c, reason) => format!("x {c} {}\n", reason.replace('\n', " ")),
+            Self::Fatal(m) => format!("e {}\n", m.replace('\n', " ")),
+            Self::Done(n, cpu) => format!("d {n} {}\n", cpu.as_nanos()),
+        }
+    }
+
+    fn parse(line: &str) -> Option<Self> {
+        let mut parts = line.splitn(2, ' ');
+        let tag = parts.next()?;
+        let rest = parts.next().unwrap_or("");
+        let opt = |s: &str| (s != "-").then(|| s.to_owned());
+        Some(match tag {
+            "c" => Self::Connected(rest.trim().parse().ok()?),
+            "r" => Self::Ready,
+            "f" => {
+                let mut f = rest.split(' ');
+                let client = f.next()?.parse().ok()?;
+                let nanos: u64 = f.next()?.parse().ok()?;
+                let frame_type = opt(f.next()?).unwrap_or_default();
+                let id = opt(f.next()?.trim_end());
+                Self::Frame(Receipt {
+                    client,
+                    at: UNIX_EPOCH + Duration::from_nanos(nanos),
+                    frame_type,
+                    id,
+                })
+            }
+            "x" => {
+                let (c, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+                Self::Dropped(c.parse().ok()?, reason.to_owned())
+            }
+            "e" => Self::Fatal(rest.to_owned()),
+            "d" => {
+                let (n, cpu) = rest.trim().split_once(' ')?;
+                Self::Done(n.parse().ok()?, Duration::from_nanos(cpu.parse().ok()?))
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// A worker's job, the one JSON line on its stdin.
+#[derive(Debug, Serialize, Deserialize)]
+struct WorkerJob {
+    ws_url: String,
+    event_id: Option<String>,
+    /// Index of the first token's client in the whole audience.
+    first_client: usize,
+    tokens: Vec<String>,
+}
+
+/// A report from worker `worker`.
+type WorkerReport = (usize, Report);
+
+/// N WebSocket clients, held by worker processes (see the [module documentation](self)),
+/// each connected with its own token and subscribed at connect to one event. Every text
+/// frame any of them receives comes back as a [`Receipt`] from [`Audience::recv`].
+pub struct Audience {
+    workers: Vec<Child>,
+    stdins: Vec<ChildStdin>,
+    reports: mpsc::UnboundedReceiver<WorkerReport>,
+    clients: usize,
+    dropped: Vec<(usize, String)>,
+}
+
+impl std::fmt::Debug for Audience {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Audience")
+            .field("clients", &self.clients)
+            .field("workers", &self.workers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Audience {
+    /// Connects one client per token to `ws_url` (`?token=…&event_id=…`), in worker processes
+    /// of this binary, and returns once every one is connected (and so subscribed).
+    /// `progress` is called with the number connected so far as handshakes complete. Fails
+    /// when a handshake still fails after retries or a worker dies.
+    pub async fn open(
+        ws_url: &str,
+        event: Option<EventId>,
+        tokens: Vec<String>,
+        progress: impl Fn(usize),
+    ) -> Result<Self, BoxError> {
+        let exe = std::env::current_exe()?;
+        let clients = tokens.len();
+        let (tx, reports) = mpsc::unbounded_channel();
+        let mut audience = Self {
+            workers: Vec::new(),
+            stdins: Vec::new(),
+            reports,
+            clients,
+            dropped: Vec::new(),
+        };
+        for (w, chunk) in tokens.chunks(CLIENTS_PER_WORKER.max(1)).enumerate() {
+            let mut child = Command::new(&exe)
+                .arg(WORKER_COMMAND)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::inherit())
+                .kill_on_drop(true)
+                .spawn()?;
+            let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+                return Err("a worker's stdin or stdout is missing".into());
+            };
+            let job = WorkerJob {
+                ws_url: ws_url.to_owned(),
+                event_id: event.map(|e| e.to_string()),
+                first_client: w * CLIENTS_PER_WORKER,
+                tokens: chunk.to_vec(),
+            };
+            let mut line = serde_json::to_vec(&job)?;
+            line.push(b'\n');
+            stdin.write_all(&line).await?;
+            stdin.flush().await?;
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stdout).lines();
+                loop {
+                    let report = match lines.next_line().await {
+                        Ok(Some(l)) => match Report::parse(&l) {
+                            Some(r) => r,
+                            None => continue,
+                        },
+                        Ok(None) => Report::Fatal("the worker exited".into()),
+                        Err(e) => Report::Fatal(format!("reading the worker: {e}")),
+                    };
+                    let last = matches!(report, Report::Fatal(_) | Report::Done(..));
+                    if tx.send((w, report)).is_err() || last {
+                        break;
+                    }
+                }
+            });
+            audience.workers.push(child);
+            audience.stdins.push(stdin);
+        }
+        drop(tx);
+        let mut connected = vec![0usize; audience.workers.len()];
+        let mut ready = 0;
+        while ready < audience.workers.len() {
+            let Some((w, report)) = audience.reports.recv().await else {
+                return Err("the workers stopped reporting".into());
+            };
+            match report {
+                Report::Connected(n) => {
+                    connected[w] = n;
+                    progress(connected.iter().sum());
+                }
+                Report::Ready => ready += 1,
+                Report::Fatal(m) => return Err(format!("client worker {w}: {m}").into()),
+                Report::Dropped(c, reason) => audience.dropped.push((c, reason)),
+                Report::Frame(_) | Report::Done(..) => {}
+            }
+        }
+        Ok(audience)
+    }
+
+    /// Number of clients.
+    pub fn clients(&self) -> usize {
+        self.clients
+    }
+
+    /// The next frame any client received, waiting for one; `None` once every worker has
+    /// stopped. Sockets that closed on their own are noted in [`Audience::dropped`].
+    pub async fn recv(&mut self) -> Option<Receipt> {
+        loop {
+            let (_, report) = self.reports.recv().await?;
+            if let Some(r) = self.note(report) {
+                return Some(r);
+            }
+        }
+    }
+
+    /// The next frame already received, without waiting.
+    pub fn try_recv(&mut self) -> Option<Receipt> {
+        loop {
+            let (_, report) = self.reports.try_recv().ok()?;
+            if let Some(r) = self.note(report) {
+                return Some(r);
+            }
+        }
+    }
+
+    fn note(&mut self, report: Report) -> Option<Receipt> {
+        match report {
+            Report::Frame(r) => Some(r),
+            Report::Dropped(c, reason) => {
+                self.dropped.push((c, reason));
+                None
+            }
+            Report::Fatal(m) => {
+                self.dropped.push((usize::MAX, m));
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Clients whose socket closed without being asked to, with the reason (client
+    /// `usize::MAX`: a whole worker failed), as far as [`Audience::recv`] has read.
+    pub fn dropped(&self) -> &[(usize, String)] {
+        &self.dropped
+    }
+
+    /// Closes every socket (1000, so the gateway delivers each `$disconnect`) and waits for
+    /// the workers to end. Frames not yet read are discarded. Returns the CPU time (user +
+    /// system) the worker processes used from when all were connected until this call: the
+    /// clients' share of what the run cost.
+    pub async fn close(mut self) -> Result<Duration, BoxError> {
+        for stdin in &mut self.stdins {
+            // A worker that already ended is fine: its sockets are gone too.
+            let _ = stdin.write_all(b"close\n").await;
+            let _ = stdin.flush().await;
+        }
+        self.stdins.clear();
+        let mut cpu = Duration::ZERO;
+        let drain = async {
+            let mut done = 0;
+            while done < self.workers.len() {
+                match self.reports.recv().await {
+                    Some((_, Report::Done(_, used))) => {
+                        cpu += used;
+                        done += 1;
+                    }
+                    Some((_, Report::Fatal(_))) => done += 1,
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(60), drain).await;
+        for child in &mut self.workers {
+            match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
+                Ok(Ok(_)) => {}
+                _ => {
+                    let _ = child.kill().await;
+                }
+            }
+        }
+        Ok(cpu)
+    }
+}
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// `banter-bench clients-worker`: holds the clients of one [`WorkerJob`] (read from stdin),
+/// reports on stdout, and closes them all when stdin says `close` or ends.
+pub async fn worker_main() -> Result<(), BoxError> {
+    raise_open_files();
+    let (out, out_rx) = mpsc::unbounded_channel::<String>();
+    let writer = tokio::spawn(write_reports(out_rx));
+    let result = worker(out.clone()).await;
+    if let Err(e) = &result {
+        let _ = out.send(Report::Fatal(e.to_string()).line());
+    }
+    drop(out);
+    let _ = writer.await;
+    result
+}
+
+/// Writes report lines to stdout, flushing whenever no more are waiting.
+async fn write_reports(mut rx: mpsc::UnboundedReceiver<String>) {
+    let mut stdout = BufWriter::with_capacity(1 << 16, tokio::io::stdout());
+    while let Some(line) = rx.recv().await {
+        if stdout.write_all(line.as_bytes()).await.is_err() {
+            return;
+        }
+        while let Ok(line) = rx.try_recv() {
+            if stdout.write_all(line.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+        if stdout.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn worker(out: mpsc::UnboundedSender<String>) -> Result<(), BoxError> {
+    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+    let Some(line) = stdin.next_line().await? else {
+        return Err("no job on stdin".into());
+    };
+    let job: WorkerJob = serde_json::from_str(&line)?;
+    let closing = Arc::new(AtomicBool::new(false));
+    let connected = AtomicUsize::new(0);
+    let first = job.first_client;
+    let opened: Vec<Result<(usize, Socket), BoxError>> =
+        stream::iter(job.tokens.iter().enumerate())
+            .map(|(i, token)| {
+                let (job, connected, out) = (&job, &connected, &out);
+                async move {
+                    let socket = connect_retrying(&job.ws_url, token, job.event_id.as_deref())
+                        .await
+                        .map_err(|e| format!("client {}: {e}", first + i))?;
+                    let n = connected.fetch_add(1, Ordering::Relaxed) + 1;
+                    if n % 100 == 0 || n == job.tokens.len() {
+                        let _ = out.send(Report::Connected(n).line());
+                    }
+                    Ok((first + i, socket))
+                }
+            })
+            .buffer_unordered(CONNECT_CONCURRENCY)
+            .collect()
+            .await;
+    let mut sinks: HashMap<usize, SplitSink<Socket, Message>> = HashMap::new();
+    let mut readers = Vec::new();
+    for o in opened {
+        let (client, socket) = o?;
+        let (sink, stream) = socket.split();
+        sinks.insert(client, sink);
+        readers.push(tokio::spawn(read_frames(
+            client,
+            stream,
+            out.clone(),
+            closing.clone(),
+        )));
+    }
+    let _ = out.send(Report::Ready.line());
+    let cpu_at_ready = cpu_time().unwrap_or_default();
+
+    // Wait for `close` (or the end of stdin: the benchmark is gone).
+    while let Ok(Some(line)) = stdin.next_line().await {
+        if line.trim() == "close" {
+            break;
+        }
+    }
+    let cpu_used = cpu_time().unwrap_or_default().saturating_sub(cpu_at_ready);
+    closing.store(true, Ordering::SeqCst);
+    let closed = AtomicUsize::new(0);
+    stream::iter(sinks.into_values())
+        .for_each_concurrent(256, |mut sink| {
+            let closed = &closed;
+            async move {
+                if sink.send(Message::Close(None)).await.is_ok() {
+                    closed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
+        .await;
+    // Each reader ends when the gateway answers the close.
+    let _ = tokio::time::timeout(Duration::from_secs(30), futures::future::join_all(readers)).await;
+    let _ = out.send(Report::Done(closed.load(Ordering::Relaxed), cpu_used).line());
+    Ok(())
+}
+
+async fn connect_retrying(
+    ws_url: &str,
+    token: &str,
+    event: Option<&str>,
+) -> Result<Socket, BoxError> {
+    let mut attempt = 1;
+    loop {
+        match connect(ws_url, token, event).await {
+            Ok(s) => return Ok(s),
+            Err(e) if attempt >= CONNECT_ATTEMPTS => return Err(e),
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Reports every text frame of one client until its socket ends.
+async fn read_frames(
+    client: usize,
+    mut stream: futures::stream::SplitStream<Socket>,
+    out: mpsc::UnboundedSender<String>,
+    closing: Arc<AtomicBool>,
+) {
+    let reason = loop {
+        match stream.next().await {
+            Some(Ok(Message::Text(text))) => {
+                let at = SystemTime::now();
+                let (frame_type, id) = describe(&text);
+                let receipt = Receipt {
+                    client,
+                    at,
+                    frame_type,
+                    id,
+                };
+                let _ = out.send(Report::Frame(receipt).line());
+            }
+            Some(Ok(Message::Close(frame))) => {
+                break format!("closed by the gateway: {frame:?}");
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => break format!("socket error: {e}"),
+            None => break "socket ended".into(),
+        }
+    };
+    if !closing.load(Ordering::SeqCst) {
+        let _ = out.send(Report::Dropped(client, reason).line());
+    }
+}
+
+/// A frame's `type` and the id of its item (see [`Receipt::id`]).
+fn describe(text: &str) -> (String, Option<String>) {
+    let Ok(v) = serde_json::from_str::<Value>(text) else {
+        return (String::new(), None);
+    };
+    let frame_type = v["type"].as_str().unwrap_or_default().to_owned();
+    let id = [
+        &v["payload"]["comment_id"],
+        &v["payload"]["message_id"],
+        &v["message_id"],
+    ]
+    .into_iter()
+    .find_map(|x| x.as_str().map(str::to_owned));
+    (frame_type, id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_round_trip_through_their_lines() {
+        let frame = Report::Frame(Receipt {
+            client: 7,
+            at: UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789),
+            frame_type: "comment_broadcast".into(),
+            id: Some("0198f2a4-5c3e-7b21-9f4a-1c2d3e4f5a6b".into()),
+        });
+        let no_id = Report::Frame(Receipt {
+            client: 0,
+            at: UNIX_EPOCH,
+            frame_type: String::new(),
+            id: None,
+        });
+        for r in [
+            Report::Connected(100),
+            Report::Ready,
+            frame,
+            no_id,
+            Report::Dropped(3, "closed by the gateway: 1001".into()),
+            Report::Fatal("client 3: refused".into()),
+            Report::Done(5_000, Duration::from_millis(1_234)),
+        ] {
+            let line = r.line();
+            assert!(line.ends_with('\n') && line.matches('\n').count() == 1);
+            assert_eq!(Report::parse(line.trim_end_matches('\n')), Some(r));
+        }
+    }
+
+    #[test]
+    fn frames_are_described_by_type_and_item() {
+        let (t, id) = describe(r#"{"type":"comment_broadcast","payload":{"comment_id":"c1"}}"#);
+        assert_eq!(
+            (t.as_str(), id.as_deref()),
+            ("comment_broadcast", Some("c1"))
+        );
+        let (t, id) = describe(r#"{"type":"ack","message_id":"m1","payload":{}}"#);
+        assert_eq!((t.as_str(), id.as_deref()), ("ack", Some("m1")));
+        assert_eq!(describe("not json"), (String::new(), None));
+    }
+}

@@ -1,0 +1,747 @@
+//! `banter-bench fanout`: how long a comment takes to reach N WebSocket subscribers through
+//! the whole local stack, and how close that is to what the fan-out's concurrency allows.
+//!
+//! Per run (one N, one per-post latency t): a fresh in-process gateway whose management API
+//! waits t before every `POST` (`--post-latency`), N clients in worker processes (see
+//! [`crate::clients`]) each signed in with its own token and subscribed at connect to one live
+//! event, and one sender that sends M `comment_submit`s at a steady rate. The time origin of
+//! each comment is the moment its frame is sent; each client stamps each broadcast as it
+//! reads it. Reported: latency p50/p95/p99/max over all deliveries, the time until the last
+//! subscriber per comment, deliveries per second, lost and duplicated deliveries (both must
+//! be 0), and the ideal bound N·t/(C·S) (C the fan-out's concurrency, S the shards the room
+//! was split into) beside the measured time to the last subscriber.
+
+mod joblog;
+mod plot;
+mod tally;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use banter::fanout::FanoutConfig;
+use banter_local::QueueHandle;
+use banter_local::config::parse_duration;
+use futures::{SinkExt, StreamExt};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::BoxError;
+use crate::clients::{self, Audience, GatewaySettings};
+use joblog::{JobEnd, JobLog};
+use tally::{Percentiles, Summary, Tally};
+
+const USAGE: &str = "\
+banter-bench fanout: comment fan-out latency to N WebSocket subscribers on the local stack
+
+USAGE: cargo run --release -p banter-bench -- fanout [FLAGS]
+
+FLAGS:
+  --clients N[,N…]         subscribers; one run per value (default 1000)
+  --post-latency D[,D…]    delay of every management API POST, e.g. 0ms,20ms (default 0ms);
+                           one run per value and N
+  --comments M             comments per run (default 20)
+  --rate R                 comments per second, sent at a steady pace (default 1); keep
+                           R × N under the stack's deliveries per second, or each comment
+                           also waits for the fan-outs before it
+  --concurrency C          the fan-out's posts in flight (BANTER_FANOUT_CONCURRENCY; default 64)
+  --shard-threshold N      rooms above this are split into shards (default 1000)
+  --shard-target N         subscribers per shard (default 1000)
+  --settle D               wait at most this long after the last comment (default 60s)
+  --out DIR                where the JSON and SVG go (default bench/results)
+  -h, --help               this text
+
+The whole issue's matrix:
+  cargo run --release -p banter-bench -- fanout --clients 1000,10000 --post-latency 0ms,20ms
+
+Each run writes <out>/fanout-<N>-<t>ms.json and .svg.";
+
+/// What the command line asked for.
+#[derive(Debug, Clone)]
+struct Options {
+    clients: Vec<usize>,
+    post_latencies: Vec<Duration>,
+    comments: usize,
+    rate: f64,
+    fanout: FanoutConfig,
+    settle: Duration,
+    out: PathBuf,
+}
+
+fn parse_options(args: Vec<String>) -> Result<Option<Options>, BoxError> {
+    let mut o = Options {
+        clients: vec![1_000],
+        post_latencies: vec![Duration::ZERO],
+        comments: 20,
+        rate: 1.0,
+        fanout: FanoutConfig::default(),
+        settle: Duration::from_secs(60),
+        out: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results"),
+    };
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        if arg == "-h" || arg == "--help" {
+            return Ok(None);
+        }
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) => (f.to_owned(), Some(v.to_owned())),
+            None => (arg.clone(), None),
+        };
+        let value = match inline {
+            Some(v) => v,
+            None => args.next().ok_or_else(|| format!("{flag} needs a value"))?,
+        };
+        let number = |v: &str| -> Result<usize, BoxError> {
+            v.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("{flag}: {v:?} is not a number").into())
+        };
+        let duration = |v: &str| -> Result<Duration, BoxError> {
+            parse_duration(v).ok_or_else(|| format!("{flag}: {v:?} is not a duration").into())
+        };
+        match flag.as_str() {
+            "--clients" => o.clients = value.split(',').map(number).collect::<Result<_, _>>()?,
+            "--post-latency" => {
+                o.post_latencies = value.split(',').map(duration).collect::<Result<_, _>>()?;
+            }
+            "--comments" => o.comments = number(&value)?,
+            "--rate" => {
+                o.rate = value
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|r: &f64| r.is_finite() && *r > 0.0)
+                    .ok_or_else(|| format!("--rate: {value:?} is not a positive number"))?;
+            }
+            "--concurrency" => o.fanout.concurrency = number(&value)?,
+            "--shard-threshold" => o.fanout.shard_threshold = number(&value)?,
+            "--shard-target" => {
+                o.fanout.shard_target = number(&value)?;
+                o.fanout.reshard_threshold = o.fanout.reshard_threshold.max(o.fanout.shard_target);
+            }
+            "--settle" => o.settle = duration(&value)?,
+            "--out" => o.out = PathBuf::from(value),
+            _ => return Err(format!("unknown argument {arg:?} (see --help)").into()),
+        }
+    }
+    if o.clients.contains(&0) || o.comments == 0 {
+        return Err("--clients and --comments must be at least 1".into());
+    }
+    o.fanout.validate()?;
+    Ok(Some(o))
+}
+
+/// Runs the benchmark with its command-line arguments.
+pub async fn run(args: Vec<String>) -> Result<(), BoxError> {
+    let Some(options) = parse_options(args)? else {
+        println!("{USAGE}");
+        return Ok(());
+    };
+    let log = JobLog::install().ok_or("a tracing subscriber is already installed")?;
+    std::fs::create_dir_all(&options.out)?;
+    let files = clients::raise_open_files();
+    println!("open-file limit: {files}");
+    let mut rows = Vec::new();
+    for &n in &options.clients {
+        // Latencies in ascending order, so the 0 ms run of this N (if asked for) comes first
+        // and its time to the last subscriber is known as the machine's floor for the others.
+        let mut latencies = options.post_latencies.clone();
+        latencies.sort();
+        latencies.dedup();
+        let mut floor: Option<f64> = None;
+        for t in latencies {
+            let mut result = run_one(&options, n, t, &log).await?;
+            if t.is_zero() {
+                floor = Some(result.row.to_all.p50);
+            } else if let (Some(f), Some(obj)) = (floor, result.json.as_object_mut()) {
+                obj.insert("floor_0ms_to_all_p50_ms".into(), json!(f));
+                result.row.floor = Some(f);
+            }
+            let stem = format!("fanout-{n}-{}ms", t.as_millis());
+            let json_path = options.out.join(format!("{stem}.json"));
+            std::fs::write(&json_path, serde_json::to_string_pretty(&result.json)?)?;
+            let svg_path = options.out.join(format!("{stem}.svg"));
+            plot::write(
+                &svg_path,
+                &plot::PlotInput {
+                    title: format!(
+                        "fan-out to {n} subscribers, post latency {} ms (C={}, S={})",
+                        t.as_millis(),
+                        result.row.concurrency,
+                        result.row.shards
+                    ),
+                    latencies: &result.latencies,
+                    clients: n,
+                    bound: result.row.bound,
+                },
+            )?;
+            println!("  wrote {} and {}", json_path.display(), svg_path.display());
+            rows.push(result.row);
+        }
+    }
+    print_table(&rows);
+    let bad = rows.iter().any(|r| r.lost > 0 || r.duplicated > 0);
+    if bad {
+        return Err("deliveries were lost or duplicated".into());
+    }
+    Ok(())
+}
+
+/// One line of the final table.
+#[derive(Debug, Clone)]
+struct Row {
+    clients: usize,
+    post_latency: Duration,
+    latency: Percentiles,
+    to_all: Percentiles,
+    fanout_per_second: f64,
+    deliveries_per_second: f64,
+    lost: usize,
+    duplicated: usize,
+    concurrency: usize,
+    shards: u64,
+    bound: Option<Duration>,
+    /// Median time to the last subscriber of the same N at 0 ms: what this machine needs
+    /// without any post latency (its CPU floor).
+    floor: Option<f64>,
+}
+
+impl Row {
+    /// Median time to the last subscriber over the bound.
+    fn ratio(&self) -> Option<f64> {
+        self.bound
+            .filter(|b| !b.is_zero())
+            .map(|b| self.to_all.p50 / (b.as_secs_f64() * 1_000.0))
+    }
+}
+
+fn print_table(rows: &[Row]) {
+    println!();
+    println!(
+        "ratio = to all p50 / bound; floor = to all p50 of the same N at 0 ms (this machine's CPU)"
+    );
+    println!(
+        "| N | t | p50 | p95 | p99 | max | to all p50 | deliveries/s fan-out (run) | lost | dup | C | S | bound N·t/(C·S) | ratio | floor |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {} | {} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.0} ({:.0}) | {} | {} | {} | {} | {} | {} | {} |",
+            r.clients,
+            r.post_latency.as_millis(),
+            r.latency.p50,
+            r.latency.p95,
+            r.latency.p99,
+            r.latency.max,
+            r.to_all.p50,
+            r.fanout_per_second,
+            r.deliveries_per_second,
+            r.lost,
+            r.duplicated,
+            r.concurrency,
+            r.shards,
+            r.bound
+                .map_or("0".into(), |b| format!("{:.1} ms", b.as_secs_f64() * 1e3)),
+            r.ratio().map_or("–".into(), |x| format!("{x:.2}")),
+            r.floor.map_or("–".into(), |f| format!("{f:.1} ms")),
+        );
+    }
+}
+
+/// What one run produced.
+struct RunResult {
+    row: Row,
+    json: Value,
+    latencies: Vec<Vec<Duration>>,
+}
+
+/// What the sender task reports.
+enum Sent {
+    /// Comment `i` was sent at this time.
+    At(usize, SystemTime),
+    /// Comment `i` was stored as this comment id.
+    Acked(usize, String),
+    /// Comment `i` was refused, or the socket failed.
+    Failed(String),
+}
+
+fn bar(len: usize, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len as u64);
+    if let Ok(style) =
+        ProgressStyle::with_template("  {msg:<28} [{bar:40}] {pos}/{len} {elapsed_precise}")
+    {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_message(what.to_owned());
+    pb
+}
+
+async fn run_one(
+    options: &Options,
+    n: usize,
+    t: Duration,
+    log: &Arc<JobLog>,
+) -> Result<RunResult, BoxError> {
+    println!(
+        "\nfan-out to {n} subscribers, post latency {} ms: {} comments at {}/s",
+        t.as_millis(),
+        options.comments,
+        options.rate
+    );
+    let fanout = options.fanout.clone();
+    let gw = clients::start_gateway(GatewaySettings {
+        post_latency: t,
+        fanout: fanout.clone(),
+    })
+    .await?;
+    let app = gw.app().clone();
+    let sender_user = clients::create_users(&app, 1, "sender").await?[0];
+    let event = clients::live_event(&app, sender_user, "fan-out benchmark").await?;
+    let users = clients::create_users(&app, n, "fan").await?;
+    let tokens = clients::access_tokens(&app, &users)?;
+
+    let connecting = bar(n, "connecting + subscribing");
+    let started = Instant::now();
+    let mut audience = Audience::open(&gw.ws_url(), Some(event), tokens, |k| {
+        connecting.set_position(k as u64);
+    })
+    .await?;
+    let connect_time = started.elapsed();
+    connecting.finish_and_clear();
+    println!(
+        "  {n} clients connected and subscribed in {:.1} s",
+        connect_time.as_secs_f64()
+    );
+    let open = gw.connections().len();
+    if open < audience.clients() {
+        return Err(format!("only {open} of {n} connections are open").into());
+    }
+    log.take();
+    let load_before = clients::load_average();
+    let cpu_before = clients::cpu_time();
+    let invocations_before = fanout_invocations(&gw);
+
+    // The sender: M comment_submit frames at a steady pace; acks name the comments.
+    let sender_token = clients::access_tokens(&app, &[sender_user])?.remove(0);
+    let socket = clients::connect(&gw.ws_url(), &sender_token, None).await?;
+    let (tx, mut sent_rx) = mpsc::unbounded_channel();
+    let sender = tokio::spawn(send_comments(
+        socket,
+        event.to_string(),
+        options.comments,
+        Duration::from_secs_f64(1.0 / options.rate),
+        tx,
+    ));
+
+    let expected = n * options.comments;
+    let delivering = bar(expected, "deliveries");
+    let mut tally = Tally::new(n, options.comments);
+    let mut last_sent: Option<Instant> = None;
+    let mut sent = 0;
+    let run_started = Instant::now();
+    loop {
+        let give_up = last_sent.map(|s| s + options.settle);
+        tokio::select! {
+            event = sent_rx.recv(), if sent < options.comments || tally.acked_count() < sent => {
+                match event {
+                    Some(Sent::At(i, at)) => {
+                        tally.sent(i, at);
+                        sent += 1;
+                        if sent == options.comments {
+                            last_sent = Some(Instant::now());
+                        }
+                    }
+                    Some(Sent::Acked(i, id)) => tally.acked(i, id),
+                    Some(Sent::Failed(e)) => return Err(format!("the sender: {e}").into()),
+                    None => return Err("the sender stopped early".into()),
+                }
+            }
+            receipt = audience.recv() => {
+                let Some(r) = receipt else {
+                    return Err("every client worker stopped".into());
+                };
+                if r.frame_type == "comment_broadcast" && let Some(id) = &r.id {
+                    tally.received(r.client, id, r.at);
+                }
+                // Take what else is waiting before redrawing.
+                while let Some(r) = audience.try_recv() {
+                    if r.frame_type == "comment_broadcast" && let Some(id) = &r.id {
+                        tally.received(r.client, id, r.at);
+                    }
+                }
+                delivering.set_position(tally.unique() as u64);
+                delivering.set_message(format!(
+                    "deliveries ({} dup, {} dropped)",
+                    tally.duplicates(),
+                    audience.dropped().len()
+                ));
+            }
+            () = async {
+                match give_up {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            } => break,
+        }
+        if tally.complete() {
+            break;
+        }
+    }
+    let run_time = run_started.elapsed();
+    delivering.finish_and_clear();
+    sender.abort();
+
+    // A job left in the queue would run again and deliver twice: wait for the queue to empty,
+    // and keep counting receipts (late duplicates) meanwhile.
+    let queue_drained = wait_for_empty_queue(&gw, Duration::from_secs(10)).await;
+    let linger = Instant::now() + Duration::from_millis(500);
+    while let Ok(Some(r)) = tokio::time::timeout_at(linger, audience.recv()).await {
+        if r.frame_type == "comment_broadcast"
+            && let Some(id) = &r.id
+        {
+            tally.received(r.client, id, r.at);
+        }
+    }
+    let jobs = log.take();
+    let invocations = fanout_invocations(&gw).saturating_sub(invocations_before);
+    let gateway_cpu = match (cpu_before, clients::cpu_time()) {
+        (Some(a), Some(b)) => b.saturating_sub(a),
+        _ => Duration::ZERO,
+    };
+    let load_after = clients::load_average();
+    let dropped = audience.dropped().len();
+    let queue_left = queue_len(&gw);
+    let dead_letters = gw.dead_letters().await.map(|d| d.len()).unwrap_or(0);
+    let clients_cpu = audience.close().await?;
+    gw.shutdown().await;
+
+    let summary = tally.summary();
+    let latencies = tally.latencies();
+    let shards = jobs.iter().map(|j| j.shards).max().unwrap_or(0).max(1);
+    let bound =
+        (!t.is_zero()).then(|| t.mul_f64(n as f64 / (fanout.concurrency as f64 * shards as f64)));
+    let row = Row {
+        clients: n,
+        post_latency: t,
+        latency: summary.latency_ms,
+        to_all: summary.to_all_ms,
+        fanout_per_second: summary.fanout_per_second,
+        deliveries_per_second: summary.deliveries_per_second,
+        lost: summary.lost,
+        duplicated: summary.duplicated,
+        concurrency: fanout.concurrency,
+        shards,
+        bound,
+        floor: None,
+    };
+    println!(
+        "  latency p50 {:.1} / p95 {:.1} / p99 {:.1} / max {:.1} ms; to all p50 {:.1} ms; \
+         {:.0} deliveries/s during a fan-out ({:.0} over the run); lost {}, duplicated {}; \
+         bound {}; ratio {}",
+        row.latency.p50,
+        row.latency.p95,
+        row.latency.p99,
+        row.latency.max,
+        row.to_all.p50,
+        row.fanout_per_second,
+        row.deliveries_per_second,
+        row.lost,
+        row.duplicated,
+        bound.map_or("0".into(), |b| format!("{:.1} ms", b.as_secs_f64() * 1e3)),
+        row.ratio().map_or("–".into(), |x| format!("{x:.2}")),
+    );
+    if dropped > 0 || !queue_drained || dead_letters > 0 {
+        println!(
+            "  WARNING: {dropped} sockets closed on their own, queue drained: {queue_drained} \
+             ({queue_left} jobs left), {dead_letters} dead letters"
+        );
+    }
+    if summary.delivered > 0 {
+        let us = |cpu: Duration| cpu.as_secs_f64() * 1e6 / summary.delivered as f64;
+        println!(
+            "  CPU per delivery: gateway process {:.0} µs, client workers {:.0} µs; load average {} → {}",
+            us(gateway_cpu),
+            us(clients_cpu),
+            load_before.map_or("?".into(), |l| format!("{l:.1}")),
+            load_after.map_or("?".into(), |l| format!("{l:.1}")),
+        );
+    }
+    let json = result_json(
+        options,
+        &row,
+        &summary,
+        &jobs,
+        RunFacts {
+            connect_time,
+            run_time,
+            dropped,
+            queue_drained,
+            queue_left,
+            dead_letters,
+            gateway_cpu,
+            clients_cpu,
+            load: (load_before, load_after),
+            invocations,
+        },
+    );
+    Ok(RunResult {
+        row,
+        json,
+        latencies,
+    })
+}
+
+/// Facts of a run beside the deliveries.
+struct RunFacts {
+    connect_time: Duration,
+    run_time: Duration,
+    dropped: usize,
+    queue_drained: bool,
+    queue_left: usize,
+    dead_letters: usize,
+    /// CPU of this process (gateway, sender, tally) while the comments were delivered.
+    gateway_cpu: Duration,
+    /// CPU of the client workers over the same phase.
+    clients_cpu: Duration,
+    /// 1-minute load average before and after the delivery phase.
+    load: (Option<f64>, Option<f64>),
+    /// Fan-out function invocations (SQS batches) over the delivery phase.
+    invocations: u64,
+}
+
+/// The fan-out jobs of a run, summed.
+#[derive(Debug, Default, Serialize)]
+struct JobsSummary {
+    delivering_jobs: usize,
+    splits: usize,
+    posts_delivered: u64,
+    retries: u64,
+    unfinished_jobs: usize,
+    job_elapsed_ms: Percentiles,
+}
+
+fn summarize_jobs(jobs: &[JobEnd]) -> JobsSummary {
+    let delivering: Vec<&JobEnd> = jobs.iter().filter(|j| j.shards == 0).collect();
+    let mut elapsed: Vec<Duration> = delivering
+        .iter()
+        .map(|j| Duration::from_millis(j.elapsed_ms))
+        .collect();
+    elapsed.sort();
+    JobsSummary {
+        delivering_jobs: delivering.len(),
+        splits: jobs.len() - delivering.len(),
+        posts_delivered: delivering.iter().map(|j| j.delivered).sum(),
+        retries: jobs.iter().map(|j| j.retries).sum(),
+        unfinished_jobs: jobs.iter().filter(|j| j.unfinished > 0).count(),
+        job_elapsed_ms: Percentiles::of(&elapsed),
+    }
+}
+
+fn result_json(
+    options: &Options,
+    row: &Row,
+    summary: &Summary,
+    jobs: &[JobEnd],
+    facts: RunFacts,
+) -> Value {
+    let f = &options.fanout;
+    let per_delivery_us = |cpu: Duration| {
+        (summary.delivered > 0).then(|| cpu.as_secs_f64() * 1e6 / summary.delivered as f64)
+    };
+    json!({
+        "benchmark": "fanout",
+        "unix_time": unix_time(),
+        "machine": {
+            "cpus": std::thread::available_parallelism().map_or(0, usize::from),
+            "load_average_1m_before": facts.load.0,
+            "load_average_1m_after": facts.load.1,
+        },
+        "cpu": {
+            "note": "CPU time used while the comments were delivered; the gateway's includes the sender and the tally",
+            "gateway_process_ms": facts.gateway_cpu.as_secs_f64() * 1e3,
+            "client_workers_ms": facts.clients_cpu.as_secs_f64() * 1e3,
+            "gateway_us_per_delivery": per_delivery_us(facts.gateway_cpu),
+            "clients_us_per_delivery": per_delivery_us(facts.clients_cpu),
+        },
+        "settings": {
+            "clients": row.clients,
+            "comments": options.comments,
+            "rate_per_second": options.rate,
+            "post_latency_ms": row.post_latency.as_secs_f64() * 1e3,
+            "fanout": {
+                "concurrency": f.concurrency,
+                "record_concurrency": f.record_concurrency,
+                "shard_threshold": f.shard_threshold,
+                "shard_target": f.shard_target,
+                "reshard_threshold": f.reshard_threshold,
+                "page_size": f.page_size,
+            },
+            "comment_via": "websocket comment_submit",
+            "time_origin": "the comment_submit frame being sent",
+        },
+        "shards": row.shards,
+        "bound_ms": row.bound.map(|b| b.as_secs_f64() * 1e3),
+        "measured_to_all_p50_ms": row.to_all.p50,
+        "ratio_to_bound": row.ratio(),
+        "connect_seconds": facts.connect_time.as_secs_f64(),
+        "run_seconds": facts.run_time.as_secs_f64(),
+        "dropped_sockets": facts.dropped,
+        "queue": {
+            "drained": facts.queue_drained,
+            "jobs_left": facts.queue_left,
+            "dead_letters": facts.dead_letters,
+        },
+        "fanout_invocations": facts.invocations,
+        "fanout_jobs": summarize_jobs(jobs),
+        "deliveries": summary,
+    })
+}
+
+/// Seconds since the Unix epoch (the results carry no time-zone dependency).
+fn unix_time() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Invocations of the fan-out function so far (each one SQS batch).
+fn fanout_invocations(gw: &banter_local::RunningGateway) -> u64 {
+    gw.invocations().get("fanout").map_or(0, |f| f.count)
+}
+
+fn queue_len(gw: &banter_local::RunningGateway) -> usize {
+    match gw.queue() {
+        QueueHandle::Memory(q) => q.len(),
+        QueueHandle::Sqs { .. } => 0,
+    }
+}
+
+async fn wait_for_empty_queue(gw: &banter_local::RunningGateway, within: Duration) -> bool {
+    let until = Instant::now() + within;
+    loop {
+        if queue_len(gw) == 0 {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Sends `count` comments, one every `every`, and reports sends and acks.
+async fn send_comments(
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    event_id: String,
+    count: usize,
+    every: Duration,
+    tx: mpsc::UnboundedSender<Sent>,
+) {
+    let (mut sink, mut stream) = socket.split();
+    let acks = tx.clone();
+    let reader = tokio::spawn(async move {
+        while let Some(frame) = stream.next().await {
+            let Ok(Message::Text(text)) = frame else {
+                continue;
+            };
+            let Ok(v) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
+            let index = v["message_id"]
+                .as_str()
+                .and_then(|m| m.strip_prefix("bench-"))
+                .and_then(|i| i.parse::<usize>().ok());
+            let report = match (v["type"].as_str(), index) {
+                (Some("ack"), Some(i)) => match v["payload"]["comment_id"].as_str() {
+                    Some(id) => Sent::Acked(i, id.to_owned()),
+                    None => Sent::Failed(format!("ack without a comment id: {v}")),
+                },
+                (Some("error"), _) => Sent::Failed(format!("comment refused: {v}")),
+                _ => continue,
+            };
+            if acks.send(report).is_err() {
+                break;
+            }
+        }
+    });
+    let start = Instant::now();
+    for i in 0..count {
+        tokio::time::sleep_until(start + every.mul_f64(i as f64)).await;
+        let frame = json!({
+            "type": "comment_submit",
+            "message_id": format!("bench-{i}"),
+            "payload": { "event_id": event_id, "content": format!("comment {i}") },
+        })
+        .to_string();
+        let at = SystemTime::now();
+        if let Err(e) = sink.send(Message::Text(frame.into())).await {
+            let _ = tx.send(Sent::Failed(e.to_string()));
+            return;
+        }
+        if tx.send(Sent::At(i, at)).is_err() {
+            return;
+        }
+    }
+    let _ = reader.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn options_parse() {
+        let o = parse_options(args(&[
+            "--clients",
+            "1000,10000",
+            "--post-latency=0ms,20ms",
+            "--concurrency",
+            "32",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.clients, [1_000, 10_000]);
+        assert_eq!(
+            o.post_latencies,
+            [Duration::ZERO, Duration::from_millis(20)]
+        );
+        assert_eq!(o.fanout.concurrency, 32);
+        assert!(parse_options(args(&["--help"])).unwrap().is_none());
+        assert!(parse_options(args(&["--clients", "x"])).is_err());
+        assert!(parse_options(args(&["--rate", "0"])).is_err());
+        assert!(parse_options(args(&["--concurrency", "0"])).is_err());
+        assert!(parse_options(args(&["--bogus", "1"])).is_err());
+    }
+
+    #[test]
+    fn the_ratio_compares_the_median_time_to_all_with_the_bound() {
+        let row = Row {
+            clients: 1_000,
+            post_latency: Duration::from_millis(20),
+            latency: Percentiles::default(),
+            to_all: Percentiles {
+                p50: 625.0,
+                ..Percentiles::default()
+            },
+            fanout_per_second: 0.0,
+            deliveries_per_second: 0.0,
+            lost: 0,
+            duplicated: 0,
+            concurrency: 64,
+            shards: 1,
+            bound: Some(Duration::from_micros(312_500)),
+            floor: None,
+        };
+        assert_eq!(row.ratio(), Some(2.0));
+    }
+}
