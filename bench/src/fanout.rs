@@ -45,9 +45,10 @@ FLAGS:
   --post-latency D[,D…]    delay of every management API POST, e.g. 0ms,20ms (default 0ms);
                            one run per value and N
   --comments M             comments per run (default 20)
-  --rate R                 comments per second, sent at a steady pace (default 1); keep
-                           R × N under the stack's deliveries per second, or each comment
-                           also waits for the fan-outs before it
+  --rate R                 comments per second, sent at a steady pace (default 1, or
+                           2000/N when lower: 0.2 for 10000); keep R × N under the stack's
+                           deliveries per second, or each comment also waits for the
+                           fan-outs before it
   --concurrency C          the fan-out's posts in flight (BANTER_FANOUT_CONCURRENCY; default 64)
   --shard-threshold N      rooms above this are split into shards (default 1000)
   --shard-target N         subscribers per shard (default 1000)
@@ -66,10 +67,18 @@ struct Options {
     clients: Vec<usize>,
     post_latencies: Vec<Duration>,
     comments: usize,
-    rate: f64,
+    /// Comments per second; `None`: [`default_rate`] of each run's N.
+    rate: Option<f64>,
     fanout: FanoutConfig,
     settle: Duration,
     out: PathBuf,
+}
+
+/// Comments per second when `--rate` is not given: 1, or 2,000 deliveries per second's worth
+/// for large N (0.2/s for 10,000), so that on a small machine a comment's fan-out has ended
+/// before the next one starts and each comment's time is its own.
+fn default_rate(clients: usize) -> f64 {
+    (2_000.0 / clients.max(1) as f64).min(1.0)
 }
 
 fn parse_options(args: Vec<String>) -> Result<Option<Options>, BoxError> {
@@ -77,7 +86,7 @@ fn parse_options(args: Vec<String>) -> Result<Option<Options>, BoxError> {
         clients: vec![1_000],
         post_latencies: vec![Duration::ZERO],
         comments: 20,
-        rate: 1.0,
+        rate: None,
         fanout: FanoutConfig::default(),
         settle: Duration::from_secs(60),
         out: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results"),
@@ -110,12 +119,14 @@ fn parse_options(args: Vec<String>) -> Result<Option<Options>, BoxError> {
             }
             "--comments" => o.comments = number(&value)?,
             "--rate" => {
-                o.rate = value
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|r: &f64| r.is_finite() && *r > 0.0)
-                    .ok_or_else(|| format!("--rate: {value:?} is not a positive number"))?;
+                o.rate = Some(
+                    value
+                        .trim()
+                        .parse()
+                        .ok()
+                        .filter(|r: &f64| r.is_finite() && *r > 0.0)
+                        .ok_or_else(|| format!("--rate: {value:?} is not a positive number"))?,
+                );
             }
             "--concurrency" => o.fanout.concurrency = number(&value)?,
             "--shard-threshold" => o.fanout.shard_threshold = number(&value)?,
@@ -286,11 +297,11 @@ async fn run_one(
     t: Duration,
     log: &Arc<JobLog>,
 ) -> Result<RunResult, BoxError> {
+    let rate = options.rate.unwrap_or_else(|| default_rate(n));
     println!(
-        "\nfan-out to {n} subscribers, post latency {} ms: {} comments at {}/s",
+        "\nfan-out to {n} subscribers, post latency {} ms: {} comments at {rate}/s",
         t.as_millis(),
         options.comments,
-        options.rate
     );
     let fanout = options.fanout.clone();
     let gw = clients::start_gateway(GatewaySettings {
@@ -333,7 +344,7 @@ async fn run_one(
         socket,
         event.to_string(),
         options.comments,
-        Duration::from_secs_f64(1.0 / options.rate),
+        Duration::from_secs_f64(1.0 / rate),
         tx,
     ));
 
@@ -570,7 +581,7 @@ fn result_json(
         "settings": {
             "clients": row.clients,
             "comments": options.comments,
-            "rate_per_second": options.rate,
+            "rate_per_second": options.rate.unwrap_or_else(|| default_rate(row.clients)),
             "post_latency_ms": row.post_latency.as_secs_f64() * 1e3,
             "fanout": {
                 "concurrency": f.concurrency,
@@ -716,6 +727,8 @@ mod tests {
             [Duration::ZERO, Duration::from_millis(20)]
         );
         assert_eq!(o.fanout.concurrency, 32);
+        assert_eq!(o.rate, None);
+        assert_eq!((default_rate(1_000), default_rate(10_000)), (1.0, 0.2));
         assert!(parse_options(args(&["--help"])).unwrap().is_none());
         assert!(parse_options(args(&["--clients", "x"])).is_err());
         assert!(parse_options(args(&["--rate", "0"])).is_err());
