@@ -47,7 +47,9 @@ options:
                              round trip (default 20)
   --platform-connections N   connections on the platform for the second naive figure
                              (default 100000)
-  --no-disconnect            do not measure $disconnect
+  --disconnect-up-to N       measure $disconnect for audiences up to N (default 100; its
+                             cost per connection does not depend on the audience, and
+                             closing thousands of sockets at once floods moto)
   --aws-endpoint URL         use this moto instead of starting one
   --out DIR                  results directory (default bench/results)
   --doc PATH                 the generated document (default docs/cost.md)
@@ -68,7 +70,7 @@ struct Args {
     comments: usize,
     post_latency: Duration,
     platform_connections: f64,
-    disconnect: bool,
+    disconnect_up_to: usize,
     aws_endpoint: Option<String>,
     out: PathBuf,
     doc: PathBuf,
@@ -82,7 +84,7 @@ fn parse(args: &[String]) -> Result<Option<Args>, BoxError> {
         comments: 10,
         post_latency: Duration::from_millis(20),
         platform_connections: 100_000.0,
-        disconnect: true,
+        disconnect_up_to: 100,
         aws_endpoint: None,
         out: root.join("bench/results"),
         doc: root.join("docs/cost.md"),
@@ -125,7 +127,11 @@ fn parse(args: &[String]) -> Result<Option<Args>, BoxError> {
                     .map_err(|e| format!("--platform-connections: {e}"))?
                     as f64;
             }
-            "--no-disconnect" => a.disconnect = false,
+            "--disconnect-up-to" => {
+                a.disconnect_up_to = value()?
+                    .parse()
+                    .map_err(|e| format!("--disconnect-up-to: {e}"))?;
+            }
             "--aws-endpoint" => a.aws_endpoint = Some(value()?),
             "--out" => a.out = PathBuf::from(value()?),
             "--doc" => a.doc = PathBuf::from(value()?),
@@ -192,9 +198,11 @@ pub async fn run(args: Vec<String>) -> Result<(), BoxError> {
         post_latency: a.post_latency,
         fanout,
         aws_endpoint: a.aws_endpoint.clone(),
+        deliver_disconnect: true,
     };
     for &size in &a.audiences {
-        let measured = run::measure(&settings, size, a.comments, a.disconnect).await?;
+        let disconnect = size <= a.disconnect_up_to;
+        let measured = run::measure(&settings, size, a.comments, disconnect).await?;
         eprintln!(
             "[{size}] {} per comment: {} DynamoDB requests, {} PostToConnection calls, {} s",
             a.comments,

@@ -32,7 +32,7 @@ pub fn num(x: f64) -> String {
     } else if x.abs() >= 1.0 {
         format!("{x:.2}")
     } else {
-        let decimals = (-x.abs().log10()).floor() as usize + 3;
+        let decimals = (-x.abs().log10()).ceil() as usize + 2;
         format!("{x:.decimals$}")
     }
 }
@@ -180,9 +180,9 @@ fn counts_table(out: &mut String, runs: &[AudienceRun]) {
 }
 
 fn operations_table(out: &mut String, runs: &[AudienceRun]) {
-    out.push_str("| operation | table | ");
+    out.push_str("| operation | table |");
     for r in runs {
-        let _ = write!(out, "{} | ", thousands(r.audience as f64));
+        let _ = write!(out, " {} |", thousands(r.audience as f64));
     }
     out.push_str("\n|---|---|");
     for _ in runs {
@@ -213,9 +213,9 @@ fn operations_table(out: &mut String, runs: &[AudienceRun]) {
         out.push('\n');
     }
     out.push('\n');
-    out.push_str("| SQS operation | queue | ");
+    out.push_str("| SQS operation | queue |");
     for r in runs {
-        let _ = write!(out, "{} | ", thousands(r.audience as f64));
+        let _ = write!(out, " {} |", thousands(r.audience as f64));
     }
     out.push_str("\n|---|---|");
     for _ in runs {
@@ -323,6 +323,51 @@ fn setup_table(out: &mut String, results: &CostResults) {
         num(r.connection_item_bytes.round())
     });
     out.push('\n');
+    out.push_str(
+        "`$disconnect` is measured for the smallest audience only (its cost per connection \
+         does not depend on the audience, and closing thousands of sockets at once only \
+         floods moto); for the others the gateway runs without delivering it. The Lambda \
+         durations here are inflated by moto: every connection's DynamoDB requests wait on \
+         moto's one DynamoDB lock while the clients connect (or close) dozens at a time.\n\n",
+    );
+}
+
+/// What the fan-out's duration would be if only its posts took time, beside the measured one.
+fn fanout_note(out: &mut String, results: &CostResults) {
+    let Some(last) = results.runs.last() else {
+        return;
+    };
+    let fanout_ms: f64 = last
+        .per_comment
+        .lambda
+        .iter()
+        .filter(|l| l.function == "fanout")
+        .map(|l| l.count.billed_ms)
+        .sum();
+    let posts = last.per_comment.posts_total().delivered;
+    let concurrency = results.settings.fanout_concurrency.max(1) as f64;
+    let floor_ms = (posts / concurrency).ceil() * results.settings.post_latency_ms;
+    let per_ms = results.functions.memory_of("fanout") as f64 / 1024.0 / 1000.0
+        * results
+            .prices
+            .per_gb_second(&results.functions.architecture)
+        * 1e6;
+    let _ = writeln!(
+        out,
+        "The durations are this machine's: the benchmark's process (gateway and handlers), \
+         the audience's clients and moto share {} CPUs. At {} subscribers the fan-out's \
+         posts alone, {} in flight at {} ms each, need {} ms per comment; at that duration \
+         its Lambda time would cost {} per million comments instead of the measured {} ({} \
+         ms).\n",
+        results.machine.cpus,
+        thousands(last.audience as f64),
+        num(concurrency),
+        num(results.settings.post_latency_ms),
+        num(floor_ms.round()),
+        dollars(floor_ms * per_ms),
+        dollars(fanout_ms * per_ms),
+        num(fanout_ms.round()),
+    );
 }
 
 /// The whole document for `results` (whose dollars are recomputed from the counts).
@@ -437,6 +482,7 @@ pub fn markdown(results: &CostResults) -> String {
          each handler call in the local gateway.\n\n",
     );
     counts_table(&mut out, runs);
+    fanout_note(&mut out, results);
     out.push_str("### By operation\n\n");
     operations_table(&mut out, runs);
     let _ = writeln!(
@@ -460,9 +506,9 @@ pub fn markdown(results: &CostResults) -> String {
     setup_table(&mut out, results);
     let _ = writeln!(
         out,
-        "Connection time itself is billed too: ${} per million connection minutes, so a \
+        "Connection time itself is billed too: ${:.2} per million connection minutes, so a \
          client connected for an hour costs ${} in connection minutes.\n",
-        num(p.websocket_per_million_connection_minutes),
+        p.websocket_per_million_connection_minutes,
         num(60.0 * p.websocket_per_million_connection_minutes / 1e6),
     );
 
@@ -549,8 +595,11 @@ cargo run --release -p banter-bench -- cost --help          # audiences, comment
 
 - **The stack** is the local gateway (`banter-local`) in the benchmark's process, calling the \
 same handler code as the Lambda functions, with DynamoDB storage and the SQS fan-out queue on a \
-moto server (the repository's `scripts/moto_server.py`, started from `.venv`, or the one at \
-`BANTER_TEST_AWS_ENDPOINT`). The fan-out runs with the production defaults (whole-room jobs up \
+moto server started from `.venv` with `bench/moto_server.py`: the tests' `scripts/moto_server.py` \
+with three of moto's DynamoDB code paths made to take time in proportion to what they touch \
+instead of to the whole table (a transaction's rollback backs up only the items it names; a \
+table `Query` looks only at its partition; `Query` answers are written with `json.dumps`). \
+The answers are the same; without it 10,000 `$connect`s take hours. The fan-out runs with the production defaults (whole-room jobs up \
 to 1,000 subscribers, shard jobs of about 1,000 above that). The audience are real WebSocket \
 clients in worker processes, each its own user, subscribed to one live event at `$connect`.
 - **DynamoDB and SQS requests** are counted on the wire: the SDK clients' endpoint is a proxy \
@@ -576,9 +625,11 @@ the last comment's fan-out (including the SQS deletes of its jobs).
 cost (they are a cost of time: a handful of pollers each making about three 20-second receives a \
 minute) and are left out. The local event source deletes each delivered job with `DeleteMessage`; \
 Lambda's own event source mapping batches deletes, so real deletes can cost fewer requests.
-- **Comments one at a time**: every fan-out invocation here handles one job. Under a steady \
-stream of comments Lambda hands the fan-out batches of up to `BatchSize` jobs, so there are \
-fewer, longer invocations; the posts, reads and messages per comment do not change.
+- **Comments one at a time**: each comment's jobs are alone in the queue (its whole-room job in \
+one invocation; above 1,000 subscribers its shard jobs in batches as the pollers receive them). \
+Under a steady stream of comments Lambda hands the fan-out batches of up to `BatchSize` jobs \
+of several comments, so there are fewer, longer invocations; the posts, reads and messages per \
+comment do not change.
 - **The naive design** is priced from the same counts, with the read of the audience (Banter's \
 `Query` of the room's subscriptions) replaced by one eventually consistent `Scan` of a \
 connections table holding one item per connection of the measured connection-item size, in \

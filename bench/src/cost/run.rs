@@ -169,7 +169,8 @@ async fn comments(
     Ok(d)
 }
 
-/// Measures one audience of `size` clients with `count` comments.
+/// Measures one audience of `size` clients with `count` comments (and `$disconnect` when
+/// `disconnect`).
 pub async fn measure(
     settings: &StackSettings,
     size: usize,
@@ -177,7 +178,11 @@ pub async fn measure(
     disconnect: bool,
 ) -> Result<AudienceRun, BoxError> {
     let label = format!("[{size}]");
-    let stack = Stack::start(settings).await?;
+    let settings = StackSettings {
+        deliver_disconnect: disconnect,
+        ..settings.clone()
+    };
+    let stack = Stack::start(&settings).await?;
     let result = phases(&stack, size, count, disconnect, &label).await;
     stack.stop().await;
     result

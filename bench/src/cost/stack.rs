@@ -30,6 +30,9 @@ pub struct StackSettings {
     pub fanout: FanoutConfig,
     /// A moto (or DynamoDB/SQS) endpoint to use instead of starting moto.
     pub aws_endpoint: Option<String>,
+    /// Whether closed sockets invoke `$disconnect` (off when it is not measured, so that
+    /// closing a large audience at once does not flood moto).
+    pub deliver_disconnect: bool,
 }
 
 /// The running stack. Stop it with [`Stack::stop`].
@@ -73,6 +76,7 @@ impl Stack {
                 ..Config::default()
             },
             fanout: settings.fanout.clone(),
+            deliver_disconnect: settings.deliver_disconnect,
             aws_endpoint: Some(meter.url()),
             storage: Storage::DynamoDb {
                 table_prefix: prefix.clone(),
