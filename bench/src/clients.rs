@@ -106,31 +106,42 @@ pub fn raise_open_files() -> u64 {
     rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0)
 }
 
+/// Gateway limits for a benchmark: `post_latency` on every management POST, and no idle or
+/// lifetime limit a run could hit.
+pub fn bench_limits(post_latency: Duration) -> Limits {
+    Limits {
+        post_latency,
+        idle_timeout: Duration::from_secs(24 * 3600),
+        max_connection: Duration::from_secs(24 * 3600),
+        ..Limits::default()
+    }
+}
+
+/// App settings with rate limits no benchmark reaches.
+pub fn unlimited_rates() -> Config {
+    let unlimited = RateRule::per(1_000_000_000, 1);
+    Config {
+        comment_rate: unlimited,
+        message_rate: unlimited,
+        typing_rate: unlimited,
+        presence_rate: unlimited,
+        rest_rate: unlimited,
+        auth_ip_rate: unlimited,
+        anonymous_ip_rate: unlimited,
+        ..Config::default()
+    }
+}
+
 /// Starts the local stack in this process on free ports, in memory, with `settings`, rate
 /// limits no benchmark reaches, and no limit on connection lifetime or idleness that a run
 /// could hit. Raises the open-file limit first.
 pub async fn start_gateway(settings: GatewaySettings) -> Result<RunningGateway, BoxError> {
     raise_open_files();
-    let unlimited = RateRule::per(1_000_000_000, 1);
     let config = GatewayConfig {
         rest_addr: "127.0.0.1:0".parse()?,
         ws_addr: "127.0.0.1:0".parse()?,
-        limits: Limits {
-            post_latency: settings.post_latency,
-            idle_timeout: Duration::from_secs(24 * 3600),
-            max_connection: Duration::from_secs(24 * 3600),
-            ..Limits::default()
-        },
-        app: Config {
-            comment_rate: unlimited,
-            message_rate: unlimited,
-            typing_rate: unlimited,
-            presence_rate: unlimited,
-            rest_rate: unlimited,
-            auth_ip_rate: unlimited,
-            anonymous_ip_rate: unlimited,
-            ..Config::default()
-        },
+        limits: bench_limits(settings.post_latency),
+        app: unlimited_rates(),
         fanout: settings.fanout,
         ..GatewayConfig::default()
     };

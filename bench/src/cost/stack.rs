@@ -5,9 +5,8 @@
 
 use std::time::Duration;
 
-use banter::config::{Config, RateRule};
 use banter::fanout::FanoutConfig;
-use banter_local::{Gateway, GatewayConfig, Limits, QueueBackend, RunningGateway, Storage};
+use banter_local::{Gateway, GatewayConfig, QueueBackend, RunningGateway, Storage};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -55,26 +54,11 @@ impl Stack {
         let id = banter::ids::UserId::new().to_string().replace('-', "");
         let prefix = format!("cost-{}", &id[id.len().saturating_sub(12)..]);
         let meter = Meter::start(moto.endpoint(), &prefix).await?;
-        let unlimited = RateRule::per(1_000_000_000, 1);
         let config = GatewayConfig {
             rest_addr: "127.0.0.1:0".parse()?,
             ws_addr: "127.0.0.1:0".parse()?,
-            limits: Limits {
-                post_latency: settings.post_latency,
-                idle_timeout: Duration::from_secs(24 * 3600),
-                max_connection: Duration::from_secs(24 * 3600),
-                ..Limits::default()
-            },
-            app: Config {
-                comment_rate: unlimited,
-                message_rate: unlimited,
-                typing_rate: unlimited,
-                presence_rate: unlimited,
-                rest_rate: unlimited,
-                auth_ip_rate: unlimited,
-                anonymous_ip_rate: unlimited,
-                ..Config::default()
-            },
+            limits: clients::bench_limits(settings.post_latency),
+            app: clients::unlimited_rates(),
             fanout: settings.fanout.clone(),
             deliver_disconnect: settings.deliver_disconnect,
             aws_endpoint: Some(meter.url()),
