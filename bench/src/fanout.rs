@@ -591,6 +591,11 @@ fn result_json(
                 "reshard_threshold": f.reshard_threshold,
                 "page_size": f.page_size,
             },
+            "fanout_environments": {
+                "note": "local pollers, each one execution environment with its own concurrency bound",
+                "fanout_queue": banter_local::GatewayConfig::default().pollers,
+                "shard_queue": banter_local::GatewayConfig::default().shard_pollers,
+            },
             "comment_via": "websocket comment_submit",
             "time_origin": "the comment_submit frame being sent",
         },

@@ -122,8 +122,13 @@ pub struct GatewayConfig {
     pub queue_overrides: QueueOverrides,
     /// The fan-out's deadline per batch; `None`: the fan-out function's `Timeout`.
     pub fanout_timeout: Option<Duration>,
-    /// Concurrent SQS pollers (Lambda starts with 5).
+    /// Concurrent pollers of the fan-out queue (Lambda starts with 5), each its own
+    /// execution environment.
     pub pollers: usize,
+    /// Concurrent pollers of the shard queue, each its own execution environment: up to this
+    /// many shards of one broadcast run at once (Lambda scales towards the event source's
+    /// `MaximumConcurrency`).
+    pub shard_pollers: usize,
     /// WebSocket limits.
     pub limits: Limits,
     /// Handler settings (rate limits, moderators, CORS origins …).
@@ -155,6 +160,7 @@ impl Default for GatewayConfig {
             queue_overrides: QueueOverrides::default(),
             fanout_timeout: None,
             pollers: 5,
+            shard_pollers: 16,
             limits: Limits::default(),
             app: Config::default(),
             fanout: FanoutConfig::default(),

@@ -9,6 +9,9 @@
 //!   `maxReceiveCount` receives (the queue's redrive policy);
 //! - a failure id that is not in the batch fails the whole batch (as Lambda treats it);
 //! - a handler still running at the timeout fails the whole batch (nothing is deleted).
+//!
+//! Each poller is one execution environment: it owns its [`Fanout`] (and with it its own
+//! bound on posts in flight) and runs one invocation at a time, as Lambda does.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -35,7 +38,6 @@ const RECEIVE_RETRY: Duration = Duration::from_secs(1);
 /// One SQS event source mapping to the fan-out.
 pub(crate) struct EventSource {
     pub(crate) queue: Arc<dyn Queue>,
-    pub(crate) fanout: Arc<Fanout>,
     pub(crate) batch_size: usize,
     pub(crate) max_batching_window: Duration,
     pub(crate) timeout: Duration,
@@ -45,19 +47,21 @@ pub(crate) struct EventSource {
     pub(crate) invocations: Arc<Invocations>,
 }
 
-/// Starts `pollers` concurrent pollers; they stop when `shutdown` turns true.
+/// Starts one poller per execution environment in `environments`; they stop when `shutdown`
+/// turns true.
 pub(crate) fn spawn(
     source: Arc<EventSource>,
-    pollers: usize,
+    environments: Vec<Fanout>,
     shutdown: watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
-    (0..pollers)
-        .map(|_| {
+    environments
+        .into_iter()
+        .map(|fanout| {
             let source = source.clone();
             let mut shutdown = shutdown.clone();
             tokio::spawn(async move {
                 tokio::select! {
-                    () = source.poll() => {}
+                    () = source.poll(&fanout) => {}
                     () = async { let _ = shutdown.wait_for(|s| *s).await; } => {}
                 }
             })
@@ -66,11 +70,11 @@ pub(crate) fn spawn(
 }
 
 impl EventSource {
-    async fn poll(&self) {
+    async fn poll(&self, fanout: &Fanout) {
         loop {
             match self.next_batch().await {
                 Ok(batch) if batch.is_empty() => {}
-                Ok(batch) => self.invoke(batch).await,
+                Ok(batch) => self.invoke(fanout, batch).await,
                 Err(e) => {
                     tracing::warn!(error = %e, "receiving fan-out jobs failed; retrying");
                     tokio::time::sleep(RECEIVE_RETRY).await;
@@ -136,7 +140,7 @@ impl EventSource {
         }
     }
 
-    async fn invoke(&self, batch: Vec<Received>) {
+    async fn invoke(&self, fanout: &Fanout, batch: Vec<Received>) {
         let Some(event) = self.event(&batch) else {
             return;
         };
@@ -146,7 +150,7 @@ impl EventSource {
             .invocations
             .timed(
                 Handler::Fanout,
-                tokio::time::timeout(self.timeout, self.fanout.handle_sqs(event, deadline))
+                tokio::time::timeout(self.timeout, fanout.handle_sqs(event, deadline))
                     .instrument(span),
             )
             .await;

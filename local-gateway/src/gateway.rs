@@ -150,21 +150,8 @@ impl Gateway {
             .clone()
             .or_else(|| ws_api.stage.clone())
             .unwrap_or_else(|| "local".into());
-        let source = template
-            .event_sources
-            .iter()
-            .find(|s| s.enabled && template.handler_of(&s.function) == Some(Handler::Fanout))
-            .ok_or_else(|| StartError::Setup("the fan-out's SQS event source is disabled".into()))?
-            .clone();
-        let queue_def = template
-            .queues
-            .get(&source.queue)
-            .cloned()
-            .ok_or_else(|| StartError::Setup(format!("no queue {}", source.queue)))?;
-        let fanout_fn = template
-            .function(&source.function)
-            .cloned()
-            .ok_or_else(|| StartError::Setup(format!("no function {}", source.function)))?;
+        let plan = FanoutPlan::of(&template)?;
+        let fanout_fn = plan.function.clone();
 
         let rest_listener = bind(config.rest_addr).await?;
         let ws_listener = bind(config.ws_addr).await?;
@@ -186,59 +173,45 @@ impl Gateway {
         let visibility_timeout = config
             .queue_overrides
             .visibility_timeout
-            .unwrap_or(queue_def.visibility_timeout);
+            .unwrap_or(plan.queue.visibility_timeout);
         let max_receive_count = config
             .queue_overrides
             .max_receive_count
-            .or(queue_def.max_receive_count);
-        let (queue, queue_handle, queue_arn): (Arc<dyn Queue>, QueueHandle, String) =
-            match &config.queue {
-                QueueBackend::Memory => {
-                    let q = Arc::new(MemoryQueue::new(
-                        visibility_timeout,
-                        max_receive_count.unwrap_or(u32::MAX),
-                    ));
-                    let arn = format!(
-                        "arn:aws:sqs:us-east-1:000000000000:banter-local-{}",
-                        queue_def.logical_id
-                    );
-                    (q.clone(), QueueHandle::Memory(q), arn)
-                }
-                QueueBackend::Sqs {
-                    queue_url,
-                    queue_name,
-                } => {
-                    let sdk = sdk
-                        .as_ref()
-                        .ok_or_else(|| StartError::Setup("no AWS configuration".into()))?;
-                    let client = aws_sdk_sqs::Client::new(sdk);
-                    let (url, dlq) = match queue_url {
-                        Some(url) => (url.clone(), None),
-                        None => {
-                            let (q, d) = create_queue_with_dlq(
-                                &client,
-                                queue_name,
-                                max_receive_count.unwrap_or(5),
-                                visibility_timeout,
-                            )
-                            .await
-                            .map_err(|e| setup("creating the SQS queue")(e.to_string()))?;
-                            (q, Some(d))
-                        }
-                    };
-                    let arn = queue_arn_of(&url);
-                    let q = Arc::new(SqsQueue::from_client(client.clone(), url.clone()));
-                    (
-                        q,
-                        QueueHandle::Sqs {
-                            client,
-                            queue_url: url,
-                            dlq_url: dlq,
-                        },
-                        arn,
-                    )
-                }
-            };
+            .or(plan.queue.max_receive_count);
+        let opened = open_queue(
+            &config.queue,
+            &plan.queue,
+            QueueSettings {
+                visibility_timeout,
+                max_receive_count,
+            },
+            sdk.as_ref(),
+        )
+        .await?;
+        let (queue, queue_handle) = (opened.queue.clone(), opened.handle.clone());
+        let shard_queue = match &plan.shard_queue {
+            None => None,
+            Some(def) => {
+                let settings = QueueSettings {
+                    visibility_timeout: config
+                        .queue_overrides
+                        .visibility_timeout
+                        .unwrap_or(def.visibility_timeout),
+                    max_receive_count: config
+                        .queue_overrides
+                        .max_receive_count
+                        .or(def.max_receive_count),
+                };
+                let shards_backend = match &config.queue {
+                    QueueBackend::Sqs { queue_name, .. } => QueueBackend::Sqs {
+                        queue_url: None,
+                        queue_name: format!("{queue_name}-shards"),
+                    },
+                    other => other.clone(),
+                };
+                Some(open_queue(&shards_backend, def, settings, sdk.as_ref()).await?)
+            }
+        };
 
         let auth = match &config.auth {
             Some(a) => a.clone(),
@@ -263,15 +236,23 @@ impl Gateway {
             ))
         };
         let poster = counted(Handler::WsRouter);
-        let fanout = Arc::new(
-            Fanout::new(
-                app.stores.connections.clone(),
-                counted(Handler::Fanout),
-                queue.clone(),
-                config.fanout.clone(),
-            )
-            .map_err(|e| setup("fan-out settings")(e.to_string()))?,
-        );
+        // One Fanout per poller: each is an execution environment with its own bound on
+        // posts in flight, as each Lambda environment has.
+        let shard_target = shard_queue.as_ref().map_or(&queue, |q| &q.queue).clone();
+        let fanout_poster = counted(Handler::Fanout);
+        let environments = |n: usize| -> Result<Vec<Fanout>, StartError> {
+            (0..n.max(1))
+                .map(|_| {
+                    Fanout::new(
+                        app.stores.connections.clone(),
+                        fanout_poster.clone(),
+                        shard_target.clone(),
+                        config.fanout.clone(),
+                    )
+                    .map_err(|e| setup("fan-out settings")(e.to_string()))
+                })
+                .collect()
+        };
 
         // Seed before serving: once the ports answer, the demo data is there. (Its broadcasts
         // wait in the queue until the event source mapping starts.)
@@ -334,21 +315,30 @@ impl Gateway {
         }));
 
         let timeout = config.fanout_timeout.unwrap_or(fanout_fn.timeout);
-        let pollers = event_source::spawn(
+        let event_source = |queue: &OpenedQueue, source: &template::SqsEventSource| {
             Arc::new(EventSource {
-                queue: queue.clone(),
-                fanout,
+                queue: queue.queue.clone(),
                 batch_size: source.batch_size,
                 max_batching_window: source.max_batching_window,
                 timeout,
                 report_batch_item_failures: source.report_batch_item_failures,
-                arn: queue_arn,
+                arn: queue.arn.clone(),
                 function: fanout_fn.logical_id.clone(),
                 invocations: invocations.clone(),
-            }),
-            config.pollers.max(1),
+            })
+        };
+        let mut pollers = event_source::spawn(
+            event_source(&opened, &plan.source),
+            environments(config.pollers)?,
             shutdown_rx.clone(),
         );
+        if let (Some(queue), Some(source)) = (&shard_queue, &plan.shard_source) {
+            pollers.extend(event_source::spawn(
+                event_source(queue, source),
+                environments(config.shard_pollers)?,
+                shutdown_rx.clone(),
+            ));
+        }
 
         tracing::info!(
             %rest_addr,
@@ -366,6 +356,7 @@ impl Gateway {
             shared,
             posts,
             queue: queue_handle,
+            shard_queue: shard_queue.as_ref().map(|q| q.handle.clone()),
             visibility_timeout,
             max_receive_count,
             seeded,
@@ -467,6 +458,7 @@ pub struct RunningGateway {
     shared: Arc<Shared>,
     posts: Arc<Posts>,
     queue: QueueHandle,
+    shard_queue: Option<QueueHandle>,
     visibility_timeout: Duration,
     max_receive_count: Option<u32>,
     seeded: Option<Seeded>,
@@ -511,6 +503,12 @@ impl RunningGateway {
     /// The fan-out queue.
     pub fn queue(&self) -> &QueueHandle {
         &self.queue
+    }
+
+    /// The shard queue, when the template gives the fan-out one of its own
+    /// (`FANOUT_SHARD_QUEUE_URL`); else shard jobs go to [`RunningGateway::queue`].
+    pub fn shard_queue(&self) -> Option<&QueueHandle> {
+        self.shard_queue.as_ref()
     }
 
     /// The fan-out queue's visibility timeout in effect.
@@ -569,32 +567,15 @@ impl RunningGateway {
             .clear();
     }
 
-    /// Jobs in the dead-letter queue. For SQS this receives them from the dead-letter queue
-    /// the gateway created (they stay there, invisible for its visibility timeout).
+    /// Jobs in the dead-letter queues (of the fan-out queue and of the shard queue). For SQS
+    /// this receives them from the dead-letter queues the gateway created (they stay there,
+    /// invisible for its visibility timeout).
     pub async fn dead_letters(&self) -> Result<Vec<FanoutJob>, String> {
-        match &self.queue {
-            QueueHandle::Memory(q) => Ok(q.dead_letters()),
-            QueueHandle::Sqs {
-                client, dlq_url, ..
-            } => {
-                let Some(dlq) = dlq_url else {
-                    return Err("the gateway did not create the dead-letter queue".into());
-                };
-                let out = client
-                    .receive_message()
-                    .queue_url(dlq)
-                    .max_number_of_messages(10)
-                    .wait_time_seconds(1)
-                    .send()
-                    .await
-                    .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
-                Ok(out
-                    .messages()
-                    .iter()
-                    .filter_map(|m| serde_json::from_str(m.body()?).ok())
-                    .collect())
-            }
+        let mut jobs = dead_letters_of(&self.queue).await?;
+        if let Some(shards) = &self.shard_queue {
+            jobs.extend(dead_letters_of(shards).await?);
         }
+        Ok(jobs)
     }
 
     /// Stops everything: closes every socket (1001, delivering `$disconnect`), stops the
@@ -625,6 +606,167 @@ impl Drop for RunningGateway {
         let _ = self.shutdown_tx.send(true);
         for p in &self.pollers {
             p.abort();
+        }
+    }
+}
+
+/// Which queues the fan-out function reads, from the template: the fan-out queue (the queue
+/// of `FANOUT_QUEUE_URL`) and, when `FANOUT_SHARD_QUEUE_URL` names another queue, the shard
+/// queue; each with its enabled event source.
+struct FanoutPlan {
+    function: template::Function,
+    queue: template::QueueDef,
+    source: template::SqsEventSource,
+    shard_queue: Option<template::QueueDef>,
+    shard_source: Option<template::SqsEventSource>,
+}
+
+impl FanoutPlan {
+    fn of(template: &Template) -> Result<Self, StartError> {
+        let sources: Vec<&template::SqsEventSource> = template
+            .event_sources
+            .iter()
+            .filter(|s| s.enabled && template.handler_of(&s.function) == Some(Handler::Fanout))
+            .collect();
+        let first = sources.first().ok_or_else(|| {
+            StartError::Setup("the fan-out's SQS event source is disabled".into())
+        })?;
+        let function = template
+            .function(&first.function)
+            .cloned()
+            .ok_or_else(|| StartError::Setup(format!("no function {}", first.function)))?;
+        let source_of = |queue: &str| {
+            sources
+                .iter()
+                .find(|s| s.queue == queue && s.function == function.logical_id)
+                .map(|s| (*s).clone())
+                .ok_or_else(|| {
+                    StartError::Setup(format!(
+                        "{} has no enabled SQS event source on queue {queue}",
+                        function.logical_id
+                    ))
+                })
+        };
+        let queue_def = |id: &str| {
+            template
+                .queues
+                .get(id)
+                .cloned()
+                .ok_or_else(|| StartError::Setup(format!("no queue {id}")))
+        };
+        let queue_id = function
+            .queue_variables
+            .get("FANOUT_QUEUE_URL")
+            .cloned()
+            .unwrap_or_else(|| first.queue.clone());
+        let shard_id = function
+            .queue_variables
+            .get("FANOUT_SHARD_QUEUE_URL")
+            .filter(|id| **id != queue_id)
+            .cloned();
+        Ok(Self {
+            queue: queue_def(&queue_id)?,
+            source: source_of(&queue_id)?,
+            shard_queue: shard_id.as_deref().map(queue_def).transpose()?,
+            shard_source: shard_id.as_deref().map(source_of).transpose()?,
+            function,
+        })
+    }
+}
+
+/// Visibility timeout and `maxReceiveCount` in effect for one queue.
+#[derive(Clone, Copy)]
+struct QueueSettings {
+    visibility_timeout: Duration,
+    max_receive_count: Option<u32>,
+}
+
+/// A queue opened on the configured backend.
+struct OpenedQueue {
+    queue: Arc<dyn Queue>,
+    handle: QueueHandle,
+    arn: String,
+}
+
+/// Opens the queue `def` on `backend`: a new in-memory queue, the given SQS queue, or an SQS
+/// queue (and its dead-letter queue) created with the template's settings.
+async fn open_queue(
+    backend: &QueueBackend,
+    def: &template::QueueDef,
+    settings: QueueSettings,
+    sdk: Option<&SdkConfig>,
+) -> Result<OpenedQueue, StartError> {
+    match backend {
+        QueueBackend::Memory => {
+            let q = Arc::new(MemoryQueue::new(
+                settings.visibility_timeout,
+                settings.max_receive_count.unwrap_or(u32::MAX),
+            ));
+            Ok(OpenedQueue {
+                queue: q.clone(),
+                handle: QueueHandle::Memory(q),
+                arn: format!(
+                    "arn:aws:sqs:us-east-1:000000000000:banter-local-{}",
+                    def.logical_id
+                ),
+            })
+        }
+        QueueBackend::Sqs {
+            queue_url,
+            queue_name,
+        } => {
+            let sdk = sdk.ok_or_else(|| StartError::Setup("no AWS configuration".into()))?;
+            let client = aws_sdk_sqs::Client::new(sdk);
+            let (url, dlq) = match queue_url {
+                Some(url) => (url.clone(), None),
+                None => {
+                    let (q, d) = create_queue_with_dlq(
+                        &client,
+                        queue_name,
+                        settings.max_receive_count.unwrap_or(5),
+                        settings.visibility_timeout,
+                    )
+                    .await
+                    .map_err(|e| setup("creating the SQS queue")(e.to_string()))?;
+                    (q, Some(d))
+                }
+            };
+            Ok(OpenedQueue {
+                queue: Arc::new(SqsQueue::from_client(client.clone(), url.clone())),
+                arn: queue_arn_of(&url),
+                handle: QueueHandle::Sqs {
+                    client,
+                    queue_url: url,
+                    dlq_url: dlq,
+                },
+            })
+        }
+    }
+}
+
+/// Jobs in the dead-letter queue behind `handle`.
+async fn dead_letters_of(handle: &QueueHandle) -> Result<Vec<FanoutJob>, String> {
+    match handle {
+        QueueHandle::Memory(q) => Ok(q.dead_letters()),
+        QueueHandle::Sqs {
+            client, dlq_url, ..
+        } => {
+            let Some(dlq) = dlq_url else {
+                return Err("the gateway did not create the dead-letter queue".into());
+            };
+            let out = client
+                .receive_message()
+                .queue_url(dlq)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
+            Ok(out
+                .messages()
+                .iter()
+                .filter_map(|m| serde_json::from_str(m.body()?).ok())
+                .collect())
         }
     }
 }

@@ -646,6 +646,7 @@ mod tests {
                 binary: "users".into(),
                 timeout: Duration::from_secs(3),
                 other_events: Vec::new(),
+                queue_variables: Default::default(),
             },
         );
         for (method, path) in routes {

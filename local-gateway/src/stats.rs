@@ -93,6 +93,10 @@ pub struct PostStats {
     pub bytes: u64,
     /// API Gateway's metering of the delivered calls: one message per started 32 KB of each.
     pub metered_messages: u64,
+    /// Calls in flight now.
+    pub in_flight: u64,
+    /// The most calls that were in flight at once, since the gateway started.
+    pub max_in_flight: u64,
 }
 
 /// API Gateway meters WebSocket messages in 32 KB increments.
@@ -108,10 +112,18 @@ impl PostStats {
             metered_messages: self
                 .metered_messages
                 .saturating_sub(earlier.metered_messages),
+            in_flight: self.in_flight,
+            max_in_flight: self.max_in_flight,
         }
     }
 
+    fn start(&mut self) {
+        self.in_flight += 1;
+        self.max_in_flight = self.max_in_flight.max(self.in_flight);
+    }
+
     fn add(&mut self, len: usize, ok: bool) {
+        self.in_flight = self.in_flight.saturating_sub(1);
         if ok {
             let len = u64::try_from(len).unwrap_or(u64::MAX);
             self.delivered += 1;
@@ -130,6 +142,16 @@ pub struct Posts {
 }
 
 impl Posts {
+    fn start(&self, function: &'static str) {
+        self.by_function
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(function)
+            .or_default()
+            .start();
+    }
+
+    /// Ends a call that [`Posts::start`] counted.
     fn record(&self, function: &'static str, len: usize, ok: bool) {
         self.by_function
             .lock()
@@ -179,9 +201,31 @@ impl std::fmt::Debug for CountingPoster {
 #[async_trait]
 impl Poster for CountingPoster {
     async fn post(&self, connection: &ConnectionId, data: &[u8]) -> Result<(), PostError> {
+        self.posts.start(self.function);
+        // Counted as ended even when this future is dropped mid-call.
+        let mut finish = FinishGuard {
+            posts: &self.posts,
+            function: self.function,
+            len: data.len(),
+            ok: false,
+        };
         let result = self.inner.post(connection, data).await;
-        self.posts.record(self.function, data.len(), result.is_ok());
+        finish.ok = result.is_ok();
         result
+    }
+}
+
+/// Records the end of a post when dropped.
+struct FinishGuard<'a> {
+    posts: &'a Posts,
+    function: &'static str,
+    len: usize,
+    ok: bool,
+}
+
+impl Drop for FinishGuard<'_> {
+    fn drop(&mut self) {
+        self.posts.record(self.function, self.len, self.ok);
     }
 }
 
@@ -227,6 +271,8 @@ mod tests {
         assert_eq!((s.delivered, s.failed), (2, 1));
         assert_eq!(s.bytes, 5 + 40 * 1024);
         assert_eq!(s.metered_messages, 1 + 2);
+        // One call at a time, each counted as ended.
+        assert_eq!((s.in_flight, s.max_in_flight), (0, 1));
         let later = PostStats { delivered: 3, ..s };
         assert_eq!(later.since(&s).delivered, 1);
     }

@@ -91,6 +91,10 @@ pub struct Function {
     pub timeout: Duration,
     /// Event types it has that the gateway does not emulate (`Schedule`, …), by event name.
     pub other_events: Vec<String>,
+    /// Its environment variables (`Globals.Function` merged with its own) whose value is a
+    /// `!Ref` to a queue of the template: variable name → queue logical id
+    /// (`FANOUT_QUEUE_URL` → `FanoutQueue`).
+    pub queue_variables: BTreeMap<String, String>,
 }
 
 /// One route of the HTTP API.
@@ -737,11 +741,29 @@ impl<'a> Reader<'a> {
                     DEFAULT_FUNCTION_TIMEOUT
                 }
             };
+            let mut queue_variables = BTreeMap::new();
+            let global_env = path(
+                self.doc,
+                &["Globals", "Function", "Environment", "Variables"],
+            );
+            let own_env = props.and_then(|p| path(p, &["Environment", "Variables"]));
+            for env in [global_env, own_env].into_iter().flatten() {
+                for (name, value) in env.as_mapping().into_iter().flatten() {
+                    let (Some(name), Ok(queue)) = (
+                        name.as_str(),
+                        self.reference_to(value, &["AWS::SQS::Queue"]),
+                    ) else {
+                        continue;
+                    };
+                    queue_variables.insert(name.to_owned(), queue);
+                }
+            }
             let mut function = Function {
                 logical_id: id.clone(),
                 binary,
                 timeout,
                 other_events: Vec::new(),
+                queue_variables,
             };
             let events = props
                 .and_then(|p| get(p, "Events"))

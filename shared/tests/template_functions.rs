@@ -841,29 +841,87 @@ fn fanout_mismatches(template: &Value, fns: &[FunctionSpec]) -> Vec<String> {
     let Some(f) = fns.iter().find(|f| f.binary.as_deref() == Some(FANOUT)) else {
         return vec![format!("{FANOUT}: no function")];
     };
-    let [source] = f.sqs_sources.as_slice() else {
+    let fanout_queue = f.env.get("FANOUT_QUEUE_URL").and_then(ref_target);
+    let shard_queue = f.env.get("FANOUT_SHARD_QUEUE_URL").and_then(ref_target);
+    let (Some(fanout_queue), Some(shard_queue)) = (fanout_queue, shard_queue) else {
         problems.push(format!(
-            "{FANOUT}: {} SQS events, not exactly 1",
-            f.sqs_sources.len()
+            "{FANOUT}: FANOUT_QUEUE_URL and FANOUT_SHARD_QUEUE_URL must each be !Ref <queue>"
         ));
         return problems;
     };
+    if fanout_queue == shard_queue {
+        problems.push(format!(
+            "{FANOUT}: FANOUT_SHARD_QUEUE_URL is the fan-out queue {fanout_queue}: shard jobs \
+             need a queue of their own, received one per invocation"
+        ));
+    }
+    if f.sqs_sources.len() != 2 {
+        problems.push(format!(
+            "{FANOUT}: {} SQS events, not 2 (fan-out jobs and shard jobs)",
+            f.sqs_sources.len()
+        ));
+    }
+    let mut read = Vec::new();
+    for source in &f.sqs_sources {
+        let Some(queue_id) = source.queue.as_deref() else {
+            problems.push(format!("{FANOUT}: Queue is not !GetAtt <queue>.Arn"));
+            continue;
+        };
+        read.push(queue_id);
+        // Shard jobs one per invocation: each shard gets its own execution environment and
+        // bound on posts in flight (see banter::fanout).
+        let max_batch = if queue_id == shard_queue {
+            1
+        } else if queue_id == fanout_queue {
+            10
+        } else {
+            problems.push(format!(
+                "{FANOUT}: an SQS event reads {queue_id}, neither FANOUT_QUEUE_URL's nor \
+                 FANOUT_SHARD_QUEUE_URL's queue"
+            ));
+            continue;
+        };
+        problems.extend(source_mismatches(template, f, source, queue_id, max_batch));
+    }
+    for queue in [fanout_queue, shard_queue] {
+        if !read.contains(&queue) {
+            problems.push(format!("{FANOUT}: no SQS event reads {queue}"));
+        }
+    }
+    for g in fns {
+        let url = g.env.get("FANOUT_QUEUE_URL").and_then(ref_target);
+        if url != Some(fanout_queue) {
+            problems.push(format!(
+                "{}: FANOUT_QUEUE_URL is {url:?}, not !Ref {fanout_queue}",
+                g.name()
+            ));
+        }
+    }
+    problems
+}
+
+/// One SQS event of the fan-out on `queue_id`: partial batch failures, `BatchSize` in
+/// `1..=max_batch`, a dead-letter queue, and a visibility timeout that outlasts a batch.
+fn source_mismatches(
+    template: &Value,
+    f: &FunctionSpec,
+    source: &SqsSource,
+    queue_id: &str,
+    max_batch: u64,
+) -> Vec<String> {
+    let mut problems = Vec::new();
     if source.response_types != ["ReportBatchItemFailures"] {
         problems.push(format!(
-            "{FANOUT}: FunctionResponseTypes is {:?}, not [ReportBatchItemFailures]",
+            "{FANOUT} on {queue_id}: FunctionResponseTypes is {:?}, not [ReportBatchItemFailures]",
             source.response_types
         ));
     }
-    if source.batch_size == 0 || source.batch_size > 10 {
+    if source.batch_size == 0 || source.batch_size > max_batch {
         problems.push(format!(
-            "{FANOUT}: BatchSize {} (live delivery wants small batches, 1..=10)",
+            "{FANOUT} on {queue_id}: BatchSize {} (must be 1..={max_batch})",
             source.batch_size
         ));
     }
-    let Some(queue_id) = source.queue.as_deref() else {
-        problems.push(format!("{FANOUT}: Queue is not !GetAtt <queue>.Arn"));
-        return problems;
-    };
     let queue = resource(template, queue_id);
     if queue.map(type_of) != Some("AWS::SQS::Queue") {
         problems.push(format!("{FANOUT}: {queue_id} is not an AWS::SQS::Queue"));
@@ -889,15 +947,6 @@ fn fanout_mismatches(template: &Value, fns: &[FunctionSpec]) -> Vec<String> {
             "{queue_id}: VisibilityTimeout {visibility} s is under 6 x the {FANOUT} timeout ({timeout} s) + the batching window ({} s) = {needed} s",
             source.batching_window
         ));
-    }
-    for g in fns {
-        let url = g.env.get("FANOUT_QUEUE_URL").and_then(ref_target);
-        if url != Some(queue_id) {
-            problems.push(format!(
-                "{}: FANOUT_QUEUE_URL is {url:?}, not !Ref {queue_id}",
-                g.name()
-            ));
-        }
     }
     problems
 }
@@ -1279,6 +1328,18 @@ fn checks_detect_drift() {
         ("short visibility timeout", "FanoutQueue", |t| {
             res_mut(t, "FanoutQueue")["Properties"]["VisibilityTimeout"] = yaml("60");
         }),
+        ("shard jobs batched", "FanoutShardQueue", |t| {
+            res_mut(t, "FanoutFunction")["Properties"]["Events"]["FanoutShardJobs"]["Properties"]
+                ["BatchSize"] = yaml("10");
+        }),
+        (
+            "shard jobs on the fan-out queue",
+            "FANOUT_SHARD_QUEUE_URL",
+            |t| {
+                res_mut(t, "FanoutFunction")["Properties"]["Environment"]["Variables"]["FANOUT_SHARD_QUEUE_URL"] =
+                    yaml("!Ref FanoutQueue");
+            },
+        ),
         ("no dead-letter queue", "FanoutQueue", |t| {
             res_mut(t, "FanoutQueue")["Properties"]
                 .as_mapping_mut()

@@ -626,7 +626,7 @@ cost (they are a cost of time: a handful of pollers each making about three 20-s
 minute) and are left out. The local event source deletes each delivered job with `DeleteMessage`; \
 Lambda's own event source mapping batches deletes, so real deletes can cost fewer requests.
 - **Comments one at a time**: each comment's jobs are alone in the queue (its whole-room job in \
-one invocation; above 1,000 subscribers its shard jobs in batches as the pollers receive them). \
+one invocation; above 1,000 subscribers one invocation per shard job, from the shard queue). \
 Under a steady stream of comments Lambda hands the fan-out batches of up to `BatchSize` jobs \
 of several comments, so there are fewer, longer invocations; the posts, reads and messages per \
 comment do not change.

@@ -4,7 +4,8 @@
 //! configuration.
 //!
 //! Environment:
-//! - `FANOUT_QUEUE_URL` (required): the fan-out queue, where shard jobs of large rooms go.
+//! - `FANOUT_SHARD_QUEUE_URL`: the shard queue, where shard jobs of large rooms go (its event
+//!   source hands them over one per invocation); else `FANOUT_QUEUE_URL`, the fan-out queue.
 //! - `WEBSOCKET_MANAGEMENT_ENDPOINT` (required): the WebSocket API's management endpoint,
 //!   `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`.
 //! - the connections table: `CONNECTIONS_TABLE`, or `<BANTER_TABLE_PREFIX>-connections`.
@@ -34,7 +35,13 @@ fn required(name: &str, what: &str) -> Result<String, Error> {
 async fn main() -> Result<(), Error> {
     banter::logging::init_json();
 
-    let queue_url = required("FANOUT_QUEUE_URL", "the fan-out SQS queue URL")?;
+    let shard_queue_url = match std::env::var("FANOUT_SHARD_QUEUE_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => required(
+            "FANOUT_QUEUE_URL",
+            "the fan-out SQS queue URL (when FANOUT_SHARD_QUEUE_URL is not set)",
+        )?,
+    };
     let endpoint = required(
         "WEBSOCKET_MANAGEMENT_ENDPOINT",
         "the WebSocket API management endpoint (https://{api-id}.execute-api.{region}.amazonaws.com/{stage})",
@@ -47,7 +54,7 @@ async fn main() -> Result<(), Error> {
     let fanout = Fanout::new(
         connections,
         Arc::new(ApiGatewayPoster::new(&sdk, endpoint)),
-        Arc::new(SqsQueue::new(&sdk, queue_url)),
+        Arc::new(SqsQueue::new(&sdk, shard_queue_url)),
         config,
     )?;
     tracing::info!(config = ?fanout.config(), "fanout ready");

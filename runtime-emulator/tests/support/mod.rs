@@ -613,6 +613,7 @@ const CURSOR_SECRET: &str = "runtime-emulator-cursor-secret-0123456789abcdef";
 struct Wiring {
     names: TableNames,
     queue_url: String,
+    shard_queue_url: String,
     management_endpoint: String,
     base_env: BTreeMap<String, String>,
     template: Template,
@@ -626,6 +627,7 @@ impl Wiring {
             let resolved = match name.as_str() {
                 _ if table.is_some() => table.map(|d| self.names.of(*d).to_owned()),
                 "FANOUT_QUEUE_URL" => Some(self.queue_url.clone()),
+                "FANOUT_SHARD_QUEUE_URL" => Some(self.shard_queue_url.clone()),
                 "WEBSOCKET_MANAGEMENT_ENDPOINT" => Some(self.management_endpoint.clone()),
                 "BANTER_JWT_SECRET" => Some(JWT_SECRET.to_owned()),
                 // !If [UseHs256, AWS::NoValue, …]: unset with the default key type.
@@ -661,6 +663,8 @@ pub struct World {
     pub queue_url: String,
     /// Its dead-letter queue.
     pub dlq_url: String,
+    /// The shard queue (the fan-out enqueues shard jobs of large rooms there).
+    pub shard_queue_url: String,
     /// The SQS client.
     pub sqs: aws_sdk_sqs::Client,
     /// The management endpoint.
@@ -690,6 +694,14 @@ impl World {
         )
         .await
         .unwrap_or_else(|e| panic!("create the fan-out queue on moto: {e}"));
+        let (shard_queue_url, _) = create_queue_with_dlq(
+            &sqs,
+            &format!("{prefix}-fanout-shards"),
+            5,
+            Duration::from_secs(180),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("create the shard queue on moto: {e}"));
         let management = Management::start().await;
         assert_eq!(
             template.parameters.get("JwtKeyType").map(String::as_str),
@@ -709,6 +721,7 @@ impl World {
         let wiring = Wiring {
             names: names.clone(),
             queue_url: queue_url.clone(),
+            shard_queue_url: shard_queue_url.clone(),
             management_endpoint: management.endpoint(),
             base_env,
             template: template.clone(),
@@ -733,6 +746,7 @@ impl World {
             names,
             queue_url,
             dlq_url,
+            shard_queue_url,
             sqs,
             management,
             app,

@@ -15,13 +15,22 @@
 //!   `estimate = read × width / buckets_read`. The range is cut with [`BucketRange::split`]
 //!   into `ceil(estimate / shard_target)` contiguous ranges (at least 2, at most
 //!   [`FanoutConfig::max_shards`]) that cover it exactly once, and one shard job per range
-//!   (same `job_id`, payload and `exclude`) is enqueued with one [`Queue::send`]. The job is
-//!   then done. The splitting invocation posts nothing itself: every shard waits one queue hop
-//!   anyway, so delivering a part inline would not shorten the broadcast, and keeping the
-//!   coordinator's only side effect the enqueue means a failure of one shard never makes the
-//!   coordinator (and with it every other shard) run again. 100,000 subscribers become ~100
+//!   (same `job_id`, payload and `exclude`) is enqueued with one [`Queue::send`] on the
+//!   *shard queue* ([`Fanout::new`]). The job is then done. The splitting invocation posts
+//!   nothing itself: every shard waits one queue hop anyway, so delivering a part inline
+//!   would not shorten the broadcast, and keeping the coordinator's only side effect the
+//!   enqueue means a failure of one shard never makes the coordinator (and with it every
+//!   other shard) run again. 100,000 subscribers become ~100
 //!   shard jobs of ~1,000 that Lambda runs in parallel: the broadcast takes one queue hop plus
 //!   one shard.
+//! - **One shard job per invocation.** The posts in flight are bounded per [`Fanout`], that
+//!   is per Lambda execution environment, across all the records of its batch. Shard jobs
+//!   that arrived in one batch would share that bound, and the shards would add no
+//!   concurrency. So shard jobs go to their own queue, whose event source hands them over
+//!   one per invocation (`BatchSize: 1` in `template.yaml`): each shard gets its own
+//!   environment and its own [`FanoutConfig::concurrency`], and a broadcast of `S` shards
+//!   has `S × concurrency` posts in flight. Whole-room jobs keep batches of 10: many small
+//!   rooms share an invocation.
 //! - **Shard jobs are normally delivered, not split.** A shard is split again only when its
 //!   range holds more than `reshard_threshold` (4 × target by default): the room grew a lot
 //!   after the split. A one-bucket range cannot be split and is always delivered, however
@@ -189,7 +198,8 @@ fn shard_label(shard: Option<BucketRange>) -> String {
 pub struct Fanout {
     connections: Arc<dyn ConnectionStore>,
     poster: Arc<dyn Poster>,
-    queue: Arc<dyn Queue>,
+    /// Where shard jobs go.
+    shard_queue: Arc<dyn Queue>,
     config: FanoutConfig,
     /// Bounds the posts in flight over everything this instance does at once.
     permits: Semaphore,
@@ -205,19 +215,20 @@ impl std::fmt::Debug for Fanout {
 
 impl Fanout {
     /// A fan-out reading subscriptions from `connections`, posting through `poster` and
-    /// enqueueing shard jobs on `queue`. Fails when `config` is out of range
+    /// enqueueing shard jobs on `shard_queue` (see the [module documentation](self): a queue
+    /// whose jobs are handed over one per invocation). Fails when `config` is out of range
     /// ([`FanoutConfig::validate`]).
     pub fn new(
         connections: Arc<dyn ConnectionStore>,
         poster: Arc<dyn Poster>,
-        queue: Arc<dyn Queue>,
+        shard_queue: Arc<dyn Queue>,
         config: FanoutConfig,
     ) -> Result<Self, FanoutConfigError> {
         config.validate()?;
         Ok(Self {
             connections,
             poster,
-            queue,
+            shard_queue,
             permits: Semaphore::new(config.concurrency),
             config,
         })
@@ -451,7 +462,7 @@ impl Fanout {
                         ..job.clone()
                     })
                     .collect();
-                self.queue.send(&jobs).await?;
+                self.shard_queue.send(&jobs).await?;
                 return Ok(Read::Split(shards));
             }
             match page.next {

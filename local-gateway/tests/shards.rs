@@ -1,0 +1,172 @@
+//! Sharded fan-out through the local stack: a room over the shard threshold is split into
+//! shard jobs on the template's shard queue (`FANOUT_SHARD_QUEUE_URL`), whose event source
+//! hands them over one per invocation; each poller is its own execution environment, so the
+//! shards post at once, each under its own concurrency bound, and every subscriber gets the
+//! comment exactly once.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use banter::fanout::FanoutConfig;
+use banter::model::EventStatus;
+use banter::rest::events::EventCreate;
+use banter::service::{events, users};
+use banter_local::{Gateway, GatewayConfig, Limits, QueueHandle, RunningGateway};
+use futures::StreamExt;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+
+const PATIENCE: Duration = Duration::from_secs(20);
+const SUBSCRIBERS: usize = 24;
+
+/// One HTTP/1.1 request to the HTTP API; returns the status.
+async fn http(gw: &RunningGateway, path: &str, token: &str, body: &str) -> u16 {
+    let mut stream = TcpStream::connect(gw.rest_addr).await.expect("connects");
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {token}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        gw.rest_addr,
+        body.len()
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("request sent");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("answer read");
+    let answer = String::from_utf8_lossy(&answer);
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {answer:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_room_is_delivered_by_shards_running_at_once_each_exactly_once() {
+    let gw = Gateway::start(GatewayConfig {
+        rest_addr: "127.0.0.1:0".parse().expect("address"),
+        ws_addr: "127.0.0.1:0".parse().expect("address"),
+        // Each post takes a while, so posts of different shards overlap in time.
+        limits: Limits {
+            post_latency: Duration::from_millis(150),
+            ..Limits::default()
+        },
+        fanout: FanoutConfig {
+            // One post in flight per execution environment: more than one at once can only
+            // come from shards running in different environments.
+            concurrency: 1,
+            shard_threshold: 4,
+            shard_target: 3,
+            reshard_threshold: SUBSCRIBERS,
+            ..FanoutConfig::default()
+        },
+        ..GatewayConfig::default()
+    })
+    .await
+    .expect("the gateway starts");
+    assert!(
+        matches!(gw.shard_queue(), Some(QueueHandle::Memory(_))),
+        "template.yaml gives the fan-out a shard queue of its own"
+    );
+    let app = gw.app().clone();
+
+    let owner = users::register(
+        &app,
+        users::RegisterInput {
+            username: "shard_owner".into(),
+            password: "shard-password".into(),
+            display_name: None,
+            email: None,
+        },
+    )
+    .await
+    .expect("registered");
+    let me = owner.user.user_id;
+    let input = EventCreate {
+        title: Some("sharded".into()),
+        description: None,
+        event_type: Some("sports".into()),
+        start_time: Some("2026-01-01T00:00:00Z".into()),
+        end_time: None,
+        max_participants: None,
+        moderation_level: None,
+        comment_settings: None,
+    }
+    .validate()
+    .expect("valid event");
+    let event = events::create(&app, me, input).await.expect("created");
+    events::change_status(&app, me, event.event_id, EventStatus::Live)
+        .await
+        .expect("live");
+    let (token, _) = app
+        .sessions
+        .issuer()
+        .issue_access(me, banter::time::now())
+        .expect("token");
+
+    let mut sockets = Vec::new();
+    for _ in 0..SUBSCRIBERS {
+        let url = format!("{}/?token={token}&event_id={}", gw.ws_url(), event.event_id);
+        let (socket, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("a client connects");
+        sockets.push(socket);
+    }
+    // Let the status broadcast (to an empty room) go by.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let invocations_before = gw.invocations();
+    let posts_before = gw.posts().get("fanout").copied().unwrap_or_default();
+
+    let path = format!("/v1/events/{}/comments", event.event_id);
+    assert_eq!(
+        http(&gw, &path, &token, r#"{"content":"to every shard"}"#).await,
+        201
+    );
+
+    // Every client gets the comment once, and nothing more within a further second.
+    let mut readers = Vec::new();
+    for mut socket in sockets {
+        readers.push(tokio::spawn(async move {
+            let mut comments = Vec::new();
+            let started = tokio::time::Instant::now();
+            let mut until = started + PATIENCE;
+            while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(until, socket.next()).await {
+                if let Message::Text(text) = msg
+                    && let Ok(v) = serde_json::from_str::<Value>(&text)
+                    && v["type"] == "comment_broadcast"
+                {
+                    comments.push(v["payload"]["comment_id"].clone());
+                    until = tokio::time::Instant::now() + Duration::from_secs(1);
+                }
+            }
+            comments
+        }));
+    }
+    let mut received = Vec::new();
+    for reader in readers {
+        received.push(reader.await.expect("reader ends"));
+    }
+    for comments in &received {
+        assert_eq!(comments.len(), 1, "each client gets it once: {received:?}");
+        assert!(comments[0].is_string(), "{received:?}");
+    }
+
+    let posts = gw.posts()["fanout"].since(&posts_before);
+    assert_eq!(posts.delivered, SUBSCRIBERS as u64, "{posts:?}");
+    assert_eq!(posts.failed, 0, "{posts:?}");
+    assert!(
+        posts.max_in_flight >= 2,
+        "shards posted at once, each in its own environment: {posts:?}"
+    );
+    // The coordinator plus one invocation per shard job (at least 2: the room was split).
+    let fanouts = |s: &BTreeMap<String, banter_local::stats::FunctionStats>| {
+        s.get("fanout").map_or(0, |f| f.count)
+    };
+    let invoked = fanouts(&gw.invocations()) - fanouts(&invocations_before);
+    assert!(invoked >= 3, "coordinator + shards: {invoked}");
+    assert!(gw.dead_letters().await.expect("dead letters").is_empty());
+    gw.shutdown().await;
+}
