@@ -37,9 +37,7 @@ use banter::app::App;
 use banter::config::{Config, RateRule};
 use banter::fanout::FanoutConfig;
 use banter::ids::{EventId, UserId};
-use banter::model::{AccountStatus, EventStatus, PasswordHash, User};
-use banter::rest::events::EventCreate;
-use banter::service::events;
+use banter::model::{AccountStatus, PasswordHash, User};
 use banter_local::{Gateway, GatewayConfig, Limits, RunningGateway};
 use futures::stream::{self, SplitSink};
 use futures::{SinkExt, StreamExt};
@@ -187,21 +185,7 @@ pub fn access_tokens(app: &App, users: &[UserId]) -> Result<Vec<String>, BoxErro
 
 /// Creates an event by `creator` (who then moderates it) and makes it live.
 pub async fn live_event(app: &App, creator: UserId, title: &str) -> Result<EventId, BoxError> {
-    let input = EventCreate {
-        title: Some(title.into()),
-        description: None,
-        event_type: Some("sports".into()),
-        start_time: Some("2026-01-01T00:00:00Z".into()),
-        end_time: None,
-        max_participants: None,
-        moderation_level: None,
-        comment_settings: None,
-    }
-    .validate()
-    .map_err(|e| format!("event: {e:?}"))?;
-    let event = events::create(app, creator, input).await?;
-    events::change_status(app, creator, event.event_id, EventStatus::Live).await?;
-    Ok(event.event_id)
+    Ok(banter_local::seed::live_event(app, creator, title).await?)
 }
 
 /// One WebSocket client connected as `token` (subscribed at connect to `event`, if given).

@@ -17,9 +17,7 @@ use std::time::{Duration, Instant};
 
 use banter::config::{Config, RateRule};
 use banter::ids::UserId;
-use banter::model::EventStatus;
-use banter::rest::events::EventCreate;
-use banter::service::{events, users};
+use banter::service::users;
 use banter_local::{Gateway, GatewayConfig};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -72,21 +70,9 @@ async fn main() -> Result<(), BoxError> {
     )
     .await?;
     let me = poster.user.user_id;
-    let input = EventCreate {
-        title: Some("fan-out bench".into()),
-        description: None,
-        event_type: Some("sports".into()),
-        start_time: Some("2026-01-01T00:00:00Z".into()),
-        end_time: None,
-        max_participants: None,
-        moderation_level: None,
-        comment_settings: None,
-    }
-    .validate()
-    .map_err(|e| format!("{e:?}"))?;
-    let event = events::create(&app, me, input).await?;
-    events::change_status(&app, me, event.event_id, EventStatus::Live).await?;
-    let event_id = event.event_id.to_string();
+    let event_id = banter_local::seed::live_event(&app, me, "fan-out bench")
+        .await?
+        .to_string();
 
     // Subscribers, subscribed at connect; each reports (comment id, arrival time).
     let (tx, mut rx) = mpsc::unbounded_channel::<(String, Instant)>();

@@ -65,6 +65,26 @@ async fn user(app: &App, username: &str, display_name: &str) -> Result<SignedIn,
     }
 }
 
+/// Creates a live event titled `title` by `creator` (who moderates it): what benchmarks and
+/// tests need to subscribe clients to.
+pub async fn live_event(app: &App, creator: UserId, title: &str) -> Result<EventId, AppError> {
+    let input = EventCreate {
+        title: Some(title.into()),
+        description: None,
+        event_type: Some("sports".into()),
+        start_time: Some(banter::time::now().to_rfc3339()),
+        end_time: None,
+        max_participants: None,
+        moderation_level: None,
+        comment_settings: None,
+    }
+    .validate()
+    .map_err(AppError::from)?;
+    let event = events::create(app, creator, input).await?;
+    events::change_status(app, creator, event.event_id, EventStatus::Live).await?;
+    Ok(event.event_id)
+}
+
 /// Creates (or finds) the demo data.
 pub async fn seed(app: &App) -> Result<Seeded, AppError> {
     let demo = user(app, "demo", "Demo User").await?;

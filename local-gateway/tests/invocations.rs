@@ -5,9 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use banter::model::EventStatus;
-use banter::rest::events::EventCreate;
-use banter::service::{events, users};
+use banter::service::users;
 use banter_local::stats::FunctionStats;
 use banter_local::{Gateway, GatewayConfig, RunningGateway};
 use futures::StreamExt;
@@ -83,22 +81,9 @@ async fn every_invocation_and_post_is_counted_under_its_function() {
     .await
     .expect("registered");
     let me = owner.user.user_id;
-    let input = EventCreate {
-        title: Some("counted".into()),
-        description: None,
-        event_type: Some("sports".into()),
-        start_time: Some("2026-01-01T00:00:00Z".into()),
-        end_time: None,
-        max_participants: None,
-        moderation_level: None,
-        comment_settings: None,
-    }
-    .validate()
-    .expect("valid event");
-    let event = events::create(&app, me, input).await.expect("created");
-    events::change_status(&app, me, event.event_id, EventStatus::Live)
+    let event_id = banter_local::seed::live_event(&app, me, "counted")
         .await
-        .expect("live");
+        .expect("a live event");
     let (token, _) = app
         .sessions
         .issuer()
@@ -116,7 +101,7 @@ async fn every_invocation_and_post_is_counted_under_its_function() {
     assert_eq!(after_health["health"].durations.len(), 1);
 
     // A WebSocket subscribed at connect: one $connect.
-    let url = format!("{}/?token={token}&event_id={}", gw.ws_url(), event.event_id);
+    let url = format!("{}/?token={token}&event_id={}", gw.ws_url(), event_id);
     let (mut socket, _) = tokio_tungstenite::connect_async(url)
         .await
         .expect("the client connects");
@@ -125,7 +110,7 @@ async fn every_invocation_and_post_is_counted_under_its_function() {
     // A comment over REST: one `comments` invocation, then the fan-out posts it once.
     let before = gw.invocations();
     let posts_before = gw.posts();
-    let path = format!("/v1/events/{}/comments", event.event_id);
+    let path = format!("/v1/events/{}/comments", event_id);
     let status = http(&gw, "POST", &path, &token, r#"{"content":"counted"}"#).await;
     assert_eq!(status, 201);
     let frame = tokio::time::timeout(PATIENCE, async {

@@ -8,9 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use banter::fanout::FanoutConfig;
-use banter::model::EventStatus;
-use banter::rest::events::EventCreate;
-use banter::service::{events, users};
+use banter::service::users;
 use banter_local::{Gateway, GatewayConfig, Limits, QueueHandle, RunningGateway};
 use futures::StreamExt;
 use serde_json::Value;
@@ -85,22 +83,9 @@ async fn a_large_room_is_delivered_by_shards_running_at_once_each_exactly_once()
     .await
     .expect("registered");
     let me = owner.user.user_id;
-    let input = EventCreate {
-        title: Some("sharded".into()),
-        description: None,
-        event_type: Some("sports".into()),
-        start_time: Some("2026-01-01T00:00:00Z".into()),
-        end_time: None,
-        max_participants: None,
-        moderation_level: None,
-        comment_settings: None,
-    }
-    .validate()
-    .expect("valid event");
-    let event = events::create(&app, me, input).await.expect("created");
-    events::change_status(&app, me, event.event_id, EventStatus::Live)
+    let event_id = banter_local::seed::live_event(&app, me, "sharded")
         .await
-        .expect("live");
+        .expect("a live event");
     let (token, _) = app
         .sessions
         .issuer()
@@ -109,7 +94,7 @@ async fn a_large_room_is_delivered_by_shards_running_at_once_each_exactly_once()
 
     let mut sockets = Vec::new();
     for _ in 0..SUBSCRIBERS {
-        let url = format!("{}/?token={token}&event_id={}", gw.ws_url(), event.event_id);
+        let url = format!("{}/?token={token}&event_id={}", gw.ws_url(), event_id);
         let (socket, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("a client connects");
@@ -120,7 +105,7 @@ async fn a_large_room_is_delivered_by_shards_running_at_once_each_exactly_once()
     let invocations_before = gw.invocations();
     let posts_before = gw.posts().get("fanout").copied().unwrap_or_default();
 
-    let path = format!("/v1/events/{}/comments", event.event_id);
+    let path = format!("/v1/events/{}/comments", event_id);
     assert_eq!(
         http(&gw, &path, &token, r#"{"content":"to every shard"}"#).await,
         201
