@@ -69,12 +69,25 @@ const READ_BUFFER_BYTES: usize = 4 * 1024;
 const CONNECT_ATTEMPTS: u32 = 5;
 
 /// How the benchmark's gateway differs from the defaults.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct GatewaySettings {
     /// Delay of every management API `POST` (`--post-latency`; 20 ms models AWS).
     pub post_latency: Duration,
     /// Fan-out tuning (concurrency, shard threshold and target …).
     pub fanout: FanoutConfig,
+    /// Pollers of the shard queue, each one execution environment
+    /// ([`GatewayConfig::shard_pollers`]).
+    pub shard_pollers: usize,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        Self {
+            post_latency: Duration::ZERO,
+            fanout: FanoutConfig::default(),
+            shard_pollers: GatewayConfig::default().shard_pollers,
+        }
+    }
 }
 
 /// CPU time (user + system) this process has used so far, from `/proc/self/stat` (Linux;
@@ -141,6 +154,7 @@ pub async fn start_gateway(settings: GatewaySettings) -> Result<RunningGateway, 
         limits: bench_limits(settings.post_latency),
         app: unlimited_rates(),
         fanout: settings.fanout,
+        shard_pollers: settings.shard_pollers,
         ..GatewayConfig::default()
     };
     Ok(Gateway::start(config).await?)

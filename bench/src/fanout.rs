@@ -52,6 +52,9 @@ FLAGS:
   --concurrency C          the fan-out's posts in flight (BANTER_FANOUT_CONCURRENCY; default 64)
   --shard-threshold N      rooms above this are split into shards (default 1000)
   --shard-target N         subscribers per shard (default 1000)
+  --shard-environments E   execution environments on the shard queue, each with its own
+                           concurrency C (default 16); 1 runs the shards one after another,
+                           as if they shared one bound
   --settle D               wait at most this long after the last comment (default 60s)
   --out DIR                where the JSON and SVG go (default bench/results)
   -h, --help               this text
@@ -70,6 +73,8 @@ struct Options {
     /// Comments per second; `None`: [`default_rate`] of each run's N.
     rate: Option<f64>,
     fanout: FanoutConfig,
+    /// Pollers of the shard queue (`--shard-environments`).
+    shard_environments: usize,
     settle: Duration,
     out: PathBuf,
 }
@@ -88,6 +93,7 @@ fn parse_options(args: Vec<String>) -> Result<Option<Options>, BoxError> {
         comments: 20,
         rate: None,
         fanout: FanoutConfig::default(),
+        shard_environments: GatewaySettings::default().shard_pollers,
         settle: Duration::from_secs(60),
         out: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results"),
     };
@@ -134,13 +140,14 @@ fn parse_options(args: Vec<String>) -> Result<Option<Options>, BoxError> {
                 o.fanout.shard_target = number(&value)?;
                 o.fanout.reshard_threshold = o.fanout.reshard_threshold.max(o.fanout.shard_target);
             }
+            "--shard-environments" => o.shard_environments = number(&value)?,
             "--settle" => o.settle = duration(&value)?,
             "--out" => o.out = PathBuf::from(value),
             _ => return Err(format!("unknown argument {arg:?} (see --help)").into()),
         }
     }
-    if o.clients.contains(&0) || o.comments == 0 {
-        return Err("--clients and --comments must be at least 1".into());
+    if o.clients.contains(&0) || o.comments == 0 || o.shard_environments == 0 {
+        return Err("--clients, --comments and --shard-environments must be at least 1".into());
     }
     o.fanout.validate()?;
     Ok(Some(o))
@@ -307,6 +314,7 @@ async fn run_one(
     let gw = clients::start_gateway(GatewaySettings {
         post_latency: t,
         fanout: fanout.clone(),
+        shard_pollers: options.shard_environments,
     })
     .await?;
     let app = gw.app().clone();
@@ -594,7 +602,7 @@ fn result_json(
             "fanout_environments": {
                 "note": "local pollers, each one execution environment with its own concurrency bound",
                 "fanout_queue": banter_local::GatewayConfig::default().pollers,
-                "shard_queue": banter_local::GatewayConfig::default().shard_pollers,
+                "shard_queue": options.shard_environments,
             },
             "comment_via": "websocket comment_submit",
             "time_origin": "the comment_submit frame being sent",
@@ -723,6 +731,8 @@ mod tests {
             "--post-latency=0ms,20ms",
             "--concurrency",
             "32",
+            "--shard-environments",
+            "1",
         ]))
         .unwrap()
         .unwrap();
@@ -732,6 +742,8 @@ mod tests {
             [Duration::ZERO, Duration::from_millis(20)]
         );
         assert_eq!(o.fanout.concurrency, 32);
+        assert_eq!(o.shard_environments, 1);
+        assert!(parse_options(args(&["--shard-environments", "0"])).is_err());
         assert_eq!(o.rate, None);
         assert_eq!((default_rate(1_000), default_rate(10_000)), (1.0, 0.2));
         assert!(parse_options(args(&["--help"])).unwrap().is_none());
