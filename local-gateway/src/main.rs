@@ -111,11 +111,12 @@ fn banner(g: &RunningGateway, cli: &Cli, elapsed: std::time::Duration) {
             endpoint.as_deref().unwrap_or("AWS")
         ),
     };
-    let queue = match (g.queue(), &c.queue) {
+    let describe = |handle: &banter_local::QueueHandle| match (handle, &c.queue) {
         (_, QueueBackend::Memory) => "in memory".to_owned(),
         (banter_local::QueueHandle::Sqs { queue_url, .. }, _) => format!("SQS {queue_url}"),
         _ => "SQS".to_owned(),
     };
+    let queue = describe(g.queue());
     let rest = g.rest_url();
     let ws = g.ws_url();
     println!();
@@ -135,6 +136,13 @@ fn banner(g: &RunningGateway, cli: &Cli, elapsed: std::time::Duration) {
         g.max_receive_count()
             .map_or("none".to_owned(), |n| n.to_string())
     );
+    if let Some(shards) = g.shard_queue() {
+        println!(
+            "  Shard queue     {} ({} environments)",
+            describe(shards),
+            c.shard_pollers
+        );
+    }
     println!(
         "  Limits          idle {:?}, max connection {:?}, frame {} B, message {} B",
         c.limits.idle_timeout,
