@@ -68,9 +68,19 @@ async fn user(app: &App, username: &str, display_name: &str) -> Result<SignedIn,
 /// Creates a live event titled `title` by `creator` (who moderates it): what benchmarks and
 /// tests need to subscribe clients to.
 pub async fn live_event(app: &App, creator: UserId, title: &str) -> Result<EventId, AppError> {
+    create_live(app, creator, title, None).await
+}
+
+/// A live event by `creator`, starting now.
+async fn create_live(
+    app: &App,
+    creator: UserId,
+    title: &str,
+    description: Option<&str>,
+) -> Result<EventId, AppError> {
     let input = EventCreate {
         title: Some(title.into()),
-        description: None,
+        description: description.map(str::to_owned),
         event_type: Some("sports".into()),
         start_time: Some(banter::time::now().to_rfc3339()),
         end_time: None,
@@ -100,29 +110,21 @@ pub async fn seed(app: &App) -> Result<Seeded, AppError> {
     let event_id = match existing {
         Some(id) => id,
         None => {
-            let input = EventCreate {
-                title: Some(DEMO_EVENT_TITLE.into()),
-                description: Some(
+            let event_id = create_live(
+                app,
+                me,
+                DEMO_EVENT_TITLE,
+                Some(
                     "A live event seeded by banter-local --seed: post a comment and watch it \
-                     arrive on every open tab."
-                        .into(),
+                     arrive on every open tab.",
                 ),
-                event_type: Some("sports".into()),
-                start_time: Some(banter::time::now().to_rfc3339()),
-                end_time: None,
-                max_participants: None,
-                moderation_level: None,
-                comment_settings: None,
-            }
-            .validate()
-            .map_err(AppError::from)?;
-            let event = events::create(app, me, input).await?;
-            events::change_status(app, me, event.event_id, EventStatus::Live).await?;
+            )
+            .await?;
             comments::submit(
                 app,
                 friend.user.user_id,
                 CommentInput {
-                    event_id: event.event_id,
+                    event_id,
                     content: "Welcome to Banter! Comments here reach every subscriber live.".into(),
                     parent_comment_id: None,
                     client_key: None,
@@ -130,7 +132,7 @@ pub async fn seed(app: &App) -> Result<Seeded, AppError> {
                 },
             )
             .await?;
-            event.event_id
+            event_id
         }
     };
 

@@ -2,6 +2,8 @@
 //! once under its function's binary name, with its duration, and every `PostToConnection`
 //! under the function that made it.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -10,37 +12,19 @@ use banter_local::stats::FunctionStats;
 use banter_local::{Gateway, GatewayConfig, RunningGateway};
 use futures::StreamExt;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 const PATIENCE: Duration = Duration::from_secs(10);
 
-/// One HTTP/1.1 request to the HTTP API; returns the status.
-async fn http(gw: &RunningGateway, method: &str, path: &str, token: &str, body: &str) -> u16 {
-    let mut stream = TcpStream::connect(gw.rest_addr).await.expect("connects");
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {token}\r\n\
-         content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        gw.rest_addr,
-        body.len()
-    );
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .expect("request sent");
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.expect("answer read");
-    let answer = String::from_utf8_lossy(&answer);
-    answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {answer:?}"))
-}
-
 fn count(stats: &BTreeMap<String, FunctionStats>, function: &str) -> u64 {
     stats.get(function).map_or(0, |s| s.count)
+}
+
+/// One request to the HTTP API; returns the status.
+async fn http(gw: &RunningGateway, method: &str, path: &str, token: &str, body: &str) -> u16 {
+    support::request(gw.rest_addr, method, path, Some(token), body)
+        .await
+        .0
 }
 
 /// Waits until `check` holds for the gateway's invocations.

@@ -2,13 +2,13 @@
 //! before it is handled, so a post is answered (and its frame written to the socket) no sooner;
 //! with the default of zero a post is answered at once.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use banter::ids::UserId;
 use banter_local::{Gateway, GatewayConfig, Limits, RunningGateway};
 use futures::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 const LATENCY: Duration = Duration::from_millis(250);
@@ -30,29 +30,8 @@ async fn gateway(post_latency: Duration) -> RunningGateway {
 /// `POST /{stage}/@connections/{id}` over a fresh HTTP/1.1 connection: the answer's status
 /// and how long it took.
 async fn post(gw: &RunningGateway, connection: &str, body: &str) -> (u16, Duration) {
-    let mut stream = TcpStream::connect(gw.ws_addr).await.expect("connects");
-    let request = format!(
-        "POST /{}/@connections/{connection} HTTP/1.1\r\nhost: {}\r\ncontent-type: \
-         application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        gw.stage,
-        gw.ws_addr,
-        body.len()
-    );
-    let started = Instant::now();
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .expect("request sent");
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.expect("answer read");
-    let elapsed = started.elapsed();
-    let answer = String::from_utf8_lossy(&answer);
-    let status = answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {answer:?}"));
-    (status, elapsed)
+    let path = format!("/{}/@connections/{connection}", gw.stage);
+    support::request(gw.ws_addr, "POST", &path, None, body).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,43 +4,20 @@
 //! shards post at once, each under its own concurrency bound, and every subscriber gets the
 //! comment exactly once.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use banter::fanout::FanoutConfig;
 use banter::service::users;
-use banter_local::{Gateway, GatewayConfig, Limits, QueueHandle, RunningGateway};
+use banter_local::{Gateway, GatewayConfig, Limits, QueueHandle};
 use futures::StreamExt;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 const PATIENCE: Duration = Duration::from_secs(20);
 const SUBSCRIBERS: usize = 24;
-
-/// One HTTP/1.1 request to the HTTP API; returns the status.
-async fn http(gw: &RunningGateway, path: &str, token: &str, body: &str) -> u16 {
-    let mut stream = TcpStream::connect(gw.rest_addr).await.expect("connects");
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {token}\r\n\
-         content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        gw.rest_addr,
-        body.len()
-    );
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .expect("request sent");
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.expect("answer read");
-    let answer = String::from_utf8_lossy(&answer);
-    answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {answer:?}"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_room_is_delivered_by_shards_running_at_once_each_exactly_once() {
@@ -106,10 +83,15 @@ async fn a_large_room_is_delivered_by_shards_running_at_once_each_exactly_once()
     let posts_before = gw.posts().get("fanout").copied().unwrap_or_default();
 
     let path = format!("/v1/events/{}/comments", event_id);
-    assert_eq!(
-        http(&gw, &path, &token, r#"{"content":"to every shard"}"#).await,
-        201
-    );
+    let (status, _) = support::request(
+        gw.rest_addr,
+        "POST",
+        &path,
+        Some(&token),
+        r#"{"content":"to every shard"}"#,
+    )
+    .await;
+    assert_eq!(status, 201);
 
     // Every client gets the comment once, and nothing more within a further second.
     let mut readers = Vec::new();
