@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::{GatewayConfig, Limits, QueueBackend, Storage, TemplateSource};
+use crate::config::{GatewayConfig, Limits, QueueBackend, QueueOverrides, Storage, TemplateSource};
 use crate::event_source::{self, EventSource};
 use crate::handlers::Handler;
 use crate::seed::{self, Seeded};
@@ -170,38 +170,13 @@ impl Gateway {
         };
 
         let stores = build_stores(&config.storage, sdk.as_ref()).await?;
-        let visibility_timeout = config
-            .queue_overrides
-            .visibility_timeout
-            .unwrap_or(plan.queue.visibility_timeout);
-        let max_receive_count = config
-            .queue_overrides
-            .max_receive_count
-            .or(plan.queue.max_receive_count);
-        let opened = open_queue(
-            &config.queue,
-            &plan.queue,
-            QueueSettings {
-                visibility_timeout,
-                max_receive_count,
-            },
-            sdk.as_ref(),
-        )
-        .await?;
+        let settings = QueueSettings::of(&plan.queue, &config.queue_overrides);
+        let opened = open_queue(&config.queue, &plan.queue, settings, sdk.as_ref()).await?;
         let (queue, queue_handle) = (opened.queue.clone(), opened.handle.clone());
         let shard_queue = match &plan.shard_queue {
             None => None,
             Some(def) => {
-                let settings = QueueSettings {
-                    visibility_timeout: config
-                        .queue_overrides
-                        .visibility_timeout
-                        .unwrap_or(def.visibility_timeout),
-                    max_receive_count: config
-                        .queue_overrides
-                        .max_receive_count
-                        .or(def.max_receive_count),
-                };
+                let settings = QueueSettings::of(def, &config.queue_overrides);
                 let shards_backend = match &config.queue {
                     QueueBackend::Sqs { queue_name, .. } => QueueBackend::Sqs {
                         queue_url: None,
@@ -357,8 +332,8 @@ impl Gateway {
             posts,
             queue: queue_handle,
             shard_queue: shard_queue.as_ref().map(|q| q.handle.clone()),
-            visibility_timeout,
-            max_receive_count,
+            visibility_timeout: settings.visibility_timeout,
+            max_receive_count: settings.max_receive_count,
             seeded,
             template,
             servers,
@@ -679,6 +654,18 @@ impl FanoutPlan {
 struct QueueSettings {
     visibility_timeout: Duration,
     max_receive_count: Option<u32>,
+}
+
+impl QueueSettings {
+    /// The template's settings of `def` under the command line's `overrides`.
+    fn of(def: &template::QueueDef, overrides: &QueueOverrides) -> Self {
+        Self {
+            visibility_timeout: overrides
+                .visibility_timeout
+                .unwrap_or(def.visibility_timeout),
+            max_receive_count: overrides.max_receive_count.or(def.max_receive_count),
+        }
+    }
 }
 
 /// A queue opened on the configured backend.

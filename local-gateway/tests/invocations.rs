@@ -7,7 +7,6 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use banter::service::users;
 use banter_local::stats::FunctionStats;
 use banter_local::{Gateway, GatewayConfig, RunningGateway};
 use futures::StreamExt;
@@ -53,26 +52,7 @@ async fn every_invocation_and_post_is_counted_under_its_function() {
     assert!(gw.invocations().is_empty(), "{:?}", gw.invocations());
 
     // Set up through the app, not the gateway: nothing is invoked.
-    let owner = users::register(
-        &app,
-        users::RegisterInput {
-            username: "counted_owner".into(),
-            password: "counted-password".into(),
-            display_name: None,
-            email: None,
-        },
-    )
-    .await
-    .expect("registered");
-    let me = owner.user.user_id;
-    let event_id = banter_local::seed::live_event(&app, me, "counted")
-        .await
-        .expect("a live event");
-    let (token, _) = app
-        .sessions
-        .issuer()
-        .issue_access(me, banter::time::now())
-        .expect("token");
+    let (event_id, token) = support::owner_of_a_live_event(&app, "counted_owner").await;
     // Going live broadcasts the status change to the event's (empty) room: one fan-out
     // invocation, and nothing else was invoked.
     until(&gw, |s| count(s, "fanout") == 1).await;

@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use banter::fanout::FanoutConfig;
-use banter::service::users;
 use banter_local::{Gateway, GatewayConfig, Limits, QueueHandle};
 use futures::StreamExt;
 use serde_json::Value;
@@ -48,26 +47,7 @@ async fn a_large_room_is_delivered_by_shards_running_at_once_each_exactly_once()
     );
     let app = gw.app().clone();
 
-    let owner = users::register(
-        &app,
-        users::RegisterInput {
-            username: "shard_owner".into(),
-            password: "shard-password".into(),
-            display_name: None,
-            email: None,
-        },
-    )
-    .await
-    .expect("registered");
-    let me = owner.user.user_id;
-    let event_id = banter_local::seed::live_event(&app, me, "sharded")
-        .await
-        .expect("a live event");
-    let (token, _) = app
-        .sessions
-        .issuer()
-        .issue_access(me, banter::time::now())
-        .expect("token");
+    let (event_id, token) = support::owner_of_a_live_event(&app, "shard_owner").await;
 
     let mut sockets = Vec::new();
     for _ in 0..SUBSCRIBERS {

@@ -1,5 +1,8 @@
 //! What the gateway's integration tests share.
 
+// Each test binary uses only part of it.
+#![allow(dead_code)]
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -38,4 +41,33 @@ pub async fn request(
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no status line in {answer:?}"));
     (status, elapsed)
+}
+
+/// Registers `username`, makes a live event owned by them, and signs them an access token:
+/// `(event, token)`, set up through the app (nothing is invoked).
+pub async fn owner_of_a_live_event(
+    app: &banter::app::App,
+    username: &str,
+) -> (banter::ids::EventId, String) {
+    let owner = banter::service::users::register(
+        app,
+        banter::service::users::RegisterInput {
+            username: username.into(),
+            password: format!("{username}-password"),
+            display_name: None,
+            email: None,
+        },
+    )
+    .await
+    .expect("registered");
+    let me = owner.user.user_id;
+    let event = banter_local::seed::live_event(app, me, username)
+        .await
+        .expect("a live event");
+    let (token, _) = app
+        .sessions
+        .issuer()
+        .issue_access(me, banter::time::now())
+        .expect("token");
+    (event, token)
 }

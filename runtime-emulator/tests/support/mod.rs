@@ -686,22 +686,17 @@ impl World {
             .await
             .unwrap_or_else(|e| panic!("create the tables on moto at {endpoint}: {e}"));
         let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let (queue_url, dlq_url) = create_queue_with_dlq(
-            &sqs,
-            &format!("{prefix}-fanout"),
-            5,
-            Duration::from_secs(180),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("create the fan-out queue on moto: {e}"));
-        let (shard_queue_url, _) = create_queue_with_dlq(
-            &sqs,
-            &format!("{prefix}-fanout-shards"),
-            5,
-            Duration::from_secs(180),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("create the shard queue on moto: {e}"));
+        // As template.yaml: 5 receives before the dead-letter queue, 180 s visibility.
+        let queue = |name: String| {
+            let sqs = &sqs;
+            async move {
+                create_queue_with_dlq(sqs, &name, 5, Duration::from_secs(180))
+                    .await
+                    .unwrap_or_else(|e| panic!("create the queue {name} on moto: {e}"))
+            }
+        };
+        let (queue_url, dlq_url) = queue(format!("{prefix}-fanout")).await;
+        let (shard_queue_url, _) = queue(format!("{prefix}-fanout-shards")).await;
         let management = Management::start().await;
         assert_eq!(
             template.parameters.get("JwtKeyType").map(String::as_str),
