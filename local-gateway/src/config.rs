@@ -86,7 +86,7 @@ pub enum QueueBackend {
 pub enum TemplateSource {
     /// A file.
     Path(PathBuf),
-    /// Template text (tests).
+    /// Deployment text (tests).
     Text(String),
 }
 
@@ -131,7 +131,7 @@ pub struct GatewayConfig {
     pub shard_pollers: usize,
     /// WebSocket limits.
     pub limits: Limits,
-    /// Handler settings (rate limits, moderators, CORS origins …).
+    /// Function settings (rate limits, moderators, CORS origins …).
     pub app: Config,
     /// Fan-out tuning.
     pub fanout: FanoutConfig,
@@ -251,7 +251,7 @@ pub fn parse_duration(raw: &str) -> Option<Duration> {
 
 impl Cli {
     /// Reads flags from `args` (without the program name) over `BANTER_LOCAL_*` variables
-    /// read through `env`, over the defaults. Handler settings come from
+    /// read through `env`, over the defaults. Function settings come from
     /// [`Config::from_lookup`] and [`FanoutConfig::from_lookup`] through the same `env`.
     pub fn parse(
         args: impl IntoIterator<Item = String>,

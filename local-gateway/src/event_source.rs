@@ -26,8 +26,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::handlers::Handler;
 use crate::stats::Invocations;
+use banter::functions::Function;
 
 /// Longest long-poll wait of one receive.
 const LONG_POLL: Duration = Duration::from_secs(20);
@@ -149,7 +149,7 @@ impl EventSource {
         let outcome = self
             .invocations
             .timed(
-                Handler::Fanout,
+                Function::Fanout,
                 tokio::time::timeout(self.timeout, fanout.handle_sqs(event, deadline))
                     .instrument(span),
             )

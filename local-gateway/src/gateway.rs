@@ -25,19 +25,19 @@ use tokio::task::JoinHandle;
 
 use crate::config::{GatewayConfig, Limits, QueueBackend, QueueOverrides, Storage, TemplateSource};
 use crate::event_source::{self, EventSource};
-use crate::handlers::Handler;
 use crate::seed::{self, Seeded};
 use crate::stats::{CountingPoster, FunctionStats, Invocations, PostStats, Posts};
-use crate::template::{self, Template, TemplateError};
+use crate::template::{self, Deployment, TemplateError};
 use crate::websocket::{ConnectionInfo, Registry};
 use crate::{rest, web, websocket};
+use banter::functions::Function;
 
 /// Why the gateway did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The template could not be read.
     #[error(transparent)]
-    Template(#[from] TemplateError),
+    Deployment(#[from] TemplateError),
     /// The template has routes or event sources without a handler (or handlers without a
     /// route): every problem, one per entry.
     #[error("template.yaml cannot be served locally:\n  - {}", .0.join("\n  - "))]
@@ -135,11 +135,11 @@ impl Gateway {
     /// handlers, starts the fan-out's SQS event source mapping, and seeds demo data if asked.
     pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> {
         let template = match &config.template {
-            TemplateSource::Path(p) => Template::load(p)?,
-            TemplateSource::Text(t) => Template::parse(t)?,
+            TemplateSource::Path(p) => Deployment::load(p)?,
+            TemplateSource::Text(t) => Deployment::parse(t)?,
         };
         template::check(&template).map_err(StartError::Unmapped)?;
-        for warning in template.unemulated() {
+        for warning in template::unemulated(&template) {
             tracing::warn!("{warning}");
         }
         let ws_api = template
@@ -210,11 +210,11 @@ impl Gateway {
                 handler,
             ))
         };
-        let poster = counted(Handler::WsRouter);
+        let poster = counted(Function::WsDefault);
         // One Fanout per poller: each is an execution environment with its own bound on
         // posts in flight, as each Lambda environment has.
         let shard_target = shard_queue.as_ref().map_or(&queue, |q| &q.queue).clone();
-        let fanout_poster = counted(Handler::Fanout);
+        let fanout_poster = counted(Function::Fanout);
         let environments = |n: usize| -> Result<Vec<Fanout>, StartError> {
             (0..n.max(1))
                 .map(|_| {
@@ -290,7 +290,7 @@ impl Gateway {
         }));
 
         let timeout = config.fanout_timeout.unwrap_or(fanout_fn.timeout);
-        let event_source = |queue: &OpenedQueue, source: &template::SqsEventSource| {
+        let event_source = |queue: &OpenedQueue, source: &template::EventSource| {
             Arc::new(EventSource {
                 queue: queue.queue.clone(),
                 batch_size: source.batch_size,
@@ -437,7 +437,7 @@ pub struct RunningGateway {
     visibility_timeout: Duration,
     max_receive_count: Option<u32>,
     seeded: Option<Seeded>,
-    template: Template,
+    template: Deployment,
     servers: Vec<JoinHandle<()>>,
     pollers: Vec<JoinHandle<()>>,
     shutdown_tx: watch::Sender<bool>,
@@ -502,7 +502,7 @@ impl RunningGateway {
     }
 
     /// The template being served.
-    pub fn template(&self) -> &Template {
+    pub fn template(&self) -> &Deployment {
         &self.template
     }
 
@@ -589,19 +589,21 @@ impl Drop for RunningGateway {
 /// of `FANOUT_QUEUE_URL`) and, when `FANOUT_SHARD_QUEUE_URL` names another queue, the shard
 /// queue; each with its enabled event source.
 struct FanoutPlan {
-    function: template::Function,
-    queue: template::QueueDef,
-    source: template::SqsEventSource,
-    shard_queue: Option<template::QueueDef>,
-    shard_source: Option<template::SqsEventSource>,
+    function: banter_deployment::Function,
+    queue: template::Queue,
+    source: template::EventSource,
+    shard_queue: Option<template::Queue>,
+    shard_source: Option<template::EventSource>,
 }
 
 impl FanoutPlan {
-    fn of(template: &Template) -> Result<Self, StartError> {
-        let sources: Vec<&template::SqsEventSource> = template
+    fn of(template: &Deployment) -> Result<Self, StartError> {
+        let sources: Vec<&template::EventSource> = template
             .event_sources
             .iter()
-            .filter(|s| s.enabled && template.handler_of(&s.function) == Some(Handler::Fanout))
+            .filter(|s| {
+                s.enabled && template::handler_of(template, &s.function) == Some(Function::Fanout)
+            })
             .collect();
         let first = sources.first().ok_or_else(|| {
             StartError::Setup("the fan-out's SQS event source is disabled".into())
@@ -658,7 +660,7 @@ struct QueueSettings {
 
 impl QueueSettings {
     /// The template's settings of `def` under the command line's `overrides`.
-    fn of(def: &template::QueueDef, overrides: &QueueOverrides) -> Self {
+    fn of(def: &template::Queue, overrides: &QueueOverrides) -> Self {
         Self {
             visibility_timeout: overrides
                 .visibility_timeout
@@ -679,7 +681,7 @@ struct OpenedQueue {
 /// queue (and its dead-letter queue) created with the template's settings.
 async fn open_queue(
     backend: &QueueBackend,
-    def: &template::QueueDef,
+    def: &template::Queue,
     settings: QueueSettings,
     sdk: Option<&SdkConfig>,
 ) -> Result<OpenedQueue, StartError> {

@@ -11,7 +11,7 @@
 //! client to the management API above. Storage is in memory, or DynamoDB (moto, DynamoDB
 //! Local, AWS).
 //!
-//! - [`template`]: the parser of `template.yaml` and [`template::check`];
+//! - [`template`]: the handler of each function of the deployment model and [`template::check`];
 //! - [`Gateway::start`] / [`RunningGateway`]: the stack as a library (tests start it on port 0);
 //! - [`config`]: settings, flags and `BANTER_LOCAL_*` variables;
 //! - [`stats`]: invocations and `PostToConnection` calls, for benchmarks and tests.
@@ -21,7 +21,6 @@
 pub mod config;
 mod event_source;
 mod gateway;
-pub mod handlers;
 pub mod logging;
 mod management;
 pub mod rest;

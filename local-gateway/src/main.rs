@@ -71,8 +71,8 @@ fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
 /// `--check`: checks the template against the handlers and exits.
 fn check(source: &TemplateSource) -> ExitCode {
     let parsed = match source {
-        TemplateSource::Path(p) => banter_local::template::Template::load(p),
-        TemplateSource::Text(t) => banter_local::template::Template::parse(t),
+        TemplateSource::Path(p) => banter_local::template::Deployment::load(p),
+        TemplateSource::Text(t) => banter_local::template::Deployment::parse(t),
     };
     let template = match parsed {
         Ok(t) => t,

@@ -21,8 +21,8 @@ use serde_json::{Map, Value, json};
 use tracing::Instrument;
 
 use crate::gateway::{Shared, gateway_id};
-use crate::handlers::{Handler, RestFunction};
-use crate::template::{Cors, Template};
+use crate::template::{Cors, Deployment};
+use banter::functions::{Function, RestFunction};
 
 /// Largest request body the HTTP API accepts (10 MB).
 pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
@@ -94,10 +94,11 @@ fn compile(pattern: &str) -> Vec<Segment> {
 impl RouteTable {
     /// The routes of `template` that have a REST handler (after [`crate::template::check`],
     /// all of them).
-    pub(crate) fn new(template: &Template) -> Self {
+    pub(crate) fn new(template: &Deployment) -> Self {
         let mut table = Self::default();
         for r in &template.http_routes {
-            let Some(Handler::Rest(function)) = template.handler_of(&r.function) else {
+            let Some(Function::Rest(function)) = crate::template::handler_of(template, &r.function)
+            else {
                 continue;
             };
             let timeout = template
@@ -484,7 +485,7 @@ async fn dispatch(
     let served = shared
         .invocations
         .timed(
-            Handler::Rest(matched.function),
+            Function::Rest(matched.function),
             tokio::time::timeout(
                 matched.timeout,
                 matched.function.serve(&shared.app, request),
@@ -635,38 +636,25 @@ fn preflight(shared: &Shared, origin: Option<&str>, request: &HeaderMap) -> Resp
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::template::{Function, HttpRoute};
-
+    /// The route table of a template whose one function (binary `users`) has `routes` as
+    /// `HttpApi` events (`$default` for the catch-all).
     fn table(routes: &[(&str, &str)]) -> RouteTable {
-        let mut t = Template::default();
-        t.functions.insert(
-            "F".into(),
-            Function {
-                logical_id: "F".into(),
-                binary: "users".into(),
-                timeout: Duration::from_secs(3),
-                other_events: Vec::new(),
-                queue_variables: Default::default(),
-            },
+        let events: String = routes
+            .iter()
+            .enumerate()
+            .map(|(i, (method, path))| match *method {
+                "$default" => format!("        E{i}: {{Type: HttpApi}}\n"),
+                _ => format!(
+                    "        E{i}: {{Type: HttpApi, Properties: {{Method: '{method}', Path: '{path}'}}}}\n"
+                ),
+            })
+            .collect();
+        let text = format!(
+            "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata: \
+             {{BuildProperties: {{Binary: users}}}}\n    Properties:\n      Events:\n{events}"
         );
-        for (method, path) in routes {
-            let route = if *method == "$default" {
-                HttpRoute {
-                    route_key: "$default".into(),
-                    method: None,
-                    path: String::new(),
-                    function: "F".into(),
-                }
-            } else {
-                HttpRoute {
-                    route_key: format!("{method} {path}"),
-                    method: (*method != "ANY").then(|| (*method).to_owned()),
-                    path: (*path).to_owned(),
-                    function: "F".into(),
-                }
-            };
-            t.http_routes.push(route);
-        }
+        let t = Deployment::parse(&text).expect("the test template parses");
+        assert!(t.problems.is_empty(), "{:?}", t.problems);
         RouteTable::new(&t)
     }
 

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use banter::ids::ConnectionId;
 use banter::poster::{PostError, Poster};
 
-use crate::handlers::Handler;
+use banter::functions::Function;
 
 /// The invocations of one function.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,7 +53,7 @@ pub struct Invocations {
 
 impl Invocations {
     /// Runs `work` as one invocation of `handler`'s function and records how long it took.
-    pub async fn timed<F: Future>(&self, handler: Handler, work: F) -> F::Output {
+    pub async fn timed<F: Future>(&self, handler: Function, work: F) -> F::Output {
         let started = Instant::now();
         let output = work.await;
         self.record(handler, started.elapsed());
@@ -61,7 +61,7 @@ impl Invocations {
     }
 
     /// Records one invocation of `handler`'s function that took `duration`.
-    pub fn record(&self, handler: Handler, duration: Duration) {
+    pub fn record(&self, handler: Function, duration: Duration) {
         let mut map = self
             .by_function
             .lock()
@@ -181,7 +181,7 @@ pub struct CountingPoster {
 
 impl CountingPoster {
     /// Counts `handler`'s posts through `inner` into `posts`.
-    pub fn new(inner: Arc<dyn Poster>, posts: Arc<Posts>, handler: Handler) -> Self {
+    pub fn new(inner: Arc<dyn Poster>, posts: Arc<Posts>, handler: Function) -> Self {
         Self {
             inner,
             posts,
@@ -237,11 +237,11 @@ mod tests {
     #[tokio::test]
     async fn invocations_are_counted_and_diffed() {
         let inv = Invocations::default();
-        inv.record(Handler::Fanout, Duration::from_millis(5));
+        inv.record(Function::Fanout, Duration::from_millis(5));
         let before = inv.snapshot();
-        let out = inv.timed(Handler::Fanout, async { 7 }).await;
+        let out = inv.timed(Function::Fanout, async { 7 }).await;
         assert_eq!(out, 7);
-        inv.record(Handler::WsConnect, Duration::from_millis(2));
+        inv.record(Function::WsConnect, Duration::from_millis(2));
         let after = inv.snapshot();
         let fanout = after["fanout"].since(&before["fanout"]);
         assert_eq!(fanout.count, 1);
@@ -261,7 +261,7 @@ mod tests {
             .parse()
             .unwrap_or_else(|_| unreachable!());
         let _frames = memory.open(id.clone());
-        let poster = CountingPoster::new(memory.clone(), posts.clone(), Handler::Fanout);
+        let poster = CountingPoster::new(memory.clone(), posts.clone(), Function::Fanout);
         let big = vec![b'x'; 40 * 1024];
         assert!(poster.post(&id, b"hello").await.is_ok());
         assert!(poster.post(&id, &big).await.is_ok());

@@ -33,9 +33,9 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::{Instant, sleep_until, timeout};
 
 use crate::gateway::{Shared, gateway_id};
-use crate::handlers::Handler;
 use crate::rest::query_parameters;
-use crate::template::Template;
+use crate::template::Deployment;
+use banter::functions::Function;
 
 /// A route selection expression API Gateway can evaluate: `$request.body.<path>` (or
 /// `${request.body.<path>}`).
@@ -80,7 +80,7 @@ impl RouteSelection {
 /// A WebSocket route's handler and its function's timeout.
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
-    handler: Handler,
+    handler: Function,
     timeout: Duration,
     function: String,
 }
@@ -94,7 +94,7 @@ pub(crate) struct WsRouting {
 
 impl WsRouting {
     /// The routes of the template's WebSocket API.
-    pub(crate) fn new(template: &Template) -> Result<Self, String> {
+    pub(crate) fn new(template: &Deployment) -> Result<Self, String> {
         let api = template
             .websocket_api()
             .ok_or("the template has no (single) WebSocket API")?;
@@ -104,7 +104,7 @@ impl WsRouting {
             let Some(function) = &r.function else {
                 continue;
             };
-            let Some(handler) = template.handler_of(function) else {
+            let Some(handler) = crate::template::handler_of(template, function) else {
                 continue;
             };
             let timeout = template
@@ -320,12 +320,12 @@ async fn invoke(
     let app = &shared.app;
     let work = async {
         match target.handler {
-            Handler::WsConnect => banter::ws::connect::handle(app, event).await,
-            Handler::WsDisconnect => banter::ws::disconnect::handle(app, event).await,
-            Handler::WsRouter => {
+            Function::WsConnect => banter::ws::connect::handle(app, event).await,
+            Function::WsDisconnect => banter::ws::disconnect::handle(app, event).await,
+            Function::WsDefault => {
                 banter::ws::router::handle(app, shared.poster.as_ref(), event).await
             }
-            Handler::Rest(_) | Handler::Fanout => status(500),
+            Function::Rest(_) | Function::Fanout => status(500),
         }
     };
     let outcome = shared

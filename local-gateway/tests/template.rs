@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use banter_local::template::{self, Template, check};
+use banter_local::template::{self, Deployment, check};
 use banter_local::{Gateway, GatewayConfig, StartError, TemplateSource};
 
 fn real_template_text() -> String {
@@ -18,7 +18,7 @@ fn with_resource(resource: &str) -> String {
 }
 
 fn errors_of(text: &str) -> Vec<String> {
-    let t = Template::parse(text).expect("parses");
+    let t = Deployment::parse(text).expect("parses");
     check(&t).expect_err("must be refused")
 }
 
@@ -31,7 +31,7 @@ fn assert_mentions(errors: &[String], needle: &str) {
 
 #[test]
 fn every_template_route_has_a_handler_and_every_handler_a_route() {
-    let t = Template::load(&template::default_path()).expect("template.yaml parses");
+    let t = Deployment::load(&template::default_path()).expect("template.yaml parses");
     if let Err(errors) = check(&t) {
         panic!(
             "template.yaml cannot be served locally:\n{}",

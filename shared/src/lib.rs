@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod fanout;
 pub mod fields;
+pub mod functions;
 pub mod http;
 pub mod ids;
 pub mod logging;

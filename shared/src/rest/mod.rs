@@ -9,15 +9,11 @@ pub mod health;
 pub mod messages;
 pub mod users;
 
-/// Every module's routes with its function name, for the template and local-gateway checks.
+/// Every REST function's name with its routes (from [`crate::functions::RestFunction`]), for
+/// the template and local-gateway checks.
 pub fn all_routes() -> Vec<(&'static str, &'static [&'static str])> {
-    vec![
-        ("auth", auth::ROUTES),
-        ("users", users::ROUTES),
-        ("events", events::ROUTES),
-        ("comments", comments::ROUTES),
-        ("conversations", conversations::ROUTES),
-        ("messages", messages::ROUTES),
-        ("health", health::ROUTES),
-    ]
+    crate::functions::RestFunction::ALL
+        .iter()
+        .map(|f| (f.name(), f.routes()))
+        .collect()
 }

@@ -1,0 +1,216 @@
+//! The one list of Banter's Lambda functions: each function's binary name (the template's
+//! `Metadata.BuildProperties.Binary`), what invokes it, the REST routes it serves and the
+//! handler it hands its events to. The function binaries, the local gateway's handler map and
+//! the tests that hold code and template together all read it from here.
+
+use lambda_http::{Body, Request, Response};
+
+use crate::app::App;
+use crate::rest;
+
+/// A Lambda function of Banter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Function {
+    /// An HTTP API function: [`crate::http::serve`] with its module's `route`.
+    Rest(RestFunction),
+    /// `ws-connect`: the WebSocket `$connect` route ([`crate::ws::connect::handle`]).
+    WsConnect,
+    /// `ws-disconnect`: the WebSocket `$disconnect` route ([`crate::ws::disconnect::handle`]).
+    WsDisconnect,
+    /// `ws-default`: every client frame, the `$default` route ([`crate::ws::router::handle`]).
+    WsDefault,
+    /// `fanout`: the SQS fan-out ([`crate::fanout::Fanout`]).
+    Fanout,
+}
+
+impl Function {
+    /// Every function, REST ones first.
+    pub const ALL: [Function; 11] = [
+        Self::Rest(RestFunction::Auth),
+        Self::Rest(RestFunction::Users),
+        Self::Rest(RestFunction::Events),
+        Self::Rest(RestFunction::Comments),
+        Self::Rest(RestFunction::Conversations),
+        Self::Rest(RestFunction::Messages),
+        Self::Rest(RestFunction::Health),
+        Self::WsConnect,
+        Self::WsDisconnect,
+        Self::WsDefault,
+        Self::Fanout,
+    ];
+
+    /// The binary's name (`Metadata.BuildProperties.Binary` in the template).
+    pub fn binary(self) -> &'static str {
+        match self {
+            Self::Rest(f) => f.name(),
+            Self::WsConnect => "ws-connect",
+            Self::WsDisconnect => "ws-disconnect",
+            Self::WsDefault => "ws-default",
+            Self::Fanout => "fanout",
+        }
+    }
+
+    /// The function whose binary is `binary`.
+    pub fn from_binary(binary: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.binary() == binary)
+    }
+
+    /// A short description of what invokes it, for messages.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::Rest(_) => "REST",
+            Self::WsConnect => "ws-connect ($connect)",
+            Self::WsDisconnect => "ws-disconnect ($disconnect)",
+            Self::WsDefault => "ws-default (client frames)",
+            Self::Fanout => "fan-out (SQS)",
+        }
+    }
+
+    /// The WebSocket route it serves, if any.
+    pub fn websocket_route(self) -> Option<&'static str> {
+        match self {
+            Self::WsConnect => Some(crate::ws::CONNECT_ROUTE),
+            Self::WsDisconnect => Some(crate::ws::DISCONNECT_ROUTE),
+            Self::WsDefault => Some(crate::ws::DEFAULT_ROUTE),
+            Self::Rest(_) | Self::Fanout => None,
+        }
+    }
+
+    /// The function that serves WebSocket route `key`: `$connect` and `$disconnect` have
+    /// their own, every other key is a client frame for `ws-default`.
+    pub fn for_websocket_route(key: &str) -> Self {
+        match key {
+            crate::ws::CONNECT_ROUTE => Self::WsConnect,
+            crate::ws::DISCONNECT_ROUTE => Self::WsDisconnect,
+            _ => Self::WsDefault,
+        }
+    }
+}
+
+/// The REST functions, one per [`crate::rest`] module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RestFunction {
+    /// `auth`: register, login, refresh, logout.
+    Auth,
+    /// `users`: profiles and search.
+    Users,
+    /// `events`: live events and their status.
+    Events,
+    /// `comments`: comments, replies, likes, moderation.
+    Comments,
+    /// `conversations`: conversations and participants.
+    Conversations,
+    /// `messages`: message history, edits, reactions, receipts.
+    Messages,
+    /// `health`: the health check.
+    Health,
+}
+
+impl RestFunction {
+    /// Every REST function.
+    pub const ALL: [RestFunction; 7] = [
+        Self::Auth,
+        Self::Users,
+        Self::Events,
+        Self::Comments,
+        Self::Conversations,
+        Self::Messages,
+        Self::Health,
+    ];
+
+    /// The module and binary name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auth => "auth",
+            Self::Users => "users",
+            Self::Events => "events",
+            Self::Comments => "comments",
+            Self::Conversations => "conversations",
+            Self::Messages => "messages",
+            Self::Health => "health",
+        }
+    }
+
+    /// The REST function of module / binary `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// The route keys its module serves (its `ROUTES`, exactly as in `template.yaml`).
+    pub fn routes(self) -> &'static [&'static str] {
+        match self {
+            Self::Auth => rest::auth::ROUTES,
+            Self::Users => rest::users::ROUTES,
+            Self::Events => rest::events::ROUTES,
+            Self::Comments => rest::comments::ROUTES,
+            Self::Conversations => rest::conversations::ROUTES,
+            Self::Messages => rest::messages::ROUTES,
+            Self::Health => rest::health::ROUTES,
+        }
+    }
+
+    /// Serves one API Gateway HTTP API request: the whole of what the function does with an
+    /// invocation (authentication, rate limits, `X-Request-ID`, CORS, the error envelope).
+    pub async fn serve(self, app: &App, request: Request) -> Response<Body> {
+        use crate::http::serve;
+        match self {
+            Self::Auth => serve(app, request, rest::auth::route).await,
+            Self::Users => serve(app, request, rest::users::route).await,
+            Self::Events => serve(app, request, rest::events::route).await,
+            Self::Comments => serve(app, request, rest::comments::route).await,
+            Self::Conversations => serve(app, request, rest::conversations::route).await,
+            Self::Messages => serve(app, request, rest::messages::route).await,
+            Self::Health => serve(app, request, rest::health::route).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binaries_name_their_functions_both_ways() {
+        for f in Function::ALL {
+            assert_eq!(Function::from_binary(f.binary()), Some(f));
+        }
+        for f in RestFunction::ALL {
+            assert_eq!(RestFunction::from_name(f.name()), Some(f));
+            assert!(Function::ALL.contains(&Function::Rest(f)));
+        }
+        let mut names: Vec<_> = Function::ALL.iter().map(|f| f.binary()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(
+            names.len(),
+            Function::ALL.len(),
+            "two functions share a binary"
+        );
+    }
+
+    #[test]
+    fn websocket_routes_map_to_their_functions() {
+        for f in [
+            Function::WsConnect,
+            Function::WsDisconnect,
+            Function::WsDefault,
+        ] {
+            let route = f
+                .websocket_route()
+                .expect("a WebSocket function has a route");
+            assert_eq!(Function::for_websocket_route(route), f);
+        }
+        assert_eq!(Function::for_websocket_route("custom"), Function::WsDefault);
+    }
+
+    #[test]
+    fn every_rest_route_is_served_by_one_function() {
+        let mut seen = std::collections::BTreeMap::new();
+        for f in RestFunction::ALL {
+            assert!(!f.routes().is_empty(), "{} serves no route", f.name());
+            for key in f.routes() {
+                assert_eq!(seen.insert(*key, f), None, "{key} is served twice");
+            }
+        }
+    }
+}
