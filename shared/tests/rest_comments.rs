@@ -1,21 +1,23 @@
 //! The `comments` function's routes, end to end through `banter::http::serve` with requests
 //! built from the samples in `events/`, over the in-memory adapters.
 
-mod rest_b_support;
+mod support;
 
 use banter::config::{Config, RateRule};
 use banter::ids::{CommentId, EventId};
 use banter::model::{EventStatus, ModerationLevel};
 use banter::rest::comments::ROUTES;
-use rest_b_support::{Actor, Call, Res, World, check_samples};
 use serde_json::{Value, json};
+use support::rest::{
+    Actor, Call, Resp, World, check_samples, event_by, forged_token_for, store_event,
+};
 
 fn create(event: EventId, by: &Actor, content: &str) -> Call {
-    Call::sample("comments-create")
-        .path("event_id", event)
+    Call::sample("http-comments-create")
+        .path_param("event_id", event)
         .by(by)
         .without_header("idempotency-key")
-        .body(json!({ "content": content }))
+        .json(json!({ "content": content }))
 }
 
 async fn post(w: &World, event: EventId, by: &Actor, content: &str) -> Value {
@@ -23,19 +25,19 @@ async fn post(w: &World, event: EventId, by: &Actor, content: &str) -> Value {
 }
 
 fn list(event: EventId, by: &Actor) -> Call {
-    Call::sample("comments-list")
+    Call::sample("http-comments-list")
         .no_query()
-        .path("event_id", event)
+        .path_param("event_id", event)
         .by(by)
 }
 
 fn on_comment(sample: &str, id: &Value, by: &Actor) -> Call {
     Call::sample(sample)
-        .path("comment_id", id.as_str().expect("comment id"))
+        .path_param("comment_id", id.as_str().expect("comment id"))
         .by(by)
 }
 
-fn positions(r: &Res) -> Vec<u64> {
+fn positions(r: &Resp) -> Vec<u64> {
     r.body["comments"]
         .as_array()
         .expect("comments")
@@ -44,7 +46,7 @@ fn positions(r: &Res) -> Vec<u64> {
         .collect()
 }
 
-fn cursor(r: &Res) -> String {
+fn cursor(r: &Resp) -> String {
     r.body["next_cursor"]
         .as_str()
         .expect("next_cursor")
@@ -93,7 +95,7 @@ async fn post_with_metadata_and_reply() {
     let parent = post(&w, event, &ada, "Kick-off").await;
     w.drain().await;
     let reply = create(event, &bob, "Let's go")
-        .body(json!({
+        .json(json!({
             "content": "Let's go",
             "parent_comment_id": parent["comment_id"],
             "client_metadata": {"platform": "mobile", "version": "2.1"},
@@ -108,7 +110,7 @@ async fn post_with_metadata_and_reply() {
         w.drain_types().await,
         ["comment_broadcast", "comment_updated"]
     );
-    let replies = on_comment("comments-replies", &parent["comment_id"], &bob)
+    let replies = on_comment("http-comments-replies", &parent["comment_id"], &bob)
         .no_query()
         .send(&w)
         .await
@@ -196,47 +198,47 @@ async fn post_validates_its_input() {
     let r = base.clone().raw_body(&big).send(&w).await.expect(413);
     assert_eq!(r.code(), "PAYLOAD_TOO_LARGE");
     base.clone()
-        .body(json!({}))
+        .json(json!({}))
         .send(&w)
         .await
         .expect_field("content");
     base.clone()
-        .body(json!({"content": 5}))
+        .json(json!({"content": 5}))
         .send(&w)
         .await
         .expect_field("content");
     base.clone()
-        .body(json!({"content": "x", "parent_comment_id": "nope"}))
+        .json(json!({"content": "x", "parent_comment_id": "nope"}))
         .send(&w)
         .await
         .expect_field("parent_comment_id");
     base.clone()
-        .body(json!({"content": "x", "parent_comment_id": CommentId::new()}))
+        .json(json!({"content": "x", "parent_comment_id": CommentId::new()}))
         .send(&w)
         .await
         .expect_field("parent_comment_id");
     base.clone()
-        .body(json!({"content": "x", "parent_comment_id": foreign["comment_id"]}))
+        .json(json!({"content": "x", "parent_comment_id": foreign["comment_id"]}))
         .send(&w)
         .await
         .expect_field("parent_comment_id");
     base.clone()
-        .body(json!({"content": "x", "client_metadata": {"platform": "fax"}}))
+        .json(json!({"content": "x", "client_metadata": {"platform": "fax"}}))
         .send(&w)
         .await
         .expect_field("client_metadata");
     base.clone()
-        .body(json!({"content": "x", "client_metadata": {"version": "v".repeat(300)}}))
+        .json(json!({"content": "x", "client_metadata": {"version": "v".repeat(300)}}))
         .send(&w)
         .await
         .expect_field("client_metadata.version");
     base.clone()
-        .body(json!({"content": "x", "event_id": other_event}))
+        .json(json!({"content": "x", "event_id": other_event}))
         .send(&w)
         .await
         .expect_field("event_id");
     base.clone()
-        .path("event_id", "not-a-uuid")
+        .path_param("event_id", "not-a-uuid")
         .send(&w)
         .await
         .expect_field("event_id");
@@ -419,7 +421,7 @@ async fn list_popular_orders_by_likes_and_pages() {
     let fans = [w.user("f1").await, w.user("f2").await, w.user("f3").await];
     for (idx, likes) in [(2usize, 3usize), (4, 2), (0, 1)] {
         for fan in &fans[..likes] {
-            on_comment("comments-like", &ids[idx], fan)
+            on_comment("http-comments-like", &ids[idx], fan)
                 .send(&w)
                 .await
                 .expect(200);
@@ -427,7 +429,7 @@ async fn list_popular_orders_by_likes_and_pages() {
     }
     // A reply is not listed among the popular.
     create(event, &ada, "reply")
-        .body(json!({"content": "reply", "parent_comment_id": ids[0]}))
+        .json(json!({"content": "reply", "parent_comment_id": ids[0]}))
         .send(&w)
         .await
         .expect(201);
@@ -537,7 +539,7 @@ async fn list_validates_its_query() {
         .await
         .expect_field("after");
     list(event, &ada)
-        .path("event_id", "123")
+        .path_param("event_id", "123")
         .send(&w)
         .await
         .expect_field("event_id");
@@ -586,27 +588,31 @@ async fn pending_comments_are_shown_only_to_moderators_and_their_author() {
         assert_eq!(r.body["comments"].as_array().expect("comments").len(), seen);
     }
     // To anyone else it does not exist.
-    for sample in ["comments-like", "comments-delete", "comments-replies"] {
+    for sample in [
+        "http-comments-like",
+        "http-comments-delete",
+        "http-comments-replies",
+    ] {
         on_comment(sample, id, &bob).send(&w).await.expect(404);
     }
-    Call::sample("comments-moderate")
-        .path("comment_id", id.as_str().expect("id"))
+    Call::sample("http-comments-moderate")
+        .path_param("comment_id", id.as_str().expect("id"))
         .by(&bob)
-        .body(json!({"action": "approve"}))
+        .json(json!({"action": "approve"}))
         .send(&w)
         .await
         .expect(404);
     // The author may like it; the room hears nothing of it.
-    on_comment("comments-like", id, &ada)
+    on_comment("http-comments-like", id, &ada)
         .send(&w)
         .await
         .expect(200);
     assert!(w.drain().await.is_empty());
     // Approval broadcasts the action and then the comment.
-    let r = Call::sample("comments-moderate")
-        .path("comment_id", id.as_str().expect("id"))
+    let r = Call::sample("http-comments-moderate")
+        .path_param("comment_id", id.as_str().expect("id"))
         .by(&host)
-        .body(json!({"action": "approve"}))
+        .json(json!({"action": "approve"}))
         .send(&w)
         .await
         .expect(200);
@@ -628,7 +634,7 @@ async fn like_toggles_and_broadcasts_the_count() {
     let event = w.live_event(ada.id).await;
     let c = post(&w, event, &ada, "like me").await;
     w.drain().await;
-    let r = on_comment("comments-like", &c["comment_id"], &bob)
+    let r = on_comment("http-comments-like", &c["comment_id"], &bob)
         .send(&w)
         .await
         .expect(200);
@@ -638,12 +644,12 @@ async fn like_toggles_and_broadcasts_the_count() {
     assert_eq!(jobs[0]["type"], "comment_updated");
     assert_eq!(jobs[0]["payload"]["like_count"], 1);
     assert_eq!(jobs[0]["payload"]["comment_id"], c["comment_id"]);
-    let r = on_comment("comments-like", &c["comment_id"], &ada)
+    let r = on_comment("http-comments-like", &c["comment_id"], &ada)
         .send(&w)
         .await
         .expect(200);
     assert_eq!(r.body, json!({"liked": true, "like_count": 2}));
-    let r = on_comment("comments-like", &c["comment_id"], &bob)
+    let r = on_comment("http-comments-like", &c["comment_id"], &bob)
         .send(&w)
         .await
         .expect(200);
@@ -657,7 +663,7 @@ async fn like_toggles_and_broadcasts_the_count() {
 async fn delete_by_author_or_moderator() {
     let moderator_id = banter::ids::UserId::new();
     let admin_id = banter::ids::UserId::new();
-    let mut config = rest_b_support::roomy_config();
+    let mut config = support::rest::roomy_config();
     config.moderators.insert(moderator_id);
     config.admins.insert(admin_id);
     let w = World::with_config(config);
@@ -669,13 +675,13 @@ async fn delete_by_author_or_moderator() {
     let event = w.live_event(host.id).await;
     let c1 = post(&w, event, &ada, "mine").await;
     w.drain().await;
-    let r = on_comment("comments-delete", &c1["comment_id"], &bob)
+    let r = on_comment("http-comments-delete", &c1["comment_id"], &bob)
         .send(&w)
         .await
         .expect(403);
     assert_eq!(r.code(), "FORBIDDEN");
     assert!(w.drain().await.is_empty());
-    let r = on_comment("comments-delete", &c1["comment_id"], &ada)
+    let r = on_comment("http-comments-delete", &c1["comment_id"], &ada)
         .send(&w)
         .await
         .expect(200);
@@ -687,7 +693,7 @@ async fn delete_by_author_or_moderator() {
     assert_eq!(jobs[0]["type"], "comment_deleted");
     assert_eq!(jobs[0]["payload"]["deleted_by"], ada.id.to_string());
     // Deleting again is harmless.
-    on_comment("comments-delete", &c1["comment_id"], &ada)
+    on_comment("http-comments-delete", &c1["comment_id"], &ada)
         .send(&w)
         .await
         .expect(200);
@@ -697,7 +703,7 @@ async fn delete_by_author_or_moderator() {
     assert_eq!(listed.body["comments"][0]["content"], "");
     for by in [&host, &moderator, &admin] {
         let c = post(&w, event, &ada, "moderate me").await;
-        on_comment("comments-delete", &c["comment_id"], by)
+        on_comment("http-comments-delete", &c["comment_id"], by)
             .send(&w)
             .await
             .expect(200);
@@ -707,7 +713,7 @@ async fn delete_by_author_or_moderator() {
 #[tokio::test]
 async fn moderation_needs_a_moderator_and_broadcasts() {
     let admin_id = banter::ids::UserId::new();
-    let mut config = rest_b_support::roomy_config();
+    let mut config = support::rest::roomy_config();
     config.admins.insert(admin_id);
     let w = World::with_config(config);
     let host = w.user("host").await;
@@ -717,10 +723,10 @@ async fn moderation_needs_a_moderator_and_broadcasts() {
     let c = post(&w, event, &ada, "spam spam").await;
     w.drain().await;
     let moderate = |by: &Actor, body: Value| {
-        Call::sample("comments-moderate")
-            .path("comment_id", c["comment_id"].as_str().expect("id"))
+        Call::sample("http-comments-moderate")
+            .path_param("comment_id", c["comment_id"].as_str().expect("id"))
             .by(by)
-            .body(body)
+            .json(body)
     };
     let r = moderate(&ada, json!({"action": "block"}))
         .send(&w)
@@ -776,20 +782,14 @@ async fn every_route_needs_a_valid_token() {
     let ada = w.user("ada").await;
     let event = w.live_event(ada.id).await;
     let c = post(&w, event, &ada, "hi").await;
-    let (elsewhere, _) = banter::app::App::in_memory(Config::default()).expect("app");
-    let forged = elsewhere
-        .sessions
-        .issuer()
-        .issue_access(ada.id, banter::time::now())
-        .expect("token")
-        .0;
+    let forged = forged_token_for(ada.id);
     let calls = [
         create(event, &ada, "x"),
         list(event, &ada),
-        on_comment("comments-replies", &c["comment_id"], &ada),
-        on_comment("comments-like", &c["comment_id"], &ada),
-        on_comment("comments-delete", &c["comment_id"], &ada),
-        on_comment("comments-moderate", &c["comment_id"], &ada),
+        on_comment("http-comments-replies", &c["comment_id"], &ada),
+        on_comment("http-comments-like", &c["comment_id"], &ada),
+        on_comment("http-comments-delete", &c["comment_id"], &ada),
+        on_comment("http-comments-moderate", &c["comment_id"], &ada),
     ];
     assert_eq!(calls.len(), ROUTES.len());
     for call in calls {
@@ -797,9 +797,9 @@ async fn every_route_needs_a_valid_token() {
         let r = call.clone().anonymous().send(&w).await;
         assert_eq!(r.status, 401, "{key} anonymous: {}", r.body);
         assert_eq!(r.code(), "UNAUTHORIZED");
-        let r = call.clone().token(&forged).send(&w).await;
+        let r = call.clone().bearer(&forged).send(&w).await;
         assert_eq!(r.status, 401, "{key} forged: {}", r.body);
-        let r = call.clone().token("not.a.jwt").send(&w).await;
+        let r = call.clone().bearer("not.a.jwt").send(&w).await;
         assert_eq!(r.status, 401, "{key} garbage: {}", r.body);
     }
     // Nothing changed.
@@ -817,10 +817,10 @@ async fn unknown_or_malformed_comment_ids() {
     let ada = w.user("ada").await;
     let unknown = json!(CommentId::new().to_string());
     for sample in [
-        "comments-replies",
-        "comments-like",
-        "comments-delete",
-        "comments-moderate",
+        "http-comments-replies",
+        "http-comments-like",
+        "http-comments-delete",
+        "http-comments-moderate",
     ] {
         let r = on_comment(sample, &unknown, &ada)
             .send(&w)
@@ -843,13 +843,13 @@ async fn replies_page_with_cursors() {
     post(&w, event, &ada, "not a reply").await;
     for i in 1..=5 {
         create(event, &ada, "r")
-            .body(json!({"content": format!("r{i}"), "parent_comment_id": parent["comment_id"]}))
+            .json(json!({"content": format!("r{i}"), "parent_comment_id": parent["comment_id"]}))
             .send(&w)
             .await
             .expect(201);
     }
     let replies = |by: &Actor| {
-        on_comment("comments-replies", &parent["comment_id"], by)
+        on_comment("http-comments-replies", &parent["comment_id"], by)
             .no_query()
             .query("limit", 2)
     };
@@ -890,40 +890,22 @@ async fn replies_page_with_cursors() {
 async fn replies_can_be_disabled_per_event() {
     let w = World::new();
     let host = w.user("host").await;
-    let t = banter::time::now();
     let event = EventId::new();
-    w.app
-        .stores
-        .events
-        .create_event(&banter::model::Event {
-            event_id: event,
-            title: "No threads".into(),
-            description: None,
-            event_type: banter::model::EventType::News,
-            status: EventStatus::Scheduled,
-            start_time: t,
-            end_time: None,
-            max_participants: None,
-            moderation_level: ModerationLevel::Standard,
-            comment_settings: banter::model::CommentSettings {
-                allow_replies: false,
-                slow_mode_seconds: 0,
-            },
-            created_by: host.id,
-            created_at: t,
-            updated_at: t,
-        })
-        .await
-        .expect("event");
-    w.app
-        .stores
-        .events
-        .set_status(event, EventStatus::Scheduled, EventStatus::Live, t)
-        .await
-        .expect("live");
+    let no_threads = banter::model::Event {
+        event_id: event,
+        title: "No threads".into(),
+        description: None,
+        event_type: banter::model::EventType::News,
+        comment_settings: banter::model::CommentSettings {
+            allow_replies: false,
+            slow_mode_seconds: 0,
+        },
+        ..event_by(host.id, EventStatus::Live, banter::time::now())
+    };
+    store_event(&w.app, &no_threads).await;
     let top = post(&w, event, &host, "top").await;
     let r = create(event, &host, "reply")
-        .body(json!({"content": "reply", "parent_comment_id": top["comment_id"]}))
+        .json(json!({"content": "reply", "parent_comment_id": top["comment_id"]}))
         .send(&w)
         .await
         .expect(403);

@@ -1,18 +1,18 @@
 //! The `conversations` function's routes, end to end through `banter::http::serve` with
 //! requests built from the samples in `events/`, over the in-memory adapters.
 
-mod rest_b_support;
+mod support;
 
 use banter::ids::{ConnectionId, ConversationId, UserId};
-use banter::model::{Connection, MAX_PARTICIPANTS, Receipt, Subscription, connection_expiry};
+use banter::model::{MAX_PARTICIPANTS, Receipt};
 use banter::rest::conversations::ROUTES;
 use banter::room::Room;
-use banter::time::now;
-use rest_b_support::{Actor, Call, Res, World, check_samples};
+use banter_testkit::connections::{store_connection, subscribe};
 use serde_json::{Value, json};
+use support::rest::{Actor, Call, Resp, World, check_samples, forged_token_for};
 
 fn create(by: &Actor, body: Value) -> Call {
-    Call::sample("conversations-create").by(by).body(body)
+    Call::sample("http-conversations-create").by(by).json(body)
 }
 
 async fn group(w: &World, owner: &Actor, members: &[&Actor]) -> Value {
@@ -28,34 +28,34 @@ async fn group(w: &World, owner: &Actor, members: &[&Actor]) -> Value {
 }
 
 fn list(by: &Actor) -> Call {
-    Call::sample("conversations-list").no_query().by(by)
+    Call::sample("http-conversations-list").no_query().by(by)
 }
 
 fn participants(conversation: &Value, by: &Actor, body: Value) -> Call {
-    Call::sample("conversations-participants")
-        .path(
+    Call::sample("http-conversations-participants")
+        .path_param(
             "conversation_id",
             conversation["conversation_id"].as_str().expect("id"),
         )
         .by(by)
-        .body(body)
+        .json(body)
 }
 
 async fn send(w: &World, conversation: &Value, by: &Actor, text: &str) -> Value {
-    Call::sample("messages-send")
-        .path(
+    Call::sample("http-messages-send")
+        .path_param(
             "conversation_id",
             conversation["conversation_id"].as_str().expect("id"),
         )
         .by(by)
-        .body(json!({"content": text, "client_message_id": uuid::Uuid::now_v7().to_string()}))
+        .json(json!({"content": text, "client_message_id": uuid::Uuid::now_v7().to_string()}))
         .send(w)
         .await
         .expect(201)
         .body
 }
 
-fn ids_of(r: &Res) -> Vec<String> {
+fn ids_of(r: &Resp) -> Vec<String> {
     r.body["conversations"]
         .as_array()
         .expect("conversations")
@@ -391,8 +391,8 @@ async fn list_hides_the_text_of_a_deleted_last_message() {
     let bob = w.user("bob").await;
     let conv = group(&w, &ada, &[&bob]).await;
     let m = send(&w, &conv, &ada, "oops, secret").await;
-    Call::sample("messages-delete")
-        .path("message_id", m["message_id"].as_str().expect("id"))
+    Call::sample("http-messages-delete")
+        .path_param("message_id", m["message_id"].as_str().expect("id"))
         .by(&ada)
         .send(&w)
         .await
@@ -484,9 +484,9 @@ async fn participants_are_managed_by_the_owner() {
         json!({"success": true, "removed_user_ids": [bob.id]})
     );
     assert!(ids_of(&list(&bob).send(&w).await.expect(200)).is_empty());
-    Call::sample("messages-list")
+    Call::sample("http-messages-list")
         .no_query()
-        .path(
+        .path_param(
             "conversation_id",
             conv["conversation_id"].as_str().expect("id"),
         )
@@ -545,12 +545,12 @@ async fn participants_are_managed_by_the_owner() {
         .await
         .expect_field("body");
     participants(&conv, &ada, json!({"action": "add", "user_ids": [dee.id]}))
-        .path("conversation_id", "bad")
+        .path_param("conversation_id", "bad")
         .send(&w)
         .await
         .expect_field("conversation_id");
     participants(&conv, &ada, json!({"action": "add", "user_ids": [dee.id]}))
-        .path("conversation_id", ConversationId::new())
+        .path_param("conversation_id", ConversationId::new())
         .send(&w)
         .await
         .expect(404);
@@ -591,29 +591,9 @@ async fn removed_participants_stop_receiving_the_room() {
         .parse()
         .expect("id");
     let connection: ConnectionId = "bobConn1=".parse().expect("connection id");
-    let t = now();
+    store_connection(&w.app, &connection, bob.id).await;
+    subscribe(&w.app, Room::Conversation(id), &connection, bob.id).await;
     let stores = &w.app.stores;
-    stores
-        .connections
-        .put_connection(&Connection {
-            connection_id: connection.clone(),
-            user_id: bob.id,
-            connected_at: t,
-            expires_at: connection_expiry(t),
-        })
-        .await
-        .expect("connection");
-    stores
-        .connections
-        .subscribe(&Subscription {
-            room: Room::Conversation(id),
-            connection_id: connection.clone(),
-            user_id: bob.id,
-            subscribed_at: t,
-            expires_at: connection_expiry(t),
-        })
-        .await
-        .expect("subscribe");
     participants(
         &conv,
         &ada,
@@ -636,14 +616,7 @@ async fn every_route_needs_a_valid_token() {
     let ada = w.user("ada").await;
     let bob = w.user("bob").await;
     let conv = group(&w, &ada, &[&bob]).await;
-    let (elsewhere, _) =
-        banter::app::App::in_memory(banter::config::Config::default()).expect("app");
-    let forged = elsewhere
-        .sessions
-        .issuer()
-        .issue_access(ada.id, now())
-        .expect("token")
-        .0;
+    let forged = forged_token_for(ada.id);
     let calls = [
         list(&ada),
         create(
@@ -662,7 +635,7 @@ async fn every_route_needs_a_valid_token() {
         let r = call.clone().anonymous().send(&w).await;
         assert_eq!(r.status, 401, "{key} anonymous: {}", r.body);
         assert_eq!(r.code(), "UNAUTHORIZED");
-        let r = call.clone().token(&forged).send(&w).await;
+        let r = call.clone().bearer(&forged).send(&w).await;
         assert_eq!(r.status, 401, "{key} forged: {}", r.body);
     }
     let r = list(&ada).send(&w).await.expect(200);

@@ -1,7 +1,7 @@
 //! REST: the `events` function through `http::serve` — create with validation, public reads,
 //! listing by status with sealed cursors, and status changes with their broadcast.
 
-mod rest_support;
+mod support;
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -15,8 +15,8 @@ use banter::rest::events::{CREATE, GET_EVENT, LIST, SET_STATUS};
 use banter::room::Room;
 use banter::time::now;
 use chrono::Duration;
-use rest_support::*;
 use serde_json::{Value, json};
+use support::rest::*;
 
 async fn events(app: &App, call: &Call) -> Resp {
     send(app, call, rest::events::route).await
@@ -48,10 +48,11 @@ fn create_body() -> Value {
 
 #[tokio::test]
 async fn create_returns_the_event_view() {
-    let (app, _) = app();
+    let World { app, .. } = World::with_defaults();
     let (user, token) = seed_user(&app, "grace_h").await;
-    let r = events(&app, &Call::sample("http-events-create").bearer(&token)).await;
-    r.expect(201);
+    let r = events(&app, &Call::sample("http-events-create").bearer(&token))
+        .await
+        .expect(201);
     let b = &r.body;
     let keys: BTreeSet<String> = b.as_object().unwrap().keys().cloned().collect();
     let expected: BTreeSet<String> = [
@@ -101,12 +102,13 @@ async fn create_returns_the_event_view() {
 
 #[tokio::test]
 async fn create_applies_defaults_and_normalizes_times() {
-    let (app, _) = app();
+    let World { app, .. } = World::with_defaults();
     let (_, token) = seed_user(&app, "grace_h").await;
     let mut body = create_body();
     body["start_time"] = json!("2026-11-20T21:00:00.123456+02:00");
-    let r = events(&app, &Call::to(CREATE).bearer(&token).json(body)).await;
-    r.expect(201);
+    let r = events(&app, &Call::to(CREATE).bearer(&token).json(body))
+        .await
+        .expect(201);
     assert_eq!(r.body["start_time"], "2026-11-20T19:00:00.123Z");
     assert_eq!(r.body["moderation_level"], "standard");
     assert_eq!(
@@ -120,14 +122,15 @@ async fn create_applies_defaults_and_normalizes_times() {
 
 #[tokio::test]
 async fn create_lists_every_invalid_field() {
-    let (app, _) = app();
+    let World { app, .. } = World::with_defaults();
     let (_, token) = seed_user(&app, "grace_h").await;
     let create = |body: Value| Call::to(CREATE).bearer(&token).json(body);
     let fields = |r: &Resp| r.fields().into_iter().collect::<BTreeSet<_>>();
     let set = |f: &[&str]| f.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>();
 
-    let r = events(&app, &create(json!({}))).await;
-    r.expect_error(400, "VALIDATION_ERROR");
+    let r = events(&app, &create(json!({})))
+        .await
+        .expect_error(400, "VALIDATION_ERROR");
     assert_eq!(fields(&r), set(&["title", "event_type", "start_time"]));
 
     let r = events(
@@ -143,8 +146,8 @@ async fn create_lists_every_invalid_field() {
             "comment_settings": {"slow_mode_seconds": 3601},
         })),
     )
-    .await;
-    r.expect_error(400, "VALIDATION_ERROR");
+    .await
+    .expect_error(400, "VALIDATION_ERROR");
     assert_eq!(
         fields(&r),
         set(&[
@@ -172,23 +175,25 @@ async fn create_lists_every_invalid_field() {
     for (field, value) in cases {
         let mut body = create_body();
         body[field] = value.clone();
-        let r = events(&app, &create(body)).await;
-        r.expect_error(400, "VALIDATION_ERROR");
+        let r = events(&app, &create(body))
+            .await
+            .expect_error(400, "VALIDATION_ERROR");
         assert_eq!(r.fields(), [field], "{field} = {value}");
     }
     // Wrong JSON types are refused as a body error.
     let mut body = create_body();
     body["max_participants"] = json!("many");
-    let r = events(&app, &create(body)).await;
-    r.expect_error(400, "VALIDATION_ERROR");
+    let r = events(&app, &create(body))
+        .await
+        .expect_error(400, "VALIDATION_ERROR");
     assert_eq!(r.fields(), ["body"]);
 
     let r = events(
         &app,
         &Call::to(CREATE).bearer(&token).raw_body("{\"title\""),
     )
-    .await;
-    r.expect_error(400, "VALIDATION_ERROR");
+    .await
+    .expect_error(400, "VALIDATION_ERROR");
     assert_eq!(r.fields(), ["body"]);
     let mut big = create_body();
     big["description"] = json!("d".repeat(MAX_BODY_BYTES));
@@ -210,7 +215,7 @@ async fn create_lists_every_invalid_field() {
 
 #[tokio::test]
 async fn create_needs_an_active_signed_in_user() {
-    let (app, _) = app();
+    let World { app, .. } = World::with_defaults();
     events(&app, &Call::to(CREATE).anonymous().json(create_body()))
         .await
         .expect_error(401, "UNAUTHORIZED");
@@ -225,7 +230,7 @@ async fn create_needs_an_active_signed_in_user() {
 
 #[tokio::test]
 async fn get_event_is_public_and_counts_comments() {
-    let (app, _) = app();
+    let World { app, .. } = World::with_defaults();
     let (user, token) = seed_user(&app, "grace_h").await;
     let event = seed_event(&app, user.user_id, EventStatus::Live).await;
     for i in 0..3 {
@@ -249,8 +254,7 @@ async fn get_event_is_public_and_counts_comments() {
         get_call(event.event_id).anonymous(),
         get_call(event.event_id).bearer(&token),
     ] {
-        let r = events(&app, &call).await;
-        r.expect(200);
+        let r = events(&app, &call).await.expect(200);
         assert_eq!(r.body["event_id"], event.event_id.to_string());
         assert_eq!(r.body["status"], "live");
         assert_eq!(r.body["comment_count"], 3);
@@ -259,8 +263,9 @@ async fn get_event_is_public_and_counts_comments() {
     }
     // A token that is sent must be valid, even on a public route.
     let expired = token_issued_at(&app, user.user_id, now() - Duration::hours(1));
-    let r = events(&app, &get_call(event.event_id).bearer(&expired)).await;
-    r.expect_error(401, "UNAUTHORIZED");
+    let r = events(&app, &get_call(event.event_id).bearer(&expired))
+        .await
+        .expect_error(401, "UNAUTHORIZED");
     assert_eq!(r.message(), "token expired");
     events(&app, &list_call().bearer("forged.token.here"))
         .await
@@ -269,10 +274,11 @@ async fn get_event_is_public_and_counts_comments() {
 
 #[tokio::test]
 async fn get_event_path_errors() {
-    let (app, _) = app();
+    let World { app, .. } = World::with_defaults();
     for bad in ["nope", "0b5c5f5e-8a3b-4c8e-9a55-6f2d3f1e2a10"] {
-        let r = events(&app, &get_call(bad).anonymous()).await;
-        r.expect_error(400, "VALIDATION_ERROR");
+        let r = events(&app, &get_call(bad).anonymous())
+            .await
+            .expect_error(400, "VALIDATION_ERROR");
         assert_eq!(r.fields(), ["event_id"]);
     }
     events(&app, &get_call(EventId::new()).anonymous())
@@ -282,21 +288,21 @@ async fn get_event_path_errors() {
 
 #[tokio::test]
 async fn a_deleted_creator_shows_as_a_placeholder() {
-    let (app, _) = app();
+    let World { app, .. } = World::with_defaults();
     let ghost = banter::ids::UserId::new();
     let event = seed_event(&app, ghost, EventStatus::Live).await;
-    let r = events(&app, &get_call(event.event_id).anonymous()).await;
-    r.expect(200);
+    let r = events(&app, &get_call(event.event_id).anonymous())
+        .await
+        .expect(200);
     assert_eq!(r.body["created_by"]["user_id"], ghost.to_string());
     assert_eq!(r.body["created_by"]["username"], "deleted");
-    let r = events(&app, &list_call().anonymous()).await;
-    r.expect(200);
+    let r = events(&app, &list_call().anonymous()).await.expect(200);
     assert_eq!(r.body["events"][0]["created_by"]["username"], "deleted");
 }
 
 #[tokio::test]
 async fn list_pages_by_status_with_a_sealed_cursor() {
-    let (app, _) = app();
+    let World { app, .. } = World::with_defaults();
     let (user, _) = seed_user(&app, "grace_h").await;
     let base = now();
     let mut live = Vec::new();
@@ -324,8 +330,7 @@ async fn list_pages_by_status_with_a_sealed_cursor() {
         if let Some(c) = &cursor {
             call = call.query("cursor", c);
         }
-        let r = events(&app, &call).await;
-        r.expect(200);
+        let r = events(&app, &call).await.expect(200);
         for e in r.body["events"].as_array().unwrap() {
             assert_eq!(e["status"], "live");
             seen.push(e["event_id"].as_str().unwrap().to_owned());
@@ -343,12 +348,14 @@ async fn list_pages_by_status_with_a_sealed_cursor() {
     let expected: Vec<String> = live.iter().map(|(_, id)| id.to_string()).collect();
     assert_eq!(seen, expected);
 
-    let r = events(&app, &list_call().anonymous().query("status", "scheduled")).await;
-    r.expect(200);
+    let r = events(&app, &list_call().anonymous().query("status", "scheduled"))
+        .await
+        .expect(200);
     assert_eq!(r.body["events"].as_array().unwrap().len(), 2);
     assert_eq!(r.body["has_more"], false);
-    let r = events(&app, &list_call().anonymous().query("status", "ended")).await;
-    r.expect(200);
+    let r = events(&app, &list_call().anonymous().query("status", "ended"))
+        .await
+        .expect(200);
     assert_eq!(r.body["events"], json!([]));
 
     // A live cursor is no cursor for another status; tampering is caught.
@@ -359,8 +366,9 @@ async fn list_pages_by_status_with_a_sealed_cursor() {
         list_call().query("cursor", "nope"),
     ];
     for call in bad {
-        let r = events(&app, &call.anonymous()).await;
-        r.expect_error(400, "VALIDATION_ERROR");
+        let r = events(&app, &call.anonymous())
+            .await
+            .expect_error(400, "VALIDATION_ERROR");
         assert_eq!(r.fields(), ["cursor"]);
     }
     for (call, field) in [
@@ -369,8 +377,9 @@ async fn list_pages_by_status_with_a_sealed_cursor() {
         (list_call().query("limit", 0), "limit"),
         (list_call().query("limit", 101), "limit"),
     ] {
-        let r = events(&app, &call.anonymous()).await;
-        r.expect_error(400, "VALIDATION_ERROR");
+        let r = events(&app, &call.anonymous())
+            .await
+            .expect_error(400, "VALIDATION_ERROR");
         assert_eq!(r.fields(), [field]);
     }
     events(&app, &list_call().anonymous().query("limit", 100))
@@ -380,12 +389,13 @@ async fn list_pages_by_status_with_a_sealed_cursor() {
 
 #[tokio::test]
 async fn creator_changes_status_and_it_is_broadcast() {
-    let (app, queue) = app();
+    let World { app, queue } = World::with_defaults();
     let (user, token) = seed_user(&app, "grace_h").await;
     let event = seed_event(&app, user.user_id, EventStatus::Scheduled).await;
 
-    let r = events(&app, &status_call(event.event_id, "live").bearer(&token)).await;
-    r.expect(200);
+    let r = events(&app, &status_call(event.event_id, "live").bearer(&token))
+        .await
+        .expect(200);
     assert_eq!(r.body["status"], "live");
     assert_eq!(r.body["event_id"], event.event_id.to_string());
     let stored = app
@@ -421,7 +431,7 @@ async fn creator_changes_status_and_it_is_broadcast() {
 #[tokio::test]
 async fn an_admin_may_change_any_events_status() {
     let admin = banter::ids::UserId::new();
-    let (app, queue) = app_with(Config {
+    let World { app, queue } = World::with_config(Config {
         admins: HashSet::from([admin]),
         ..Config::default()
     });
@@ -436,15 +446,15 @@ async fn an_admin_may_change_any_events_status() {
         &app,
         &status_call(event.event_id, "cancelled").bearer(&token_for(&app, admin)),
     )
-    .await;
-    r.expect(200);
+    .await
+    .expect(200);
     assert_eq!(r.body["status"], "cancelled");
     assert_eq!(drain(&queue).await.len(), 1);
 }
 
 #[tokio::test]
 async fn others_may_not_change_the_status() {
-    let (app, queue) = app();
+    let World { app, queue } = World::with_defaults();
     let (creator, _) = seed_user(&app, "grace_h").await;
     let (_, other) = seed_user(&app, "ada_l").await;
     let event = seed_event(&app, creator.user_id, EventStatus::Scheduled).await;
@@ -467,7 +477,7 @@ async fn others_may_not_change_the_status() {
 
 #[tokio::test]
 async fn invalid_transitions_are_409() {
-    let (app, queue) = app();
+    let World { app, queue } = World::with_defaults();
     let (user, token) = seed_user(&app, "grace_h").await;
     let cases = [
         (EventStatus::Scheduled, "ended"),
@@ -479,8 +489,9 @@ async fn invalid_transitions_are_409() {
     ];
     for (from, to) in cases {
         let event = seed_event(&app, user.user_id, from).await;
-        let r = events(&app, &status_call(event.event_id, to).bearer(&token)).await;
-        r.expect_error(409, "CONFLICT");
+        let r = events(&app, &status_call(event.event_id, to).bearer(&token))
+            .await
+            .expect_error(409, "CONFLICT");
         assert!(r.message().contains(to), "{}", r.message());
     }
     assert!(drain(&queue).await.is_empty());
@@ -488,7 +499,7 @@ async fn invalid_transitions_are_409() {
 
 #[tokio::test]
 async fn status_change_input_errors() {
-    let (app, _) = app();
+    let World { app, .. } = World::with_defaults();
     let (user, token) = seed_user(&app, "grace_h").await;
     let event = seed_event(&app, user.user_id, EventStatus::Scheduled).await;
     let put = || {
@@ -509,8 +520,9 @@ async fn status_change_input_errors() {
             "event_id",
         ),
     ] {
-        let r = events(&app, &call).await;
-        r.expect_error(400, "VALIDATION_ERROR");
+        let r = events(&app, &call)
+            .await
+            .expect_error(400, "VALIDATION_ERROR");
         assert_eq!(r.fields(), [field]);
     }
     events(
@@ -529,7 +541,7 @@ async fn status_change_input_errors() {
 
 #[tokio::test]
 async fn authorization_matrix() {
-    let (app, _) = app();
+    let World { app, .. } = World::with_defaults();
     let (creator, _) = seed_user(&app, "grace_h").await;
     let (_, other) = seed_user(&app, "ada_l").await;
     let event = seed_event(&app, creator.user_id, EventStatus::Scheduled).await;

@@ -1,19 +1,19 @@
 //! The `messages` function's routes, end to end through `banter::http::serve` with requests
 //! built from the samples in `events/`, over the in-memory adapters.
 
-mod rest_b_support;
+mod support;
 
 use banter::ids::{ConversationId, MessageId};
 use banter::rest::messages::ROUTES;
-use rest_b_support::{Actor, Call, Res, World, check_samples};
 use serde_json::{Value, json};
+use support::rest::{Actor, Call, Resp, World, check_samples, forged_token_for};
 
 /// A group of `owner` with `members`; returns its id.
 async fn group(w: &World, owner: &Actor, members: &[&Actor]) -> String {
     let ids: Vec<String> = members.iter().map(|m| m.id.to_string()).collect();
-    Call::sample("conversations-create")
+    Call::sample("http-conversations-create")
         .by(owner)
-        .body(json!({"conversation_type": "group", "title": "Team", "participant_ids": ids}))
+        .json(json!({"conversation_type": "group", "title": "Team", "participant_ids": ids}))
         .send(w)
         .await
         .expect(201)
@@ -24,10 +24,10 @@ async fn group(w: &World, owner: &Actor, members: &[&Actor]) -> String {
 }
 
 fn send_call(conversation: &str, by: &Actor, content: &str, key: &str) -> Call {
-    Call::sample("messages-send")
-        .path("conversation_id", conversation)
+    Call::sample("http-messages-send")
+        .path_param("conversation_id", conversation)
         .by(by)
-        .body(json!({"content": content, "client_message_id": key}))
+        .json(json!({"content": content, "client_message_id": key}))
 }
 
 async fn send(w: &World, conversation: &str, by: &Actor, content: &str) -> Value {
@@ -39,27 +39,27 @@ async fn send(w: &World, conversation: &str, by: &Actor, content: &str) -> Value
 }
 
 fn history(conversation: &str, by: &Actor) -> Call {
-    Call::sample("messages-list")
+    Call::sample("http-messages-list")
         .no_query()
-        .path("conversation_id", conversation)
+        .path_param("conversation_id", conversation)
         .by(by)
 }
 
 fn on_message(sample: &str, message: &Value, by: &Actor) -> Call {
     Call::sample(sample)
-        .path("message_id", message["message_id"].as_str().expect("id"))
+        .path_param("message_id", message["message_id"].as_str().expect("id"))
         .by(by)
 }
 
 fn edit(message: &Value, by: &Actor, body: Value) -> Call {
-    on_message("messages-edit", message, by).body(body)
+    on_message("http-messages-edit", message, by).json(body)
 }
 
 fn react(message: &Value, by: &Actor, emoji: &str) -> Call {
-    on_message("messages-react", message, by).body(json!({ "emoji": emoji }))
+    on_message("http-messages-react", message, by).json(json!({ "emoji": emoji }))
 }
 
-fn positions(r: &Res) -> Vec<u64> {
+fn positions(r: &Resp) -> Vec<u64> {
     r.body["messages"]
         .as_array()
         .expect("messages")
@@ -68,7 +68,7 @@ fn positions(r: &Res) -> Vec<u64> {
         .collect()
 }
 
-fn cursor(r: &Res) -> String {
+fn cursor(r: &Resp) -> String {
     r.body["next_cursor"]
         .as_str()
         .expect("next_cursor")
@@ -119,10 +119,10 @@ async fn send_is_idempotent_by_client_message_id() {
         .expect(201);
     assert_ne!(other.body["message_id"], m["message_id"]);
     // Replies and an explicit type.
-    let reply = Call::sample("messages-send")
-        .path("conversation_id", &conv)
+    let reply = Call::sample("http-messages-send")
+        .path_param("conversation_id", &conv)
         .by(&bob)
-        .body(json!({
+        .json(json!({
             "content": "re",
             "client_message_id": "client-2",
             "reply_to_message_id": m["message_id"],
@@ -158,32 +158,32 @@ async fn send_validates_its_input() {
         .expect_field("content");
     let base = send_call(&conv, &ada, "x", "k1");
     base.clone()
-        .body(json!({"content": "x"}))
+        .json(json!({"content": "x"}))
         .send(&w)
         .await
         .expect_field("client_message_id");
     base.clone()
-        .body(json!({"content": "x", "client_message_id": "has space"}))
+        .json(json!({"content": "x", "client_message_id": "has space"}))
         .send(&w)
         .await
         .expect_field("client_message_id");
     base.clone()
-        .body(json!({"content": "x", "client_message_id": "k".repeat(65)}))
+        .json(json!({"content": "x", "client_message_id": "k".repeat(65)}))
         .send(&w)
         .await
         .expect_field("client_message_id");
     base.clone()
-        .body(json!({"content": "x", "client_message_id": "k2", "message_type": "image"}))
+        .json(json!({"content": "x", "client_message_id": "k2", "message_type": "image"}))
         .send(&w)
         .await
         .expect_field("message_type");
     base.clone()
-        .body(json!({"content": "x", "client_message_id": "k2", "reply_to_message_id": foreign["message_id"]}))
+        .json(json!({"content": "x", "client_message_id": "k2", "reply_to_message_id": foreign["message_id"]}))
         .send(&w)
         .await
         .expect_field("reply_to_message_id");
     base.clone()
-        .body(json!({"content": "x", "client_message_id": "k2", "reply_to_message_id": "zzz"}))
+        .json(json!({"content": "x", "client_message_id": "k2", "reply_to_message_id": "zzz"}))
         .send(&w)
         .await
         .expect_field("reply_to_message_id");
@@ -201,7 +201,7 @@ async fn send_validates_its_input() {
     let r = base.clone().raw_body(&big).send(&w).await.expect(413);
     assert_eq!(r.code(), "PAYLOAD_TOO_LARGE");
     base.clone()
-        .path("conversation_id", "nope")
+        .path_param("conversation_id", "nope")
         .send(&w)
         .await
         .expect_field("conversation_id");
@@ -448,7 +448,7 @@ async fn edit_by_the_author_keeps_the_history() {
         .await
         .expect_field("body");
     // A deleted message cannot be edited.
-    on_message("messages-delete", &m, &ada)
+    on_message("http-messages-delete", &m, &ada)
         .send(&w)
         .await
         .expect(200);
@@ -467,12 +467,12 @@ async fn delete_by_the_author_only() {
     let conv = group(&w, &ada, &[&bob]).await;
     let m = send(&w, &conv, &ada, "regret").await;
     w.drain().await;
-    let r = on_message("messages-delete", &m, &bob)
+    let r = on_message("http-messages-delete", &m, &bob)
         .send(&w)
         .await
         .expect(403);
     assert_eq!(r.code(), "FORBIDDEN");
-    let r = on_message("messages-delete", &m, &ada)
+    let r = on_message("http-messages-delete", &m, &ada)
         .send(&w)
         .await
         .expect(200);
@@ -481,7 +481,7 @@ async fn delete_by_the_author_only() {
     assert_eq!(r.body["message"]["content"], "");
     assert_eq!(w.drain_types().await, ["message_updated"]);
     // Idempotent, and nothing more is broadcast.
-    on_message("messages-delete", &m, &ada)
+    on_message("http-messages-delete", &m, &ada)
         .send(&w)
         .await
         .expect(200);
@@ -532,8 +532,8 @@ async fn reactions_toggle() {
     for bad in ["ab", "", "👍 👍", &"👍".repeat(17)] {
         react(&m, &ada, bad).send(&w).await.expect_field("emoji");
     }
-    on_message("messages-react", &m, &ada)
-        .body(json!({}))
+    on_message("http-messages-react", &m, &ada)
+        .json(json!({}))
         .send(&w)
         .await
         .expect_field("emoji");
@@ -550,20 +550,13 @@ async fn authorization_matrix() {
     let eves = group(&w, &eve, &[&bob]).await;
     let eve_msg = send(&w, &eves, &eve, "eve's").await;
     w.drain().await;
-    let (elsewhere, _) =
-        banter::app::App::in_memory(banter::config::Config::default()).expect("app");
-    let forged = elsewhere
-        .sessions
-        .issuer()
-        .issue_access(ada.id, banter::time::now())
-        .expect("token")
-        .0;
+    let forged = forged_token_for(ada.id);
     let calls = |by: &Actor| {
         vec![
             history(&conv, by),
             send_call(&conv, by, "x", "matrix-1"),
             edit(&m, by, json!({"content": "x"})),
-            on_message("messages-delete", &m, by),
+            on_message("http-messages-delete", &m, by),
             react(&m, by, "👍"),
         ]
     };
@@ -573,7 +566,7 @@ async fn authorization_matrix() {
         let r = call.clone().anonymous().send(&w).await;
         assert_eq!(r.status, 401, "{key} anonymous: {}", r.body);
         assert_eq!(r.code(), "UNAUTHORIZED");
-        let r = call.clone().token(&forged).send(&w).await;
+        let r = call.clone().bearer(&forged).send(&w).await;
         assert_eq!(r.status, 401, "{key} forged: {}", r.body);
     }
     // A non-participant: every route answers 404, exactly as for ids that do not exist.
@@ -590,7 +583,7 @@ async fn authorization_matrix() {
         history(&ghost_conv, &ada),
         send_call(&ghost_conv, &ada, "x", "k"),
         edit(&ghost_msg, &ada, json!({"content": "x"})),
-        on_message("messages-delete", &ghost_msg, &ada),
+        on_message("http-messages-delete", &ghost_msg, &ada),
         react(&ghost_msg, &ada, "👍"),
     ] {
         call.send(&w).await.expect(404);
@@ -601,7 +594,7 @@ async fn authorization_matrix() {
         .send(&w)
         .await
         .expect(404);
-    on_message("messages-delete", &eve_msg, &ada)
+    on_message("http-messages-delete", &eve_msg, &ada)
         .send(&w)
         .await
         .expect(404);
@@ -613,7 +606,7 @@ async fn authorization_matrix() {
         .send(&w)
         .await
         .expect(403);
-    on_message("messages-delete", &m, &bob)
+    on_message("http-messages-delete", &m, &bob)
         .send(&w)
         .await
         .expect(403);
@@ -624,7 +617,7 @@ async fn authorization_matrix() {
             &ada,
             json!({"content": "x"}),
         ),
-        on_message("messages-delete", &json!({"message_id": "nope"}), &ada),
+        on_message("http-messages-delete", &json!({"message_id": "nope"}), &ada),
         react(&json!({"message_id": "nope"}), &ada, "👍"),
     ] {
         call.send(&w).await.expect_field("message_id");
@@ -647,7 +640,7 @@ async fn authorization_matrix() {
 async fn message_rate_limit_answers_429() {
     let w = World::with_config(banter::config::Config {
         message_rate: banter::config::RateRule::per(2, 60),
-        ..rest_b_support::roomy_config()
+        ..support::rest::roomy_config()
     });
     let ada = w.user("ada").await;
     let bob = w.user("bob").await;

@@ -1,7 +1,7 @@
 //! REST: the `users` function through `http::serve` — own profile, profile updates, public
 //! profiles, search with sealed cursors, and who may call what.
 
-mod rest_support;
+mod support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -17,8 +17,8 @@ use banter::rest::users::{GET_ME, GET_USER, PATCH_ME, SEARCH};
 use banter::store::{Cursor, Page, StoreError, StoreResult, UserStore};
 use banter::time::now;
 use chrono::Duration;
-use rest_support::*;
 use serde_json::{Value, json};
+use support::rest::*;
 
 async fn users(app: &App, call: &Call) -> Resp {
     send(app, call, rest::users::route).await
@@ -44,10 +44,11 @@ fn search_call(q: &str) -> Call {
 
 #[tokio::test]
 async fn me_is_the_private_profile() {
-    let (app, _) = app();
+    let World { app, .. } = World::with_defaults();
     let (user, token) = seed_user(&app, "grace_h").await;
-    let r = users(&app, &Call::to(GET_ME).bearer(&token)).await;
-    r.expect(200);
+    let r = users(&app, &Call::to(GET_ME).bearer(&token))
+        .await
+        .expect(200);
     assert_eq!(
         keys(&r.body),
         set(&[
@@ -72,10 +73,9 @@ async fn me_is_the_private_profile() {
 
 #[tokio::test]
 async fn protected_routes_refuse_missing_expired_forged_and_wrong_kind_tokens() {
-    let (app, _) = app();
+    let World { app, .. } = World::with_defaults();
     let (user, _) = seed_user(&app, "grace_h").await;
-    let (other, _) = rest_support::app();
-    let forged = token_for(&other, user.user_id);
+    let forged = forged_token_for(user.user_id);
     let expired = token_issued_at(&app, user.user_id, now() - Duration::hours(1));
     let refresh = app
         .sessions
@@ -112,15 +112,14 @@ async fn protected_routes_refuse_missing_expired_forged_and_wrong_kind_tokens() 
         ),
     ];
     for (what, call, message) in cases {
-        let r = users(&app, &call).await;
-        r.expect_error(401, "UNAUTHORIZED");
+        let r = users(&app, &call).await.expect_error(401, "UNAUTHORIZED");
         assert_eq!(r.message(), message, "{what}");
     }
 }
 
 #[tokio::test]
 async fn every_users_route_needs_a_signed_in_user() {
-    let (app, _) = app();
+    let World { app, .. } = World::with_defaults();
     let (target, _) = seed_user(&app, "grace_h").await;
     let (_, other) = seed_user(&app, "ada_l").await;
     let calls = [
@@ -151,7 +150,7 @@ async fn every_users_route_needs_a_signed_in_user() {
 
 #[tokio::test]
 async fn me_of_an_account_that_no_longer_exists_is_404() {
-    let (app, _) = app();
+    let World { app, .. } = World::with_defaults();
     let token = token_for(&app, UserId::new());
     users(&app, &Call::to(GET_ME).bearer(&token))
         .await
@@ -160,10 +159,11 @@ async fn me_of_an_account_that_no_longer_exists_is_404() {
 
 #[tokio::test]
 async fn patch_me_changes_and_clears_fields() {
-    let (app, _) = app();
+    let World { app, .. } = World::with_defaults();
     let (user, token) = seed_user(&app, "grace_h").await;
-    let r = users(&app, &Call::sample("http-users-me-patch").bearer(&token)).await;
-    r.expect(200);
+    let r = users(&app, &Call::sample("http-users-me-patch").bearer(&token))
+        .await
+        .expect(200);
     assert_eq!(r.body["display_name"], "Grace H.");
     assert_eq!(r.body["status_message"], "Watching the final");
     assert_eq!(
@@ -189,16 +189,17 @@ async fn patch_me_changes_and_clears_fields() {
             "avatar_url": null, "status_message": "", "email": "  new@example.com "
         })),
     )
-    .await;
-    r.expect(200);
+    .await
+    .expect(200);
     assert_eq!(r.body["avatar_url"], Value::Null);
     assert_eq!(r.body["status_message"], Value::Null);
     assert_eq!(r.body["email"], "new@example.com");
     assert_eq!(r.body["display_name"], "Grace H.");
 
     // Nothing to change: the profile as it is, no write.
-    let r = users(&app, &Call::to(PATCH_ME).bearer(&token).json(json!({}))).await;
-    r.expect(200);
+    let r = users(&app, &Call::to(PATCH_ME).bearer(&token).json(json!({})))
+        .await
+        .expect(200);
     assert_eq!(r.body["email"], "new@example.com");
     let stored = app
         .stores
@@ -213,7 +214,7 @@ async fn patch_me_changes_and_clears_fields() {
 
 #[tokio::test]
 async fn patch_me_lists_every_invalid_field() {
-    let (app, _) = app();
+    let World { app, .. } = World::with_defaults();
     let (user, token) = seed_user(&app, "grace_h").await;
     let patch = |body: Value| Call::to(PATCH_ME).bearer(&token).json(body);
 
@@ -226,25 +227,28 @@ async fn patch_me_lists_every_invalid_field() {
             "email": "not-an-email",
         })),
     )
-    .await;
-    r.expect_error(400, "VALIDATION_ERROR");
+    .await
+    .expect_error(400, "VALIDATION_ERROR");
     assert_eq!(
         r.fields(),
         ["display_name", "avatar_url", "status_message", "email"]
     );
 
-    let r = users(&app, &patch(json!({"display_name": null}))).await;
-    r.expect_error(400, "VALIDATION_ERROR");
+    let r = users(&app, &patch(json!({"display_name": null})))
+        .await
+        .expect_error(400, "VALIDATION_ERROR");
     assert_eq!(r.fields(), ["display_name"]);
 
     // Unknown or immutable fields are refused, not ignored.
     for body in [json!({"username": "new_name"}), json!({"password": "x"})] {
-        let r = users(&app, &patch(body)).await;
-        r.expect_error(400, "VALIDATION_ERROR");
+        let r = users(&app, &patch(body))
+            .await
+            .expect_error(400, "VALIDATION_ERROR");
         assert_eq!(r.fields(), ["body"]);
     }
-    let r = users(&app, &patch(json!({"display_name": 5}))).await;
-    r.expect_error(400, "VALIDATION_ERROR");
+    let r = users(&app, &patch(json!({"display_name": 5})))
+        .await
+        .expect_error(400, "VALIDATION_ERROR");
     assert_eq!(r.fields(), ["body"]);
 
     let r = users(
@@ -253,11 +257,12 @@ async fn patch_me_lists_every_invalid_field() {
             .bearer(&token)
             .raw_body("{\"display_name\":"),
     )
-    .await;
-    r.expect_error(400, "VALIDATION_ERROR");
+    .await
+    .expect_error(400, "VALIDATION_ERROR");
     assert_eq!(r.fields(), ["body"]);
-    let r = users(&app, &Call::to(PATCH_ME).bearer(&token).no_body()).await;
-    r.expect_error(400, "VALIDATION_ERROR");
+    users(&app, &Call::to(PATCH_ME).bearer(&token).no_body())
+        .await
+        .expect_error(400, "VALIDATION_ERROR");
     let big = json!({"status_message": "x".repeat(MAX_BODY_BYTES)});
     users(&app, &patch(big))
         .await
@@ -276,7 +281,7 @@ async fn patch_me_lists_every_invalid_field() {
 
 #[tokio::test]
 async fn patch_me_is_refused_to_suspended_accounts() {
-    let (app, _) = app();
+    let World { app, .. } = World::with_defaults();
     let (mut user, token) = seed_user(&app, "grace_h").await;
     user.account_status = AccountStatus::Suspended;
     user.version = 2;
@@ -290,8 +295,9 @@ async fn patch_me_is_refused_to_suspended_accounts() {
     .await
     .expect_error(403, "FORBIDDEN");
     // Reading one's own profile still works (it shows the status).
-    let r = users(&app, &Call::to(GET_ME).bearer(&token)).await;
-    r.expect(200);
+    let r = users(&app, &Call::to(GET_ME).bearer(&token))
+        .await
+        .expect(200);
     assert_eq!(r.body["account_status"], "suspended");
 }
 
@@ -343,7 +349,7 @@ impl UserStore for RacingUsers {
 }
 
 fn racing_app(fail: usize) -> App {
-    let (mut app, _) = app();
+    let World { mut app, .. } = World::with_defaults();
     app.stores.users = Arc::new(RacingUsers {
         inner: app.stores.users.clone(),
         fail: AtomicUsize::new(fail),
@@ -362,8 +368,8 @@ async fn patch_me_retries_when_a_concurrent_update_wins() {
             .bearer(&token)
             .json(json!({"status_message": "racing"})),
     )
-    .await;
-    r.expect(200);
+    .await
+    .expect(200);
     assert_eq!(r.body["status_message"], "racing");
     assert_eq!(r.body["reputation_score"], 20);
     let stored = app
@@ -391,11 +397,12 @@ async fn patch_me_retries_when_a_concurrent_update_wins() {
 
 #[tokio::test]
 async fn public_profile_hides_private_fields() {
-    let (app, _) = app();
+    let World { app, .. } = World::with_defaults();
     let (target, _) = seed_user(&app, "grace_h").await;
     let (_, token) = seed_user(&app, "ada_l").await;
-    let r = users(&app, &get_user_call(target.user_id).bearer(&token)).await;
-    r.expect(200);
+    let r = users(&app, &get_user_call(target.user_id).bearer(&token))
+        .await
+        .expect(200);
     assert_eq!(
         keys(&r.body),
         set(&[
@@ -416,11 +423,12 @@ async fn public_profile_hides_private_fields() {
 
 #[tokio::test]
 async fn public_profile_path_errors() {
-    let (app, _) = app();
+    let World { app, .. } = World::with_defaults();
     let (_, token) = seed_user(&app, "ada_l").await;
     for bad in ["nope", "0b5c5f5e-8a3b-4c8e-9a55-6f2d3f1e2a10", "%20"] {
-        let r = users(&app, &get_user_call(bad).bearer(&token)).await;
-        r.expect_error(400, "VALIDATION_ERROR");
+        let r = users(&app, &get_user_call(bad).bearer(&token))
+            .await
+            .expect_error(400, "VALIDATION_ERROR");
         assert_eq!(r.fields(), ["user_id"], "{bad}");
     }
     users(&app, &get_user_call(UserId::new()).bearer(&token))
@@ -430,7 +438,7 @@ async fn public_profile_path_errors() {
 
 #[tokio::test]
 async fn search_pages_through_matches_with_a_sealed_cursor() {
-    let (app, _) = app();
+    let World { app, .. } = World::with_defaults();
     let (_, token) = seed_user(&app, "ada_l").await;
     for i in 1..=5 {
         seed_user(&app, &format!("gra_{i}")).await;
@@ -445,8 +453,7 @@ async fn search_pages_through_matches_with_a_sealed_cursor() {
         if let Some(c) = &cursor {
             call = call.query("cursor", c);
         }
-        let r = users(&app, &call).await;
-        r.expect(200);
+        let r = users(&app, &call).await.expect(200);
         pages += 1;
         let page = r.body["users"].as_array().unwrap();
         assert!(page.len() <= 2);
@@ -486,23 +493,25 @@ async fn search_pages_through_matches_with_a_sealed_cursor() {
             &app,
             &search_call(q).query("cursor", &cursor).bearer(&token),
         )
-        .await;
-        r.expect_error(400, "VALIDATION_ERROR");
+        .await
+        .expect_error(400, "VALIDATION_ERROR");
         assert_eq!(r.fields(), ["cursor"], "{q} {cursor}");
     }
 }
 
 #[tokio::test]
 async fn search_matches_display_names_and_validates_its_parameters() {
-    let (app, _) = app();
+    let World { app, .. } = World::with_defaults();
     let (_, token) = seed_user(&app, "ada_l").await;
-    let r = users(&app, &search_call("ADA_L DISP").bearer(&token)).await;
-    r.expect(200);
+    let r = users(&app, &search_call("ADA_L DISP").bearer(&token))
+        .await
+        .expect(200);
     assert_eq!(r.body["users"][0]["username"], "ada_l");
     assert_eq!(r.body["has_more"], false);
     assert_eq!(r.body["next_cursor"], Value::Null);
-    let r = users(&app, &search_call("zzz").bearer(&token)).await;
-    r.expect(200);
+    let r = users(&app, &search_call("zzz").bearer(&token))
+        .await
+        .expect(200);
     assert_eq!(r.body["users"], json!([]));
 
     let bad = [
@@ -514,8 +523,9 @@ async fn search_matches_display_names_and_validates_its_parameters() {
         (search_call("a").query("limit", "ten"), "limit"),
     ];
     for (call, field) in bad {
-        let r = users(&app, &call.bearer(&token)).await;
-        r.expect_error(400, "VALIDATION_ERROR");
+        let r = users(&app, &call.bearer(&token))
+            .await
+            .expect_error(400, "VALIDATION_ERROR");
         assert_eq!(r.fields(), [field]);
     }
     users(&app, &search_call(&"a".repeat(64)).bearer(&token))

@@ -11,11 +11,10 @@ use std::sync::{Arc, Mutex};
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use banter::app::App;
 use banter::config::Config;
-use banter::ids::{ConnectionId, UserId};
-use banter::model::{AccountStatus, PasswordHash, User};
+use banter::ids::ConnectionId;
 use banter::poster::memory::MemoryPoster;
-use banter::time::now;
 use banter::ws;
+use banter_testkit::users::seed_user;
 use serde_json::{Value, json};
 
 /// Collects what the JSON subscriber writes.
@@ -70,28 +69,8 @@ async fn every_invocation_logs_json_lines_in_one_span_with_its_ids() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let (app, _queue) = App::in_memory(Config::default()).unwrap();
-    let t = now();
-    let user = UserId::new();
-    app.stores
-        .users
-        .create_user(&User {
-            user_id: user,
-            username: "logger".into(),
-            display_name: "Logger".into(),
-            email: None,
-            avatar_url: None,
-            status_message: None,
-            reputation_score: 0,
-            account_status: AccountStatus::Active,
-            password_hash: PasswordHash("unused".into()),
-            created_at: t,
-            updated_at: t,
-            last_active_at: None,
-            version: 1,
-        })
-        .await
-        .unwrap();
-    let token = app.sessions.issuer().issue_access(user, now()).unwrap().0;
+    let (user, token) = seed_user(&app, "logger").await;
+    let user = user.user_id;
     let connection: ConnectionId = "LogTestConn1=".parse().unwrap();
     let poster = MemoryPoster::new();
     let _inbox = poster.open(connection.clone());

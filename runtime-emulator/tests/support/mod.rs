@@ -17,16 +17,13 @@ use banter::app::App;
 use banter::auth::AuthConfig;
 use banter::aws::AwsSettings;
 use banter::config::Config;
-use banter::ids::{ConnectionId, ConversationId, UserId};
-use banter::model::{
-    AccountStatus, CommentSettings, Connection, Content, Conversation, ConversationType, Event,
-    EventStatus, EventType, MessageType, ModerationLevel, ModerationStatus, NewComment, NewMessage,
-    Participant, ParticipantRole, PasswordHash, Subscription, User,
-};
+use banter::ids::{ConnectionId, UserId};
+use banter::model::EventStatus;
 use banter::queue::sqs::{SqsQueue, create_queue_with_dlq};
 use banter::room::Room;
 use banter::store::dynamodb::tables::{self, TableNames};
-use banter::time::now;
+use banter_testkit::samples::{self, id};
+use banter_testkit::{connections, tokens};
 use base64::Engine;
 use serde_json::Value;
 use serde_yaml_ng::Value as Yaml;
@@ -564,43 +561,13 @@ impl Drop for Management {
 // The world on moto
 // ---------------------------------------------------------------------------------------------
 
-/// Ids the samples in `events/` refer to.
+/// Ids the samples in `events/` refer to, and the fan-out samples' subscribers.
 pub mod ids {
-    /// The caller of the REST samples (`sub` of their placeholder token).
-    pub const CALLER: &str = "0198f1e0-1234-7abc-8def-0123456789ab";
-    /// The other participant of the REST conversation.
-    pub const OTHER: &str = "0198f1e0-5678-7abc-8def-0123456789ac";
-    /// The user the participants sample adds.
-    pub const THIRD: &str = "0198f1e0-9abc-7abc-8def-0123456789ad";
-    /// The WebSocket samples' user (`sub` of their placeholder token).
-    pub const WS_USER: &str = "0198f2a3-1b2c-7a10-8d3e-0f1a2b3c4d5e";
-    /// The live event of every sample.
-    pub const EVENT: &str = "0198f2a4-5c3e-7b21-9f4a-1c2d3e4f5a6b";
-    /// The comment of the REST comment samples.
-    pub const COMMENT: &str = "0198f2b0-1111-7c22-8a33-445566778899";
-    /// The conversation of the REST samples.
-    pub const CONVERSATION: &str = "0198f2c0-2222-7d33-9b44-5566778899aa";
-    /// The message of the REST samples.
-    pub const MESSAGE: &str = "0198f2d0-3333-7e44-ac55-66778899aabb";
-    /// The conversation of the WebSocket samples.
-    pub const WS_CONVERSATION: &str = "0198f2a4-6d4f-7c32-8a5b-2d3e4f5a6b7c";
-    /// The message the WebSocket receipts refer to.
-    pub const WS_MESSAGE: &str = "0198f2a5-0e1a-7d43-9b6c-3e4f5a6b7c8d";
-    /// The WebSocket samples' connection.
-    pub const CONNECTION: &str = "YkqIzdLkIAMCJfg=";
+    pub use banter_testkit::samples::ids::*;
     /// A connection subscribed to the event for the fan-out samples.
     pub const FANOUT_LIVE: &str = "FanoutLive00000=";
     /// A subscribed connection the management endpoint reports gone.
     pub const FANOUT_GONE: &str = "FanoutGone00000=";
-}
-
-/// Parses a sample id.
-fn id<T: std::str::FromStr>(s: &str) -> T
-where
-    T::Err: std::fmt::Debug,
-{
-    s.parse()
-        .unwrap_or_else(|e| panic!("bad sample id {s}: {e:?}"))
 }
 
 /// The HS256 secret the test signs with (≥ 32 bytes).
@@ -756,161 +723,28 @@ impl World {
         self.wiring.env_for(function)
     }
 
-    /// Stores what the samples refer to: their users, the event (scheduled: the events
-    /// samples take it live), a comment, the REST and WebSocket conversations with a message
-    /// each, and two connections subscribed to the event for the fan-out (one of them gone).
+    /// Stores what the samples refer to (`banter_testkit::samples::seed`; the event
+    /// scheduled: the events samples take it live), and two connections subscribed to the
+    /// event for the fan-out (one of them gone).
     pub async fn seed(&self) {
-        use ids::*;
-        let t = now();
-        let stores = &self.app.stores;
-        for (user, name) in [
-            (CALLER, "grace_h"),
-            (OTHER, "sample_other"),
-            (THIRD, "sample_third"),
-            (WS_USER, "ws_sample"),
-        ] {
-            stores
-                .users
-                .create_user(&User {
-                    user_id: id(user),
-                    username: name.into(),
-                    display_name: format!("{name} (display)"),
-                    email: Some(format!("{name}@example.com")),
-                    avatar_url: None,
-                    status_message: None,
-                    reputation_score: 0,
-                    account_status: AccountStatus::Active,
-                    password_hash: PasswordHash("$argon2id$not-a-real-hash".into()),
-                    created_at: t,
-                    updated_at: t,
-                    last_active_at: None,
-                    version: 1,
-                })
-                .await
-                .expect("seed a user");
-        }
-        stores
-            .events
-            .create_event(&Event {
-                event_id: id(EVENT),
-                title: "Cup final".into(),
-                description: Some("Seeded by the runtime emulator test".into()),
-                event_type: EventType::Sports,
-                status: EventStatus::Scheduled,
-                start_time: t,
-                end_time: None,
-                max_participants: None,
-                moderation_level: ModerationLevel::Standard,
-                comment_settings: CommentSettings::default(),
-                created_by: id(CALLER),
-                created_at: t,
-                updated_at: t,
-            })
-            .await
-            .expect("seed the event");
-        stores
-            .comments
-            .append_comment(NewComment {
-                comment_id: id(COMMENT),
-                event_id: id(EVENT),
-                user_id: id(CALLER),
-                content: Content::parse("content", "Kick-off!").expect("content"),
-                parent_comment_id: None,
-                client_key: None,
-                moderation_status: ModerationStatus::Approved,
-                client_metadata: None,
-                created_at: t,
-            })
-            .await
-            .expect("seed the comment");
-        for (conversation, owner, member, message, sender) in [
-            (CONVERSATION, CALLER, OTHER, MESSAGE, CALLER),
-            (WS_CONVERSATION, WS_USER, CALLER, WS_MESSAGE, CALLER),
-        ] {
-            let c: ConversationId = id(conversation);
-            stores
-                .conversations
-                .create_conversation(
-                    &Conversation {
-                        conversation_id: c,
-                        conversation_type: ConversationType::Group,
-                        title: Some("Sample group".into()),
-                        description: None,
-                        created_by: id(owner),
-                        created_at: t,
-                        updated_at: t,
-                        last_message: None,
-                    },
-                    &[
-                        Participant::joining(c, id(owner), ParticipantRole::Owner, t),
-                        Participant::joining(c, id(member), ParticipantRole::Member, t),
-                    ],
-                )
-                .await
-                .expect("seed a conversation");
-            stores
-                .messages
-                .append_message(NewMessage {
-                    message_id: id(message),
-                    conversation_id: c,
-                    sender_id: id(sender),
-                    message_type: MessageType::Text,
-                    content: Content::parse("content", "Hello everyone").expect("content"),
-                    client_message_id: id(&format!("seed-{conversation}")),
-                    reply_to_message_id: None,
-                    created_at: t,
-                })
-                .await
-                .expect("seed a message");
-        }
+        samples::seed(&self.app, EventStatus::Scheduled).await;
         self.seed_fanout_subscribers().await;
     }
 
     /// The WebSocket samples' connection, of their user, as `$connect` stores it (for
     /// running `$default` samples without a `$connect` first).
     pub async fn seed_sample_connection(&self) {
-        let t = now();
-        self.app
-            .stores
-            .connections
-            .put_connection(&Connection {
-                connection_id: id(ids::CONNECTION),
-                user_id: id(ids::WS_USER),
-                connected_at: t,
-                expires_at: t + chrono::Duration::hours(2),
-            })
-            .await
-            .expect("seed the sample connection");
+        connections::store_connection(&self.app, &id(ids::CONNECTION), id(ids::WS_USER)).await;
     }
 
     /// Two connections of the caller subscribed to the event: one live, one the management
     /// endpoint reports gone. (Again after `$disconnect` samples removed connections.)
     pub async fn seed_fanout_subscribers(&self) {
         use ids::*;
-        let t = now();
-        let expires = t + chrono::Duration::hours(2);
         for connection in [FANOUT_LIVE, FANOUT_GONE] {
             let c: ConnectionId = id(connection);
-            let connections = &self.app.stores.connections;
-            connections
-                .put_connection(&Connection {
-                    connection_id: c.clone(),
-                    user_id: id(CALLER),
-                    connected_at: t,
-                    expires_at: expires,
-                })
-                .await
-                .expect("seed a connection");
-            connections
-                .subscribe(&Subscription {
-                    room: Room::Event(id(EVENT)),
-                    connection_id: c,
-                    user_id: id(CALLER),
-                    subscribed_at: t,
-                    expires_at: expires,
-                })
-                .await
-                .expect("seed a subscription");
+            connections::store_connection(&self.app, &c, id(CALLER)).await;
+            connections::subscribe(&self.app, Room::Event(id(EVENT)), &c, id(CALLER)).await;
         }
         self.management.mark_gone(FANOUT_GONE);
     }
@@ -943,19 +777,9 @@ impl World {
                 continue;
             };
             let token = if claims["typ"] == "refresh" {
-                self.app
-                    .sessions
-                    .login_tokens(user, now())
-                    .await
-                    .expect("issue a refresh token")
-                    .refresh_token
+                tokens::refresh_token_for(&self.app, user).await
             } else {
-                self.app
-                    .sessions
-                    .issuer()
-                    .issue_access(user, now())
-                    .expect("issue an access token")
-                    .0
+                tokens::token_for(&self.app, user)
             };
             fresh.insert(placeholder, token);
         }

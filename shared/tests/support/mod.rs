@@ -1,5 +1,8 @@
-//! Helpers shared by the integration tests of the core library.
+//! Helpers shared by the integration tests of the core library: the moto server's settings,
+//! and the REST harness ([`rest`]).
 #![allow(dead_code)]
+
+pub mod rest;
 
 use banter::aws::AwsSettings;
 

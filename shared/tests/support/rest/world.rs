@@ -1,0 +1,122 @@
+//! [`World`]: an in-memory app and its fan-out queue, with the users and events a test needs.
+
+use std::sync::Arc;
+
+use banter::app::App;
+use banter::config::{Config, RateRule};
+use banter::ids::{EventId, UserId};
+use banter::model::{EventStatus, ModerationLevel, User};
+use banter::queue::memory::MemoryQueue;
+use banter::time::now;
+use banter_testkit::{events, queue, tokens, users};
+use serde_json::Value;
+
+/// A signed-in user of a test.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// The user's id.
+    pub id: UserId,
+    /// A valid access token of the user.
+    pub token: String,
+}
+
+/// An in-memory app and its fan-out queue.
+pub struct World {
+    /// The app.
+    pub app: App,
+    /// Its queue.
+    pub queue: Arc<MemoryQueue>,
+}
+
+/// Limits high enough that tests which post many items never hit them.
+pub fn roomy_config() -> Config {
+    Config {
+        comment_rate: RateRule::per(10_000, 10),
+        message_rate: RateRule::per(10_000, 10),
+        rest_rate: RateRule::per(10_000, 60),
+        ..Config::default()
+    }
+}
+
+impl World {
+    /// A world with [`roomy_config`].
+    pub fn new() -> Self {
+        Self::with_config(roomy_config())
+    }
+
+    /// A world with the default settings: the limits the API documents.
+    pub fn with_defaults() -> Self {
+        Self::with_config(Config::default())
+    }
+
+    /// A world with `config`.
+    pub fn with_config(config: Config) -> Self {
+        let (app, queue) = App::in_memory(config).expect("in-memory app");
+        Self { app, queue }
+    }
+
+    /// `id` signed in: a valid access token of theirs.
+    pub fn actor(&self, id: UserId) -> Actor {
+        Actor {
+            id,
+            token: tokens::token_for(&self.app, id),
+        }
+    }
+
+    /// Stores a user named `name` with a fresh id and returns it signed in.
+    pub async fn user(&self, name: &str) -> Actor {
+        self.user_with_id(UserId::new(), name).await
+    }
+
+    /// Stores a user `id` named `name` and returns it signed in.
+    pub async fn user_with_id(&self, id: UserId, name: &str) -> Actor {
+        let user = User {
+            user_id: id,
+            ..users::user_named(name)
+        };
+        users::store_user(&self.app, &user).await;
+        self.actor(id)
+    }
+
+    /// Stores an event `id` of `creator` with `status` and moderation `level`.
+    pub async fn event_with(
+        &self,
+        id: EventId,
+        creator: UserId,
+        status: EventStatus,
+        level: ModerationLevel,
+    ) -> EventId {
+        let event = banter::model::Event {
+            event_id: id,
+            moderation_level: level,
+            ..events::event_by(creator, status, now())
+        };
+        events::store_event(&self.app, &event).await;
+        id
+    }
+
+    /// A live, standard-moderation event of `creator`.
+    pub async fn live_event(&self, creator: UserId) -> EventId {
+        events::seed_event(&self.app, creator, EventStatus::Live)
+            .await
+            .event_id
+    }
+
+    /// Takes every job from the queue; returns their payloads (server messages).
+    pub async fn drain(&self) -> Vec<Value> {
+        queue::drain(&self.queue)
+            .await
+            .into_iter()
+            .map(|job| job.payload)
+            .collect()
+    }
+
+    /// The `type` of every job in the queue (which is emptied).
+    pub async fn drain_types(&self) -> Vec<String> {
+        self.drain()
+            .await
+            .iter()
+            .map(|p| p["type"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}

@@ -1,0 +1,38 @@
+//! WebSocket connections and room subscriptions, as `$connect` and `subscribe` store them.
+
+use banter::app::App;
+use banter::ids::{ConnectionId, UserId};
+use banter::model::{Connection, Subscription, connection_expiry};
+use banter::room::Room;
+use banter::time::now;
+
+/// Stores the connection `id` of `user`, opened now.
+pub async fn store_connection(app: &App, id: &ConnectionId, user: UserId) {
+    let t = now();
+    app.stores
+        .connections
+        .put_connection(&Connection {
+            connection_id: id.clone(),
+            user_id: user,
+            connected_at: t,
+            expires_at: connection_expiry(t),
+        })
+        .await
+        .expect("store the connection");
+}
+
+/// Subscribes the connection `id` of `user` to `room`.
+pub async fn subscribe(app: &App, room: Room, id: &ConnectionId, user: UserId) {
+    let t = now();
+    app.stores
+        .connections
+        .subscribe(&Subscription {
+            room,
+            connection_id: id.clone(),
+            user_id: user,
+            subscribed_at: t,
+            expires_at: connection_expiry(t),
+        })
+        .await
+        .expect("store the subscription");
+}

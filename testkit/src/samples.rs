@@ -1,0 +1,88 @@
+//! What the sample events in `events/` refer to: their ids, and [`seed`] to store the users,
+//! event, comment, conversations and messages they name, so that each sample can succeed.
+
+use banter::app::App;
+use banter::model::{Event, EventStatus};
+use banter::time::now;
+
+use crate::comments::store_comment;
+use crate::conversations::{store_group, store_message};
+use crate::events::{event_by, store_event};
+use crate::users::{store_user, user_named};
+
+/// Ids the samples in `events/` refer to.
+pub mod ids {
+    /// The caller of the REST samples (`sub` of their placeholder token).
+    pub const CALLER: &str = "0198f1e0-1234-7abc-8def-0123456789ab";
+    /// Another user, already in the REST samples' conversation.
+    pub const OTHER: &str = "0198f1e0-5678-7abc-8def-0123456789ac";
+    /// A third user, not in the conversation: the one the participants sample adds.
+    pub const THIRD: &str = "0198f1e0-9abc-7abc-8def-0123456789ad";
+    /// The WebSocket samples' user (`sub` of their placeholder token).
+    pub const WS_USER: &str = "0198f2a3-1b2c-7a10-8d3e-0f1a2b3c4d5e";
+    /// The event of every sample.
+    pub const EVENT: &str = "0198f2a4-5c3e-7b21-9f4a-1c2d3e4f5a6b";
+    /// A comment of the caller on the event.
+    pub const COMMENT: &str = "0198f2b0-1111-7c22-8a33-445566778899";
+    /// The REST samples' group, owned by the caller, with OTHER.
+    pub const CONVERSATION: &str = "0198f2c0-2222-7d33-9b44-5566778899aa";
+    /// A message of the caller in the REST samples' conversation.
+    pub const MESSAGE: &str = "0198f2d0-3333-7e44-ac55-66778899aabb";
+    /// The WebSocket samples' group, owned by WS_USER, with the caller.
+    pub const WS_CONVERSATION: &str = "0198f2a4-6d4f-7c32-8a5b-2d3e4f5a6b7c";
+    /// The message of the caller the WebSocket receipts refer to.
+    pub const WS_MESSAGE: &str = "0198f2a5-0e1a-7d43-9b6c-3e4f5a6b7c8d";
+    /// The WebSocket samples' connection.
+    pub const CONNECTION: &str = "YkqIzdLkIAMCJfg=";
+}
+
+/// Parses the sample id `s` (one of [`ids`]).
+pub fn id<T: std::str::FromStr>(s: &str) -> T
+where
+    T::Err: std::fmt::Debug,
+{
+    s.parse()
+        .unwrap_or_else(|e| panic!("bad sample id {s}: {e:?}"))
+}
+
+/// Stores everything the samples name: their users (the caller is `grace_h`), the event
+/// with `event_status` (scheduled for running the events samples first, which take it live;
+/// live for the comments samples alone), the caller's comment on it, and the REST and
+/// WebSocket groups with a message of the caller each.
+pub async fn seed(app: &App, event_status: EventStatus) {
+    use ids::*;
+    for (user, name) in [
+        (CALLER, "grace_h"),
+        (OTHER, "sample_other"),
+        (THIRD, "sample_third"),
+        (WS_USER, "ws_sample"),
+    ] {
+        let user = banter::model::User {
+            user_id: id(user),
+            ..user_named(name)
+        };
+        store_user(app, &user).await;
+    }
+    let event = Event {
+        event_id: id(EVENT),
+        ..event_by(id(CALLER), event_status, now())
+    };
+    store_event(app, &event).await;
+    store_comment(app, id(COMMENT), id(EVENT), id(CALLER), "Kick-off!").await;
+    for (conversation, owner, member, message) in [
+        (CONVERSATION, CALLER, OTHER, MESSAGE),
+        (WS_CONVERSATION, WS_USER, CALLER, WS_MESSAGE),
+    ] {
+        store_group(app, id(conversation), id(owner), &[id(member)]).await;
+        let client_message_id = format!("seed-{conversation}");
+        store_message(
+            app,
+            id(message),
+            id(conversation),
+            id(CALLER),
+            "Hello everyone",
+            &client_message_id,
+        )
+        .await;
+    }
+}
