@@ -1004,6 +1004,15 @@ fn checks_detect_drift() {
                     yaml("!Ref FanoutQueue");
             },
         ),
+        // The forms the model does not keep apart (it follows any reference to a queue).
+        ("shard queue by URL", "fanout", |t| {
+            res_mut(t, "FanoutFunction")["Properties"]["Events"]["FanoutShardJobs"]["Properties"]
+                ["Queue"] = yaml("!Ref FanoutShardQueue");
+        }),
+        ("dead-letter queue by URL", "FanoutQueue", |t| {
+            res_mut(t, "FanoutQueue")["Properties"]["RedrivePolicy"]["deadLetterTargetArn"] =
+                yaml("!Ref FanoutDeadLetterQueue");
+        }),
         ("no dead-letter queue", "FanoutQueue", |t| {
             res_mut(t, "FanoutQueue")["Properties"]
                 .as_mapping_mut()
