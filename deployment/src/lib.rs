@@ -34,7 +34,9 @@ pub mod tables;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use serde_yaml_ng::Value;
+/// The YAML value and mapping types of [`Deployment::document`], so that readers of raw
+/// settings (and tests that edit a copy of the document) need no YAML crate of their own.
+pub use serde_yaml_ng::{Mapping, Value};
 
 pub use apis::{
     Cors, DEFAULT_ROUTE_SELECTION, HttpRoute, IMPLICIT_HTTP_API, Integration, Stage, WebSocketApi,

@@ -30,9 +30,9 @@ use banter::config::{Config, RateRule};
 use banter::error::ErrorCode;
 use banter::ids::EventId;
 use banter::rest::{self, auth, comments, conversations, events, health, messages, users};
+use banter_deployment::Deployment;
 use lambda_http::{Body, Response};
 use serde_json::{Value as Json, json};
-use serde_yaml_ng::Value as Yaml;
 
 /// The HTTP methods an OpenAPI path item may hold.
 const METHODS: [&str; 8] = [
@@ -73,11 +73,8 @@ fn load_doc() -> Json {
     })
 }
 
-fn load_template() -> Yaml {
-    let path = repo_path("template.yaml");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_yaml_ng::from_str(&text).expect("template.yaml is valid YAML")
+fn load_template() -> Deployment {
+    Deployment::load_default().unwrap_or_else(|e| panic!("template.yaml: {e}"))
 }
 
 /// Route key → the function (module) serving it, from the code.
@@ -542,38 +539,14 @@ fn short(v: &Json) -> String {
 // Template routes
 // ---------------------------------------------------------------------------------------------
 
-/// `v` without its YAML tags (`!Ref X` is the scalar `X` here).
-fn untag(v: &Yaml) -> &Yaml {
-    match v {
-        Yaml::Tagged(t) => untag(&t.value),
-        other => other,
-    }
-}
-
-fn field<'a>(v: &'a Yaml, key: &str) -> Option<&'a Yaml> {
-    untag(v).get(key).map(untag)
-}
-
-fn text<'a>(v: &'a Yaml, key: &str) -> Option<&'a str> {
-    field(v, key).and_then(Yaml::as_str)
-}
-
-/// The logical id a `!Ref X` (or `{Ref: X}`) names.
-fn ref_target(v: &Yaml) -> Option<&str> {
-    match v {
-        Yaml::Tagged(t) if t.tag == "Ref" => untag(&t.value).as_str(),
-        Yaml::Mapping(m) => m.get("Ref").map(untag).and_then(Yaml::as_str),
-        _ => None,
-    }
-}
-
 /// Route key → logical id of the resource declaring it: SAM `HttpApi` events of functions
 /// (`Properties.Events.*` with `Type: HttpApi`, `Properties.Method` + `Properties.Path`) and
 /// plain `AWS::ApiGatewayV2::Route` resources (`RouteKey`) except those of a WebSocket API.
-fn template_routes(template: &Yaml) -> Result<BTreeMap<String, String>, String> {
-    let Some(resources) = field(template, "Resources").and_then(Yaml::as_mapping) else {
+fn template_routes(template: &Deployment) -> Result<BTreeMap<String, String>, String> {
+    let resources = template.document.get("Resources");
+    if resources.and_then(|r| r.as_mapping()).is_none() {
         return Err("template.yaml has no Resources mapping".into());
-    };
+    }
     let mut routes = BTreeMap::new();
     let mut add = |key: String, owner: &str| -> Result<(), String> {
         match routes.insert(key.clone(), owner.to_owned()) {
@@ -583,40 +556,25 @@ fn template_routes(template: &Yaml) -> Result<BTreeMap<String, String>, String> 
             None => Ok(()),
         }
     };
-    for (name, resource) in resources {
-        let name = untag(name).as_str().unwrap_or("<non-string id>");
-        if text(resource, "Type") == Some("AWS::ApiGatewayV2::Route") {
-            let props = field(resource, "Properties");
-            let key = props
-                .and_then(|p| text(p, "RouteKey"))
-                .ok_or_else(|| format!("{name}: an AWS::ApiGatewayV2::Route without RouteKey"))?;
-            let api = props
-                .and_then(|p| untag(p).get("ApiId"))
-                .and_then(ref_target);
-            let websocket = api
-                .and_then(|api| resources.get(api))
-                .and_then(|api| field(api, "Properties"))
-                .and_then(|p| text(p, "ProtocolType"))
-                == Some("WEBSOCKET");
-            if !websocket {
-                add(key.to_owned(), name)?;
-            }
+    let websocket_routes: BTreeSet<&str> = template
+        .websocket_apis
+        .iter()
+        .flat_map(|api| &api.routes)
+        .map(|r| r.logical_id.as_str())
+        .collect();
+    for (name, route) in template.resources_of("AWS::ApiGatewayV2::Route") {
+        let key = route
+            .get("Properties")
+            .and_then(|p| p.get("RouteKey"))
+            .and_then(|k| template.resolve(k))
+            .ok_or_else(|| format!("{name}: an AWS::ApiGatewayV2::Route without RouteKey"))?;
+        if !websocket_routes.contains(name.as_str()) {
+            add(key, &name)?;
         }
-        let Some(events) = field(resource, "Properties")
-            .and_then(|p| field(p, "Events"))
-            .and_then(Yaml::as_mapping)
-        else {
-            continue;
-        };
-        for (event_name, event) in events {
-            if text(event, "Type") != Some("HttpApi") {
-                continue;
-            }
-            let event_name = untag(event_name).as_str().unwrap_or("<non-string name>");
-            let props = field(event, "Properties");
-            let method = props.and_then(|p| text(p, "Method"));
-            let path = props.and_then(|p| text(p, "Path"));
-            let (Some(method), Some(path)) = (method, path) else {
+    }
+    for (name, function) in &template.functions {
+        for (event_name, event) in function.http_events() {
+            let (Some(method), Some(path)) = (&event.method, &event.path) else {
                 return Err(format!(
                     "{name}.Events.{event_name}: an HttpApi event needs Properties.Method and \
                      Properties.Path (without them it is the catch-all $default route)"
@@ -632,7 +590,7 @@ fn template_routes(template: &Yaml) -> Result<BTreeMap<String, String>, String> 
 /// serve the routes of one function only (a route sent to another function's Lambda answers
 /// 404).
 fn check_template_routes(
-    template: &Yaml,
+    template: &Deployment,
     code: &BTreeMap<String, &'static str>,
 ) -> Result<(), String> {
     let routes = template_routes(template)?;
@@ -1474,31 +1432,20 @@ fn the_template_declares_exactly_the_code_routes() {
 fn the_template_lets_browsers_use_the_documented_methods_and_headers() {
     let template = load_template();
     let doc = load_doc();
-    let apis: Vec<&Yaml> = field(&template, "Resources")
-        .and_then(Yaml::as_mapping)
-        .into_iter()
-        .flatten()
-        .filter(|(_, r)| text(r, "Type") == Some("AWS::Serverless::HttpApi"))
-        .map(|(_, r)| r)
-        .collect();
+    let apis = template.resources_of("AWS::Serverless::HttpApi");
     assert_eq!(
         apis.len(),
         1,
         "template.yaml declares one AWS::Serverless::HttpApi"
     );
-    let cors = field(apis[0], "Properties")
-        .and_then(|p| field(p, "CorsConfiguration"))
+    let cors = template
+        .http_cors
+        .as_ref()
         .expect("the HttpApi has a CorsConfiguration (browsers call the API)");
-    let list = |key: &str| -> BTreeSet<String> {
-        field(cors, key)
-            .and_then(Yaml::as_sequence)
-            .unwrap_or_else(|| panic!("CorsConfiguration.{key} is not a list"))
-            .iter()
-            .filter_map(|v| untag(v).as_str())
-            .map(str::to_ascii_lowercase)
-            .collect()
+    let list = |items: &[String]| -> BTreeSet<String> {
+        items.iter().map(|v| v.to_ascii_lowercase()).collect()
     };
-    let methods = list("AllowMethods");
+    let methods = list(&cors.allow_methods);
     for route in operations(&doc).unwrap().keys() {
         let method = route.split_once(' ').unwrap().0.to_ascii_lowercase();
         assert!(
@@ -1506,7 +1453,7 @@ fn the_template_lets_browsers_use_the_documented_methods_and_headers() {
             "CorsConfiguration.AllowMethods lacks {method}"
         );
     }
-    let allowed = list("AllowHeaders");
+    let allowed = list(&cors.allow_headers);
     let mut sent = BTreeSet::from(["authorization".to_owned(), "content-type".to_owned()]);
     for (route, op) in operations(&doc).unwrap() {
         for p in parameters(&doc, &route, op) {
@@ -1521,7 +1468,7 @@ fn the_template_lets_browsers_use_the_documented_methods_and_headers() {
             "CorsConfiguration.AllowHeaders lacks {header}"
         );
     }
-    let exposed = list("ExposeHeaders");
+    let exposed = list(&cors.expose_headers);
     for header in doc["components"]["headers"].as_object().unwrap().keys() {
         let header = header.to_ascii_lowercase();
         assert!(
@@ -1533,7 +1480,7 @@ fn the_template_lets_browsers_use_the_documented_methods_and_headers() {
 
 #[test]
 fn template_routes_are_read_through_short_tags_and_gaps_are_detected() {
-    let template: Yaml = serde_yaml_ng::from_str(
+    let template = Deployment::parse(
         r#"
 Resources:
   HttpApi:
@@ -1596,7 +1543,7 @@ Resources:
     assert!(err.contains("\"GET /v1/events\""), "{err}");
 
     // No HttpApi route at all is a failure with a clear message, not a pass.
-    let tables_only: Yaml = serde_yaml_ng::from_str(
+    let tables_only = Deployment::parse(
         "Resources:\n  UsersTable:\n    Type: AWS::DynamoDB::Table\n    Properties:\n      TableName: !Sub \"${AWS::StackName}-users\"\n",
     )
     .unwrap();
@@ -1604,7 +1551,7 @@ Resources:
     assert!(err.contains("declares no HttpApi routes"), "{err}");
 
     // One resource per function passes; a route on another function's resource does not.
-    let build = |owner: &dyn Fn(&str, &str) -> String| -> Yaml {
+    let build = |owner: &dyn Fn(&str, &str) -> String| -> Deployment {
         let mut by_owner: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (route, function) in code_routes() {
             by_owner
@@ -1626,7 +1573,7 @@ Resources:
                 ));
             }
         }
-        serde_yaml_ng::from_str(&text).unwrap()
+        Deployment::parse(&text).unwrap()
     };
     check_template_routes(&build(&|_, f| f.to_owned()), &code_routes()).unwrap();
     let misplaced = build(&|route, f| {

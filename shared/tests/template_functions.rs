@@ -16,17 +16,22 @@
 //!   every function gets all of them;
 //! - the inline IAM policies grant no wildcard action or resource.
 //!
-//! The reading half (template with its `Globals`, functions, routes, WebSocket routes, the
-//! workspace's binaries) is kept apart from the checks so the local gateway can reuse it.
+//! The template is read by `banter-deployment` (functions with their `Globals`, events, the
+//! WebSocket API, queues and event sources); the checks here compare that model with the
+//! code, and look at the few raw settings the model does not type (log groups, permissions,
+//! policies) in its long-form document.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use banter::store::dynamodb::tables::{ALL, TableDef};
-use serde_yaml_ng::{Mapping, Value};
+use banter_deployment::document::{self, get, path, ref_target, sub_variables};
+use banter_deployment::{
+    Deployment, EventSource, Function, FunctionEvent, HttpEvent, Mapping, Value,
+};
 
 // =============================================================================================
-// Reading: the template, its resources and intrinsics, the functions and APIs, the workspace.
+// Reading: the deployment model, the few raw forms it leaves as written, the workspace.
 // =============================================================================================
 
 /// The workspace root (where `Cargo.toml` and `template.yaml` are).
@@ -34,84 +39,19 @@ fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The parsed `template.yaml`, with CloudFormation short-form tags in their long form.
-fn load_template() -> Value {
-    let path = workspace_root().join("template.yaml");
-    let text = std::fs::read_to_string(&path).expect("read template.yaml");
-    let raw: Value = serde_yaml_ng::from_str(&text).expect("template.yaml is valid YAML");
-    long_form(&raw)
+/// The deployment `template.yaml` describes.
+fn load_deployment() -> Deployment {
+    Deployment::load_default().expect("template.yaml is valid YAML")
 }
 
-/// Rewrites short-form intrinsics as their long form, recursively: `!Ref X` → `{Ref: X}`,
-/// `!Condition X` → `{Condition: X}`, `!Sub s` → `{"Fn::Sub": s}` (and so on for every
-/// other `!Name`).
-fn long_form(v: &Value) -> Value {
-    match v {
-        Value::Tagged(t) => {
-            let name = t.tag.to_string();
-            let name = name.trim_start_matches('!');
-            let key = match name {
-                "Ref" | "Condition" => name.to_owned(),
-                other => format!("Fn::{other}"),
-            };
-            let mut m = Mapping::new();
-            m.insert(Value::String(key), long_form(&t.value));
-            Value::Mapping(m)
-        }
-        Value::Sequence(s) => Value::Sequence(s.iter().map(long_form).collect()),
-        Value::Mapping(m) => Value::Mapping(
-            m.iter()
-                .map(|(k, v)| (long_form(k), long_form(v)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
-
-/// Every resource as `(logical id, resource)`, in template order.
-fn resources(template: &Value) -> Vec<(&str, &Value)> {
-    template
-        .get("Resources")
-        .and_then(Value::as_mapping)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.as_str()?, v)))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The resource `id`, if it exists.
-fn resource<'a>(template: &'a Value, id: &str) -> Option<&'a Value> {
-    template.get("Resources")?.get(id)
-}
-
-/// The `Type` of a resource (`""` when absent).
-fn type_of(resource: &Value) -> &str {
-    resource.get("Type").and_then(Value::as_str).unwrap_or("")
-}
-
-/// The resources of type `ty`, in template order.
-fn resources_of_type<'a>(template: &'a Value, ty: &str) -> Vec<(&'a str, &'a Value)> {
-    resources(template)
-        .into_iter()
-        .filter(|(_, r)| type_of(r) == ty)
-        .collect()
-}
-
-/// The `Properties` of a resource (`Null` when absent).
-fn props(resource: &Value) -> &Value {
-    resource.get("Properties").unwrap_or(&Value::Null)
-}
-
-/// `X` of `{Ref: X}`.
-fn ref_target(v: &Value) -> Option<&str> {
-    v.get("Ref")?.as_str()
+/// The model of an edited copy of [`Deployment::document`].
+fn model(template: &Value) -> Deployment {
+    Deployment::from_document(template).expect("the edited template is a mapping")
 }
 
 /// `(X, attribute)` of `{"Fn::GetAtt": [X, attribute]}` or `{"Fn::GetAtt": "X.attribute"}`.
 fn get_att(v: &Value) -> Option<(String, String)> {
-    match v.get("Fn::GetAtt")? {
+    match get(v, "Fn::GetAtt")? {
         Value::Sequence(s) if s.len() == 2 => {
             Some((s[0].as_str()?.to_owned(), s[1].as_str()?.to_owned()))
         }
@@ -125,330 +65,45 @@ fn get_att(v: &Value) -> Option<(String, String)> {
 
 /// The string of `{"Fn::Sub": s}` or `{"Fn::Sub": [s, {…}]}`.
 fn sub_string(v: &Value) -> Option<&str> {
-    match v.get("Fn::Sub")? {
+    match get(v, "Fn::Sub")? {
         Value::String(s) => Some(s),
         Value::Sequence(s) => s.first()?.as_str(),
         _ => None,
     }
 }
 
-/// The names inside `${…}` of a `Fn::Sub` string, in order (`${!Literal}` escapes skipped).
-fn sub_names(s: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = s;
-    while let Some(start) = rest.find("${") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else { break };
-        let name = &after[..end];
-        if !name.starts_with('!') {
-            out.push(name);
-        }
-        rest = &after[end + 1..];
-    }
-    out
+/// The `Type` of a resource (`""` when absent).
+fn type_of(resource: &Value) -> &str {
+    get(resource, "Type").and_then(Value::as_str).unwrap_or("")
 }
 
-/// The text of a scalar (strings, numbers and booleans alike), e.g. `Timeout: 30`.
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
+/// `METHOD /path` of an `HttpApi` event, as in `banter::rest` (`ANY` stays `ANY`).
+fn route_key(event: &HttpEvent) -> String {
+    format!(
+        "{} {}",
+        event.method.as_deref().unwrap_or_default().to_uppercase(),
+        event.path.as_deref().unwrap_or_default()
+    )
 }
 
-/// A whole number, written as a number or a string.
-fn number(v: &Value) -> Option<u64> {
-    scalar(v)?.parse().ok()
-}
-
-/// A list of strings (or one string as a list of one).
-fn strings(v: &Value) -> Vec<String> {
-    match v {
-        Value::Sequence(s) => s.iter().filter_map(scalar).collect(),
-        other => scalar(other).into_iter().collect(),
-    }
-}
-
-/// One `HttpApi` event of a function.
-#[derive(Debug, Clone, PartialEq)]
-struct HttpRoute {
-    /// The event's name.
-    event: String,
-    /// `METHOD /path`, as in `banter::rest` (`ANY` stays `ANY`).
-    route_key: String,
-    /// The API it attaches to (`ApiId: !Ref X`); `None` means SAM's implicit API.
-    api: Option<String>,
-    /// `PayloadFormatVersion` (SAM's default for HTTP APIs is 2.0).
-    payload_version: String,
-}
-
-/// One `SQS` event of a function.
-#[derive(Debug, Clone, PartialEq)]
-struct SqsSource {
-    /// The event's name.
-    event: String,
-    /// The queue's logical id (`Queue: !GetAtt X.Arn`).
-    queue: Option<String>,
-    /// `FunctionResponseTypes`.
-    response_types: Vec<String>,
-    /// `BatchSize` (SAM's default is 10).
-    batch_size: u64,
-    /// `MaximumBatchingWindowInSeconds` (default 0).
-    batching_window: u64,
-}
-
-/// An `AWS::Serverless::Function` as deployed: its own properties over `Globals.Function`.
-#[derive(Debug, Clone)]
-struct FunctionSpec {
-    /// Logical id.
-    id: String,
-    /// `Metadata.BuildProperties.Binary`.
-    binary: Option<String>,
-    /// `Metadata.BuildMethod`.
-    build_method: Option<String>,
-    /// Scalar properties after `Globals` (`Runtime`, `Handler`, `CodeUri`, `MemorySize`,
-    /// `Timeout`, …), as text.
-    scalars: BTreeMap<String, String>,
-    /// `Architectures` after `Globals`.
-    architectures: Vec<String>,
-    /// `Environment.Variables`: the function's over `Globals`' (an `!If` stays an `Fn::If`).
-    env: BTreeMap<String, Value>,
-    /// `LoggingConfig.LogGroup` as `!Ref X`.
-    log_group: Option<String>,
-    /// The `HttpApi` events.
-    http_routes: Vec<HttpRoute>,
-    /// The `SQS` events.
-    sqs_sources: Vec<SqsSource>,
-    /// Event types other than `HttpApi` and `SQS`, by event name.
-    other_events: BTreeMap<String, String>,
-    /// `Policies` as written.
-    policies: Value,
-}
-
-impl FunctionSpec {
-    /// A scalar property after `Globals`.
-    fn get(&self, key: &str) -> Option<&str> {
-        self.scalars.get(key).map(String::as_str)
-    }
-
-    /// A whole-number property after `Globals`.
-    fn number(&self, key: &str) -> Option<u64> {
-        self.get(key)?.parse().ok()
-    }
-
-    /// The binary, or the logical id when there is none (for messages).
-    fn name(&self) -> &str {
-        self.binary.as_deref().unwrap_or(&self.id)
-    }
-}
-
-/// Scalar function properties that `Globals.Function` may set.
-const GLOBAL_SCALARS: [&str; 6] = [
-    "Runtime",
-    "Handler",
-    "CodeUri",
-    "MemorySize",
-    "Timeout",
-    "Tracing",
-];
-
-/// Every `AWS::Serverless::Function` of the template, `Globals.Function` applied.
-fn functions(template: &Value) -> Vec<FunctionSpec> {
-    let globals = template
-        .get("Globals")
-        .and_then(|g| g.get("Function"))
-        .unwrap_or(&Value::Null);
-    resources_of_type(template, "AWS::Serverless::Function")
-        .into_iter()
-        .map(|(id, r)| function_spec(id, r, globals))
+/// The `SQS` events of a function: (event name, the queue it reads when that is a queue of
+/// the template).
+fn sqs_events(f: &Function) -> Vec<(&str, Option<&str>)> {
+    f.events
+        .iter()
+        .filter_map(|(name, e)| match e {
+            FunctionEvent::Sqs { queue } => Some((name.as_str(), queue.as_deref())),
+            _ => None,
+        })
         .collect()
 }
 
-fn function_spec(id: &str, resource: &Value, globals: &Value) -> FunctionSpec {
-    let p = props(resource);
-    let metadata = resource.get("Metadata").unwrap_or(&Value::Null);
-    let own_or_global = |key: &str| p.get(key).or_else(|| globals.get(key));
-
-    let mut scalars = BTreeMap::new();
-    for key in GLOBAL_SCALARS {
-        if let Some(v) = own_or_global(key).and_then(scalar) {
-            scalars.insert(key.to_owned(), v);
-        }
-    }
-
-    let variables = |v: &Value| -> Vec<(String, Value)> {
-        v.get("Environment")
-            .and_then(|e| e.get("Variables"))
-            .and_then(Value::as_mapping)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.clone())))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let mut env: BTreeMap<String, Value> = variables(globals).into_iter().collect();
-    env.extend(variables(p));
-
-    let mut spec = FunctionSpec {
-        id: id.to_owned(),
-        binary: metadata
-            .get("BuildProperties")
-            .and_then(|b| b.get("Binary"))
-            .and_then(scalar),
-        build_method: metadata.get("BuildMethod").and_then(scalar),
-        scalars,
-        architectures: own_or_global("Architectures")
-            .map(strings)
-            .unwrap_or_default(),
-        env,
-        log_group: p
-            .get("LoggingConfig")
-            .and_then(|l| l.get("LogGroup"))
-            .and_then(ref_target)
-            .map(str::to_owned),
-        http_routes: Vec::new(),
-        sqs_sources: Vec::new(),
-        other_events: BTreeMap::new(),
-        policies: p.get("Policies").cloned().unwrap_or(Value::Null),
-    };
-
-    let events = p.get("Events").and_then(Value::as_mapping);
-    for (name, event) in events.into_iter().flatten() {
-        let name = name
-            .as_str()
-            .unwrap_or("<non-string event name>")
-            .to_owned();
-        let ep = props(event);
-        match type_of(event) {
-            "HttpApi" => {
-                let method = ep.get("Method").and_then(scalar).unwrap_or_default();
-                let path = ep.get("Path").and_then(scalar).unwrap_or_default();
-                spec.http_routes.push(HttpRoute {
-                    event: name,
-                    route_key: format!("{} {path}", method.to_uppercase()),
-                    api: ep.get("ApiId").and_then(ref_target).map(str::to_owned),
-                    payload_version: ep
-                        .get("PayloadFormatVersion")
-                        .and_then(scalar)
-                        .unwrap_or_else(|| "2.0".to_owned()),
-                });
-            }
-            "SQS" => spec.sqs_sources.push(SqsSource {
-                event: name,
-                queue: ep.get("Queue").and_then(get_att).map(|(id, _)| id),
-                response_types: ep
-                    .get("FunctionResponseTypes")
-                    .map(strings)
-                    .unwrap_or_default(),
-                batch_size: ep.get("BatchSize").and_then(number).unwrap_or(10),
-                batching_window: ep
-                    .get("MaximumBatchingWindowInSeconds")
-                    .and_then(number)
-                    .unwrap_or(0),
-            }),
-            other => {
-                spec.other_events.insert(name, other.to_owned());
-            }
-        }
-    }
-    spec
-}
-
-/// The WebSocket API as deployed: its routes and what serves them.
-#[derive(Debug, Clone, Default)]
-struct WebSocketSpec {
-    /// Logical id of the `AWS::ApiGatewayV2::Api`.
-    api: String,
-    /// `RouteSelectionExpression`.
-    route_selection: Option<String>,
-    /// Route key → (route logical id, integration logical id, function logical id); the last
-    /// two are `None` when the route's target or the integration's URI cannot be followed.
-    routes: BTreeMap<String, (String, Option<String>, Option<String>)>,
-    /// Integrations of the API that are not `AWS_PROXY`, by logical id.
-    non_proxy_integrations: Vec<String>,
-    /// Logical ids of the API's deployments, with their `DependsOn`.
-    deployments: BTreeMap<String, Vec<String>>,
-    /// `StageName` (as text, or the parameter it references) → `DeploymentId` reference.
-    stages: BTreeMap<String, Option<String>>,
-}
-
-/// The WebSocket APIs of the template (`ProtocolType: WEBSOCKET`), by logical id.
-fn websocket_apis(template: &Value) -> Vec<WebSocketSpec> {
-    resources_of_type(template, "AWS::ApiGatewayV2::Api")
-        .into_iter()
-        .filter(|(_, r)| props(r).get("ProtocolType").and_then(Value::as_str) == Some("WEBSOCKET"))
-        .map(|(id, r)| websocket_spec(template, id, r))
-        .collect()
-}
-
-fn websocket_spec(template: &Value, api: &str, api_resource: &Value) -> WebSocketSpec {
-    let of_api = |r: &Value| props(r).get("ApiId").and_then(ref_target) == Some(api);
-    let mut spec = WebSocketSpec {
-        api: api.to_owned(),
-        route_selection: props(api_resource)
-            .get("RouteSelectionExpression")
-            .and_then(scalar),
-        ..WebSocketSpec::default()
-    };
-    for (id, r) in resources_of_type(template, "AWS::ApiGatewayV2::Route") {
-        if !of_api(r) {
-            continue;
-        }
-        let key = props(r)
-            .get("RouteKey")
-            .and_then(scalar)
-            .unwrap_or_default();
-        // Target: !Sub "integrations/${Integration}".
-        let integration = props(r)
-            .get("Target")
-            .and_then(sub_string)
-            .and_then(|s| s.strip_prefix("integrations/"))
-            .and_then(|s| s.strip_prefix("${"))
-            .and_then(|s| s.strip_suffix('}'))
-            .map(str::to_owned);
-        let function = integration
-            .as_deref()
-            .and_then(|i| resource(template, i))
-            .and_then(|i| props(i).get("IntegrationUri"))
-            .and_then(sub_string)
-            .and_then(|uri| {
-                sub_names(uri)
-                    .into_iter()
-                    .find_map(|n| n.strip_suffix(".Arn"))
-            })
-            .map(str::to_owned);
-        spec.routes
-            .insert(key, (id.to_owned(), integration, function));
-    }
-    for (id, r) in resources_of_type(template, "AWS::ApiGatewayV2::Integration") {
-        if of_api(r) && props(r).get("IntegrationType").and_then(Value::as_str) != Some("AWS_PROXY")
-        {
-            spec.non_proxy_integrations.push(id.to_owned());
-        }
-    }
-    for (id, r) in resources_of_type(template, "AWS::ApiGatewayV2::Deployment") {
-        if of_api(r) {
-            let depends = r.get("DependsOn").map(strings).unwrap_or_default();
-            spec.deployments.insert(id.to_owned(), depends);
-        }
-    }
-    for (_, r) in resources_of_type(template, "AWS::ApiGatewayV2::Stage") {
-        if of_api(r) {
-            let name = props(r).get("StageName").map(|n| match ref_target(n) {
-                Some(param) => format!("${{{param}}}"),
-                None => scalar(n).unwrap_or_default(),
-            });
-            let deployment = props(r)
-                .get("DeploymentId")
-                .and_then(ref_target)
-                .map(str::to_owned);
-            spec.stages.insert(name.unwrap_or_default(), deployment);
-        }
-    }
-    spec
+/// A setting of function `f`'s event `event` as written.
+fn event_setting<'a>(d: &'a Deployment, f: &Function, event: &str, key: &str) -> Option<&'a Value> {
+    path(
+        d.resource(&f.logical_id)?,
+        &["Properties", "Events", event, "Properties", key],
+    )
 }
 
 /// The function binaries of the workspace: the root `Cargo.toml` members under `functions/`,
@@ -551,11 +206,7 @@ const FANOUT: &str = "fanout";
 const POSTERS: [&str; 2] = ["fanout", "ws-default"];
 
 /// One function per workspace binary and one binary per function, built the same way.
-fn function_mismatches(
-    template: &Value,
-    fns: &[FunctionSpec],
-    binaries: &BTreeMap<String, String>,
-) -> Vec<String> {
+fn function_mismatches(d: &Deployment, binaries: &BTreeMap<String, String>) -> Vec<String> {
     let mut problems = Vec::new();
     for (dir, binary) in binaries {
         if dir != binary {
@@ -563,25 +214,26 @@ fn function_mismatches(
                 "{binary}: functions/{dir} builds binary {binary}, not {dir} (the binary name must equal the directory)"
             ));
         }
-        let n = fns
-            .iter()
-            .filter(|f| f.binary.as_deref() == Some(binary))
-            .count();
+        let n = d.functions.values().filter(|f| &f.binary == binary).count();
         if n != 1 {
             problems.push(format!(
                 "{binary}: workspace binary deployed by {n} functions, not exactly 1"
             ));
         }
     }
+    for (id, resource) in d.resources_of("AWS::Serverless::Function") {
+        if path(resource, &["Metadata", "BuildProperties", "Binary"]).is_none() {
+            problems.push(format!("{id}: no Metadata.BuildProperties.Binary"));
+        }
+    }
     let known: BTreeSet<&str> = binaries.values().map(String::as_str).collect();
-    for f in fns {
-        let id = &f.id;
-        match f.binary.as_deref() {
-            None => problems.push(format!("{id}: no Metadata.BuildProperties.Binary")),
-            Some(b) if !known.contains(b) => problems.push(format!(
+    for f in d.functions.values() {
+        let id = &f.logical_id;
+        let b = &f.binary;
+        if !known.contains(b.as_str()) {
+            problems.push(format!(
                 "{id}: binary {b} is not a workspace function binary"
-            )),
-            Some(_) => {}
+            ));
         }
         let expect = [
             ("Runtime", RUNTIME),
@@ -589,8 +241,11 @@ fn function_mismatches(
             ("CodeUri", CODE_URI),
         ];
         for (key, want) in expect {
-            if f.get(key) != Some(want) {
-                problems.push(format!("{id}: {key} is {:?}, not {want:?}", f.get(key)));
+            if f.property(key) != Some(want) {
+                problems.push(format!(
+                    "{id}: {key} is {:?}, not {want:?}",
+                    f.property(key)
+                ));
             }
         }
         if f.architectures != [ARCHITECTURE] {
@@ -606,26 +261,27 @@ fn function_mismatches(
             ));
         }
         for key in ["MemorySize", "Timeout"] {
-            if f.number(key).is_none() {
+            if f.property(key)
+                .and_then(|v| v.parse::<u64>().ok())
+                .is_none()
+            {
                 problems.push(format!("{id}: no {key}"));
             }
         }
-        match f.log_group.as_deref().map(|g| (g, resource(template, g))) {
+        match f.log_group.as_deref().map(|g| (g, d.resource(g))) {
             None => problems.push(format!("{id}: no LoggingConfig.LogGroup: !Ref <log group>")),
             Some((g, None)) => problems.push(format!("{id}: log group {g} does not exist")),
             Some((g, Some(r))) => {
                 if type_of(r) != "AWS::Logs::LogGroup" {
                     problems.push(format!("{id}: {g} is not an AWS::Logs::LogGroup"));
-                } else if props(r).get("RetentionInDays").is_none() {
+                } else if path(r, &["Properties", "RetentionInDays"]).is_none() {
                     problems.push(format!("{id}: log group {g} has no RetentionInDays"));
                 }
             }
         }
-        if !f.other_events.is_empty() {
-            problems.push(format!(
-                "{id}: events of unexpected types {:?}",
-                f.other_events
-            ));
+        let other_events = f.other_events();
+        if !other_events.is_empty() {
+            problems.push(format!("{id}: events of unexpected types {other_events:?}"));
         }
     }
     problems
@@ -633,13 +289,10 @@ fn function_mismatches(
 
 /// The HTTP API routes of the template against `expected` (function name → route keys, as
 /// `banter::rest::all_routes()` gives them).
-fn route_mismatches(
-    template: &Value,
-    fns: &[FunctionSpec],
-    expected: &[(&str, &[&str])],
-) -> Vec<String> {
+fn route_mismatches(d: &Deployment, expected: &[(&str, &[&str])]) -> Vec<String> {
     let mut problems = Vec::new();
-    let http_apis: Vec<&str> = resources_of_type(template, "AWS::Serverless::HttpApi")
+    let http_apis: Vec<String> = d
+        .resources_of("AWS::Serverless::HttpApi")
         .into_iter()
         .map(|(id, _)| id)
         .collect();
@@ -651,25 +304,21 @@ fn route_mismatches(
     }
 
     // Route key → the functions (by binary) whose events declare it.
-    let mut declared: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for f in fns {
-        for r in &f.http_routes {
-            declared.entry(&r.route_key).or_default().push(f.name());
-            if r.api.is_none() || !http_apis.contains(&r.api.as_deref().unwrap_or_default()) {
+    let mut declared: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for f in d.functions.values() {
+        for (event, r) in f.http_events() {
+            let key = route_key(r);
+            declared.entry(key.clone()).or_default().push(&f.binary);
+            if r.api.as_ref().is_none_or(|api| !http_apis.contains(api)) {
                 problems.push(format!(
-                    "{}: route {} (event {}) is not on the HTTP API (ApiId: {:?})",
-                    r.route_key,
-                    f.name(),
-                    r.event,
-                    r.api
+                    "{key}: route {} (event {event}) is not on the HTTP API (ApiId: {:?})",
+                    f.binary, r.api
                 ));
             }
             if r.payload_version != "2.0" {
                 problems.push(format!(
-                    "{}: PayloadFormatVersion {} on {}, not 2.0",
-                    r.route_key,
-                    r.payload_version,
-                    f.name()
+                    "{key}: PayloadFormatVersion {} on {}, not 2.0",
+                    r.payload_version, f.binary
                 ));
             }
         }
@@ -685,7 +334,7 @@ fn route_mismatches(
         }
     }
     for (key, function) in &wanted {
-        match declared.get(key).map(Vec::as_slice) {
+        match declared.get(*key).map(Vec::as_slice) {
             None | Some([]) => problems.push(format!(
                 "{key}: route of {function} missing from template.yaml"
             )),
@@ -696,7 +345,7 @@ fn route_mismatches(
         }
     }
     for (key, on) in &declared {
-        if !wanted.contains_key(key) {
+        if !wanted.contains_key(key.as_str()) {
             problems.push(format!(
                 "{key}: route on {on:?} in template.yaml that no banter::rest module serves"
             ));
@@ -707,15 +356,14 @@ fn route_mismatches(
 
 /// The WebSocket API: exactly `$connect`, `$disconnect`, `$default`, each served by its
 /// function through an `AWS_PROXY` integration, invokable from that API only, deployed.
-fn websocket_mismatches(template: &Value, fns: &[FunctionSpec]) -> Vec<String> {
-    let apis = websocket_apis(template);
-    let [ws] = apis.as_slice() else {
+fn websocket_mismatches(d: &Deployment) -> Vec<String> {
+    let [ws] = d.websocket_apis.as_slice() else {
         return vec![format!(
             "WebSocketApi: {} APIs with ProtocolType WEBSOCKET, not exactly 1",
-            apis.len()
+            d.websocket_apis.len()
         )];
     };
-    let api = &ws.api;
+    let api = &ws.logical_id;
     let mut problems = Vec::new();
     if ws.route_selection.as_deref() != Some("$request.body.type") {
         problems.push(format!(
@@ -723,13 +371,10 @@ fn websocket_mismatches(template: &Value, fns: &[FunctionSpec]) -> Vec<String> {
             ws.route_selection
         ));
     }
-    let binary_of = |id: &str| {
-        fns.iter()
-            .find(|f| f.id == id)
-            .and_then(|f| f.binary.clone())
-    };
+    let binary_of = |id: &str| d.function(id).map(|f| f.binary.clone());
     let wanted: BTreeSet<&str> = WS_ROUTES.iter().map(|(k, _)| *k).collect();
-    for key in ws.routes.keys() {
+    for r in &ws.routes {
+        let key = &r.route_key;
         if !wanted.contains(key.as_str()) {
             problems.push(format!(
                 "{key}: WebSocket route that Banter does not use (the router dispatches on type under $default)"
@@ -737,20 +382,23 @@ fn websocket_mismatches(template: &Value, fns: &[FunctionSpec]) -> Vec<String> {
         }
     }
     for (key, binary) in WS_ROUTES {
-        let Some((route, integration, function)) = ws.routes.get(key) else {
+        let Some(r) = ws.route(key) else {
             problems.push(format!("{key}: WebSocket route missing"));
             continue;
         };
-        let Some(integration) = integration else {
+        let route = &r.logical_id;
+        let Some(integration) = &r.integration else {
             problems.push(format!(
                 "{key}: {route} has no Target integrations/${{Integration}}"
             ));
             continue;
         };
-        if ws.non_proxy_integrations.contains(integration) {
+        let target = ws.integrations.get(integration);
+        if target.is_some_and(|i| i.kind != "AWS_PROXY") {
             problems.push(format!("{key}: {integration} is not AWS_PROXY"));
         }
-        let served_by = function.as_deref().and_then(binary_of);
+        let function = target.and_then(|i| i.function.as_deref());
+        let served_by = function.and_then(binary_of);
         if served_by.as_deref() != Some(binary) {
             problems.push(format!(
                 "{key}: integrated with {served_by:?} (function {function:?}), not {binary}"
@@ -758,14 +406,17 @@ fn websocket_mismatches(template: &Value, fns: &[FunctionSpec]) -> Vec<String> {
             continue;
         }
         // API Gateway may invoke the function, from this API's route only.
-        let function = function.as_deref().unwrap_or_default();
-        let allowed = resources_of_type(template, "AWS::Lambda::Permission")
+        let function = function.unwrap_or_default();
+        let allowed = d
+            .resources_of("AWS::Lambda::Permission")
             .into_iter()
             .any(|(_, p)| {
-                let p = props(p);
-                let source = p.get("SourceArn").and_then(sub_string).unwrap_or_default();
-                p.get("FunctionName").and_then(ref_target) == Some(function)
-                    && p.get("Principal").and_then(Value::as_str)
+                let setting = |key: &str| path(p, &["Properties", key]);
+                let source = setting("SourceArn")
+                    .and_then(sub_string)
+                    .unwrap_or_default();
+                setting("FunctionName").and_then(ref_target) == Some(function)
+                    && setting("Principal").and_then(Value::as_str)
                         == Some("apigateway.amazonaws.com")
                     && source.contains(&format!("${{{api}}}/"))
                     && source.ends_with(&format!("/{key}"))
@@ -776,7 +427,7 @@ fn websocket_mismatches(template: &Value, fns: &[FunctionSpec]) -> Vec<String> {
             ));
         }
     }
-    let routes: BTreeSet<&str> = ws.routes.values().map(|(id, _, _)| id.as_str()).collect();
+    let routes: BTreeSet<&str> = ws.routes.iter().map(|r| r.logical_id.as_str()).collect();
     let complete: Vec<&String> = ws
         .deployments
         .iter()
@@ -788,9 +439,10 @@ fn websocket_mismatches(template: &Value, fns: &[FunctionSpec]) -> Vec<String> {
             "{api}: no AWS::ApiGatewayV2::Deployment that DependsOn every route {routes:?}"
         ));
     }
-    match ws.stages.values().next() {
+    match ws.stages.first() {
         None => problems.push(format!("{api}: no AWS::ApiGatewayV2::Stage")),
-        Some(deployment) => {
+        Some(stage) => {
+            let deployment = &stage.deployment;
             if !complete
                 .iter()
                 .any(|d| Some(d.as_str()) == deployment.as_deref())
@@ -805,14 +457,22 @@ fn websocket_mismatches(template: &Value, fns: &[FunctionSpec]) -> Vec<String> {
         problems.push(format!("{api}: {} stages, not 1", ws.stages.len()));
     }
 
-    // The posting functions know this API's management endpoint, on the deployed stage.
-    let stage = ws.stages.keys().next().cloned().unwrap_or_default();
+    // The posting functions know this API's management endpoint, on the deployed stage (its
+    // `StageName` as written: `${Parameter}` for a `!Ref`, else the name).
+    let stage = ws
+        .stages
+        .first()
+        .and_then(|s| match &s.name_parameter {
+            Some(param) => Some(format!("${{{param}}}")),
+            None => s.name.clone(),
+        })
+        .unwrap_or_default();
     for binary in POSTERS {
-        let Some(f) = fns.iter().find(|f| f.binary.as_deref() == Some(binary)) else {
+        let Some(f) = d.function_by_binary(binary) else {
             continue; // reported by function_mismatches
         };
         let endpoint = f
-            .env
+            .environment
             .get("WEBSOCKET_MANAGEMENT_ENDPOINT")
             .and_then(sub_string)
             .unwrap_or_default();
@@ -828,21 +488,24 @@ fn websocket_mismatches(template: &Value, fns: &[FunctionSpec]) -> Vec<String> {
 
 /// `fanout` consumes the fan-out queue with partial batch responses; the queue has a DLQ and a
 /// visibility timeout long enough for the function; `FANOUT_QUEUE_URL` is that queue.
-fn fanout_mismatches(template: &Value, fns: &[FunctionSpec]) -> Vec<String> {
+fn fanout_mismatches(d: &Deployment) -> Vec<String> {
     let mut problems = Vec::new();
-    for f in fns {
-        if f.binary.as_deref() != Some(FANOUT) && !f.sqs_sources.is_empty() {
+    for f in d.functions.values() {
+        if f.binary != FANOUT && !sqs_events(f).is_empty() {
             problems.push(format!(
                 "{}: SQS event source on a function other than {FANOUT}",
-                f.name()
+                f.binary
             ));
         }
     }
-    let Some(f) = fns.iter().find(|f| f.binary.as_deref() == Some(FANOUT)) else {
+    let Some(f) = d.function_by_binary(FANOUT) else {
         return vec![format!("{FANOUT}: no function")];
     };
-    let fanout_queue = f.env.get("FANOUT_QUEUE_URL").and_then(ref_target);
-    let shard_queue = f.env.get("FANOUT_SHARD_QUEUE_URL").and_then(ref_target);
+    let fanout_queue = f.environment.get("FANOUT_QUEUE_URL").and_then(ref_target);
+    let shard_queue = f
+        .environment
+        .get("FANOUT_SHARD_QUEUE_URL")
+        .and_then(ref_target);
     let (Some(fanout_queue), Some(shard_queue)) = (fanout_queue, shard_queue) else {
         problems.push(format!(
             "{FANOUT}: FANOUT_QUEUE_URL and FANOUT_SHARD_QUEUE_URL must each be !Ref <queue>"
@@ -855,15 +518,24 @@ fn fanout_mismatches(template: &Value, fns: &[FunctionSpec]) -> Vec<String> {
              need a queue of their own, received one per invocation"
         ));
     }
-    if f.sqs_sources.len() != 2 {
+    let events = sqs_events(f);
+    if events.len() != 2 {
         problems.push(format!(
             "{FANOUT}: {} SQS events, not 2 (fan-out jobs and shard jobs)",
-            f.sqs_sources.len()
+            events.len()
         ));
     }
     let mut read = Vec::new();
-    for source in &f.sqs_sources {
-        let Some(queue_id) = source.queue.as_deref() else {
+    for (event, queue) in events {
+        // The queue's ARN: `!GetAtt <queue>.Arn` (a `!Ref` would be its URL).
+        let written_as_get_att = event_setting(d, f, event, "Queue")
+            .and_then(get_att)
+            .is_some();
+        let source = d
+            .event_sources
+            .iter()
+            .find(|s| s.function == f.logical_id && s.name == event);
+        let (Some(queue_id), Some(source), true) = (queue, source, written_as_get_att) else {
             problems.push(format!("{FANOUT}: Queue is not !GetAtt <queue>.Arn"));
             continue;
         };
@@ -881,19 +553,19 @@ fn fanout_mismatches(template: &Value, fns: &[FunctionSpec]) -> Vec<String> {
             ));
             continue;
         };
-        problems.extend(source_mismatches(template, f, source, queue_id, max_batch));
+        problems.extend(source_mismatches(d, f, source, queue_id, max_batch));
     }
     for queue in [fanout_queue, shard_queue] {
         if !read.contains(&queue) {
             problems.push(format!("{FANOUT}: no SQS event reads {queue}"));
         }
     }
-    for g in fns {
-        let url = g.env.get("FANOUT_QUEUE_URL").and_then(ref_target);
+    for g in d.functions.values() {
+        let url = g.environment.get("FANOUT_QUEUE_URL").and_then(ref_target);
         if url != Some(fanout_queue) {
             problems.push(format!(
                 "{}: FANOUT_QUEUE_URL is {url:?}, not !Ref {fanout_queue}",
-                g.name()
+                g.binary
             ));
         }
     }
@@ -903,11 +575,11 @@ fn fanout_mismatches(template: &Value, fns: &[FunctionSpec]) -> Vec<String> {
 /// One SQS event of the fan-out on `queue_id`: partial batch failures, `BatchSize` in
 /// `1..=max_batch`, a dead-letter queue, and a visibility timeout that outlasts a batch.
 fn source_mismatches(
-    template: &Value,
-    f: &FunctionSpec,
-    source: &SqsSource,
+    d: &Deployment,
+    f: &Function,
+    source: &EventSource,
     queue_id: &str,
-    max_batch: u64,
+    max_batch: usize,
 ) -> Vec<String> {
     let mut problems = Vec::new();
     if source.response_types != ["ReportBatchItemFailures"] {
@@ -922,30 +594,30 @@ fn source_mismatches(
             source.batch_size
         ));
     }
-    let queue = resource(template, queue_id);
-    if queue.map(type_of) != Some("AWS::SQS::Queue") {
+    let Some(queue) = d.queues.get(queue_id) else {
         problems.push(format!("{FANOUT}: {queue_id} is not an AWS::SQS::Queue"));
         return problems;
-    }
-    let q = props(queue.unwrap_or(&Value::Null));
-    let redrive = q.get("RedrivePolicy").unwrap_or(&Value::Null);
-    let dlq = redrive.get("deadLetterTargetArn").and_then(get_att);
-    match dlq {
-        Some((dlq, _)) if resource(template, &dlq).map(type_of) == Some("AWS::SQS::Queue") => {}
+    };
+    // Another queue's ARN: `!GetAtt <queue>.Arn`.
+    let dlq_written = d
+        .resource(queue_id)
+        .and_then(|q| path(q, &["Properties", "RedrivePolicy", "deadLetterTargetArn"]));
+    match &queue.dead_letter_queue {
+        Some(_) if dlq_written.and_then(get_att).is_some() => {}
         other => problems.push(format!(
             "{queue_id}: RedrivePolicy.deadLetterTargetArn is {other:?}, not another queue's Arn"
         )),
     }
-    if redrive.get("maxReceiveCount").and_then(number).unwrap_or(0) == 0 {
+    if queue.max_receive_count.unwrap_or(0) == 0 {
         problems.push(format!("{queue_id}: no RedrivePolicy.maxReceiveCount"));
     }
-    let timeout = f.number("Timeout").unwrap_or(3);
-    let needed = 6 * timeout + source.batching_window;
-    let visibility = q.get("VisibilityTimeout").and_then(number).unwrap_or(30);
+    let timeout = f.timeout.as_secs();
+    let window = source.max_batching_window.as_secs();
+    let needed = 6 * timeout + window;
+    let visibility = queue.visibility_timeout.as_secs();
     if visibility < needed {
         problems.push(format!(
-            "{queue_id}: VisibilityTimeout {visibility} s is under 6 x the {FANOUT} timeout ({timeout} s) + the batching window ({} s) = {needed} s",
-            source.batching_window
+            "{queue_id}: VisibilityTimeout {visibility} s is under 6 x the {FANOUT} timeout ({timeout} s) + the batching window ({window} s) = {needed} s"
         ));
     }
     problems
@@ -954,43 +626,42 @@ fn source_mismatches(
 /// Every `*_TABLE` variable is `!Ref` of the table whose `TableDef` names that variable, and
 /// every function gets every table variable (`TableNames::from_env` would otherwise fall back
 /// silently to a `banter-<name>` table).
-fn table_env_mismatches(template: &Value, fns: &[FunctionSpec], defs: &[TableDef]) -> Vec<String> {
+fn table_env_mismatches(d: &Deployment, defs: &[TableDef]) -> Vec<String> {
     let mut problems = Vec::new();
-    for f in fns {
-        for (var, value) in &f.env {
+    let doc = d.doc();
+    for f in d.functions.values() {
+        let name = &f.binary;
+        for (var, value) in &f.environment {
             if !var.ends_with("_TABLE") {
                 continue;
             }
             let Some(target) = ref_target(value) else {
-                problems.push(format!("{}: {var} is not !Ref <table>", f.name()));
+                problems.push(format!("{name}: {var} is not !Ref <table>"));
                 continue;
             };
-            match resource(template, target).map(type_of) {
+            match doc.resource_type(target) {
                 Some("AWS::DynamoDB::Table") => {}
                 Some(other) => {
-                    problems.push(format!("{}: {var} refers to {target}, a {other}", f.name()))
+                    problems.push(format!("{name}: {var} refers to {target}, a {other}"))
                 }
                 None => problems.push(format!(
-                    "{}: {var} refers to {target}, which does not exist",
-                    f.name()
+                    "{name}: {var} refers to {target}, which does not exist"
                 )),
             }
             match defs.iter().find(|d| d.logical_id == target) {
                 Some(d) if d.env_var == var => {}
                 Some(d) => problems.push(format!(
-                    "{}: {var} refers to {target}, whose variable is {}",
-                    f.name(),
+                    "{name}: {var} refers to {target}, whose variable is {}",
                     d.env_var
                 )),
                 None => problems.push(format!(
-                    "{}: {var} refers to {target}, which no TableDef describes",
-                    f.name()
+                    "{name}: {var} refers to {target}, which no TableDef describes"
                 )),
             }
         }
-        for d in defs {
-            if !f.env.contains_key(d.env_var) {
-                problems.push(format!("{}: {} is not set", f.name(), d.env_var));
+        for def in defs {
+            if !f.environment.contains_key(def.env_var) {
+                problems.push(format!("{name}: {} is not set", def.env_var));
             }
         }
     }
@@ -1000,39 +671,38 @@ fn table_env_mismatches(template: &Value, fns: &[FunctionSpec], defs: &[TableDef
 /// The functions' policies are inline statements without wildcards: no SAM policy template
 /// or managed policy (`DynamoDBCrudPolicy` grants every table action), no `*` in an action, no
 /// `Resource: "*"`.
-fn policy_mismatches(fns: &[FunctionSpec]) -> Vec<String> {
+fn policy_mismatches(d: &Deployment) -> Vec<String> {
     let mut problems = Vec::new();
-    for f in fns {
+    let doc = d.doc();
+    for f in d.functions.values() {
+        let name = &f.binary;
         let policies = match &f.policies {
             Value::Null => continue,
             Value::Sequence(s) => s.clone(),
             other => vec![other.clone()],
         };
         for policy in &policies {
-            let Some(statements) = policy.get("Statement").and_then(Value::as_sequence) else {
+            let Some(statements) = get(policy, "Statement").and_then(Value::as_sequence) else {
                 problems.push(format!(
-                    "{}: policy {policy:?} is not an inline policy document",
-                    f.name()
+                    "{name}: policy {policy:?} is not an inline policy document"
                 ));
                 continue;
             };
             for s in statements {
-                let sid = s.get("Sid").and_then(scalar).unwrap_or_default();
-                if s.get("Effect").and_then(Value::as_str) != Some("Allow") {
+                let sid = get(s, "Sid")
+                    .and_then(|v| doc.scalar(v))
+                    .unwrap_or_default();
+                if get(s, "Effect").and_then(Value::as_str) != Some("Allow") {
                     continue;
                 }
-                for action in s.get("Action").map(strings).unwrap_or_default() {
+                let list = |key: &str| get(s, key).map(|v| doc.strings(v)).unwrap_or_default();
+                for action in list("Action") {
                     if action.contains('*') {
-                        problems.push(format!("{}: {sid} allows {action}", f.name()));
+                        problems.push(format!("{name}: {sid} allows {action}"));
                     }
                 }
-                if s.get("Resource")
-                    .map(strings)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|r| r == "*")
-                {
-                    problems.push(format!("{}: {sid} allows Resource \"*\"", f.name()));
+                if list("Resource").iter().any(|r| r == "*") {
+                    problems.push(format!("{name}: {sid} allows Resource \"*\""));
                 }
             }
         }
@@ -1040,19 +710,18 @@ fn policy_mismatches(fns: &[FunctionSpec]) -> Vec<String> {
     problems
 }
 
-/// Every problem of `template` against the workspace `binaries` and the REST `routes`.
+/// Every problem of the deployment `d` against the workspace `binaries` and the REST `routes`.
 fn all_mismatches(
-    template: &Value,
+    d: &Deployment,
     binaries: &BTreeMap<String, String>,
     routes: &[(&str, &[&str])],
 ) -> Vec<String> {
-    let fns = functions(template);
-    let mut problems = function_mismatches(template, &fns, binaries);
-    problems.extend(route_mismatches(template, &fns, routes));
-    problems.extend(websocket_mismatches(template, &fns));
-    problems.extend(fanout_mismatches(template, &fns));
-    problems.extend(table_env_mismatches(template, &fns, &ALL));
-    problems.extend(policy_mismatches(&fns));
+    let mut problems = function_mismatches(d, binaries);
+    problems.extend(route_mismatches(d, routes));
+    problems.extend(websocket_mismatches(d));
+    problems.extend(fanout_mismatches(d));
+    problems.extend(table_env_mismatches(d, &ALL));
+    problems.extend(policy_mismatches(d));
     problems
 }
 
@@ -1094,73 +763,65 @@ fn the_workspace_has_the_expected_function_binaries() {
 
 #[test]
 fn one_function_per_workspace_binary() {
-    let template = load_template();
-    let fns = functions(&template);
     report(
         "functions",
-        &function_mismatches(&template, &fns, &binaries()),
+        &function_mismatches(&load_deployment(), &binaries()),
     );
 }
 
 #[test]
 fn http_routes_are_exactly_the_rest_routes_on_their_functions() {
-    let template = load_template();
-    let fns = functions(&template);
     report(
         "REST routes",
-        &route_mismatches(&template, &fns, &banter::rest::all_routes()),
+        &route_mismatches(&load_deployment(), &banter::rest::all_routes()),
     );
 }
 
 #[test]
 fn websocket_api_has_the_three_routes_on_their_functions() {
-    let template = load_template();
-    let fns = functions(&template);
-    report("WebSocket API", &websocket_mismatches(&template, &fns));
+    report("WebSocket API", &websocket_mismatches(&load_deployment()));
 }
 
 #[test]
 fn fanout_consumes_its_queue_with_partial_batch_failures() {
-    let template = load_template();
-    let fns = functions(&template);
-    report("fan-out", &fanout_mismatches(&template, &fns));
+    report("fan-out", &fanout_mismatches(&load_deployment()));
 }
 
 #[test]
 fn table_variables_name_the_tables_of_the_template() {
-    let template = load_template();
-    let fns = functions(&template);
     report(
         "table variables",
-        &table_env_mismatches(&template, &fns, &ALL),
+        &table_env_mismatches(&load_deployment(), &ALL),
     );
 }
 
 #[test]
 fn policies_are_inline_and_without_wildcards() {
-    let template = load_template();
-    report("policies", &policy_mismatches(&functions(&template)));
+    report("policies", &policy_mismatches(&load_deployment()));
 }
 
 #[test]
 fn globals_are_applied_and_intrinsics_read() {
-    let template = load_template();
-    let fns = functions(&template);
-    let fanout = fns.iter().find(|f| f.name() == "fanout").expect("fanout");
-    assert_eq!(fanout.get("Runtime"), Some(RUNTIME));
+    let d = load_deployment();
+    let fanout = d.function_by_binary("fanout").expect("fanout");
+    assert_eq!(fanout.property("Runtime"), Some(RUNTIME));
     assert_eq!(fanout.architectures, [ARCHITECTURE]);
     assert_eq!(
-        ref_target(&fanout.env["USERS_TABLE"]),
+        ref_target(&fanout.environment["USERS_TABLE"]),
         Some("UsersTable"),
         "globals' variables are merged"
     );
-    assert!(fanout.env.contains_key("WEBSOCKET_MANAGEMENT_ENDPOINT"));
+    assert!(
+        fanout
+            .environment
+            .contains_key("WEBSOCKET_MANAGEMENT_ENDPOINT")
+    );
     assert_eq!(
-        sub_names("https://${Api}.execute-api.${AWS::Region}.${!Literal}/${Stage}"),
+        sub_variables("https://${Api}.execute-api.${AWS::Region}.${!Literal}/${Stage}"),
         ["Api", "AWS::Region", "Stage"]
     );
     assert_eq!(
-        get_att(&serde_yaml_ng::from_str("{\"Fn::GetAtt\": Q.Arn}").unwrap()),
+        get_att(&yaml("{\"Fn::GetAtt\": Q.Arn}")),
         Some(("Q".to_owned(), "Arn".to_owned()))
     );
     let manifest = "# the members below\n[workspace]\nmembers = [\n  \"shared\", # core\n  \"functions/a\", \"functions/b-c\"\n]\n";
@@ -1180,7 +841,7 @@ fn globals_are_applied_and_intrinsics_read() {
 
 // --- The checks are not vacuous: each kind of drift is reported, naming what drifted. ------
 
-/// A mutable handle on a resource of a parsed template.
+/// A mutable handle on a resource of a template document.
 fn res_mut<'a>(template: &'a mut Value, id: &str) -> &'a mut Value {
     template
         .get_mut("Resources")
@@ -1190,11 +851,11 @@ fn res_mut<'a>(template: &'a mut Value, id: &str) -> &'a mut Value {
 
 /// The logical id of the function built from `binary`.
 fn function_id(template: &Value, binary: &str) -> String {
-    functions(template)
-        .into_iter()
-        .find(|f| f.binary.as_deref() == Some(binary))
+    model(template)
+        .function_by_binary(binary)
         .unwrap_or_else(|| panic!("no function for {binary}"))
-        .id
+        .logical_id
+        .clone()
 }
 
 /// The events of the function built from `binary`.
@@ -1206,29 +867,32 @@ fn events_mut<'a>(template: &'a mut Value, binary: &str) -> &'a mut Mapping {
 }
 
 /// The name of the event of `binary`'s function that declares `route_key`.
-fn event_of(template: &Value, binary: &str, route_key: &str) -> String {
-    functions(template)
-        .into_iter()
-        .find(|f| f.binary.as_deref() == Some(binary))
-        .and_then(|f| f.http_routes.into_iter().find(|r| r.route_key == route_key))
-        .unwrap_or_else(|| panic!("{binary} has no event for {route_key}"))
-        .event
+fn event_of(template: &Value, binary: &str, key: &str) -> String {
+    model(template)
+        .function_by_binary(binary)
+        .and_then(|f| {
+            f.http_events()
+                .find(|(_, e)| route_key(e) == key)
+                .map(|(name, _)| name.to_owned())
+        })
+        .unwrap_or_else(|| panic!("{binary} has no event for {key}"))
 }
 
 fn yaml(s: &str) -> Value {
-    long_form(&serde_yaml_ng::from_str(s).unwrap())
+    document::yaml(s).unwrap()
 }
 
 #[test]
 fn checks_detect_drift() {
-    let original = load_template();
+    let deployment = load_deployment();
+    let original = deployment.document.clone();
     let routes = banter::rest::all_routes();
     let bins = binaries();
-    let baseline = all_mismatches(&original, &bins, &routes);
+    let baseline = all_mismatches(&deployment, &bins, &routes);
     // Drift is judged against the template as it is: a route another engineer has not added to
     // the code yet shows up in the positive tests, not here.
     let new_problems = |t: &Value| -> Vec<String> {
-        all_mismatches(t, &bins, &routes)
+        all_mismatches(&model(t), &bins, &routes)
             .into_iter()
             .filter(|p| !baseline.contains(p))
             .collect()
@@ -1340,6 +1004,15 @@ fn checks_detect_drift() {
                     yaml("!Ref FanoutQueue");
             },
         ),
+        // The forms the model does not keep apart (it follows any reference to a queue).
+        ("shard queue by URL", "fanout", |t| {
+            res_mut(t, "FanoutFunction")["Properties"]["Events"]["FanoutShardJobs"]["Properties"]
+                ["Queue"] = yaml("!Ref FanoutShardQueue");
+        }),
+        ("dead-letter queue by URL", "FanoutQueue", |t| {
+            res_mut(t, "FanoutQueue")["Properties"]["RedrivePolicy"]["deadLetterTargetArn"] =
+                yaml("!Ref FanoutDeadLetterQueue");
+        }),
         ("no dead-letter queue", "FanoutQueue", |t| {
             res_mut(t, "FanoutQueue")["Properties"]
                 .as_mapping_mut()
@@ -1388,7 +1061,7 @@ fn checks_detect_drift() {
     // A workspace binary without a function, and a route the template lacks, are reported.
     let mut more_bins = bins.clone();
     more_bins.insert("presence".into(), "presence".into());
-    let problems: Vec<String> = all_mismatches(&original, &more_bins, &routes)
+    let problems: Vec<String> = all_mismatches(&deployment, &more_bins, &routes)
         .into_iter()
         .filter(|p| !baseline.contains(p))
         .collect();
@@ -1398,7 +1071,7 @@ fn checks_detect_drift() {
     );
     let mut more_routes = routes.clone();
     more_routes.push(("health", &["GET /v1/ready"]));
-    let problems: Vec<String> = all_mismatches(&original, &bins, &more_routes)
+    let problems: Vec<String> = all_mismatches(&deployment, &bins, &more_routes)
         .into_iter()
         .filter(|p| !baseline.contains(p))
         .collect();

@@ -4,10 +4,10 @@
 //! from those definitions, so this is what keeps the deployed tables and the tested ones equal.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use banter::store::dynamodb::tables::{ALL, TTL_ATTRIBUTE, TableDef};
-use serde_yaml_ng::{Mapping, Value};
+use banter_deployment::document::{self, get, path};
+use banter_deployment::{Deployment, Table, Value};
 
 /// CloudFormation resource types that create a DynamoDB table.
 const TABLE_TYPES: [&str; 3] = [
@@ -16,43 +16,14 @@ const TABLE_TYPES: [&str; 3] = [
     "AWS::Serverless::SimpleTable",
 ];
 
-fn template_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("template.yaml")
+/// The deployment `template.yaml` describes.
+fn load_deployment() -> Deployment {
+    Deployment::load_default().expect("template.yaml is valid YAML")
 }
 
-/// The parsed template, with CloudFormation short-form tags in their long form.
-fn load_template() -> Value {
-    let text = std::fs::read_to_string(template_path()).expect("read template.yaml");
-    let raw: Value = serde_yaml_ng::from_str(&text).expect("template.yaml is valid YAML");
-    long_form(&raw)
-}
-
-/// Rewrites short-form intrinsics as their long form, recursively: `!Ref X` → `{Ref: X}`,
-/// `!Condition X` → `{Condition: X}`, `!Sub s` → `{"Fn::Sub": s}` (and so on for every
-/// other `!Name`).
-fn long_form(v: &Value) -> Value {
-    match v {
-        Value::Tagged(t) => {
-            let name = t.tag.to_string();
-            let name = name.trim_start_matches('!');
-            let key = match name {
-                "Ref" | "Condition" => name.to_owned(),
-                other => format!("Fn::{other}"),
-            };
-            let mut m = Mapping::new();
-            m.insert(Value::String(key), long_form(&t.value));
-            Value::Mapping(m)
-        }
-        Value::Sequence(s) => Value::Sequence(s.iter().map(long_form).collect()),
-        Value::Mapping(m) => Value::Mapping(
-            m.iter()
-                .map(|(k, v)| (long_form(k), long_form(v)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
+/// The model of an edited copy of [`Deployment::document`].
+fn model(template: &Value) -> Deployment {
+    Deployment::from_document(template).expect("the edited template is a mapping")
 }
 
 /// The parts of a table definition the code and the template must agree on.
@@ -71,7 +42,7 @@ struct TableShape {
 }
 
 fn yaml(s: &str) -> Value {
-    serde_yaml_ng::from_str(s).unwrap()
+    document::yaml(s).unwrap()
 }
 
 fn keys(hash: &str, range: &str) -> Vec<(String, String)> {
@@ -107,110 +78,84 @@ fn expected_shape(def: &TableDef) -> TableShape {
     }
 }
 
-fn str_at<'a>(v: &'a Value, key: &str) -> Result<&'a str, String> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("missing string {key} in {v:?}"))
-}
-
-fn pairs(v: Option<&Value>, a: &str, b: &str) -> Result<Vec<(String, String)>, String> {
-    let Some(v) = v else {
-        return Ok(Vec::new());
-    };
-    let seq = v
-        .as_sequence()
-        .ok_or_else(|| format!("expected a list, got {v:?}"))?;
-    seq.iter()
-        .map(|e| Ok((str_at(e, a)?.to_owned(), str_at(e, b)?.to_owned())))
-        .collect()
-}
-
-/// Reads the shape of a table resource's `Properties`.
-fn template_shape(props: &Value) -> Result<TableShape, String> {
-    let key_schema = pairs(props.get("KeySchema"), "AttributeName", "KeyType")?;
-    let mut attributes = pairs(
-        props.get("AttributeDefinitions"),
-        "AttributeName",
-        "AttributeType",
-    )?;
+/// The shape of a table as the deployment model reads it.
+fn template_shape(table: &Table) -> TableShape {
+    let mut attributes = table.attributes.clone();
     attributes.sort();
-    let mut gsis = BTreeMap::new();
-    if let Some(list) = props.get("GlobalSecondaryIndexes") {
-        for gsi in list
-            .as_sequence()
-            .ok_or("GlobalSecondaryIndexes is not a list")?
-        {
-            let name = str_at(gsi, "IndexName")?.to_owned();
-            let schema = pairs(gsi.get("KeySchema"), "AttributeName", "KeyType")?;
-            let projection = gsi.get("Projection").cloned().unwrap_or(Value::Null);
-            if gsis.insert(name.clone(), (schema, projection)).is_some() {
-                return Err(format!("GSI {name} declared twice"));
-            }
-        }
-    }
-    let ttl = match props.get("TimeToLiveSpecification") {
-        None => None,
-        Some(spec) => match spec.get("Enabled") {
-            Some(Value::Bool(true)) => Some(str_at(spec, "AttributeName")?.to_owned()),
-            Some(Value::Bool(false)) => None,
-            other => return Err(format!("TimeToLiveSpecification.Enabled is {other:?}")),
-        },
-    };
-    Ok(TableShape {
-        key_schema,
+    TableShape {
+        key_schema: table.key_schema.clone(),
         attributes,
-        gsis,
-        ttl,
-        has_lsis: props.get("LocalSecondaryIndexes").is_some(),
-    })
+        gsis: table
+            .global_indexes
+            .iter()
+            .map(|(name, i)| (name.clone(), (i.key_schema.clone(), i.projection.clone())))
+            .collect(),
+        ttl: table.ttl_attribute.clone(),
+        has_lsis: table.has_local_indexes,
+    }
 }
 
 /// Every way the template's tables differ from `defs`; empty when they agree.
-fn table_mismatches(template: &Value, defs: &[TableDef]) -> Vec<String> {
+fn table_mismatches(d: &Deployment, defs: &[TableDef]) -> Vec<String> {
     let mut problems = Vec::new();
-    let Some(resources) = template.get("Resources").and_then(Value::as_mapping) else {
+    if get(&d.document, "Resources")
+        .and_then(Value::as_mapping)
+        .is_none()
+    {
         return vec!["template has no Resources mapping".into()];
-    };
+    }
     let wanted: BTreeSet<&str> = defs.iter().map(|d| d.logical_id).collect();
 
-    for (id, resource) in resources {
-        let ty = resource.get("Type").and_then(Value::as_str).unwrap_or("");
-        let id = id.as_str().unwrap_or("<non-string id>");
-        if TABLE_TYPES.contains(&ty) && !wanted.contains(id) {
-            problems.push(format!("{id}: {ty} that no TableDef describes"));
+    for ty in TABLE_TYPES {
+        for (id, _) in d.resources_of(ty) {
+            if !wanted.contains(id.as_str()) {
+                problems.push(format!("{id}: {ty} that no TableDef describes"));
+            }
         }
     }
 
     for def in defs {
         let id = def.logical_id;
-        let Some(resource) = resources.get(id) else {
+        let Some(resource) = d.resource(id) else {
             problems.push(format!("{id}: missing (table {})", def.name));
             continue;
         };
-        let ty = resource.get("Type").and_then(Value::as_str).unwrap_or("");
+        let ty = get(resource, "Type").and_then(Value::as_str).unwrap_or("");
         if ty != "AWS::DynamoDB::Table" {
             problems.push(format!("{id}: Type is {ty:?}, not AWS::DynamoDB::Table"));
             continue;
         }
-        let props = resource.get("Properties").unwrap_or(&Value::Null);
-        match template_shape(props) {
-            Err(e) => problems.push(format!("{id}: {e}")),
-            Ok(shape) => {
+        let (billing, name) = match d.tables.get(id) {
+            Some(table) => {
+                let shape = template_shape(table);
                 let expected = expected_shape(def);
                 if shape != expected {
                     problems.push(format!(
                         "{id}: template declares\n  {shape:?}\nbut the code defines\n  {expected:?}"
                     ));
                 }
+                (table.billing_mode.as_deref(), table.table_name.as_ref())
             }
-        }
-        let billing = props.get("BillingMode").and_then(Value::as_str);
+            // The model could not read the table: its reason, and the settings as written.
+            None => {
+                let prefix = format!("table {id}: ");
+                for p in &d.problems {
+                    if let Some(e) = p.strip_prefix(&prefix) {
+                        problems.push(format!("{id}: {e}"));
+                    }
+                }
+                let setting = |key: &str| path(resource, &["Properties", key]);
+                (
+                    setting("BillingMode").and_then(Value::as_str),
+                    setting("TableName"),
+                )
+            }
+        };
         if billing != Some("PAY_PER_REQUEST") {
             problems.push(format!(
                 "{id}: BillingMode is {billing:?}, not PAY_PER_REQUEST"
             ));
         }
-        let name = props.get("TableName");
         let expected_name = yaml(&format!(
             "{{\"Fn::Sub\": \"${{AWS::StackName}}-{}\"}}",
             def.name
@@ -225,7 +170,7 @@ fn table_mismatches(template: &Value, defs: &[TableDef]) -> Vec<String> {
     problems
 }
 
-/// A mutable handle on a table's `Properties` in a parsed template.
+/// A mutable handle on a table's `Properties` in a template document.
 fn props_mut<'a>(template: &'a mut Value, logical_id: &str) -> &'a mut Value {
     template
         .get_mut("Resources")
@@ -236,8 +181,7 @@ fn props_mut<'a>(template: &'a mut Value, logical_id: &str) -> &'a mut Value {
 
 #[test]
 fn template_declares_exactly_the_tables_of_the_code() {
-    let template = load_template();
-    let problems = table_mismatches(&template, &ALL);
+    let problems = table_mismatches(&load_deployment(), &ALL);
     assert!(
         problems.is_empty(),
         "template.yaml and tables.rs disagree:\n{}",
@@ -247,7 +191,7 @@ fn template_declares_exactly_the_tables_of_the_code() {
 
 #[test]
 fn short_form_tags_are_read() {
-    let template = load_template();
+    let template = load_deployment().document;
     let name = &template["Resources"]["UsersTable"]["Properties"]["TableName"];
     assert_eq!(name, &yaml("{\"Fn::Sub\": \"${AWS::StackName}-users\"}"));
     let output = &template["Outputs"]["UsersTableName"]["Value"];
@@ -256,7 +200,7 @@ fn short_form_tags_are_read() {
 
 #[test]
 fn every_table_has_an_output() {
-    let template = load_template();
+    let template = load_deployment().document;
     for def in ALL {
         let value = &template["Outputs"][format!("{}Name", def.logical_id).as_str()]["Value"];
         assert_eq!(
@@ -271,8 +215,9 @@ fn every_table_has_an_output() {
 /// The comparison is not vacuous: each kind of drift is reported, naming the table.
 #[test]
 fn comparison_detects_mismatches() {
-    let original = load_template();
-    assert!(table_mismatches(&original, &ALL).is_empty());
+    let deployment = load_deployment();
+    let original = deployment.document.clone();
+    assert!(table_mismatches(&deployment, &ALL).is_empty());
 
     type Edit = fn(&mut Value);
     let edits: Vec<(&str, &str, Edit)> = vec![
@@ -347,7 +292,7 @@ fn comparison_detects_mismatches() {
         let mut template = original.clone();
         edit(&mut template);
         assert_ne!(template, original, "{what}: the edit changed nothing");
-        let problems = table_mismatches(&template, &ALL);
+        let problems = table_mismatches(&model(&template), &ALL);
         assert!(!problems.is_empty(), "{what}: not detected");
         assert!(
             problems.iter().all(|p| p.starts_with(table)),
@@ -358,7 +303,7 @@ fn comparison_detects_mismatches() {
     // A definition the template lacks is reported too.
     let mut defs = ALL.to_vec();
     defs[0].gsis = &["gsi1", "gsi2"];
-    let problems = table_mismatches(&original, &defs);
+    let problems = table_mismatches(&deployment, &defs);
     assert_eq!(problems.len(), 1, "{problems:#?}");
     assert!(problems[0].starts_with("UsersTable"));
 }

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use banter_deployment::Deployment;
 use serde::{Deserialize, Serialize};
-use serde_yaml_ng::Value;
 
 use crate::BoxError;
 
@@ -108,46 +108,41 @@ impl Functions {
     }
 }
 
-fn architecture_of(v: &Value) -> Option<String> {
-    v.get("Architectures")?
-        .as_sequence()?
-        .first()?
-        .as_str()
-        .map(str::to_owned)
-}
-
 /// Reads every `AWS::Serverless::Function`'s binary, memory and architecture from the
 /// template at `path`.
 pub fn functions(path: &Path) -> Result<Functions, BoxError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-    let doc: Value = serde_yaml_ng::from_str(&text)?;
-    let globals = &doc["Globals"]["Function"];
-    let default_memory = globals["MemorySize"].as_u64().unwrap_or(128);
-    let mut architecture = architecture_of(globals).unwrap_or_else(|| "x86_64".into());
-    let mut memory_mb = BTreeMap::new();
-    let mut architectures = Vec::new();
-    for (_, resource) in doc["Resources"].as_mapping().into_iter().flatten() {
-        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
-            continue;
-        }
-        let Some(binary) = resource["Metadata"]["BuildProperties"]["Binary"].as_str() else {
-            continue;
-        };
-        let props = &resource["Properties"];
-        let memory = props["MemorySize"].as_u64().unwrap_or(default_memory);
-        memory_mb.insert(binary.to_owned(), memory);
-        architectures.push(architecture_of(props));
-    }
-    if let Some(Some(a)) = architectures.first()
-        && architectures.iter().all(|x| x.as_ref() == Some(a))
-    {
-        architecture = a.clone();
-    }
+    let deployment = Deployment::load(path)?;
+    from_deployment(&deployment).ok_or_else(|| format!("no functions in {}", path.display()).into())
+}
+
+/// Every function's binary and memory, and the architecture they run on (`Globals.Function`'s,
+/// unless every function agrees otherwise; x86_64 when nothing says), from the deployment
+/// model. `None` when it has no function.
+pub fn from_deployment(deployment: &Deployment) -> Option<Functions> {
+    let globals = banter_deployment::document::path(&deployment.document, &["Globals", "Function"]);
+    let global_architecture = globals
+        .and_then(|g| g.get("Architectures"))
+        .map(|v| deployment.doc().strings(v))
+        .and_then(|a| a.first().cloned());
+    let memory_mb: BTreeMap<String, u64> = deployment
+        .functions
+        .values()
+        .map(|f| (f.binary.clone(), u64::from(f.memory_mb)))
+        .collect();
     if memory_mb.is_empty() {
-        return Err(format!("no functions in {}", path.display()).into());
+        return None;
     }
-    Ok(Functions {
+    // Each function's `Architectures` has `Globals` applied already.
+    let mut architectures = deployment
+        .functions
+        .values()
+        .map(|f| f.architectures.first());
+    let first = architectures.next().flatten();
+    let architecture = match first {
+        Some(a) if architectures.all(|x| x == Some(a)) => a.clone(),
+        _ => global_architecture.unwrap_or_else(|| "x86_64".into()),
+    };
+    Some(Functions {
         memory_mb,
         architecture,
     })
@@ -168,5 +163,30 @@ mod tests {
         assert!(f.memory_mb.len() >= 11, "{:?}", f.memory_mb);
         let p = Prices::current();
         assert!(p.per_gb_second("arm64") < p.per_gb_second("x86_64"));
+    }
+
+    #[test]
+    fn the_architecture_is_the_globals_unless_every_function_agrees_otherwise() {
+        let read = |a: &str, b: &str| {
+            let text = format!(
+                "Globals: {{Function: {{Architectures: [arm64], MemorySize: 256}}}}\n\
+                 Resources:\n  \
+                   A: {{Type: AWS::Serverless::Function, \
+                        Metadata: {{BuildProperties: {{Binary: a}}}}, Properties: {a}}}\n  \
+                   B: {{Type: AWS::Serverless::Function, \
+                        Metadata: {{BuildProperties: {{Binary: b}}}}, Properties: {b}}}\n"
+            );
+            from_deployment(&Deployment::parse(&text).unwrap()).unwrap()
+        };
+        let f = read("{}", "{MemorySize: 1024}");
+        assert_eq!(f.architecture, "arm64");
+        assert_eq!((f.memory_of("a"), f.memory_of("b")), (256, 1024));
+        assert_eq!(
+            read("{Architectures: [x86_64]}", "{}").architecture,
+            "arm64"
+        );
+        let x86 = "{Architectures: [x86_64]}";
+        assert_eq!(read(x86, x86).architecture, "x86_64");
+        assert!(from_deployment(&Deployment::parse("Resources: {}").unwrap()).is_none());
     }
 }

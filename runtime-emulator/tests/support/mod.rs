@@ -22,11 +22,11 @@ use banter::model::EventStatus;
 use banter::queue::sqs::{SqsQueue, create_queue_with_dlq};
 use banter::room::Room;
 use banter::store::dynamodb::tables::{self, TableNames};
+use banter_deployment::{Deployment, Function, Value as Yaml};
 use banter_testkit::samples::{self, id};
 use banter_testkit::{connections, tokens};
 use base64::Engine;
 use serde_json::Value;
-use serde_yaml_ng::Value as Yaml;
 
 /// The repository root (the workspace).
 pub fn repo_root() -> PathBuf {
@@ -48,7 +48,8 @@ pub fn moto_endpoint() -> String {
 // template.yaml
 // ---------------------------------------------------------------------------------------------
 
-/// One `AWS::Serverless::Function` of `template.yaml`.
+/// One `AWS::Serverless::Function` of `template.yaml`: what the emulator needs of its
+/// [`Function`] in the deployment model.
 #[derive(Debug, Clone)]
 pub struct TemplateFunction {
     /// Logical id (`AuthFunction`).
@@ -63,120 +64,61 @@ pub struct TemplateFunction {
     pub env: BTreeMap<String, Yaml>,
 }
 
-/// The parts of `template.yaml` that say how a function runs.
+impl From<&Function> for TemplateFunction {
+    fn from(f: &Function) -> Self {
+        Self {
+            logical_id: f.logical_id.clone(),
+            binary: f.binary.clone(),
+            memory_mb: f.memory_mb,
+            timeout: f.timeout,
+            env: f.environment.clone(),
+        }
+    }
+}
+
+/// The parts of `template.yaml` that say how a function runs, from the deployment model.
 #[derive(Debug, Clone)]
 pub struct Template {
+    /// The deployment model.
+    pub deployment: Deployment,
     /// Every function, in template order.
     pub functions: Vec<TemplateFunction>,
     /// Every parameter's `Default`, as text.
     pub parameters: BTreeMap<String, String>,
 }
 
-/// A scalar as text.
-fn scalar(v: &Yaml) -> Option<String> {
-    match v {
-        Yaml::String(s) => Some(s.clone()),
-        Yaml::Number(n) => Some(n.to_string()),
-        Yaml::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-/// The environment variables of `props` (`Environment.Variables`).
-fn variables(props: &Yaml) -> BTreeMap<String, Yaml> {
-    props["Environment"]["Variables"]
-        .as_mapping()
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.clone())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 impl Template {
     /// Reads `template.yaml`.
     pub fn load() -> Self {
         let path = repo_root().join("template.yaml");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        let raw: Yaml = serde_yaml_ng::from_str(&text)
-            .unwrap_or_else(|e| panic!("{} is not YAML: {e}", path.display()));
-        let parameters = raw["Parameters"]
-            .as_mapping()
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), scalar(&v["Default"])?)))
-                    .collect()
+        let deployment = Deployment::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        // In template order; a function the model could not read (it has no binary) stops
+        // the run.
+        let functions: Vec<TemplateFunction> = deployment
+            .resources_of("AWS::Serverless::Function")
+            .into_iter()
+            .map(|(id, _)| {
+                let f = deployment.function(&id).unwrap_or_else(|| {
+                    panic!(
+                        "{id} has no Metadata.BuildProperties.Binary: {:?}",
+                        deployment.problems
+                    )
+                });
+                TemplateFunction::from(f)
             })
-            .unwrap_or_default();
-        let globals = &raw["Globals"]["Function"];
-        let global_env = variables(globals);
-        let number = |props: &Yaml, key: &str, default: u64| {
-            props[key]
-                .as_u64()
-                .or_else(|| globals[key].as_u64())
-                .unwrap_or(default)
-        };
-        let mut functions = Vec::new();
-        for (id, resource) in raw["Resources"].as_mapping().into_iter().flatten() {
-            if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
-                continue;
-            }
-            let logical_id = id.as_str().unwrap_or_default().to_owned();
-            let binary = resource["Metadata"]["BuildProperties"]["Binary"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{logical_id} has no Metadata.BuildProperties.Binary"))
-                .to_owned();
-            let props = &resource["Properties"];
-            let mut env = global_env.clone();
-            env.extend(variables(props));
-            functions.push(TemplateFunction {
-                logical_id,
-                binary,
-                memory_mb: u32::try_from(number(props, "MemorySize", 128)).unwrap_or(128),
-                timeout: Duration::from_secs(number(props, "Timeout", 3)),
-                env,
-            });
-        }
+            .collect();
         assert!(!functions.is_empty(), "template.yaml declares no function");
         Self {
+            parameters: deployment.parameters.clone(),
             functions,
-            parameters,
+            deployment,
         }
     }
 
     /// The value of a template expression that needs no deployed resource: a scalar, `!Ref`
-    /// to a parameter (its default), `!Join` of those. `None` for anything else.
+    /// to a parameter (its default), `!Sub` or `!Join` of those. `None` for anything else.
     pub fn resolve(&self, v: &Yaml) -> Option<String> {
-        let (tag, inner) = match v {
-            Yaml::Tagged(t) => (t.tag.to_string(), &t.value),
-            Yaml::Mapping(m) if m.len() == 1 => {
-                let (k, inner) = m.iter().next()?;
-                (
-                    format!("!{}", k.as_str()?.trim_start_matches("Fn::")),
-                    inner,
-                )
-            }
-            other => return scalar(other),
-        };
-        match tag.as_str() {
-            "!Ref" => self.parameters.get(inner.as_str()?).cloned(),
-            "!Join" => {
-                let parts = inner.as_sequence()?;
-                let sep = parts.first()?.as_str()?;
-                let items = match parts.get(1)? {
-                    Yaml::Sequence(items) => items
-                        .iter()
-                        .map(|i| self.resolve(i))
-                        .collect::<Option<Vec<_>>>()?,
-                    // A CommaDelimitedList parameter: its default is already comma-joined.
-                    other => self.resolve(other)?.split(',').map(str::to_owned).collect(),
-                };
-                Some(items.join(sep))
-            }
-            _ => None,
-        }
+        self.deployment.resolve(v)
     }
 
     /// The functions in the order the samples build on each other: the REST functions
