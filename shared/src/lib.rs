@@ -24,4 +24,5 @@ pub mod service;
 pub mod store;
 pub mod time;
 pub mod validate;
+pub mod views;
 pub mod ws;

@@ -10,12 +10,11 @@ use serde_json::Value;
 use crate::error::AppError;
 use crate::fields::Fields;
 use crate::ids::{ClientKey, CommentId, ConversationId, EventId, MessageId, UserId};
-use crate::model::{
-    ClientMetadata, Comment, EventStatus, Message, MessageType, ModerationStatus, UserSummary,
-};
+use crate::model::{ClientMetadata, Comment, EventStatus, Message};
 use crate::room::Position;
 use crate::time::Timestamp;
 use crate::validate::FieldError;
+pub use crate::views::{CommentView, MessageView};
 
 /// Largest frame a client may send (API Gateway's WebSocket frame limit).
 pub const MAX_CLIENT_FRAME_BYTES: usize = 32 * 1024;
@@ -339,122 +338,6 @@ pub struct ErrorPayload<'a> {
     /// Seconds until a retry may succeed (RATE_LIMIT_EXCEEDED).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
-}
-
-/// A comment as clients see it (`comment_broadcast` payload and REST responses).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CommentView {
-    /// Id.
-    pub comment_id: CommentId,
-    /// Event.
-    pub event_id: EventId,
-    /// Author.
-    pub user: UserSummary,
-    /// Text; empty when deleted or blocked.
-    pub content: String,
-    /// Parent for replies.
-    pub parent_comment_id: Option<CommentId>,
-    /// Position in the event.
-    pub position: Position,
-    /// Replies.
-    pub reply_count: u64,
-    /// Likes.
-    pub like_count: u64,
-    /// Moderation state.
-    pub moderation_status: ModerationStatus,
-    /// Soft-deleted.
-    pub is_deleted: bool,
-    /// Written at.
-    pub created_at: Timestamp,
-    /// Changed at.
-    pub updated_at: Timestamp,
-}
-
-impl CommentView {
-    /// The view of `c` by `author`; hides the text of deleted and blocked comments.
-    pub fn new(c: &Comment, author: UserSummary) -> Self {
-        let hidden = c.is_deleted || c.moderation_status == ModerationStatus::Blocked;
-        Self {
-            comment_id: c.comment_id,
-            event_id: c.event_id,
-            user: author,
-            content: if hidden {
-                String::new()
-            } else {
-                c.content.as_str().to_owned()
-            },
-            parent_comment_id: c.parent_comment_id,
-            position: c.position,
-            reply_count: c.reply_count,
-            like_count: c.like_count,
-            moderation_status: c.moderation_status,
-            is_deleted: c.is_deleted,
-            created_at: c.created_at,
-            updated_at: c.updated_at,
-        }
-    }
-}
-
-/// A message as clients see it (`new_message`/`message_updated` and REST responses).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MessageView {
-    /// Id.
-    pub message_id: MessageId,
-    /// Conversation.
-    pub conversation_id: ConversationId,
-    /// Sender.
-    pub sender_id: UserId,
-    /// Kind.
-    pub message_type: MessageType,
-    /// Text; empty when deleted.
-    pub content: String,
-    /// Sender's idempotency key.
-    pub client_message_id: ClientKey,
-    /// Replied-to message.
-    pub reply_to_message_id: Option<MessageId>,
-    /// Position in the conversation.
-    pub position: Position,
-    /// Sent at.
-    pub created_at: Timestamp,
-    /// Changed at.
-    pub updated_at: Timestamp,
-    /// `sent` when stored; receipts update per participant.
-    pub delivery_status: &'static str,
-    /// Emoji → users.
-    pub reactions: std::collections::BTreeMap<String, Vec<UserId>>,
-    /// Edit history, oldest first.
-    pub edit_history: Vec<crate::model::EditRecord>,
-    /// Soft-deleted.
-    pub is_deleted: bool,
-}
-
-impl From<&Message> for MessageView {
-    fn from(m: &Message) -> Self {
-        Self {
-            message_id: m.message_id,
-            conversation_id: m.conversation_id,
-            sender_id: m.sender_id,
-            message_type: m.message_type,
-            content: if m.is_deleted {
-                String::new()
-            } else {
-                m.content.as_str().to_owned()
-            },
-            client_message_id: m.client_message_id.clone(),
-            reply_to_message_id: m.reply_to_message_id,
-            position: m.position,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-            delivery_status: "sent",
-            reactions: m.reactions.clone(),
-            edit_history: if m.is_deleted {
-                Vec::new()
-            } else {
-                m.edit_history.clone()
-            },
-            is_deleted: m.is_deleted,
-        }
-    }
 }
 
 /// Builders for the server messages that fan out to rooms.
