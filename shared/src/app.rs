@@ -130,10 +130,26 @@ impl App {
         message: &ServerMessage,
         exclude: Option<ConnectionId>,
     ) -> Result<(), AppError> {
+        self.broadcast_to(&[room], message, exclude).await
+    }
+
+    /// Enqueues `message` for every subscriber of each of `rooms` (but `exclude`), one job
+    /// per room in one send. The only way anything reaches the fan-out queue.
+    pub async fn broadcast_to(
+        &self,
+        rooms: &[Room],
+        message: &ServerMessage,
+        exclude: Option<ConnectionId>,
+    ) -> Result<(), AppError> {
         let payload = serde_json::to_value(message).map_err(AppError::internal)?;
-        let mut job = FanoutJob::new(room, payload);
-        job.exclude = exclude;
-        self.queue.send(&[job]).await?;
+        let jobs: Vec<FanoutJob> = rooms
+            .iter()
+            .map(|room| FanoutJob {
+                exclude: exclude.clone(),
+                ..FanoutJob::new(*room, payload.clone())
+            })
+            .collect();
+        self.queue.send(&jobs).await?;
         Ok(())
     }
 

@@ -12,6 +12,9 @@ pub mod connect;
 pub mod disconnect;
 pub mod router;
 
+mod commands;
+mod reply;
+
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};

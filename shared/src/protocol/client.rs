@@ -1,20 +1,80 @@
-//! The WebSocket protocol: what clients send (`ClientMessage`) and what the server sends
-//! (`ServerMessage`). Every frame is a JSON envelope
-//! `{"type", "message_id", "timestamp", "payload"}` as in the live-comment API design; field
-//! names inside payloads follow the live-comment and messenger designs. Documented in
-//! `docs/websocket-protocol.md` and `docs/asyncapi.yaml`.
+//! Client → server messages: the [`ClientMessage`] a frame asks for, and the parser of
+//! frames. The `type` names are listed once, in [`client_message_types!`]; parsing,
+//! logging and the documentation checks all read them from [`ClientMessageType`].
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::AppError;
 use crate::fields::Fields;
-use crate::ids::{ClientKey, CommentId, ConversationId, EventId, MessageId, UserId};
-use crate::model::{ClientMetadata, Comment, EventStatus, Message};
-use crate::room::Position;
-use crate::time::Timestamp;
+use crate::ids::{ClientKey, CommentId, ConversationId, EventId, MessageId};
+use crate::model::ClientMetadata;
+use crate::room::{Position, Room};
 use crate::validate::FieldError;
-pub use crate::views::{CommentView, MessageView};
+
+/// Declares [`ClientMessageType`] and [`CLIENT_MESSAGE_TYPES`] from one list of
+/// `Variant = "wire_name"` pairs, so a type name is written exactly once.
+macro_rules! client_message_types {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
+        /// The `type` of a client message, without its content.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ClientMessageType {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl ClientMessageType {
+            /// Every type, in protocol order.
+            pub const ALL: &[Self] = &[$(Self::$variant),*];
+
+            /// The `type` on the wire.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+        }
+
+        /// Every client message type on the wire, in protocol order (for documentation
+        /// checks and sample ordering).
+        pub const CLIENT_MESSAGE_TYPES: &[&str] = &[$($name),*];
+    };
+}
+
+client_message_types! {
+    /// `subscribe`.
+    Subscribe = "subscribe",
+    /// `unsubscribe`.
+    Unsubscribe = "unsubscribe",
+    /// `comment_submit`.
+    CommentSubmit = "comment_submit",
+    /// `send_message`.
+    SendMessage = "send_message",
+    /// `typing_start`.
+    TypingStart = "typing_start",
+    /// `typing_stop`.
+    TypingStop = "typing_stop",
+    /// `presence_update`.
+    PresenceUpdate = "presence_update",
+    /// `message_delivered`.
+    MessageDelivered = "message_delivered",
+    /// `message_read`.
+    MessageRead = "message_read",
+    /// `ping`.
+    Ping = "ping",
+}
+
+impl ClientMessageType {
+    /// The type named `name` on the wire, if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|t| t.name() == name)
+    }
+}
+
+impl std::fmt::Display for ClientMessageType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// Largest frame a client may send (API Gateway's WebSocket frame limit).
 pub const MAX_CLIENT_FRAME_BYTES: usize = 32 * 1024;
@@ -28,13 +88,34 @@ pub struct ClientEnvelope {
     pub body: ClientMessage,
 }
 
-/// Which room a `subscribe`/`unsubscribe` names: exactly one of the two ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which room a `subscribe`/`unsubscribe` names: exactly one of the two ids. Serializes as
+/// the field that names it (`{"event_id": …}` or `{"conversation_id": …}`), as acks carry it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum RoomRef {
     /// A live event's comments.
+    #[serde(rename = "event_id")]
     Event(EventId),
     /// A conversation's messages.
+    #[serde(rename = "conversation_id")]
     Conversation(ConversationId),
+}
+
+impl From<RoomRef> for Room {
+    fn from(room: RoomRef) -> Self {
+        match room {
+            RoomRef::Event(id) => Room::Event(id),
+            RoomRef::Conversation(id) => Room::Conversation(id),
+        }
+    }
+}
+
+impl From<Room> for RoomRef {
+    fn from(room: Room) -> Self {
+        match room {
+            Room::Event(id) => RoomRef::Event(id),
+            Room::Conversation(id) => RoomRef::Conversation(id),
+        }
+    }
 }
 
 /// Client → server messages, by `type`.
@@ -107,6 +188,25 @@ pub enum ClientMessage {
     Ping,
 }
 
+impl ClientMessage {
+    /// The message's type.
+    pub fn kind(&self) -> ClientMessageType {
+        use ClientMessageType as T;
+        match self {
+            Self::Subscribe { .. } => T::Subscribe,
+            Self::Unsubscribe { .. } => T::Unsubscribe,
+            Self::CommentSubmit { .. } => T::CommentSubmit,
+            Self::SendMessage { .. } => T::SendMessage,
+            Self::TypingStart { .. } => T::TypingStart,
+            Self::TypingStop { .. } => T::TypingStop,
+            Self::PresenceUpdate { .. } => T::PresenceUpdate,
+            Self::MessageDelivered { .. } => T::MessageDelivered,
+            Self::MessageRead { .. } => T::MessageRead,
+            Self::Ping => T::Ping,
+        }
+    }
+}
+
 /// Presence states a client can report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -118,37 +218,6 @@ pub enum PresenceStatus {
     /// Typing somewhere.
     Typing,
 }
-
-/// Every client message type, for documentation checks.
-pub const CLIENT_MESSAGE_TYPES: &[&str] = &[
-    "subscribe",
-    "unsubscribe",
-    "comment_submit",
-    "send_message",
-    "typing_start",
-    "typing_stop",
-    "presence_update",
-    "message_delivered",
-    "message_read",
-    "ping",
-];
-
-/// Every server message type, for documentation checks.
-pub const SERVER_MESSAGE_TYPES: &[&str] = &[
-    "ack",
-    "error",
-    "comment_broadcast",
-    "comment_updated",
-    "comment_deleted",
-    "moderation_action",
-    "new_message",
-    "message_updated",
-    "user_typing",
-    "presence_changed",
-    "delivery_status_update",
-    "event_status_changed",
-    "pong",
-];
 
 /// Why a frame could not be parsed; carries the client's `message_id` when it could be read.
 #[derive(Debug, Clone, PartialEq)]
@@ -223,256 +292,50 @@ pub fn parse_client_frame(frame: &str) -> Result<ClientEnvelope, ParseError> {
 }
 
 fn parse_body(kind: &str, p: &Fields) -> Result<ClientMessage, AppError> {
+    let Some(kind) = ClientMessageType::from_name(kind) else {
+        return Err(AppError::field(
+            "type",
+            format!("unknown message type {kind:?}"),
+        ));
+    };
+    use ClientMessageType as T;
     Ok(match kind {
-        "subscribe" => ClientMessage::Subscribe {
+        T::Subscribe => ClientMessage::Subscribe {
             room: room_ref(p)?,
             since: p.optional("since")?,
         },
-        "unsubscribe" => ClientMessage::Unsubscribe { room: room_ref(p)? },
-        "comment_submit" => ClientMessage::CommentSubmit {
+        T::Unsubscribe => ClientMessage::Unsubscribe { room: room_ref(p)? },
+        T::CommentSubmit => ClientMessage::CommentSubmit {
             event_id: p.required("event_id")?,
             content: p.required("content")?,
             parent_comment_id: p.optional("parent_comment_id")?,
             client_metadata: p.optional("client_metadata")?,
         },
-        "send_message" => ClientMessage::SendMessage {
+        T::SendMessage => ClientMessage::SendMessage {
             conversation_id: p.required("conversation_id")?,
             content: p.required("content")?,
             client_message_id: p.required("client_message_id")?,
             reply_to_message_id: p.optional("reply_to_message_id")?,
         },
-        "typing_start" => ClientMessage::TypingStart {
+        T::TypingStart => ClientMessage::TypingStart {
             conversation_id: p.required("conversation_id")?,
         },
-        "typing_stop" => ClientMessage::TypingStop {
+        T::TypingStop => ClientMessage::TypingStop {
             conversation_id: p.required("conversation_id")?,
         },
-        "presence_update" => ClientMessage::PresenceUpdate {
+        T::PresenceUpdate => ClientMessage::PresenceUpdate {
             status: p.required("status")?,
         },
-        "message_delivered" => ClientMessage::MessageDelivered {
+        T::MessageDelivered => ClientMessage::MessageDelivered {
             conversation_id: p.required("conversation_id")?,
             message_id: p.required("message_id")?,
         },
-        "message_read" => ClientMessage::MessageRead {
+        T::MessageRead => ClientMessage::MessageRead {
             conversation_id: p.required("conversation_id")?,
             message_id: p.required("message_id")?,
         },
-        "ping" => ClientMessage::Ping,
-        other => {
-            return Err(AppError::field(
-                "type",
-                format!("unknown message type {other:?}"),
-            ));
-        }
+        T::Ping => ClientMessage::Ping,
     })
-}
-
-/// A server → client frame: `{"type", "message_id", "timestamp", "payload"}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ServerMessage {
-    /// The message type (one of [`SERVER_MESSAGE_TYPES`]).
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// For `ack`/`error`: the client's `message_id`; otherwise a fresh id of this message,
-    /// the same on every delivery of one broadcast.
-    pub message_id: String,
-    /// When the server produced it.
-    pub timestamp: Timestamp,
-    /// The content.
-    pub payload: Value,
-}
-
-impl ServerMessage {
-    /// A message of `kind` with a fresh id.
-    pub fn new(kind: &str, payload: impl Serialize) -> Self {
-        Self {
-            kind: kind.to_owned(),
-            message_id: uuid::Uuid::now_v7().to_string(),
-            timestamp: crate::time::now(),
-            payload: serde_json::to_value(payload).unwrap_or(Value::Null),
-        }
-    }
-
-    /// `ack` of the client's `message_id`, with what was created.
-    pub fn ack(client_message_id: &str, payload: impl Serialize) -> Self {
-        Self {
-            message_id: client_message_id.to_owned(),
-            ..Self::new("ack", payload)
-        }
-    }
-
-    /// `error` answering the client's `message_id` (if it had one).
-    pub fn error(client_message_id: Option<&str>, error: &AppError) -> Self {
-        Self {
-            message_id: client_message_id.unwrap_or_default().to_owned(),
-            ..Self::new(
-                "error",
-                ErrorPayload {
-                    code: error.code.ws_code(),
-                    message: &error.message,
-                    details: &error.details,
-                    retry_after: error.retry_after_secs,
-                },
-            )
-        }
-    }
-
-    /// The JSON text of the frame.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-}
-
-/// Payload of `error`.
-#[derive(Debug, Serialize)]
-pub struct ErrorPayload<'a> {
-    /// One of INVALID_MESSAGE, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, RATE_LIMIT_EXCEEDED,
-    /// PAYLOAD_TOO_LARGE, INTERNAL.
-    pub code: &'static str,
-    /// Human-readable message.
-    pub message: &'a str,
-    /// Field details for INVALID_MESSAGE.
-    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
-    pub details: &'a [FieldError],
-    /// Seconds until a retry may succeed (RATE_LIMIT_EXCEEDED).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retry_after: Option<u64>,
-}
-
-/// Builders for the server messages that fan out to rooms.
-pub mod broadcast {
-    use super::*;
-
-    /// `comment_broadcast`: a new comment.
-    pub fn comment(view: &CommentView) -> ServerMessage {
-        ServerMessage::new("comment_broadcast", view)
-    }
-
-    /// `comment_updated`: like or reply counts changed.
-    pub fn comment_updated(c: &Comment) -> ServerMessage {
-        ServerMessage::new(
-            "comment_updated",
-            serde_json::json!({
-                "comment_id": c.comment_id,
-                "event_id": c.event_id,
-                "position": c.position,
-                "like_count": c.like_count,
-                "reply_count": c.reply_count,
-            }),
-        )
-    }
-
-    /// `comment_deleted`.
-    pub fn comment_deleted(c: &Comment) -> ServerMessage {
-        ServerMessage::new(
-            "comment_deleted",
-            serde_json::json!({
-                "comment_id": c.comment_id,
-                "event_id": c.event_id,
-                "position": c.position,
-                "deleted_by": c.deleted_by,
-            }),
-        )
-    }
-
-    /// `moderation_action` (`action`: approved|blocked|flagged).
-    pub fn moderation(
-        c: &Comment,
-        action: crate::model::ModerationAction,
-        reason: Option<&str>,
-        moderator: UserId,
-    ) -> ServerMessage {
-        ServerMessage::new(
-            "moderation_action",
-            serde_json::json!({
-                "comment_id": c.comment_id,
-                "event_id": c.event_id,
-                "position": c.position,
-                "action": action.broadcast_name(),
-                "reason": reason,
-                "moderator_id": moderator,
-            }),
-        )
-    }
-
-    /// `new_message`.
-    pub fn new_message(m: &Message) -> ServerMessage {
-        ServerMessage::new(
-            "new_message",
-            serde_json::json!({
-                "conversation_id": m.conversation_id,
-                "message": MessageView::from(m),
-            }),
-        )
-    }
-
-    /// `message_updated` (edit, delete, reactions).
-    pub fn message_updated(m: &Message) -> ServerMessage {
-        ServerMessage::new(
-            "message_updated",
-            serde_json::json!({
-                "conversation_id": m.conversation_id,
-                "message": MessageView::from(m),
-            }),
-        )
-    }
-
-    /// `user_typing`.
-    pub fn typing(conversation: ConversationId, user: UserId, is_typing: bool) -> ServerMessage {
-        ServerMessage::new(
-            "user_typing",
-            serde_json::json!({
-                "conversation_id": conversation,
-                "user_id": user,
-                "is_typing": is_typing,
-            }),
-        )
-    }
-
-    /// `presence_changed`.
-    pub fn presence(user: UserId, status: PresenceStatus, last_seen: Timestamp) -> ServerMessage {
-        ServerMessage::new(
-            "presence_changed",
-            serde_json::json!({
-                "user_id": user,
-                "status": status,
-                "last_seen": last_seen,
-            }),
-        )
-    }
-
-    /// `delivery_status_update` (`status`: delivered|read).
-    pub fn delivery_status(
-        conversation: ConversationId,
-        message: MessageId,
-        user: UserId,
-        receipt: crate::model::Receipt,
-        at: Timestamp,
-    ) -> ServerMessage {
-        ServerMessage::new(
-            "delivery_status_update",
-            serde_json::json!({
-                "conversation_id": conversation,
-                "message_id": message,
-                "user_id": user,
-                "status": receipt,
-                "timestamp": at,
-            }),
-        )
-    }
-
-    /// `event_status_changed`.
-    pub fn event_status(event: EventId, from: EventStatus, to: EventStatus) -> ServerMessage {
-        ServerMessage::new(
-            "event_status_changed",
-            serde_json::json!({
-                "event_id": event,
-                "status": to,
-                "previous_status": from,
-            }),
-        )
-    }
 }
 
 #[cfg(test)]
@@ -547,12 +410,11 @@ mod tests {
     }
 
     #[test]
-    fn error_frames_use_ws_codes() {
-        let m = ServerMessage::error(Some("m9"), &AppError::rate_limited(3));
-        let v: Value = serde_json::from_str(&m.to_json()).unwrap();
-        assert_eq!(v["type"], "error");
-        assert_eq!(v["message_id"], "m9");
-        assert_eq!(v["payload"]["code"], "RATE_LIMIT_EXCEEDED");
-        assert_eq!(v["payload"]["retry_after"], 3);
+    fn every_type_round_trips_through_its_name() {
+        for t in ClientMessageType::ALL {
+            assert_eq!(ClientMessageType::from_name(t.name()), Some(*t));
+        }
+        assert_eq!(ClientMessageType::ALL.len(), CLIENT_MESSAGE_TYPES.len());
+        assert_eq!(ClientMessageType::from_name("dance"), None);
     }
 }
