@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 pub mod aws;
 pub mod config;
+pub mod env;
 pub mod error;
 pub mod fanout;
 pub mod fields;

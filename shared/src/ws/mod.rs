@@ -10,6 +10,7 @@
 
 pub mod connect;
 pub mod disconnect;
+pub mod lambda;
 pub mod router;
 
 mod commands;
