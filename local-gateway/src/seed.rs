@@ -12,7 +12,8 @@ use banter::service::comments::{self, CommentInput};
 use banter::service::conversations::{self, ConversationInput};
 use banter::service::events;
 use banter::service::messages::{self, MessageInput};
-use banter::service::users::{self, RegisterInput, SignedIn};
+use banter::service::users::{self, RegisterInput};
+use banter::views::SignedIn;
 
 /// Password of both demo users.
 pub const DEMO_PASSWORD: &str = "banter-demo";

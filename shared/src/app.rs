@@ -10,7 +10,6 @@ use crate::aws::AwsSettings;
 use crate::config::{Config, RateKind};
 use crate::error::AppError;
 use crate::ids::{ConnectionId, UserId};
-use crate::model::UserSummary;
 use crate::protocol::ServerMessage;
 use crate::queue::memory::MemoryQueue;
 use crate::queue::sqs::SqsQueue;
@@ -18,6 +17,7 @@ use crate::queue::{FanoutJob, Queue};
 use crate::room::Room;
 use crate::store::Stores;
 use crate::time::{Timestamp, now};
+use crate::views::UserSummary;
 
 /// Everything a handler needs. Cheap to clone.
 #[derive(Clone)]
@@ -130,10 +130,26 @@ impl App {
         message: &ServerMessage,
         exclude: Option<ConnectionId>,
     ) -> Result<(), AppError> {
+        self.broadcast_to(&[room], message, exclude).await
+    }
+
+    /// Enqueues `message` for every subscriber of each of `rooms` (but `exclude`), one job
+    /// per room in one send. The only way anything reaches the fan-out queue.
+    pub async fn broadcast_to(
+        &self,
+        rooms: &[Room],
+        message: &ServerMessage,
+        exclude: Option<ConnectionId>,
+    ) -> Result<(), AppError> {
         let payload = serde_json::to_value(message).map_err(AppError::internal)?;
-        let mut job = FanoutJob::new(room, payload);
-        job.exclude = exclude;
-        self.queue.send(&[job]).await?;
+        let jobs: Vec<FanoutJob> = rooms
+            .iter()
+            .map(|room| FanoutJob {
+                exclude: exclude.clone(),
+                ..FanoutJob::new(*room, payload.clone())
+            })
+            .collect();
+        self.queue.send(&jobs).await?;
         Ok(())
     }
 
@@ -141,7 +157,7 @@ impl App {
     pub async fn user_summary(&self, user: UserId) -> Result<UserSummary, AppError> {
         Ok(match self.stores.users.get_user(user).await? {
             Some(u) => UserSummary::from(&u),
-            None => deleted_user(user),
+            None => UserSummary::deleted(user),
         })
     }
 
@@ -159,7 +175,7 @@ impl App {
             .map(|u| (u.user_id, UserSummary::from(u)))
             .collect();
         for id in users {
-            out.entry(*id).or_insert_with(|| deleted_user(*id));
+            out.entry(*id).or_insert_with(|| UserSummary::deleted(*id));
         }
         Ok(out)
     }
@@ -172,15 +188,5 @@ impl App {
     /// Whether `user` is an admin.
     pub fn is_admin(&self, user: UserId) -> bool {
         self.config.admins.contains(&user)
-    }
-}
-
-/// The summary shown for a user that no longer exists.
-fn deleted_user(user: UserId) -> UserSummary {
-    UserSummary {
-        user_id: user,
-        username: "deleted".into(),
-        display_name: "Deleted user".into(),
-        avatar_url: None,
     }
 }

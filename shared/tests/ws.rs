@@ -938,6 +938,11 @@ async fn comment_submit_acks_and_enqueues_the_comment_broadcast() {
     assert_eq!(jobs[0].payload["payload"]["comment_id"], a["comment_id"]);
     assert_eq!(jobs[0].payload["payload"]["content"], "What a goal!");
     assert_eq!(jobs[0].payload["payload"]["position"], 1);
+
+    // The ack carries the comment as the broadcast (and REST) show it, plus `created`.
+    let mut view = a.clone();
+    view.as_object_mut().unwrap().remove("created");
+    assert_eq!(view, jobs[0].payload["payload"]);
 }
 
 #[tokio::test]
@@ -1232,6 +1237,11 @@ async fn send_message_is_idempotent_by_client_message_id() {
     assert!(jobs.iter().all(|j| j.payload["type"] == "new_message"
         && j.room == Room::Conversation(conversation)
         && j.payload["payload"]["message"]["message_id"] == first["message_id"]));
+
+    // The ack carries the message as the broadcast (and REST) show it, plus `created`.
+    let mut view = first.clone();
+    view.as_object_mut().unwrap().remove("created");
+    assert_eq!(view, jobs[0].payload["payload"]["message"]);
 }
 
 #[tokio::test]
@@ -1713,7 +1723,7 @@ async fn every_sample_event_is_handled_by_its_handler() {
         );
         let body = req.body.clone().unwrap();
         let parsed = parse_client_frame(&body).unwrap();
-        assert_eq!(ws::router::message_type(&parsed.body), *kind, "{name}");
+        assert_eq!(parsed.body.kind().name(), *kind, "{name}");
         let resp = ws::handle(&w.app, w.poster.as_ref(), req).await;
         assert_eq!(resp.status_code, 200, "{name}");
         let frames = w.frames(&connection);
@@ -1826,7 +1836,7 @@ fn one_of_each_client_message() -> Vec<ClientMessage> {
 fn every_type_the_router_handles_is_a_client_message_type() {
     let routed: BTreeSet<&str> = one_of_each_client_message()
         .iter()
-        .map(ws::router::message_type)
+        .map(|m| m.kind().name())
         .collect();
     let listed: BTreeSet<&str> = CLIENT_MESSAGE_TYPES.iter().copied().collect();
     assert_eq!(routed, listed);

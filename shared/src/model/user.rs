@@ -1,4 +1,5 @@
-//! Users and their public profile.
+//! Users: the stored account and the rules its fields follow. What clients see of a user is
+//! in [`crate::views`].
 
 use serde::{Deserialize, Serialize};
 
@@ -57,30 +58,6 @@ pub struct User {
     pub last_active_at: Option<Timestamp>,
     /// Incremented on every update, for optimistic concurrency.
     pub version: u64,
-}
-
-/// The public face of a user, as embedded in comments (`comment_broadcast.payload.user`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserSummary {
-    /// The user's id.
-    pub user_id: UserId,
-    /// Unique handle.
-    pub username: String,
-    /// Name shown.
-    pub display_name: String,
-    /// Picture URL.
-    pub avatar_url: Option<String>,
-}
-
-impl From<&User> for UserSummary {
-    fn from(u: &User) -> Self {
-        Self {
-            user_id: u.user_id,
-            username: u.username.clone(),
-            display_name: u.display_name.clone(),
-            avatar_url: u.avatar_url.clone(),
-        }
-    }
 }
 
 /// Username rules: 3..=32 of `a-z A-Z 0-9 _ .`, starting with a letter or digit.

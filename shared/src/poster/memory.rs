@@ -14,9 +14,8 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use super::{PostError, Poster};
 use crate::ids::ConnectionId;
 
-/// Default largest frame: API Gateway's 128 KiB WebSocket message limit (the payload limit of
-/// `PostToConnection`).
-pub const DEFAULT_MAX_FRAME_BYTES: usize = 128 * 1024;
+/// Default largest frame: the port's limit, [`MAX_FRAME_BYTES`](super::MAX_FRAME_BYTES).
+pub const DEFAULT_MAX_FRAME_BYTES: usize = super::MAX_FRAME_BYTES;
 
 #[derive(Debug, Default)]
 struct Inner {

@@ -8,6 +8,10 @@ use async_trait::async_trait;
 
 use crate::ids::ConnectionId;
 
+/// Largest frame a [`Poster`] can deliver: API Gateway's 128 KiB WebSocket message limit (the
+/// payload limit of `PostToConnection`). Fan-out refuses larger payloads before posting.
+pub const MAX_FRAME_BYTES: usize = 128 * 1024;
+
 /// Why a post failed. Fan-out treats each kind differently.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PostError {

@@ -22,8 +22,9 @@ use crate::error::AppError;
 use crate::fields::Fields;
 use crate::http::{Reply, Req};
 use crate::model::Registration;
-use crate::service::users::{self, RegisterInput, SignedIn};
+use crate::service::users::{self, RegisterInput};
 use crate::validate::ValidationErrors;
+use crate::views::SignedIn;
 
 /// `POST /v1/auth/register`.
 pub const REGISTER: &str = "POST /v1/auth/register";

@@ -25,10 +25,11 @@ use crate::error::AppError;
 use crate::http::{Reply, Req, cursor};
 use crate::ids::{EventId, UserId};
 use crate::model::{CommentSettings, EventStatus, EventType, ModerationLevel, NewEvent};
-use crate::service::events::{self, EventView};
+use crate::service::events;
 use crate::store::Cursor;
 use crate::time::{Timestamp, now};
 use crate::validate::{FieldError, ValidationErrors};
+use crate::views::EventView;
 
 /// `POST /v1/events`.
 pub const CREATE: &str = "POST /v1/events";

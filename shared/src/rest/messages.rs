@@ -17,10 +17,10 @@ use crate::http::cursor::{open, seal};
 use crate::http::{Reply, Req};
 use crate::ids::{ClientKey, ConversationId, MessageId};
 use crate::model::{MessageType, validate_emoji};
-use crate::protocol::MessageView;
 use crate::room::Position;
 use crate::service::messages::{self as service, MessageInput};
 use crate::store::Window;
+use crate::views::MessageView;
 
 /// `GET /v1/conversations/{conversation_id}/messages`
 pub const LIST: &str = "GET /v1/conversations/{conversation_id}/messages";

@@ -21,9 +21,10 @@ use crate::app::App;
 use crate::error::AppError;
 use crate::http::{Reply, Req, cursor};
 use crate::ids::UserId;
-use crate::service::users::{self, PrivateProfile, ProfilePatch, PublicProfile};
+use crate::service::users::{self, ProfilePatch};
 use crate::store::Cursor;
 use crate::validate::text;
+use crate::views::{PrivateProfile, PublicProfile};
 
 /// `GET /v1/users/me`.
 pub const GET_ME: &str = "GET /v1/users/me";

@@ -8,10 +8,11 @@ use crate::model::{
     ClientMetadata, Comment, Content, Event, EventStatus, LikeOutcome, ModerationAction,
     ModerationLevel, ModerationStatus, NewComment,
 };
-use crate::protocol::{CommentView, broadcast};
+use crate::protocol::broadcast;
 use crate::room::Room;
 use crate::store::StoreError;
 use crate::time::now;
+use crate::views::CommentView;
 
 /// What a client submits.
 #[derive(Debug, Clone)]

@@ -3,74 +3,16 @@
 //! the event's room.
 
 use futures::future::try_join_all;
-use serde::Serialize;
 
 use crate::app::App;
 use crate::error::AppError;
 use crate::ids::{EventId, UserId};
-use crate::model::{
-    CommentSettings, Event, EventStatus, EventType, ModerationLevel, NewEvent, UserSummary,
-};
+use crate::model::{Event, EventStatus, NewEvent};
 use crate::protocol::broadcast;
 use crate::room::Room;
 use crate::store::{Cursor, Page, StoreError};
-use crate::time::{Timestamp, now};
-
-/// An event as clients see it (seed `EventResponse`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EventView {
-    /// The event's id.
-    pub event_id: EventId,
-    /// Title.
-    pub title: String,
-    /// Longer description.
-    pub description: Option<String>,
-    /// `sports`, `news`, `entertainment` or `gaming`.
-    pub event_type: EventType,
-    /// `scheduled`, `live`, `ended` or `cancelled`.
-    pub status: EventStatus,
-    /// When it starts.
-    pub start_time: Timestamp,
-    /// When it ends, if known.
-    pub end_time: Option<Timestamp>,
-    /// Cap on participants, if any.
-    pub max_participants: Option<u32>,
-    /// `strict`, `standard` or `relaxed`.
-    pub moderation_level: ModerationLevel,
-    /// Replies allowed, slow mode.
-    pub comment_settings: CommentSettings,
-    /// Comments posted so far, replies and later-deleted ones included (the event's
-    /// highest comment position).
-    pub comment_count: u64,
-    /// Who created it.
-    pub created_by: UserSummary,
-    /// When it was created.
-    pub created_at: Timestamp,
-    /// When it last changed.
-    pub updated_at: Timestamp,
-}
-
-impl EventView {
-    /// The view of `event` with its comment count and its creator's summary.
-    pub fn new(event: &Event, comment_count: u64, created_by: UserSummary) -> Self {
-        Self {
-            event_id: event.event_id,
-            title: event.title.clone(),
-            description: event.description.clone(),
-            event_type: event.event_type,
-            status: event.status,
-            start_time: event.start_time,
-            end_time: event.end_time,
-            max_participants: event.max_participants,
-            moderation_level: event.moderation_level,
-            comment_settings: event.comment_settings,
-            comment_count,
-            created_by,
-            created_at: event.created_at,
-            updated_at: event.updated_at,
-        }
-    }
-}
+use crate::time::now;
+use crate::views::EventView;
 
 /// The view of one event (reads its comment count and creator).
 pub async fn view(app: &App, event: &Event) -> Result<EventView, AppError> {

@@ -7,10 +7,11 @@ use crate::ids::{ClientKey, ConnectionId, ConversationId, MessageId, UserId};
 use crate::model::{
     Content, Message, MessageType, NewMessage, Participant, Receipt, validate_emoji,
 };
-use crate::protocol::{MessageView, broadcast};
+use crate::protocol::broadcast;
 use crate::room::Room;
 use crate::store::{StoreError, last_message_of};
 use crate::time::now;
+use crate::views::MessageView;
 
 /// How many times an optimistic update is retried after losing a race.
 const OPTIMISTIC_RETRIES: usize = 8;

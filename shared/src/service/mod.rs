@@ -5,5 +5,6 @@ pub mod comments;
 pub mod conversations;
 pub mod events;
 pub mod messages;
+pub mod presence;
 pub mod rooms;
 pub mod users;

@@ -6,8 +6,6 @@
 //! neither the response nor its timing tells which usernames exist. Passwords and tokens
 //! never reach a log line or an error message; the input types' `Debug` output hides them.
 
-use serde::Serialize;
-
 use crate::app::App;
 use crate::auth::{TokenPair, hash_password, verify_password, verify_password_dummy};
 use crate::error::AppError;
@@ -17,8 +15,9 @@ use crate::model::{
     validate_email,
 };
 use crate::store::StoreError;
-use crate::time::{Timestamp, now};
+use crate::time::now;
 use crate::validate::{ValidationErrors, optional_text};
+use crate::views::{PrivateProfile, SignedIn};
 
 /// Longest username that can exist (see [`crate::model::validate_username`]); longer
 /// sign-in names are treated as unknown without a store lookup.
@@ -29,101 +28,6 @@ pub const MAX_STATUS_MESSAGE_CHARS: usize = 140;
 
 /// How many times a profile update is retried when a concurrent update won the race.
 const UPDATE_ATTEMPTS: usize = 3;
-
-/// A user's own profile (`GET /v1/users/me`, sign-in responses): everything but the
-/// password hash.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PrivateProfile {
-    /// The user's id.
-    pub user_id: UserId,
-    /// Unique handle.
-    pub username: String,
-    /// Name shown.
-    pub display_name: String,
-    /// Contact address (only ever shown to its owner).
-    pub email: Option<String>,
-    /// Picture URL.
-    pub avatar_url: Option<String>,
-    /// Short status line.
-    pub status_message: Option<String>,
-    /// Reputation earned in events.
-    pub reputation_score: i64,
-    /// `active` or `suspended`.
-    pub account_status: AccountStatus,
-    /// When the account was created.
-    pub created_at: Timestamp,
-    /// When the profile last changed.
-    pub updated_at: Timestamp,
-    /// Last time the user was seen active.
-    pub last_active_at: Option<Timestamp>,
-}
-
-impl From<&User> for PrivateProfile {
-    fn from(u: &User) -> Self {
-        Self {
-            user_id: u.user_id,
-            username: u.username.clone(),
-            display_name: u.display_name.clone(),
-            email: u.email.clone(),
-            avatar_url: u.avatar_url.clone(),
-            status_message: u.status_message.clone(),
-            reputation_score: u.reputation_score,
-            account_status: u.account_status,
-            created_at: u.created_at,
-            updated_at: u.updated_at,
-            last_active_at: u.last_active_at,
-        }
-    }
-}
-
-/// A user as others see them (`GET /v1/users/{user_id}`, search): no email, no account
-/// status, no password hash.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PublicProfile {
-    /// The user's id.
-    pub user_id: UserId,
-    /// Unique handle.
-    pub username: String,
-    /// Name shown.
-    pub display_name: String,
-    /// Picture URL.
-    pub avatar_url: Option<String>,
-    /// Short status line.
-    pub status_message: Option<String>,
-    /// Reputation earned in events.
-    pub reputation_score: i64,
-    /// When the account was created.
-    pub created_at: Timestamp,
-    /// Last time the user was seen active.
-    pub last_active_at: Option<Timestamp>,
-}
-
-impl From<&User> for PublicProfile {
-    fn from(u: &User) -> Self {
-        Self {
-            user_id: u.user_id,
-            username: u.username.clone(),
-            display_name: u.display_name.clone(),
-            avatar_url: u.avatar_url.clone(),
-            status_message: u.status_message.clone(),
-            reputation_score: u.reputation_score,
-            created_at: u.created_at,
-            last_active_at: u.last_active_at,
-        }
-    }
-}
-
-/// The answer to a registration or a sign-in: the user's own profile and a token pair
-/// (`access_token`, `refresh_token`, `token_type`, `expires_in`, flattened beside `user`).
-/// Its `Debug` output hides the tokens.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SignedIn {
-    /// The signed-in user.
-    pub user: PrivateProfile,
-    /// The session's tokens.
-    #[serde(flatten)]
-    pub tokens: TokenPair,
-}
 
 /// What a client sends to register. `Debug` hides the password.
 #[derive(Clone, Default)]

@@ -10,7 +10,11 @@
 
 pub mod connect;
 pub mod disconnect;
+pub mod lambda;
 pub mod router;
+
+mod commands;
+mod reply;
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
