@@ -101,7 +101,7 @@ fn check_http(t: &Deployment, errors: &mut Vec<String>) {
             )),
         }
     }
-    for rest in RestFunction::ALL {
+    for &rest in RestFunction::ALL {
         let name = rest.name();
         for key in rest.routes() {
             match served.get(key) {

@@ -1,7 +1,7 @@
 //! `template.yaml` deploys exactly the code:
 //!
-//! - every function binary of the workspace (the `functions/*` members of the root
-//!   `Cargo.toml`) has exactly one `AWS::Serverless::Function` built from it
+//! - the function binaries of the workspace (`functions/src/bin/*.rs`) are exactly
+//!   `banter::functions::Function::all()`, and each has exactly one `AWS::Serverless::Function` built from it
 //!   (`Metadata.BuildProperties.Binary`), and every function is built from one of them, the
 //!   same way (cargo-lambda, `provided.al2023`, arm64, `bootstrap`, the workspace root);
 //! - the HTTP API's routes (the functions' `HttpApi` events) are exactly the route keys of
@@ -106,80 +106,25 @@ fn event_setting<'a>(d: &'a Deployment, f: &Function, event: &str, key: &str) ->
     )
 }
 
-/// The function binaries of the workspace: the root `Cargo.toml` members under `functions/`,
-/// each `functions/<dir>` → the name of its binary (its `[[bin]]` name, else its package name).
+/// The function binaries of the workspace: the `functions` package's `src/bin/<name>.rs`
+/// files, each file stem → the binary cargo names after it.
 fn workspace_function_binaries(root: &Path) -> Result<BTreeMap<String, String>, String> {
-    let manifest = std::fs::read_to_string(root.join("Cargo.toml"))
-        .map_err(|e| format!("read Cargo.toml: {e}"))?;
+    let dir = root.join("functions").join("src").join("bin");
+    let entries = std::fs::read_dir(&dir).map_err(|e| format!("read {}: {e}", dir.display()))?;
     let mut out = BTreeMap::new();
-    for member in workspace_members(&manifest)? {
-        let Some(dir) = member.strip_prefix("functions/") else {
+    for entry in entries {
+        let path = entry
+            .map_err(|e| format!("read {}: {e}", dir.display()))?
+            .path();
+        if path.extension().and_then(|e| e.to_str()) != Some("rs") {
             continue;
+        }
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+            return Err(format!("{}: not a UTF-8 file name", path.display()));
         };
-        let path = root.join(&member).join("Cargo.toml");
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
-        let binary =
-            binary_name(&text).ok_or_else(|| format!("{member}: no package or bin name"))?;
-        out.insert(dir.to_owned(), binary);
+        out.insert(stem.to_owned(), stem.to_owned());
     }
     Ok(out)
-}
-
-/// The `members` of `[workspace]` in a root manifest: the array on the line that starts with
-/// `members =` (one line or several; `#` comments inside it are dropped).
-fn workspace_members(manifest: &str) -> Result<Vec<String>, String> {
-    let start = manifest
-        .lines()
-        .scan(0, |offset, line| {
-            let at = *offset;
-            *offset += line.len() + 1;
-            Some((at, line))
-        })
-        .find(|(_, line)| {
-            line.trim_start()
-                .strip_prefix("members")
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
-        })
-        .map(|(at, _)| at)
-        .ok_or("Cargo.toml has no workspace members")?;
-    let rest = &manifest[start..];
-    let open = rest.find('[').ok_or("members is not an array")?;
-    let close = rest[open..]
-        .find(']')
-        .ok_or("members array is not closed")?
-        + open;
-    Ok(rest[open + 1..close]
-        .lines()
-        .map(|line| line.split('#').next().unwrap_or_default())
-        .flat_map(|line| line.split(','))
-        .map(|s| s.trim().trim_matches('"').to_owned())
-        .filter(|s| !s.is_empty())
-        .collect())
-}
-
-/// The binary a member manifest builds: the first `[[bin]]` name, else `[package]` name.
-fn binary_name(manifest: &str) -> Option<String> {
-    let (mut section, mut package, mut bin) = (String::new(), None, None);
-    for line in manifest.lines().map(str::trim) {
-        if line.starts_with('[') {
-            section = line.to_owned();
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        if key.trim() != "name" {
-            continue;
-        }
-        let value = value.trim().trim_matches('"').to_owned();
-        match section.as_str() {
-            "[package]" => package = package.or(Some(value)),
-            "[[bin]]" => bin = bin.or(Some(value)),
-            _ => {}
-        }
-    }
-    bin.or(package)
 }
 
 // =============================================================================================
@@ -211,7 +156,7 @@ fn function_mismatches(d: &Deployment, binaries: &BTreeMap<String, String>) -> V
     for (dir, binary) in binaries {
         if dir != binary {
             problems.push(format!(
-                "{binary}: functions/{dir} builds binary {binary}, not {dir} (the binary name must equal the directory)"
+                "{binary}: functions/src/bin/{dir}.rs builds binary {binary}, not {dir} (the binary name must equal the file name)"
             ));
         }
         let n = d.functions.values().filter(|f| &f.binary == binary).count();
@@ -759,6 +704,13 @@ fn the_workspace_has_the_expected_function_binaries() {
             "REST function {name} is not a workspace binary"
         );
     }
+    let listed: BTreeSet<String> = banter::functions::Function::all()
+        .map(|f| f.binary().to_owned())
+        .collect();
+    assert_eq!(
+        found, listed,
+        "functions/src/bin must hold exactly the binaries of banter::functions::Function::all()"
+    );
 }
 
 #[test]
@@ -823,19 +775,6 @@ fn globals_are_applied_and_intrinsics_read() {
     assert_eq!(
         get_att(&yaml("{\"Fn::GetAtt\": Q.Arn}")),
         Some(("Q".to_owned(), "Arn".to_owned()))
-    );
-    let manifest = "# the members below\n[workspace]\nmembers = [\n  \"shared\", # core\n  \"functions/a\", \"functions/b-c\"\n]\n";
-    assert_eq!(
-        workspace_members(manifest).unwrap(),
-        ["shared", "functions/a", "functions/b-c"]
-    );
-    assert_eq!(
-        binary_name("[package]\nname = \"x\"\n[[bin]]\nname = \"y\"\n").as_deref(),
-        Some("y")
-    );
-    assert_eq!(
-        binary_name("[package]\nname = \"x\"\n").as_deref(),
-        Some("x")
     );
 }
 

@@ -277,8 +277,9 @@ pub fn find_in(dir: &Path, binary: &str, logical_id: &str) -> Option<PathBuf> {
 ///   `scripts/test` every dependency is already built and only the function binaries are
 ///   compiled and linked; a narrower selection would resolve other features (no dev-only
 ///   features such as tokio's `test-util`) and build the whole AWS SDK a second time.
-/// - [`Profile::Release`]: `cargo build --release --bins --package <function>…` plus
-///   `extra_packages`: the functions' own feature set, as `cargo lambda build` builds them.
+/// - [`Profile::Release`]: `cargo build --release --package functions --bin <function>…`
+///   (plus every binary of `extra_packages`, which builds all function binaries too): the
+///   functions' own feature set, as `cargo lambda build` builds them.
 pub fn cargo_build(
     functions: &[(String, String)],
     profile: Profile,
@@ -286,19 +287,22 @@ pub fn cargo_build(
 ) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_owned());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(repo_root())
-        .args(["build", "--quiet", "--bins"]);
+    cmd.current_dir(repo_root()).args(["build", "--quiet"]);
     match profile {
         Profile::Debug => {
-            cmd.args(["--workspace", "--tests"]);
+            cmd.args(["--workspace", "--bins", "--tests"]);
         }
         Profile::Release => {
-            cmd.arg("--release");
+            // Only the binaries asked for: each release link runs LTO.
+            cmd.args(["--release", "--package", "functions"]);
             for (binary, _) in functions {
-                cmd.args(["--package", binary]);
+                cmd.args(["--bin", binary]);
             }
             for p in extra_packages {
                 cmd.args(["--package", p]);
+            }
+            if !extra_packages.is_empty() {
+                cmd.arg("--bins");
             }
         }
     }

@@ -3,6 +3,10 @@
 //! handler it hands its events to. The function binaries, the local gateway's handler map and
 //! the tests that hold code and template together all read it from here.
 
+mod run;
+
+pub use run::Error;
+
 use lambda_http::{Body, Request, Response};
 
 use crate::app::App;
@@ -25,19 +29,14 @@ pub enum Function {
 
 impl Function {
     /// Every function, REST ones first.
-    pub const ALL: [Function; 11] = [
-        Self::Rest(RestFunction::Auth),
-        Self::Rest(RestFunction::Users),
-        Self::Rest(RestFunction::Events),
-        Self::Rest(RestFunction::Comments),
-        Self::Rest(RestFunction::Conversations),
-        Self::Rest(RestFunction::Messages),
-        Self::Rest(RestFunction::Health),
-        Self::WsConnect,
-        Self::WsDisconnect,
-        Self::WsDefault,
-        Self::Fanout,
-    ];
+    pub fn all() -> impl Iterator<Item = Function> {
+        RestFunction::ALL.iter().copied().map(Self::Rest).chain([
+            Self::WsConnect,
+            Self::WsDisconnect,
+            Self::WsDefault,
+            Self::Fanout,
+        ])
+    }
 
     /// The binary's name (`Metadata.BuildProperties.Binary` in the template).
     pub fn binary(self) -> &'static str {
@@ -52,7 +51,7 @@ impl Function {
 
     /// The function whose binary is `binary`.
     pub fn from_binary(binary: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.binary() == binary)
+        Self::all().find(|f| f.binary() == binary)
     }
 
     /// A short description of what invokes it, for messages.
@@ -87,81 +86,62 @@ impl Function {
     }
 }
 
-/// The REST functions, one per [`crate::rest`] module.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RestFunction {
-    /// `auth`: register, login, refresh, logout.
-    Auth,
-    /// `users`: profiles and search.
-    Users,
-    /// `events`: live events and their status.
-    Events,
-    /// `comments`: comments, replies, likes, moderation.
-    Comments,
-    /// `conversations`: conversations and participants.
-    Conversations,
-    /// `messages`: message history, edits, reactions, receipts.
-    Messages,
-    /// `health`: the health check.
-    Health,
+/// Declares [`RestFunction`] from one list of `Variant => module, "doc"`: each variant's
+/// name, routes and handler come from its `crate::rest` module, so a new REST function is one
+/// line here.
+macro_rules! rest_functions {
+    ($($variant:ident => $module:ident, $doc:literal;)+) => {
+        /// The REST functions, one per [`crate::rest`] module.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum RestFunction {
+            $(#[doc = $doc] $variant,)+
+        }
+
+        impl RestFunction {
+            /// Every REST function.
+            pub const ALL: &'static [RestFunction] = &[$(Self::$variant),+];
+
+            /// The module and binary name.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => stringify!($module),)+
+                }
+            }
+
+            /// The route keys its module serves (its `ROUTES`, exactly as in
+            /// `template.yaml`).
+            pub fn routes(self) -> &'static [&'static str] {
+                match self {
+                    $(Self::$variant => rest::$module::ROUTES,)+
+                }
+            }
+
+            /// Serves one API Gateway HTTP API request: the whole of what the function does
+            /// with an invocation (authentication, rate limits, `X-Request-ID`, CORS, the
+            /// error envelope).
+            pub async fn serve(self, app: &App, request: Request) -> Response<Body> {
+                match self {
+                    $(Self::$variant => crate::http::serve(app, request, rest::$module::route).await,)+
+                }
+            }
+        }
+    };
+}
+
+rest_functions! {
+    Auth => auth, "`auth`: register, login, refresh, logout.";
+    Users => users, "`users`: profiles and search.";
+    Events => events, "`events`: live events and their status.";
+    Comments => comments, "`comments`: comments, replies, likes, moderation.";
+    Conversations => conversations, "`conversations`: conversations and participants.";
+    Messages => messages, "`messages`: message history, edits, reactions, receipts.";
+    Health => health, "`health`: the health check.";
 }
 
 impl RestFunction {
-    /// Every REST function.
-    pub const ALL: [RestFunction; 7] = [
-        Self::Auth,
-        Self::Users,
-        Self::Events,
-        Self::Comments,
-        Self::Conversations,
-        Self::Messages,
-        Self::Health,
-    ];
-
-    /// The module and binary name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Auth => "auth",
-            Self::Users => "users",
-            Self::Events => "events",
-            Self::Comments => "comments",
-            Self::Conversations => "conversations",
-            Self::Messages => "messages",
-            Self::Health => "health",
-        }
-    }
-
     /// The REST function of module / binary `name`.
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.name() == name)
-    }
-
-    /// The route keys its module serves (its `ROUTES`, exactly as in `template.yaml`).
-    pub fn routes(self) -> &'static [&'static str] {
-        match self {
-            Self::Auth => rest::auth::ROUTES,
-            Self::Users => rest::users::ROUTES,
-            Self::Events => rest::events::ROUTES,
-            Self::Comments => rest::comments::ROUTES,
-            Self::Conversations => rest::conversations::ROUTES,
-            Self::Messages => rest::messages::ROUTES,
-            Self::Health => rest::health::ROUTES,
-        }
-    }
-
-    /// Serves one API Gateway HTTP API request: the whole of what the function does with an
-    /// invocation (authentication, rate limits, `X-Request-ID`, CORS, the error envelope).
-    pub async fn serve(self, app: &App, request: Request) -> Response<Body> {
-        use crate::http::serve;
-        match self {
-            Self::Auth => serve(app, request, rest::auth::route).await,
-            Self::Users => serve(app, request, rest::users::route).await,
-            Self::Events => serve(app, request, rest::events::route).await,
-            Self::Comments => serve(app, request, rest::comments::route).await,
-            Self::Conversations => serve(app, request, rest::conversations::route).await,
-            Self::Messages => serve(app, request, rest::messages::route).await,
-            Self::Health => serve(app, request, rest::health::route).await,
-        }
+        Self::ALL.iter().copied().find(|f| f.name() == name)
     }
 }
 
@@ -171,21 +151,19 @@ mod tests {
 
     #[test]
     fn binaries_name_their_functions_both_ways() {
-        for f in Function::ALL {
+        for f in Function::all() {
             assert_eq!(Function::from_binary(f.binary()), Some(f));
         }
-        for f in RestFunction::ALL {
+        for &f in RestFunction::ALL {
             assert_eq!(RestFunction::from_name(f.name()), Some(f));
-            assert!(Function::ALL.contains(&Function::Rest(f)));
+            assert!(Function::all().any(|g| g == Function::Rest(f)));
         }
-        let mut names: Vec<_> = Function::ALL.iter().map(|f| f.binary()).collect();
+        let mut names: Vec<_> = Function::all().map(|f| f.binary()).collect();
+        let count = names.len();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(
-            names.len(),
-            Function::ALL.len(),
-            "two functions share a binary"
-        );
+        assert_eq!(names.len(), count, "two functions share a binary");
+        assert_eq!(count, RestFunction::ALL.len() + 4);
     }
 
     #[test]
@@ -206,7 +184,7 @@ mod tests {
     #[test]
     fn every_rest_route_is_served_by_one_function() {
         let mut seen = std::collections::BTreeMap::new();
-        for f in RestFunction::ALL {
+        for &f in RestFunction::ALL {
             assert!(!f.routes().is_empty(), "{} serves no route", f.name());
             for key in f.routes() {
                 assert_eq!(seen.insert(*key, f), None, "{key} is served twice");

@@ -1,0 +1,9 @@
+//! The `auth` Lambda: API Gateway HTTP API routes `/v1/auth/*` (register, login, refresh, logout).
+//! All it does is in [`banter::functions`]; this file only names the function.
+
+use banter::functions::{Error, Function, RestFunction};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    Function::Rest(RestFunction::Auth).run().await
+}

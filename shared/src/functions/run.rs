@@ -1,0 +1,96 @@
+//! Each function as a Lambda process: the JSON logs, the adapters built once at init from the
+//! environment, and every invocation handed to the function's handler. A function binary's
+//! `main` is one call to [`Function::run`].
+//!
+//! Environment, by function:
+//! - every function but `health` and `fanout`: the tables (`<NAME>_TABLE` variables, or
+//!   `BANTER_TABLE_PREFIX`), `FANOUT_QUEUE_URL` (required), `BANTER_JWT_*` (the token signing
+//!   key, issuer and audience) and the `BANTER_*` settings ([`App::from_env`]);
+//! - `health`: only the `BANTER_*` settings (an in-memory app: it touches no AWS service);
+//! - `ws-default`: also `WEBSOCKET_MANAGEMENT_ENDPOINT`, else derived from the first event
+//!   ([`DefaultRoute`]);
+//! - `fanout`: `WEBSOCKET_MANAGEMENT_ENDPOINT` (required), `FANOUT_SHARD_QUEUE_URL` (else
+//!   `FANOUT_QUEUE_URL`), the connections table, `BANTER_FANOUT_*`
+//!   ([`crate::fanout::lambda::from_env`]);
+//! - all: `AWS_REGION`, `AWS_ENDPOINT_URL`, … as the AWS SDK reads them; `RUST_LOG` (default
+//!   `info`).
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_http::Request;
+use lambda_runtime::{LambdaEvent, service_fn};
+
+use super::{Function, RestFunction};
+use crate::app::App;
+use crate::config::Config;
+use crate::ws::lambda::DefaultRoute;
+
+/// What a function's `main` returns: the runtime's error type.
+pub type Error = lambda_runtime::Error;
+
+/// The event of a WebSocket route.
+type WsEvent = LambdaEvent<ApiGatewayWebsocketProxyRequest>;
+
+impl Function {
+    /// Runs this function as a Lambda process until the runtime stops: builds its adapters
+    /// from the environment once, then serves every invocation. See the
+    /// [module documentation](self) for the variables each reads.
+    pub async fn run(self) -> Result<(), Error> {
+        crate::logging::init_json();
+        match self {
+            Self::Rest(rest) => rest.run().await,
+            Self::WsConnect => {
+                let app = App::from_env().await?;
+                let app = &app;
+                lambda_runtime::run(service_fn(move |event: WsEvent| async move {
+                    Ok::<ApiGatewayProxyResponse, Error>(
+                        crate::ws::connect::handle(app, event.payload).await,
+                    )
+                }))
+                .await
+            }
+            Self::WsDisconnect => {
+                let app = App::from_env().await?;
+                let app = &app;
+                lambda_runtime::run(service_fn(move |event: WsEvent| async move {
+                    Ok::<ApiGatewayProxyResponse, Error>(
+                        crate::ws::disconnect::handle(app, event.payload).await,
+                    )
+                }))
+                .await
+            }
+            Self::WsDefault => {
+                let route = DefaultRoute::from_env().await?;
+                let route = &route;
+                lambda_runtime::run(service_fn(move |event: WsEvent| async move {
+                    Ok::<_, Error>(route.handle(event).await?)
+                }))
+                .await
+            }
+            Self::Fanout => {
+                let fanout = crate::fanout::lambda::from_env().await?;
+                let fanout = &fanout;
+                lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+                    Ok::<_, Error>(fanout.handle_lambda_event(event).await)
+                }))
+                .await
+            }
+        }
+    }
+}
+
+impl RestFunction {
+    /// Runs this REST function as a Lambda process (API Gateway HTTP API, payload 2.0).
+    async fn run(self) -> Result<(), Error> {
+        let app = match self {
+            // The health check answers from configuration alone: no AWS client to build.
+            Self::Health => App::in_memory(Config::from_env())?.0,
+            _ => App::from_env().await?,
+        };
+        let app = &app;
+        lambda_http::run(service_fn(move |req: Request| async move {
+            Ok::<_, Error>(self.serve(app, req).await)
+        }))
+        .await
+    }
+}
