@@ -9,7 +9,8 @@ use banter::model::{EventStatus, ModerationLevel};
 use banter::rest::comments::ROUTES;
 use serde_json::{Value, json};
 use support::rest::{
-    Actor, Call, Resp, World, check_samples, event_by, forged_token_for, store_event,
+    Actor, Call, Resp, World, check_fields, check_needs_token, check_samples, event_by,
+    forged_token_for, store_event,
 };
 
 fn create(event: EventId, by: &Actor, content: &str) -> Call {
@@ -38,19 +39,24 @@ fn on_comment(sample: &str, id: &Value, by: &Actor) -> Call {
 }
 
 fn positions(r: &Resp) -> Vec<u64> {
-    r.body["comments"]
-        .as_array()
-        .expect("comments")
-        .iter()
-        .map(|c| c["position"].as_u64().expect("position"))
-        .collect()
+    r.positions("comments")
 }
 
 fn cursor(r: &Resp) -> String {
-    r.body["next_cursor"]
-        .as_str()
-        .expect("next_cursor")
-        .to_owned()
+    r.cursor()
+}
+
+/// How many comments the listing `r` holds.
+fn count(r: &Resp) -> usize {
+    r.body["comments"].as_array().expect("comments").len()
+}
+
+/// The start of most tests here: a world where ada has a live event.
+async fn ada_at_a_live_event() -> (World, Actor, EventId) {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let event = w.live_event(ada.id).await;
+    (w, ada, event)
 }
 
 #[tokio::test]
@@ -60,9 +66,7 @@ async fn samples_are_served() {
 
 #[tokio::test]
 async fn post_creates_the_comment_and_broadcasts_it() {
-    let w = World::new();
-    let ada = w.user("ada").await;
-    let event = w.live_event(ada.id).await;
+    let (w, ada, event) = ada_at_a_live_event().await;
     let r = create(event, &ada, "  What a goal!  ")
         .header("x-request-id", "req-123")
         .send(&w)
@@ -88,10 +92,8 @@ async fn post_creates_the_comment_and_broadcasts_it() {
 
 #[tokio::test]
 async fn post_with_metadata_and_reply() {
-    let w = World::new();
-    let ada = w.user("ada").await;
+    let (w, ada, event) = ada_at_a_live_event().await;
     let bob = w.user("bob").await;
-    let event = w.live_event(ada.id).await;
     let parent = post(&w, event, &ada, "Kick-off").await;
     w.drain().await;
     let reply = create(event, &bob, "Let's go")
@@ -149,9 +151,7 @@ async fn post_only_while_the_event_is_live() {
 
 #[tokio::test]
 async fn post_validates_its_input() {
-    let w = World::new();
-    let ada = w.user("ada").await;
-    let event = w.live_event(ada.id).await;
+    let (w, ada, event) = ada_at_a_live_event().await;
     let other_event = w.live_event(ada.id).await;
     let foreign = post(&w, other_event, &ada, "elsewhere").await;
     let too_long = create(event, &ada, &"a".repeat(2001))
@@ -174,81 +174,63 @@ async fn post_validates_its_input() {
         .send(&w)
         .await
         .expect(201);
-    create(event, &ada, "   ")
-        .send(&w)
-        .await
-        .expect_field("content");
     let base = create(event, &ada, "x");
-    base.clone()
-        .raw_body("{nope")
-        .send(&w)
-        .await
-        .expect_field("body");
-    base.clone()
-        .raw_body("[1, 2]")
-        .send(&w)
-        .await
-        .expect_field("body");
-    base.clone()
-        .raw_body("")
-        .send(&w)
-        .await
-        .expect_field("body");
+    let with = |body: Value| base.clone().json(body);
+    check_fields(
+        &w,
+        vec![
+            ("blank", create(event, &ada, "   "), "content"),
+            ("not JSON", base.clone().raw_body("{nope"), "body"),
+            ("an array", base.clone().raw_body("[1, 2]"), "body"),
+            ("empty", base.clone().raw_body(""), "body"),
+            ("no content", with(json!({})), "content"),
+            ("content a number", with(json!({"content": 5})), "content"),
+            (
+                "parent not an id",
+                with(json!({"content": "x", "parent_comment_id": "nope"})),
+                "parent_comment_id",
+            ),
+            (
+                "unknown parent",
+                with(json!({"content": "x", "parent_comment_id": CommentId::new()})),
+                "parent_comment_id",
+            ),
+            (
+                "parent on another event",
+                with(json!({"content": "x", "parent_comment_id": foreign["comment_id"]})),
+                "parent_comment_id",
+            ),
+            (
+                "unknown platform",
+                with(json!({"content": "x", "client_metadata": {"platform": "fax"}})),
+                "client_metadata",
+            ),
+            (
+                "version too long",
+                with(json!({"content": "x", "client_metadata": {"version": "v".repeat(300)}})),
+                "client_metadata.version",
+            ),
+            (
+                "another event in the body",
+                with(json!({"content": "x", "event_id": other_event})),
+                "event_id",
+            ),
+            (
+                "event id not a uuid",
+                base.clone().path_param("event_id", "not-a-uuid"),
+                "event_id",
+            ),
+        ],
+    )
+    .await;
     let big = format!("{{\"content\": \"{}\"}}", "a".repeat(70 * 1024));
     let r = base.clone().raw_body(&big).send(&w).await.expect(413);
     assert_eq!(r.code(), "PAYLOAD_TOO_LARGE");
-    base.clone()
-        .json(json!({}))
-        .send(&w)
-        .await
-        .expect_field("content");
-    base.clone()
-        .json(json!({"content": 5}))
-        .send(&w)
-        .await
-        .expect_field("content");
-    base.clone()
-        .json(json!({"content": "x", "parent_comment_id": "nope"}))
-        .send(&w)
-        .await
-        .expect_field("parent_comment_id");
-    base.clone()
-        .json(json!({"content": "x", "parent_comment_id": CommentId::new()}))
-        .send(&w)
-        .await
-        .expect_field("parent_comment_id");
-    base.clone()
-        .json(json!({"content": "x", "parent_comment_id": foreign["comment_id"]}))
-        .send(&w)
-        .await
-        .expect_field("parent_comment_id");
-    base.clone()
-        .json(json!({"content": "x", "client_metadata": {"platform": "fax"}}))
-        .send(&w)
-        .await
-        .expect_field("client_metadata");
-    base.clone()
-        .json(json!({"content": "x", "client_metadata": {"version": "v".repeat(300)}}))
-        .send(&w)
-        .await
-        .expect_field("client_metadata.version");
-    base.clone()
-        .json(json!({"content": "x", "event_id": other_event}))
-        .send(&w)
-        .await
-        .expect_field("event_id");
-    base.clone()
-        .path_param("event_id", "not-a-uuid")
-        .send(&w)
-        .await
-        .expect_field("event_id");
 }
 
 #[tokio::test]
 async fn idempotency_key_retry_returns_the_same_comment() {
-    let w = World::new();
-    let ada = w.user("ada").await;
-    let event = w.live_event(ada.id).await;
+    let (w, ada, event) = ada_at_a_live_event().await;
     let first = create(event, &ada, "once")
         .header("idempotency-key", "retry-key-1")
         .send(&w)
@@ -261,7 +243,7 @@ async fn idempotency_key_retry_returns_the_same_comment() {
         .expect(200);
     assert_eq!(first.body, again.body);
     let all = list(event, &ada).send(&w).await.expect(200);
-    assert_eq!(all.body["comments"].as_array().expect("comments").len(), 1);
+    assert_eq!(count(&all), 1);
     // The same key from another user is another request.
     let bob = w.user("bob").await;
     let other = create(event, &bob, "once")
@@ -307,9 +289,7 @@ async fn comment_rate_limit_answers_429() {
 
 #[tokio::test]
 async fn list_newest_pages_with_sealed_cursors() {
-    let w = World::new();
-    let ada = w.user("ada").await;
-    let event = w.live_event(ada.id).await;
+    let (w, ada, event) = ada_at_a_live_event().await;
     for i in 1..=7 {
         post(&w, event, &ada, &format!("c{i}")).await;
     }
@@ -345,9 +325,7 @@ async fn list_newest_pages_with_sealed_cursors() {
 
 #[tokio::test]
 async fn list_oldest_pages_and_after_catches_up() {
-    let w = World::new();
-    let ada = w.user("ada").await;
-    let event = w.live_event(ada.id).await;
+    let (w, ada, event) = ada_at_a_live_event().await;
     for i in 1..=7 {
         post(&w, event, &ada, &format!("c{i}")).await;
     }
@@ -410,9 +388,7 @@ async fn list_oldest_pages_and_after_catches_up() {
 
 #[tokio::test]
 async fn list_popular_orders_by_likes_and_pages() {
-    let w = World::new();
-    let ada = w.user("ada").await;
-    let event = w.live_event(ada.id).await;
+    let (w, ada, event) = ada_at_a_live_event().await;
     let mut ids = Vec::new();
     for i in 1..=5 {
         ids.push(post(&w, event, &ada, &format!("c{i}")).await["comment_id"].clone());
@@ -464,9 +440,7 @@ async fn list_popular_orders_by_likes_and_pages() {
 
 #[tokio::test]
 async fn cursors_are_bound_to_their_listing() {
-    let w = World::new();
-    let ada = w.user("ada").await;
-    let event = w.live_event(ada.id).await;
+    let (w, ada, event) = ada_at_a_live_event().await;
     let other = w.live_event(ada.id).await;
     for i in 1..=3 {
         post(&w, event, &ada, &format!("c{i}")).await;
@@ -478,44 +452,37 @@ async fn cursors_are_bound_to_their_listing() {
         .await
         .expect(200);
     let c = cursor(&page);
-    let r = list(other, &ada)
-        .query("limit", 1)
-        .query("cursor", &c)
-        .send(&w)
-        .await
-        .expect_field("cursor");
-    assert_eq!(r.code(), "VALIDATION_ERROR");
-    list(event, &ada)
-        .query("sort", "oldest")
-        .query("cursor", &c)
-        .send(&w)
-        .await
-        .expect_field("cursor");
-    list(event, &ada)
-        .query("sort", "popular")
-        .query("cursor", &c)
-        .send(&w)
-        .await
-        .expect_field("cursor");
     let (token, tag) = c.split_once('.').expect("sealed");
     let forged = format!("{}x.{tag}", token);
-    list(event, &ada)
-        .query("cursor", forged)
-        .send(&w)
-        .await
-        .expect_field("cursor");
-    list(event, &ada)
-        .query("cursor", "garbage")
-        .send(&w)
-        .await
-        .expect_field("cursor");
+    let with_cursor = |event: EventId, cursor: &str| list(event, &ada).query("cursor", cursor);
+    check_fields(
+        &w,
+        vec![
+            (
+                "another event's cursor",
+                with_cursor(other, &c).query("limit", 1),
+                "cursor",
+            ),
+            (
+                "a newest cursor, oldest first",
+                with_cursor(event, &c).query("sort", "oldest"),
+                "cursor",
+            ),
+            (
+                "a newest cursor, popular first",
+                with_cursor(event, &c).query("sort", "popular"),
+                "cursor",
+            ),
+            ("forged", with_cursor(event, &forged), "cursor"),
+            ("garbage", with_cursor(event, "garbage"), "cursor"),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn list_validates_its_query() {
-    let w = World::new();
-    let ada = w.user("ada").await;
-    let event = w.live_event(ada.id).await;
+    let (w, ada, event) = ada_at_a_live_event().await;
     for bad in ["0", "101", "ten", "-1"] {
         list(event, &ada)
             .query("limit", bad)
@@ -528,21 +495,19 @@ async fn list_validates_its_query() {
         .send(&w)
         .await
         .expect(200);
-    list(event, &ada)
-        .query("sort", "loudest")
-        .send(&w)
-        .await
-        .expect_field("sort");
-    list(event, &ada)
-        .query("after", "x")
-        .send(&w)
-        .await
-        .expect_field("after");
-    list(event, &ada)
-        .path_param("event_id", "123")
-        .send(&w)
-        .await
-        .expect_field("event_id");
+    check_fields(
+        &w,
+        vec![
+            ("sort", list(event, &ada).query("sort", "loudest"), "sort"),
+            ("after", list(event, &ada).query("after", "x"), "after"),
+            (
+                "event id",
+                list(event, &ada).path_param("event_id", "123"),
+                "event_id",
+            ),
+        ],
+    )
+    .await;
     list(EventId::new(), &ada).send(&w).await.expect(404);
     // An ended event's history stays readable.
     let ended = w
@@ -579,13 +544,13 @@ async fn pending_comments_are_shown_only_to_moderators_and_their_author() {
     let id = &pending["comment_id"];
     for (who, seen) in [(&bob, 0), (&ada, 1), (&host, 1)] {
         let r = list(event, who).send(&w).await.expect(200);
-        assert_eq!(r.body["comments"].as_array().expect("comments").len(), seen);
+        assert_eq!(count(&r), seen);
         let r = list(event, who)
             .query("after", 0)
             .send(&w)
             .await
             .expect(200);
-        assert_eq!(r.body["comments"].as_array().expect("comments").len(), seen);
+        assert_eq!(count(&r), seen);
     }
     // To anyone else it does not exist.
     for sample in [
@@ -628,10 +593,8 @@ async fn pending_comments_are_shown_only_to_moderators_and_their_author() {
 
 #[tokio::test]
 async fn like_toggles_and_broadcasts_the_count() {
-    let w = World::new();
-    let ada = w.user("ada").await;
+    let (w, ada, event) = ada_at_a_live_event().await;
     let bob = w.user("bob").await;
-    let event = w.live_event(ada.id).await;
     let c = post(&w, event, &ada, "like me").await;
     w.drain().await;
     let r = on_comment("http-comments-like", &c["comment_id"], &bob)
@@ -778,9 +741,7 @@ async fn moderation_needs_a_moderator_and_broadcasts() {
 
 #[tokio::test]
 async fn every_route_needs_a_valid_token() {
-    let w = World::new();
-    let ada = w.user("ada").await;
-    let event = w.live_event(ada.id).await;
+    let (w, ada, event) = ada_at_a_live_event().await;
     let c = post(&w, event, &ada, "hi").await;
     let forged = forged_token_for(ada.id);
     let calls = [
@@ -793,21 +754,14 @@ async fn every_route_needs_a_valid_token() {
     ];
     assert_eq!(calls.len(), ROUTES.len());
     for call in calls {
+        check_needs_token(&w, &call, &forged).await;
         let key = call.route_key();
-        let r = call.clone().anonymous().send(&w).await;
-        assert_eq!(r.status, 401, "{key} anonymous: {}", r.body);
-        assert_eq!(r.code(), "UNAUTHORIZED");
-        let r = call.clone().bearer(&forged).send(&w).await;
-        assert_eq!(r.status, 401, "{key} forged: {}", r.body);
         let r = call.clone().bearer("not.a.jwt").send(&w).await;
         assert_eq!(r.status, 401, "{key} garbage: {}", r.body);
     }
     // Nothing changed.
     let listed = list(event, &ada).send(&w).await.expect(200);
-    assert_eq!(
-        listed.body["comments"].as_array().expect("comments").len(),
-        1
-    );
+    assert_eq!(count(&listed), 1);
     assert_eq!(listed.body["comments"][0]["like_count"], 0);
 }
 
@@ -836,9 +790,7 @@ async fn unknown_or_malformed_comment_ids() {
 
 #[tokio::test]
 async fn replies_page_with_cursors() {
-    let w = World::new();
-    let ada = w.user("ada").await;
-    let event = w.live_event(ada.id).await;
+    let (w, ada, event) = ada_at_a_live_event().await;
     let parent = post(&w, event, &ada, "thread").await;
     post(&w, event, &ada, "not a reply").await;
     for i in 1..=5 {

@@ -6,21 +6,25 @@ mod support;
 use banter::ids::{ConversationId, MessageId};
 use banter::rest::messages::ROUTES;
 use serde_json::{Value, json};
-use support::rest::{Actor, Call, Resp, World, check_samples, forged_token_for};
+use support::rest::{
+    Actor, Call, Resp, World, check_fields, check_needs_token, check_samples, forged_token_for,
+};
 
 /// A group of `owner` with `members`; returns its id.
 async fn group(w: &World, owner: &Actor, members: &[&Actor]) -> String {
-    let ids: Vec<String> = members.iter().map(|m| m.id.to_string()).collect();
-    Call::sample("http-conversations-create")
-        .by(owner)
-        .json(json!({"conversation_type": "group", "title": "Team", "participant_ids": ids}))
-        .send(w)
-        .await
-        .expect(201)
-        .body["conversation_id"]
+    w.group(owner, members).await["conversation_id"]
         .as_str()
         .expect("id")
         .to_owned()
+}
+
+/// The start of most tests here: ada's group with bob.
+async fn ada_and_bob_in_a_group() -> (World, Actor, Actor, String) {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let conv = group(&w, &ada, &[&bob]).await;
+    (w, ada, bob, conv)
 }
 
 fn send_call(conversation: &str, by: &Actor, content: &str, key: &str) -> Call {
@@ -60,19 +64,11 @@ fn react(message: &Value, by: &Actor, emoji: &str) -> Call {
 }
 
 fn positions(r: &Resp) -> Vec<u64> {
-    r.body["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .map(|m| m["position"].as_u64().expect("position"))
-        .collect()
+    r.positions("messages")
 }
 
 fn cursor(r: &Resp) -> String {
-    r.body["next_cursor"]
-        .as_str()
-        .expect("next_cursor")
-        .to_owned()
+    r.cursor()
 }
 
 #[tokio::test]
@@ -82,10 +78,7 @@ async fn samples_are_served() {
 
 #[tokio::test]
 async fn send_is_idempotent_by_client_message_id() {
-    let w = World::new();
-    let ada = w.user("ada").await;
-    let bob = w.user("bob").await;
-    let conv = group(&w, &ada, &[&bob]).await;
+    let (w, ada, bob, conv) = ada_and_bob_in_a_group().await;
     let first = send_call(&conv, &ada, " Hello everyone! ", "client-1")
         .send(&w)
         .await
@@ -136,10 +129,7 @@ async fn send_is_idempotent_by_client_message_id() {
 
 #[tokio::test]
 async fn send_validates_its_input() {
-    let w = World::new();
-    let ada = w.user("ada").await;
-    let bob = w.user("bob").await;
-    let conv = group(&w, &ada, &[&bob]).await;
+    let (w, ada, bob, conv) = ada_and_bob_in_a_group().await;
     let elsewhere = group(&w, &ada, &[&bob]).await;
     let foreign = send(&w, &elsewhere, &ada, "other room").await;
     let r = send_call(&conv, &ada, &"a".repeat(2001), "k1")
@@ -152,59 +142,55 @@ async fn send_validates_its_input() {
             .expect("message")
             .contains("2000")
     );
-    send_call(&conv, &ada, "", "k1")
-        .send(&w)
-        .await
-        .expect_field("content");
     let base = send_call(&conv, &ada, "x", "k1");
-    base.clone()
-        .json(json!({"content": "x"}))
-        .send(&w)
-        .await
-        .expect_field("client_message_id");
-    base.clone()
-        .json(json!({"content": "x", "client_message_id": "has space"}))
-        .send(&w)
-        .await
-        .expect_field("client_message_id");
-    base.clone()
-        .json(json!({"content": "x", "client_message_id": "k".repeat(65)}))
-        .send(&w)
-        .await
-        .expect_field("client_message_id");
-    base.clone()
-        .json(json!({"content": "x", "client_message_id": "k2", "message_type": "image"}))
-        .send(&w)
-        .await
-        .expect_field("message_type");
-    base.clone()
-        .json(json!({"content": "x", "client_message_id": "k2", "reply_to_message_id": foreign["message_id"]}))
-        .send(&w)
-        .await
-        .expect_field("reply_to_message_id");
-    base.clone()
-        .json(json!({"content": "x", "client_message_id": "k2", "reply_to_message_id": "zzz"}))
-        .send(&w)
-        .await
-        .expect_field("reply_to_message_id");
-    base.clone()
-        .raw_body("{")
-        .send(&w)
-        .await
-        .expect_field("body");
-    base.clone()
-        .raw_body("\"text\"")
-        .send(&w)
-        .await
-        .expect_field("body");
+    let with = |body: Value| base.clone().json(body);
+    check_fields(
+        &w,
+        vec![
+            ("empty", send_call(&conv, &ada, "", "k1"), "content"),
+            (
+                "no client message id",
+                with(json!({"content": "x"})),
+                "client_message_id",
+            ),
+            (
+                "a client message id with a space",
+                with(json!({"content": "x", "client_message_id": "has space"})),
+                "client_message_id",
+            ),
+            (
+                "a client message id too long",
+                with(json!({"content": "x", "client_message_id": "k".repeat(65)})),
+                "client_message_id",
+            ),
+            (
+                "an image",
+                with(json!({"content": "x", "client_message_id": "k2", "message_type": "image"})),
+                "message_type",
+            ),
+            (
+                "a reply to another conversation's message",
+                with(json!({"content": "x", "client_message_id": "k2", "reply_to_message_id": foreign["message_id"]})),
+                "reply_to_message_id",
+            ),
+            (
+                "a reply to no id",
+                with(json!({"content": "x", "client_message_id": "k2", "reply_to_message_id": "zzz"})),
+                "reply_to_message_id",
+            ),
+            ("not JSON", base.clone().raw_body("{"), "body"),
+            ("a string", base.clone().raw_body("\"text\""), "body"),
+            (
+                "conversation id",
+                base.clone().path_param("conversation_id", "nope"),
+                "conversation_id",
+            ),
+        ],
+    )
+    .await;
     let big = format!("{{\"content\": \"{}\"}}", "a".repeat(70 * 1024));
     let r = base.clone().raw_body(&big).send(&w).await.expect(413);
     assert_eq!(r.code(), "PAYLOAD_TOO_LARGE");
-    base.clone()
-        .path_param("conversation_id", "nope")
-        .send(&w)
-        .await
-        .expect_field("conversation_id");
     assert_eq!(
         positions(&history(&conv, &ada).send(&w).await.expect(200)),
         Vec::<u64>::new()
@@ -213,10 +199,7 @@ async fn send_validates_its_input() {
 
 #[tokio::test]
 async fn history_pages_before_and_after() {
-    let w = World::new();
-    let ada = w.user("ada").await;
-    let bob = w.user("bob").await;
-    let conv = group(&w, &ada, &[&bob]).await;
+    let (w, ada, bob, conv) = ada_and_bob_in_a_group().await;
     let mut sent = Vec::new();
     for i in 1..=7 {
         sent.push(
@@ -298,28 +281,29 @@ async fn history_pages_before_and_after() {
         .expect(200);
     assert_eq!(positions(&a), [7]);
     // Conflicting and malformed anchors.
-    history(&conv, &bob)
-        .query("before", 5)
-        .query("after", 2)
-        .send(&w)
-        .await
-        .expect_field("before");
-    history(&conv, &bob)
-        .query("after", 2)
-        .query("cursor", cursor(&a1))
-        .send(&w)
-        .await
-        .expect_field("after");
-    history(&conv, &bob)
-        .query("before", "yesterday")
-        .send(&w)
-        .await
-        .expect_field("before");
-    history(&conv, &bob)
-        .query("after", MessageId::new())
-        .send(&w)
-        .await
-        .expect_field("after");
+    let anchored = |name: &str, value: &str| history(&conv, &bob).query(name, value);
+    check_fields(
+        &w,
+        vec![
+            (
+                "before and after",
+                anchored("before", "5").query("after", 2),
+                "before",
+            ),
+            (
+                "after and a cursor",
+                anchored("after", "2").query("cursor", cursor(&a1)),
+                "after",
+            ),
+            ("before a word", anchored("before", "yesterday"), "before"),
+            (
+                "after an unknown message",
+                anchored("after", &MessageId::new().to_string()),
+                "after",
+            ),
+        ],
+    )
+    .await;
     for bad in ["0", "101", "many"] {
         history(&conv, &bob)
             .query("limit", bad)
@@ -337,31 +321,30 @@ async fn history_pages_before_and_after() {
         .send(&w)
         .await
         .expect(200);
-    history(&conv, &bob)
-        .query("cursor", cursor(&foreign))
-        .send(&w)
-        .await
-        .expect_field("cursor");
-    history(&conv, &bob)
-        .query("cursor", "x.y")
-        .send(&w)
-        .await
-        .expect_field("cursor");
     // Another conversation's message is no anchor here.
     let foreign_msg = send(&w, &other, &bob, "elsewhere").await;
-    history(&conv, &bob)
-        .query("before", foreign_msg["message_id"].as_str().expect("id"))
-        .send(&w)
-        .await
-        .expect_field("before");
+    check_fields(
+        &w,
+        vec![
+            (
+                "another conversation's cursor",
+                anchored("cursor", &cursor(&foreign)),
+                "cursor",
+            ),
+            ("a forged cursor", anchored("cursor", "x.y"), "cursor"),
+            (
+                "before another conversation's message",
+                anchored("before", foreign_msg["message_id"].as_str().expect("id")),
+                "before",
+            ),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn edit_by_the_author_keeps_the_history() {
-    let w = World::new();
-    let ada = w.user("ada").await;
-    let bob = w.user("bob").await;
-    let conv = group(&w, &ada, &[&bob]).await;
+    let (w, ada, bob, conv) = ada_and_bob_in_a_group().await;
     let m = send(&w, &conv, &ada, "Hello everyone!").await;
     w.drain().await;
     let r = edit(
@@ -422,31 +405,33 @@ async fn edit_by_the_author_keeps_the_history() {
     assert_eq!(r.code(), "FORBIDDEN");
     assert!(w.drain().await.is_empty());
     // Input checks.
-    edit(&m, &ada, json!({"content": ""}))
-        .send(&w)
-        .await
-        .expect_field("content");
-    edit(&m, &ada, json!({"content": "a".repeat(2001)}))
-        .send(&w)
-        .await
-        .expect_field("content");
-    edit(&m, &ada, json!({"edit_reason": "x"}))
-        .send(&w)
-        .await
-        .expect_field("content");
-    edit(
-        &m,
-        &ada,
-        json!({"content": "ok", "edit_reason": "r".repeat(101)}),
+    check_fields(
+        &w,
+        vec![
+            ("empty", edit(&m, &ada, json!({"content": ""})), "content"),
+            (
+                "too long",
+                edit(&m, &ada, json!({"content": "a".repeat(2001)})),
+                "content",
+            ),
+            (
+                "no content",
+                edit(&m, &ada, json!({"edit_reason": "x"})),
+                "content",
+            ),
+            (
+                "reason too long",
+                edit(
+                    &m,
+                    &ada,
+                    json!({"content": "ok", "edit_reason": "r".repeat(101)}),
+                ),
+                "edit_reason",
+            ),
+            ("not JSON", edit(&m, &ada, json!({})).raw_body("{]"), "body"),
+        ],
     )
-    .send(&w)
-    .await
-    .expect_field("edit_reason");
-    edit(&m, &ada, json!({}))
-        .raw_body("{]")
-        .send(&w)
-        .await
-        .expect_field("body");
+    .await;
     // A deleted message cannot be edited.
     on_message("http-messages-delete", &m, &ada)
         .send(&w)
@@ -461,10 +446,7 @@ async fn edit_by_the_author_keeps_the_history() {
 
 #[tokio::test]
 async fn delete_by_the_author_only() {
-    let w = World::new();
-    let ada = w.user("ada").await;
-    let bob = w.user("bob").await;
-    let conv = group(&w, &ada, &[&bob]).await;
+    let (w, ada, bob, conv) = ada_and_bob_in_a_group().await;
     let m = send(&w, &conv, &ada, "regret").await;
     w.drain().await;
     let r = on_message("http-messages-delete", &m, &bob)
@@ -496,10 +478,7 @@ async fn delete_by_the_author_only() {
 
 #[tokio::test]
 async fn reactions_toggle() {
-    let w = World::new();
-    let ada = w.user("ada").await;
-    let bob = w.user("bob").await;
-    let conv = group(&w, &ada, &[&bob]).await;
+    let (w, ada, bob, conv) = ada_and_bob_in_a_group().await;
     let m = send(&w, &conv, &ada, "react to me").await;
     w.drain().await;
     let r = react(&m, &ada, "👍").send(&w).await.expect(200);
@@ -562,12 +541,7 @@ async fn authorization_matrix() {
     };
     assert_eq!(calls(&ada).len(), ROUTES.len());
     for call in calls(&ada) {
-        let key = call.route_key();
-        let r = call.clone().anonymous().send(&w).await;
-        assert_eq!(r.status, 401, "{key} anonymous: {}", r.body);
-        assert_eq!(r.code(), "UNAUTHORIZED");
-        let r = call.clone().bearer(&forged).send(&w).await;
-        assert_eq!(r.status, 401, "{key} forged: {}", r.body);
+        check_needs_token(&w, &call, &forged).await;
     }
     // A non-participant: every route answers 404, exactly as for ids that do not exist.
     for call in calls(&eve) {

@@ -189,3 +189,23 @@ impl Call {
         super::serve::serve(&world.app, &self).await
     }
 }
+
+/// Sends each `(case, call)` of `cases` and asserts a 400 `VALIDATION_ERROR` naming `field`
+/// (see [`Resp::expect_field_in`]): the many invalid-input checks of a route as one table.
+pub async fn check_fields(w: &World, cases: Vec<(&str, Call, &str)>) {
+    for (case, call, field) in cases {
+        call.send(w).await.expect_field_in(case, field);
+    }
+}
+
+/// Asserts that `call` is refused with 401 `UNAUTHORIZED` without a token and with `forged`
+/// (a token of another deployment), naming its route on failure: every signed-in route of a
+/// function is checked alike.
+pub async fn check_needs_token(w: &World, call: &Call, forged: &str) {
+    let key = call.route_key();
+    let r = call.clone().anonymous().send(w).await;
+    assert_eq!(r.status, 401, "{key} anonymous: {}", r.body);
+    assert_eq!(r.code(), "UNAUTHORIZED");
+    let r = call.clone().bearer(forged).send(w).await;
+    assert_eq!(r.status, 401, "{key} forged: {}", r.body);
+}
