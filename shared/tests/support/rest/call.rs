@@ -209,3 +209,13 @@ pub async fn check_needs_token(w: &World, call: &Call, forged: &str) {
     let r = call.clone().bearer(forged).send(w).await;
     assert_eq!(r.status, 401, "{key} forged: {}", r.body);
 }
+
+/// Sends each `(case, call, status, code)` of `cases` and asserts an error with that status
+/// and REST `code`, naming the case on failure: the refusals of a route as one table.
+pub async fn check_errors(w: &World, cases: Vec<(&str, Call, u16, &str)>) {
+    for (case, call, status, code) in cases {
+        let r = call.send(w).await;
+        assert_eq!(r.status, status, "{case}: body {}", r.body);
+        assert_eq!(r.code(), code, "{case}: body {}", r.body);
+    }
+}
