@@ -114,15 +114,14 @@ async fn post_with_metadata_and_reply() {
     );
     let replies = on_comment("http-comments-replies", &parent["comment_id"], &bob)
         .no_query()
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(
         replies.body["comments"][0]["comment_id"],
         reply["comment_id"]
     );
     assert_eq!(replies.body["has_more"], false);
-    let top = list(event, &bob).send(&w).await.expect(200);
+    let top = list(event, &bob).ok(&w).await;
     assert_eq!(top.body["comments"][1]["reply_count"], 1);
 }
 
@@ -238,11 +237,10 @@ async fn idempotency_key_retry_returns_the_same_comment() {
         .expect(201);
     let again = create(event, &ada, "once")
         .header("idempotency-key", "retry-key-1")
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(first.body, again.body);
-    let all = list(event, &ada).send(&w).await.expect(200);
+    let all = list(event, &ada).ok(&w).await;
     assert_eq!(count(&all), 1);
     // The same key from another user is another request.
     let bob = w.user("bob").await;
@@ -293,33 +291,27 @@ async fn list_newest_pages_with_sealed_cursors() {
     for i in 1..=7 {
         post(&w, event, &ada, &format!("c{i}")).await;
     }
-    let p1 = list(event, &ada)
-        .query("limit", 3)
-        .send(&w)
-        .await
-        .expect(200);
+    let p1 = list(event, &ada).query("limit", 3).ok(&w).await;
     assert_eq!(positions(&p1), [7, 6, 5]);
     assert_eq!(p1.body["has_more"], true);
     assert_eq!(p1.body["comments"][0]["content"], "c7");
     let p2 = list(event, &ada)
         .query("limit", 3)
         .query("cursor", cursor(&p1))
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(positions(&p2), [4, 3, 2]);
     let p3 = list(event, &ada)
         .query("limit", 3)
         .query("sort", "newest")
         .query("cursor", cursor(&p2))
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(positions(&p3), [1]);
     assert_eq!(p3.body["has_more"], false);
     assert!(p3.body["next_cursor"].is_null());
     // Default page size holds everything.
-    let all = list(event, &ada).send(&w).await.expect(200);
+    let all = list(event, &ada).ok(&w).await;
     assert_eq!(positions(&all), [7, 6, 5, 4, 3, 2, 1]);
 }
 
@@ -332,45 +324,33 @@ async fn list_oldest_pages_and_after_catches_up() {
     let p1 = list(event, &ada)
         .query("sort", "oldest")
         .query("limit", 4)
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(positions(&p1), [1, 2, 3, 4]);
     let p2 = list(event, &ada)
         .query("sort", "oldest")
         .query("limit", 4)
         .query("cursor", cursor(&p1))
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(positions(&p2), [5, 6, 7]);
     assert_eq!(p2.body["has_more"], false);
-    let caught = list(event, &ada)
-        .query("after", 4)
-        .send(&w)
-        .await
-        .expect(200);
+    let caught = list(event, &ada).query("after", 4).ok(&w).await;
     assert_eq!(positions(&caught), [5, 6, 7]);
     let partial = list(event, &ada)
         .query("after", 2)
         .query("limit", 2)
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(positions(&partial), [3, 4]);
     let rest = list(event, &ada)
         .query("sort", "oldest")
         .query("limit", 10)
         .query("cursor", cursor(&partial))
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(positions(&rest), [5, 6, 7]);
-    let none = list(event, &ada)
-        .query("after", 7)
-        .send(&w)
-        .await
-        .expect(200);
+    let none = list(event, &ada).query("after", 7).ok(&w).await;
     assert_eq!(positions(&none), Vec::<u64>::new());
     list(event, &ada)
         .query("after", 2)
@@ -398,9 +378,8 @@ async fn list_popular_orders_by_likes_and_pages() {
     for (idx, likes) in [(2usize, 3usize), (4, 2), (0, 1)] {
         for fan in &fans[..likes] {
             on_comment("http-comments-like", &ids[idx], fan)
-                .send(&w)
-                .await
-                .expect(200);
+                .ok(&w)
+                .await;
         }
     }
     // A reply is not listed among the popular.
@@ -412,9 +391,8 @@ async fn list_popular_orders_by_likes_and_pages() {
     let p1 = list(event, &ada)
         .query("sort", "popular")
         .query("limit", 2)
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(positions(&p1), [3, 5]);
     assert_eq!(p1.body["comments"][0]["like_count"], 3);
     assert_eq!(p1.body["has_more"], true);
@@ -422,17 +400,15 @@ async fn list_popular_orders_by_likes_and_pages() {
         .query("sort_by", "popular")
         .query("limit", 2)
         .query("cursor", cursor(&p1))
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(positions(&p2), [1, 4]);
     let p3 = list(event, &ada)
         .query("sort", "popular")
         .query("limit", 2)
         .query("cursor", cursor(&p2))
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(positions(&p3), [2]);
     assert_eq!(p3.body["has_more"], false);
     assert!(p3.body["next_cursor"].is_null());
@@ -446,11 +422,7 @@ async fn cursors_are_bound_to_their_listing() {
         post(&w, event, &ada, &format!("c{i}")).await;
         post(&w, other, &ada, &format!("o{i}")).await;
     }
-    let page = list(event, &ada)
-        .query("limit", 1)
-        .send(&w)
-        .await
-        .expect(200);
+    let page = list(event, &ada).query("limit", 1).ok(&w).await;
     let c = cursor(&page);
     let (token, tag) = c.split_once('.').expect("sealed");
     let forged = format!("{}x.{tag}", token);
@@ -490,11 +462,7 @@ async fn list_validates_its_query() {
             .await
             .expect_field("limit");
     }
-    list(event, &ada)
-        .query("limit", 100)
-        .send(&w)
-        .await
-        .expect(200);
+    list(event, &ada).query("limit", 100).ok(&w).await;
     check_fields(
         &w,
         vec![
@@ -518,7 +486,7 @@ async fn list_validates_its_query() {
             ModerationLevel::Standard,
         )
         .await;
-    list(ended, &ada).send(&w).await.expect(200);
+    list(ended, &ada).ok(&w).await;
 }
 
 #[tokio::test]
@@ -543,13 +511,9 @@ async fn pending_comments_are_shown_only_to_moderators_and_their_author() {
     );
     let id = &pending["comment_id"];
     for (who, seen) in [(&bob, 0), (&ada, 1), (&host, 1)] {
-        let r = list(event, who).send(&w).await.expect(200);
+        let r = list(event, who).ok(&w).await;
         assert_eq!(count(&r), seen);
-        let r = list(event, who)
-            .query("after", 0)
-            .send(&w)
-            .await
-            .expect(200);
+        let r = list(event, who).query("after", 0).ok(&w).await;
         assert_eq!(count(&r), seen);
     }
     // To anyone else it does not exist.
@@ -568,26 +532,22 @@ async fn pending_comments_are_shown_only_to_moderators_and_their_author() {
         .await
         .expect(404);
     // The author may like it; the room hears nothing of it.
-    on_comment("http-comments-like", id, &ada)
-        .send(&w)
-        .await
-        .expect(200);
+    on_comment("http-comments-like", id, &ada).ok(&w).await;
     assert!(w.drain().await.is_empty());
     // Approval broadcasts the action and then the comment.
     let r = Call::sample("http-comments-moderate")
         .path_param("comment_id", id.as_str().expect("id"))
         .by(&host)
         .json(json!({"action": "approve"}))
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(r.body["action"], "approved");
     assert_eq!(r.body["comment"]["moderation_status"], "approved");
     assert_eq!(
         w.drain_types().await,
         ["moderation_action", "comment_broadcast"]
     );
-    let r = list(event, &bob).send(&w).await.expect(200);
+    let r = list(event, &bob).ok(&w).await;
     assert_eq!(r.body["comments"][0]["content"], "needs review");
 }
 
@@ -598,9 +558,8 @@ async fn like_toggles_and_broadcasts_the_count() {
     let c = post(&w, event, &ada, "like me").await;
     w.drain().await;
     let r = on_comment("http-comments-like", &c["comment_id"], &bob)
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(r.body, json!({"liked": true, "like_count": 1}));
     let jobs = w.drain().await;
     assert_eq!(jobs.len(), 1);
@@ -608,14 +567,12 @@ async fn like_toggles_and_broadcasts_the_count() {
     assert_eq!(jobs[0]["payload"]["like_count"], 1);
     assert_eq!(jobs[0]["payload"]["comment_id"], c["comment_id"]);
     let r = on_comment("http-comments-like", &c["comment_id"], &ada)
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(r.body, json!({"liked": true, "like_count": 2}));
     let r = on_comment("http-comments-like", &c["comment_id"], &bob)
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(r.body, json!({"liked": false, "like_count": 1}));
     let jobs = w.drain().await;
     assert_eq!(jobs.len(), 2);
@@ -645,9 +602,8 @@ async fn delete_by_author_or_moderator() {
     assert_eq!(r.code(), "FORBIDDEN");
     assert!(w.drain().await.is_empty());
     let r = on_comment("http-comments-delete", &c1["comment_id"], &ada)
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(r.body["message"], "comment deleted");
     assert_eq!(r.body["comment"]["is_deleted"], true);
     assert_eq!(r.body["comment"]["content"], "");
@@ -657,19 +613,17 @@ async fn delete_by_author_or_moderator() {
     assert_eq!(jobs[0]["payload"]["deleted_by"], ada.id.to_string());
     // Deleting again is harmless.
     on_comment("http-comments-delete", &c1["comment_id"], &ada)
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     // Deleted comments stay listed, without their text.
-    let listed = list(event, &bob).send(&w).await.expect(200);
+    let listed = list(event, &bob).ok(&w).await;
     assert_eq!(listed.body["comments"][0]["is_deleted"], true);
     assert_eq!(listed.body["comments"][0]["content"], "");
     for by in [&host, &moderator, &admin] {
         let c = post(&w, event, &ada, "moderate me").await;
         on_comment("http-comments-delete", &c["comment_id"], by)
-            .send(&w)
-            .await
-            .expect(200);
+            .ok(&w)
+            .await;
     }
 }
 
@@ -698,9 +652,8 @@ async fn moderation_needs_a_moderator_and_broadcasts() {
     assert_eq!(r.code(), "FORBIDDEN");
     assert!(w.drain().await.is_empty());
     let r = moderate(&host, json!({"action": "block", "reason": " spam "}))
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(r.body["action"], "blocked");
     assert_eq!(r.body["reason"], "spam");
     assert_eq!(r.body["comment"]["moderation_status"], "blocked");
@@ -711,13 +664,10 @@ async fn moderation_needs_a_moderator_and_broadcasts() {
     assert_eq!(jobs[0]["payload"]["action"], "blocked");
     assert_eq!(jobs[0]["payload"]["reason"], "spam");
     assert_eq!(jobs[0]["payload"]["moderator_id"], host.id.to_string());
-    let listed = list(event, &ada).send(&w).await.expect(200);
+    let listed = list(event, &ada).ok(&w).await;
     assert_eq!(listed.body["comments"][0]["content"], "");
     assert_eq!(listed.body["comments"][0]["moderation_status"], "blocked");
-    let r = moderate(&admin, json!({"action": "flag"}))
-        .send(&w)
-        .await
-        .expect(200);
+    let r = moderate(&admin, json!({"action": "flag"})).ok(&w).await;
     assert_eq!(r.body["comment"]["moderation_status"], "flagged");
     assert!(r.body["reason"].is_null());
     moderate(&host, json!({"action": "delete"}))
@@ -760,7 +710,7 @@ async fn every_route_needs_a_valid_token() {
         assert_eq!(r.status, 401, "{key} garbage: {}", r.body);
     }
     // Nothing changed.
-    let listed = list(event, &ada).send(&w).await.expect(200);
+    let listed = list(event, &ada).ok(&w).await;
     assert_eq!(count(&listed), 1);
     assert_eq!(listed.body["comments"][0]["like_count"], 0);
 }
@@ -805,27 +755,15 @@ async fn replies_page_with_cursors() {
             .no_query()
             .query("limit", 2)
     };
-    let p1 = replies(&ada).send(&w).await.expect(200);
+    let p1 = replies(&ada).ok(&w).await;
     assert_eq!(positions(&p1), [3, 4]);
-    let p2 = replies(&ada)
-        .query("cursor", cursor(&p1))
-        .send(&w)
-        .await
-        .expect(200);
+    let p2 = replies(&ada).query("cursor", cursor(&p1)).ok(&w).await;
     assert_eq!(positions(&p2), [5, 6]);
-    let p3 = replies(&ada)
-        .query("cursor", cursor(&p2))
-        .send(&w)
-        .await
-        .expect(200);
+    let p3 = replies(&ada).query("cursor", cursor(&p2)).ok(&w).await;
     assert_eq!(positions(&p3), [7]);
     assert_eq!(p3.body["has_more"], false);
     // A listing cursor is not a replies cursor.
-    let page = list(event, &ada)
-        .query("limit", 1)
-        .send(&w)
-        .await
-        .expect(200);
+    let page = list(event, &ada).query("limit", 1).ok(&w).await;
     replies(&ada)
         .query("cursor", cursor(&page))
         .send(&w)

@@ -131,7 +131,7 @@ async fn create_group_includes_the_creator_as_owner() {
     assert!(owner["joined_at"].is_string());
     // Every participant sees it.
     for who in [&ada, &bob, &cy] {
-        let r = list(who).send(&w).await.expect(200);
+        let r = list(who).ok(&w).await;
         assert_eq!(ids_of(&r), [c["conversation_id"].as_str().expect("id")]);
     }
 }
@@ -154,14 +154,14 @@ async fn a_direct_conversation_is_created_once_per_pair() {
         user_ids(&first.body["participants"]),
         sorted(&[ada.id, bob.id])
     );
-    let again = direct(&ada, &bob).send(&w).await.expect(200);
+    let again = direct(&ada, &bob).ok(&w).await;
     assert_eq!(again.body["conversation_id"], first.body["conversation_id"]);
-    let reverse = direct(&bob, &ada).send(&w).await.expect(200);
+    let reverse = direct(&bob, &ada).ok(&w).await;
     assert_eq!(
         reverse.body["conversation_id"],
         first.body["conversation_id"]
     );
-    let r = list(&ada).send(&w).await.expect(200);
+    let r = list(&ada).ok(&w).await;
     assert_eq!(ids_of(&r).len(), 1);
 }
 
@@ -261,7 +261,7 @@ async fn create_validates_its_input() {
         .send(&w)
         .await
         .expect(413);
-    assert!(ids_of(&list(&ada).send(&w).await.expect(200)).is_empty());
+    assert!(ids_of(&list(&ada).ok(&w).await).is_empty());
 }
 
 #[tokio::test]
@@ -278,13 +278,13 @@ async fn list_orders_by_activity_with_unread_counts() {
     let third = group(&w, &bob, &[&ada]).await;
     let id = |c: &Value| c["conversation_id"].as_str().expect("id").to_owned();
     // Newest activity first: creation order, reversed.
-    let r = list(&ada).send(&w).await.expect(200);
+    let r = list(&ada).ok(&w).await;
     assert_eq!(ids_of(&r), [id(&third), id(&second), id(&first)]);
     // Messages move a conversation to the top.
     tick().await;
     send(&w, &first, &ada, "one").await;
     let last = send(&w, &first, &ada, "two").await;
-    let r = list(&bob).send(&w).await.expect(200);
+    let r = list(&bob).ok(&w).await;
     assert_eq!(ids_of(&r), [id(&first), id(&third), id(&second)]);
     let top = &r.body["conversations"][0];
     assert_eq!(top["unread_count"], 2);
@@ -311,14 +311,14 @@ async fn list_orders_by_activity_with_unread_counts() {
     banter::service::messages::receipt(&w.app, bob.id, first_id, m1, Receipt::Read)
         .await
         .expect("receipt");
-    let r = list(&bob).send(&w).await.expect(200);
+    let r = list(&bob).ok(&w).await;
     assert_eq!(r.body["conversations"][0]["unread_count"], 1);
     assert_eq!(
         r.body["conversations"][0]["last_read_message_id"],
         m1.to_string()
     );
     // cy is in one conversation only.
-    let r = list(&cy).send(&w).await.expect(200);
+    let r = list(&cy).ok(&w).await;
     assert_eq!(ids_of(&r), [id(&second)]);
     assert_eq!(r.body["has_more"], false);
     assert!(r.body["next_cursor"].is_null());
@@ -335,21 +335,19 @@ async fn list_pages_with_a_cursor_bound_to_the_user() {
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     created.reverse();
-    let p1 = list(&ada).query("limit", 2).send(&w).await.expect(200);
+    let p1 = list(&ada).query("limit", 2).ok(&w).await;
     assert_eq!(p1.body["has_more"], true);
     let c1 = p1.body["next_cursor"].as_str().expect("cursor").to_owned();
     let p2 = list(&ada)
         .query("limit", 2)
         .query("cursor", &c1)
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     let p3 = list(&ada)
         .query("limit", 2)
         .query("cursor", p2.body["next_cursor"].as_str().expect("cursor"))
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(p3.body["has_more"], false);
     let all: Vec<String> = [ids_of(&p1), ids_of(&p2), ids_of(&p3)].concat();
     let expected: Vec<String> = created
@@ -386,10 +384,9 @@ async fn list_hides_the_text_of_a_deleted_last_message() {
     Call::sample("http-messages-delete")
         .path_param("message_id", m["message_id"].as_str().expect("id"))
         .by(&ada)
-        .send(&w)
-        .await
-        .expect(200);
-    let r = list(&bob).send(&w).await.expect(200);
+        .ok(&w)
+        .await;
+    let r = list(&bob).ok(&w).await;
     let last = &r.body["conversations"][0]["last_message"];
     assert_eq!(last["content"], "");
     assert_eq!(last["is_deleted"], true);
@@ -411,9 +408,8 @@ async fn participants_are_managed_by_the_owner() {
         &ada,
         json!({"action": "add", "user_ids": [cy.id, bob.id, cy.id]}),
     )
-    .send(&w)
-    .await
-    .expect(200);
+    .ok(&w)
+    .await;
     assert_eq!(r.body["success"], true);
     let added = r.body["added_participants"].as_array().expect("added");
     assert_eq!(added.len(), 1);
@@ -422,9 +418,8 @@ async fn participants_are_managed_by_the_owner() {
     assert_eq!(added[0]["username"], "cy");
     assert!(added[0]["joined_at"].is_string());
     let r = participants(&conv, &ada, json!({"action": "add", "user_ids": [cy.id]}))
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(r.body["added_participants"], json!([]));
     // Members may not add, nor remove others; outsiders learn nothing.
     let change = |by: &Actor, action: &str, users: &[&Actor]| {
@@ -473,14 +468,13 @@ async fn participants_are_managed_by_the_owner() {
         &bob,
         json!({"action": "remove", "user_ids": [bob.id]}),
     )
-    .send(&w)
-    .await
-    .expect(200);
+    .ok(&w)
+    .await;
     assert_eq!(
         r.body,
         json!({"success": true, "removed_user_ids": [bob.id]})
     );
-    assert!(ids_of(&list(&bob).send(&w).await.expect(200)).is_empty());
+    assert!(ids_of(&list(&bob).ok(&w).await).is_empty());
     Call::sample("http-messages-list")
         .no_query()
         .path_param(
@@ -497,9 +491,8 @@ async fn participants_are_managed_by_the_owner() {
         &ada,
         json!({"action": "remove", "user_ids": [cy.id, dee.id]}),
     )
-    .send(&w)
-    .await
-    .expect(200);
+    .ok(&w)
+    .await;
     assert_eq!(r.body["removed_user_ids"], json!([cy.id]));
     let r = participants(
         &conv,
@@ -594,9 +587,8 @@ async fn removed_participants_stop_receiving_the_room() {
         &ada,
         json!({"action": "remove", "user_ids": [bob.id]}),
     )
-    .send(&w)
-    .await
-    .expect(200);
+    .ok(&w)
+    .await;
     let rooms = stores
         .connections
         .list_connection_rooms(&connection)
@@ -625,7 +617,7 @@ async fn every_route_needs_a_valid_token() {
     for call in calls {
         check_needs_token(&w, &call, &forged).await;
     }
-    let r = list(&ada).send(&w).await.expect(200);
+    let r = list(&ada).ok(&w).await;
     assert_eq!(ids_of(&r).len(), 1);
     assert_eq!(
         r.body["conversations"][0]["participants"]

@@ -99,11 +99,10 @@ async fn send_is_idempotent_by_client_message_id() {
     assert_eq!(jobs[0]["type"], "new_message");
     assert_eq!(jobs[0]["payload"]["message"]["message_id"], m["message_id"]);
     let retry = send_call(&conv, &ada, " Hello everyone! ", "client-1")
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(retry.body, first.body);
-    let all = history(&conv, &ada).send(&w).await.expect(200);
+    let all = history(&conv, &ada).ok(&w).await;
     assert_eq!(positions(&all), [1]);
     // The same key from another sender is another message.
     let other = send_call(&conv, &bob, "hi", "client-1")
@@ -192,7 +191,7 @@ async fn send_validates_its_input() {
     let r = base.clone().raw_body(&big).send(&w).await.expect(413);
     assert_eq!(r.code(), "PAYLOAD_TOO_LARGE");
     assert_eq!(
-        positions(&history(&conv, &ada).send(&w).await.expect(200)),
+        positions(&history(&conv, &ada).ok(&w).await),
         Vec::<u64>::new()
     );
 }
@@ -213,27 +212,21 @@ async fn history_pages_before_and_after() {
         );
     }
     // Default: newest first, paged backwards.
-    let p1 = history(&conv, &bob)
-        .query("limit", 3)
-        .send(&w)
-        .await
-        .expect(200);
+    let p1 = history(&conv, &bob).query("limit", 3).ok(&w).await;
     assert_eq!(positions(&p1), [7, 6, 5]);
     assert_eq!(p1.body["has_more"], true);
     assert_eq!(p1.body["messages"][0]["content"], "m7");
     let p2 = history(&conv, &bob)
         .query("limit", 3)
         .query("cursor", cursor(&p1))
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(positions(&p2), [4, 3, 2]);
     let p3 = history(&conv, &bob)
         .query("limit", 3)
         .query("cursor", cursor(&p2))
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(positions(&p3), [1]);
     assert_eq!(p3.body["has_more"], false);
     assert!(p3.body["next_cursor"].is_null());
@@ -241,44 +234,35 @@ async fn history_pages_before_and_after() {
     let b = history(&conv, &bob)
         .query("before", 5)
         .query("limit", 3)
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(positions(&b), [4, 3, 2]);
     let b = history(&conv, &bob)
         .query("before", sent[4]["message_id"].as_str().expect("id"))
         .query("limit", 3)
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(positions(&b), [4, 3, 2]);
     // `after`: catch-up, oldest first, paged forwards.
-    let a = history(&conv, &bob)
-        .query("after", 4)
-        .send(&w)
-        .await
-        .expect(200);
+    let a = history(&conv, &bob).query("after", 4).ok(&w).await;
     assert_eq!(positions(&a), [5, 6, 7]);
     assert_eq!(a.body["has_more"], false);
     let a1 = history(&conv, &bob)
         .query("after", 0)
         .query("limit", 3)
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(positions(&a1), [1, 2, 3]);
     let a2 = history(&conv, &bob)
         .query("limit", 3)
         .query("cursor", cursor(&a1))
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(positions(&a2), [4, 5, 6]);
     let a = history(&conv, &bob)
         .query("after", sent[5]["message_id"].as_str().expect("id"))
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(positions(&a), [7]);
     // Conflicting and malformed anchors.
     let anchored = |name: &str, value: &str| history(&conv, &bob).query(name, value);
@@ -316,11 +300,7 @@ async fn history_pages_before_and_after() {
     for i in 0..3 {
         send(&w, &other, &bob, &format!("o{i}")).await;
     }
-    let foreign = history(&other, &bob)
-        .query("limit", 1)
-        .send(&w)
-        .await
-        .expect(200);
+    let foreign = history(&other, &bob).query("limit", 1).ok(&w).await;
     // Another conversation's message is no anchor here.
     let foreign_msg = send(&w, &other, &bob, "elsewhere").await;
     check_fields(
@@ -352,9 +332,8 @@ async fn edit_by_the_author_keeps_the_history() {
         &ada,
         json!({"content": "Hello everyone! (edited)", "edit_reason": "typo_correction"}),
     )
-    .send(&w)
-    .await
-    .expect(200);
+    .ok(&w)
+    .await;
     assert_eq!(r.body["success"], true);
     let edited = &r.body["message"];
     assert_eq!(edited["message_id"], m["message_id"]);
@@ -372,10 +351,7 @@ async fn edit_by_the_author_keeps_the_history() {
         jobs[0]["payload"]["message"]["content"],
         "Hello everyone! (edited)"
     );
-    let r = edit(&m, &ada, json!({"content": "third"}))
-        .send(&w)
-        .await
-        .expect(200);
+    let r = edit(&m, &ada, json!({"content": "third"})).ok(&w).await;
     let history_of = r.body["message"]["edit_history"]
         .as_array()
         .expect("history")
@@ -388,7 +364,7 @@ async fn edit_by_the_author_keeps_the_history() {
     assert!(history_of[1]["edit_reason"].is_null());
     assert_eq!(w.drain_types().await, ["message_updated"]);
     // Listed with its history.
-    let listed = history(&conv, &bob).send(&w).await.expect(200);
+    let listed = history(&conv, &bob).ok(&w).await;
     assert_eq!(listed.body["messages"][0]["content"], "third");
     assert_eq!(
         listed.body["messages"][0]["edit_history"]
@@ -433,10 +409,7 @@ async fn edit_by_the_author_keeps_the_history() {
     )
     .await;
     // A deleted message cannot be edited.
-    on_message("http-messages-delete", &m, &ada)
-        .send(&w)
-        .await
-        .expect(200);
+    on_message("http-messages-delete", &m, &ada).ok(&w).await;
     let r = edit(&m, &ada, json!({"content": "back"}))
         .send(&w)
         .await
@@ -454,21 +427,15 @@ async fn delete_by_the_author_only() {
         .await
         .expect(403);
     assert_eq!(r.code(), "FORBIDDEN");
-    let r = on_message("http-messages-delete", &m, &ada)
-        .send(&w)
-        .await
-        .expect(200);
+    let r = on_message("http-messages-delete", &m, &ada).ok(&w).await;
     assert_eq!(r.body["success"], true);
     assert_eq!(r.body["message"]["is_deleted"], true);
     assert_eq!(r.body["message"]["content"], "");
     assert_eq!(w.drain_types().await, ["message_updated"]);
     // Idempotent, and nothing more is broadcast.
-    on_message("http-messages-delete", &m, &ada)
-        .send(&w)
-        .await
-        .expect(200);
+    on_message("http-messages-delete", &m, &ada).ok(&w).await;
     assert!(w.drain().await.is_empty());
-    let listed = history(&conv, &bob).send(&w).await.expect(200);
+    let listed = history(&conv, &bob).ok(&w).await;
     assert_eq!(listed.body["messages"][0]["is_deleted"], true);
     assert_eq!(listed.body["messages"][0]["content"], "");
     assert!(!listed.body.to_string().contains("regret"));
@@ -481,17 +448,17 @@ async fn reactions_toggle() {
     let (w, ada, bob, conv) = ada_and_bob_in_a_group().await;
     let m = send(&w, &conv, &ada, "react to me").await;
     w.drain().await;
-    let r = react(&m, &ada, "👍").send(&w).await.expect(200);
+    let r = react(&m, &ada, "👍").ok(&w).await;
     assert_eq!(r.body["success"], true);
     assert_eq!(r.body["reacted"], true);
     assert_eq!(r.body["emoji"], "👍");
     assert_eq!(r.body["message_id"], m["message_id"]);
     assert_eq!(r.body["reactions"], json!({"👍": [ada.id]}));
-    let r = react(&m, &bob, "👍").send(&w).await.expect(200);
+    let r = react(&m, &bob, "👍").ok(&w).await;
     assert_eq!(r.body["reactions"], json!({"👍": [ada.id, bob.id]}));
-    let r = react(&m, &bob, "❤️").send(&w).await.expect(200);
+    let r = react(&m, &bob, "❤️").ok(&w).await;
     assert_eq!(r.body["reactions"]["❤️"], json!([bob.id]));
-    let r = react(&m, &ada, "👍").send(&w).await.expect(200);
+    let r = react(&m, &ada, "👍").ok(&w).await;
     assert_eq!(r.body["reacted"], false);
     assert_eq!(r.body["reactions"], json!({"👍": [bob.id], "❤️": [bob.id]}));
     assert_eq!(
@@ -503,7 +470,7 @@ async fn reactions_toggle() {
             "message_updated"
         ]
     );
-    let listed = history(&conv, &ada).send(&w).await.expect(200);
+    let listed = history(&conv, &ada).ok(&w).await;
     assert_eq!(
         listed.body["messages"][0]["reactions"]["👍"],
         json!([bob.id])
@@ -574,8 +541,8 @@ async fn authorization_matrix() {
         .expect(404);
     react(&eve_msg, &ada, "👍").send(&w).await.expect(404);
     // A participant who is not the author may read, send and react, but not edit or delete.
-    history(&conv, &bob).send(&w).await.expect(200);
-    react(&m, &bob, "👍").send(&w).await.expect(200);
+    history(&conv, &bob).ok(&w).await;
+    react(&m, &bob, "👍").ok(&w).await;
     edit(&m, &bob, json!({"content": "x"}))
         .send(&w)
         .await
@@ -601,7 +568,7 @@ async fn authorization_matrix() {
         .await
         .expect_field("conversation_id");
     // Nothing eve tried changed anything.
-    let listed = history(&conv, &ada).send(&w).await.expect(200);
+    let listed = history(&conv, &ada).ok(&w).await;
     assert_eq!(positions(&listed), [1]);
     assert_eq!(listed.body["messages"][0]["content"], "private");
     assert_eq!(
@@ -627,8 +594,5 @@ async fn message_rate_limit_answers_429() {
         .expect(429);
     assert_eq!(r.code(), "RATE_LIMIT_EXCEEDED");
     assert!(r.headers.contains_key("retry-after"));
-    assert_eq!(
-        positions(&history(&conv, &ada).send(&w).await.expect(200)),
-        [2, 1]
-    );
+    assert_eq!(positions(&history(&conv, &ada).ok(&w).await), [2, 1]);
 }

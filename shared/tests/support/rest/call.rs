@@ -188,6 +188,26 @@ impl Call {
     pub async fn send(self, world: &World) -> Resp {
         super::serve::serve(&world.app, &self).await
     }
+
+    /// The route key, path and query of the request, to name it in a failure.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({}?{})",
+            self.route_key(),
+            self.event["rawPath"].as_str().unwrap_or_default(),
+            self.event["rawQueryString"].as_str().unwrap_or_default()
+        )
+    }
+
+    /// Serves the request and asserts a 200, naming the request on failure: the shape of
+    /// most reads, on one line. An async fn cannot report its caller's line, so the failure
+    /// names the request instead.
+    pub async fn ok(self, world: &World) -> Resp {
+        let what = self.describe();
+        let r = self.send(world).await;
+        assert_eq!(r.status, 200, "{what}: unexpected status; body: {}", r.body);
+        r
+    }
 }
 
 /// Sends each `(case, call)` of `cases` and asserts a 400 `VALIDATION_ERROR` naming `field`
