@@ -6,21 +6,25 @@ mod support;
 use banter::ids::{ConversationId, MessageId};
 use banter::rest::messages::ROUTES;
 use serde_json::{Value, json};
-use support::rest::{Actor, Call, Resp, World, check_samples, forged_token_for};
+use support::rest::{
+    Actor, Call, Resp, World, check_fields, check_needs_token, check_samples, forged_token_for,
+};
 
 /// A group of `owner` with `members`; returns its id.
 async fn group(w: &World, owner: &Actor, members: &[&Actor]) -> String {
-    let ids: Vec<String> = members.iter().map(|m| m.id.to_string()).collect();
-    Call::sample("http-conversations-create")
-        .by(owner)
-        .json(json!({"conversation_type": "group", "title": "Team", "participant_ids": ids}))
-        .send(w)
-        .await
-        .expect(201)
-        .body["conversation_id"]
+    w.group(owner, members).await["conversation_id"]
         .as_str()
         .expect("id")
         .to_owned()
+}
+
+/// The start of most tests here: ada's group with bob.
+async fn ada_and_bob_in_a_group() -> (World, Actor, Actor, String) {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let conv = group(&w, &ada, &[&bob]).await;
+    (w, ada, bob, conv)
 }
 
 fn send_call(conversation: &str, by: &Actor, content: &str, key: &str) -> Call {
@@ -60,19 +64,11 @@ fn react(message: &Value, by: &Actor, emoji: &str) -> Call {
 }
 
 fn positions(r: &Resp) -> Vec<u64> {
-    r.body["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .map(|m| m["position"].as_u64().expect("position"))
-        .collect()
+    r.positions("messages")
 }
 
 fn cursor(r: &Resp) -> String {
-    r.body["next_cursor"]
-        .as_str()
-        .expect("next_cursor")
-        .to_owned()
+    r.cursor()
 }
 
 #[tokio::test]
@@ -82,10 +78,7 @@ async fn samples_are_served() {
 
 #[tokio::test]
 async fn send_is_idempotent_by_client_message_id() {
-    let w = World::new();
-    let ada = w.user("ada").await;
-    let bob = w.user("bob").await;
-    let conv = group(&w, &ada, &[&bob]).await;
+    let (w, ada, bob, conv) = ada_and_bob_in_a_group().await;
     let first = send_call(&conv, &ada, " Hello everyone! ", "client-1")
         .send(&w)
         .await
@@ -106,11 +99,10 @@ async fn send_is_idempotent_by_client_message_id() {
     assert_eq!(jobs[0]["type"], "new_message");
     assert_eq!(jobs[0]["payload"]["message"]["message_id"], m["message_id"]);
     let retry = send_call(&conv, &ada, " Hello everyone! ", "client-1")
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(retry.body, first.body);
-    let all = history(&conv, &ada).send(&w).await.expect(200);
+    let all = history(&conv, &ada).ok(&w).await;
     assert_eq!(positions(&all), [1]);
     // The same key from another sender is another message.
     let other = send_call(&conv, &bob, "hi", "client-1")
@@ -136,10 +128,7 @@ async fn send_is_idempotent_by_client_message_id() {
 
 #[tokio::test]
 async fn send_validates_its_input() {
-    let w = World::new();
-    let ada = w.user("ada").await;
-    let bob = w.user("bob").await;
-    let conv = group(&w, &ada, &[&bob]).await;
+    let (w, ada, bob, conv) = ada_and_bob_in_a_group().await;
     let elsewhere = group(&w, &ada, &[&bob]).await;
     let foreign = send(&w, &elsewhere, &ada, "other room").await;
     let r = send_call(&conv, &ada, &"a".repeat(2001), "k1")
@@ -152,71 +141,64 @@ async fn send_validates_its_input() {
             .expect("message")
             .contains("2000")
     );
-    send_call(&conv, &ada, "", "k1")
-        .send(&w)
-        .await
-        .expect_field("content");
     let base = send_call(&conv, &ada, "x", "k1");
-    base.clone()
-        .json(json!({"content": "x"}))
-        .send(&w)
-        .await
-        .expect_field("client_message_id");
-    base.clone()
-        .json(json!({"content": "x", "client_message_id": "has space"}))
-        .send(&w)
-        .await
-        .expect_field("client_message_id");
-    base.clone()
-        .json(json!({"content": "x", "client_message_id": "k".repeat(65)}))
-        .send(&w)
-        .await
-        .expect_field("client_message_id");
-    base.clone()
-        .json(json!({"content": "x", "client_message_id": "k2", "message_type": "image"}))
-        .send(&w)
-        .await
-        .expect_field("message_type");
-    base.clone()
-        .json(json!({"content": "x", "client_message_id": "k2", "reply_to_message_id": foreign["message_id"]}))
-        .send(&w)
-        .await
-        .expect_field("reply_to_message_id");
-    base.clone()
-        .json(json!({"content": "x", "client_message_id": "k2", "reply_to_message_id": "zzz"}))
-        .send(&w)
-        .await
-        .expect_field("reply_to_message_id");
-    base.clone()
-        .raw_body("{")
-        .send(&w)
-        .await
-        .expect_field("body");
-    base.clone()
-        .raw_body("\"text\"")
-        .send(&w)
-        .await
-        .expect_field("body");
+    let with = |body: Value| base.clone().json(body);
+    check_fields(
+        &w,
+        vec![
+            ("empty", send_call(&conv, &ada, "", "k1"), "content"),
+            (
+                "no client message id",
+                with(json!({"content": "x"})),
+                "client_message_id",
+            ),
+            (
+                "a client message id with a space",
+                with(json!({"content": "x", "client_message_id": "has space"})),
+                "client_message_id",
+            ),
+            (
+                "a client message id too long",
+                with(json!({"content": "x", "client_message_id": "k".repeat(65)})),
+                "client_message_id",
+            ),
+            (
+                "an image",
+                with(json!({"content": "x", "client_message_id": "k2", "message_type": "image"})),
+                "message_type",
+            ),
+            (
+                "a reply to another conversation's message",
+                with(json!({"content": "x", "client_message_id": "k2", "reply_to_message_id": foreign["message_id"]})),
+                "reply_to_message_id",
+            ),
+            (
+                "a reply to no id",
+                with(json!({"content": "x", "client_message_id": "k2", "reply_to_message_id": "zzz"})),
+                "reply_to_message_id",
+            ),
+            ("not JSON", base.clone().raw_body("{"), "body"),
+            ("a string", base.clone().raw_body("\"text\""), "body"),
+            (
+                "conversation id",
+                base.clone().path_param("conversation_id", "nope"),
+                "conversation_id",
+            ),
+        ],
+    )
+    .await;
     let big = format!("{{\"content\": \"{}\"}}", "a".repeat(70 * 1024));
     let r = base.clone().raw_body(&big).send(&w).await.expect(413);
     assert_eq!(r.code(), "PAYLOAD_TOO_LARGE");
-    base.clone()
-        .path_param("conversation_id", "nope")
-        .send(&w)
-        .await
-        .expect_field("conversation_id");
     assert_eq!(
-        positions(&history(&conv, &ada).send(&w).await.expect(200)),
+        positions(&history(&conv, &ada).ok(&w).await),
         Vec::<u64>::new()
     );
 }
 
 #[tokio::test]
 async fn history_pages_before_and_after() {
-    let w = World::new();
-    let ada = w.user("ada").await;
-    let bob = w.user("bob").await;
-    let conv = group(&w, &ada, &[&bob]).await;
+    let (w, ada, bob, conv) = ada_and_bob_in_a_group().await;
     let mut sent = Vec::new();
     for i in 1..=7 {
         sent.push(
@@ -230,27 +212,21 @@ async fn history_pages_before_and_after() {
         );
     }
     // Default: newest first, paged backwards.
-    let p1 = history(&conv, &bob)
-        .query("limit", 3)
-        .send(&w)
-        .await
-        .expect(200);
+    let p1 = history(&conv, &bob).query("limit", 3).ok(&w).await;
     assert_eq!(positions(&p1), [7, 6, 5]);
     assert_eq!(p1.body["has_more"], true);
     assert_eq!(p1.body["messages"][0]["content"], "m7");
     let p2 = history(&conv, &bob)
         .query("limit", 3)
         .query("cursor", cursor(&p1))
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(positions(&p2), [4, 3, 2]);
     let p3 = history(&conv, &bob)
         .query("limit", 3)
         .query("cursor", cursor(&p2))
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(positions(&p3), [1]);
     assert_eq!(p3.body["has_more"], false);
     assert!(p3.body["next_cursor"].is_null());
@@ -258,68 +234,60 @@ async fn history_pages_before_and_after() {
     let b = history(&conv, &bob)
         .query("before", 5)
         .query("limit", 3)
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(positions(&b), [4, 3, 2]);
     let b = history(&conv, &bob)
         .query("before", sent[4]["message_id"].as_str().expect("id"))
         .query("limit", 3)
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(positions(&b), [4, 3, 2]);
     // `after`: catch-up, oldest first, paged forwards.
-    let a = history(&conv, &bob)
-        .query("after", 4)
-        .send(&w)
-        .await
-        .expect(200);
+    let a = history(&conv, &bob).query("after", 4).ok(&w).await;
     assert_eq!(positions(&a), [5, 6, 7]);
     assert_eq!(a.body["has_more"], false);
     let a1 = history(&conv, &bob)
         .query("after", 0)
         .query("limit", 3)
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(positions(&a1), [1, 2, 3]);
     let a2 = history(&conv, &bob)
         .query("limit", 3)
         .query("cursor", cursor(&a1))
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(positions(&a2), [4, 5, 6]);
     let a = history(&conv, &bob)
         .query("after", sent[5]["message_id"].as_str().expect("id"))
-        .send(&w)
-        .await
-        .expect(200);
+        .ok(&w)
+        .await;
     assert_eq!(positions(&a), [7]);
     // Conflicting and malformed anchors.
-    history(&conv, &bob)
-        .query("before", 5)
-        .query("after", 2)
-        .send(&w)
-        .await
-        .expect_field("before");
-    history(&conv, &bob)
-        .query("after", 2)
-        .query("cursor", cursor(&a1))
-        .send(&w)
-        .await
-        .expect_field("after");
-    history(&conv, &bob)
-        .query("before", "yesterday")
-        .send(&w)
-        .await
-        .expect_field("before");
-    history(&conv, &bob)
-        .query("after", MessageId::new())
-        .send(&w)
-        .await
-        .expect_field("after");
+    let anchored = |name: &str, value: &str| history(&conv, &bob).query(name, value);
+    check_fields(
+        &w,
+        vec![
+            (
+                "before and after",
+                anchored("before", "5").query("after", 2),
+                "before",
+            ),
+            (
+                "after and a cursor",
+                anchored("after", "2").query("cursor", cursor(&a1)),
+                "after",
+            ),
+            ("before a word", anchored("before", "yesterday"), "before"),
+            (
+                "after an unknown message",
+                anchored("after", &MessageId::new().to_string()),
+                "after",
+            ),
+        ],
+    )
+    .await;
     for bad in ["0", "101", "many"] {
         history(&conv, &bob)
             .query("limit", bad)
@@ -332,36 +300,31 @@ async fn history_pages_before_and_after() {
     for i in 0..3 {
         send(&w, &other, &bob, &format!("o{i}")).await;
     }
-    let foreign = history(&other, &bob)
-        .query("limit", 1)
-        .send(&w)
-        .await
-        .expect(200);
-    history(&conv, &bob)
-        .query("cursor", cursor(&foreign))
-        .send(&w)
-        .await
-        .expect_field("cursor");
-    history(&conv, &bob)
-        .query("cursor", "x.y")
-        .send(&w)
-        .await
-        .expect_field("cursor");
+    let foreign = history(&other, &bob).query("limit", 1).ok(&w).await;
     // Another conversation's message is no anchor here.
     let foreign_msg = send(&w, &other, &bob, "elsewhere").await;
-    history(&conv, &bob)
-        .query("before", foreign_msg["message_id"].as_str().expect("id"))
-        .send(&w)
-        .await
-        .expect_field("before");
+    check_fields(
+        &w,
+        vec![
+            (
+                "another conversation's cursor",
+                anchored("cursor", &cursor(&foreign)),
+                "cursor",
+            ),
+            ("a forged cursor", anchored("cursor", "x.y"), "cursor"),
+            (
+                "before another conversation's message",
+                anchored("before", foreign_msg["message_id"].as_str().expect("id")),
+                "before",
+            ),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn edit_by_the_author_keeps_the_history() {
-    let w = World::new();
-    let ada = w.user("ada").await;
-    let bob = w.user("bob").await;
-    let conv = group(&w, &ada, &[&bob]).await;
+    let (w, ada, bob, conv) = ada_and_bob_in_a_group().await;
     let m = send(&w, &conv, &ada, "Hello everyone!").await;
     w.drain().await;
     let r = edit(
@@ -369,9 +332,8 @@ async fn edit_by_the_author_keeps_the_history() {
         &ada,
         json!({"content": "Hello everyone! (edited)", "edit_reason": "typo_correction"}),
     )
-    .send(&w)
-    .await
-    .expect(200);
+    .ok(&w)
+    .await;
     assert_eq!(r.body["success"], true);
     let edited = &r.body["message"];
     assert_eq!(edited["message_id"], m["message_id"]);
@@ -389,10 +351,7 @@ async fn edit_by_the_author_keeps_the_history() {
         jobs[0]["payload"]["message"]["content"],
         "Hello everyone! (edited)"
     );
-    let r = edit(&m, &ada, json!({"content": "third"}))
-        .send(&w)
-        .await
-        .expect(200);
+    let r = edit(&m, &ada, json!({"content": "third"})).ok(&w).await;
     let history_of = r.body["message"]["edit_history"]
         .as_array()
         .expect("history")
@@ -405,7 +364,7 @@ async fn edit_by_the_author_keeps_the_history() {
     assert!(history_of[1]["edit_reason"].is_null());
     assert_eq!(w.drain_types().await, ["message_updated"]);
     // Listed with its history.
-    let listed = history(&conv, &bob).send(&w).await.expect(200);
+    let listed = history(&conv, &bob).ok(&w).await;
     assert_eq!(listed.body["messages"][0]["content"], "third");
     assert_eq!(
         listed.body["messages"][0]["edit_history"]
@@ -422,36 +381,35 @@ async fn edit_by_the_author_keeps_the_history() {
     assert_eq!(r.code(), "FORBIDDEN");
     assert!(w.drain().await.is_empty());
     // Input checks.
-    edit(&m, &ada, json!({"content": ""}))
-        .send(&w)
-        .await
-        .expect_field("content");
-    edit(&m, &ada, json!({"content": "a".repeat(2001)}))
-        .send(&w)
-        .await
-        .expect_field("content");
-    edit(&m, &ada, json!({"edit_reason": "x"}))
-        .send(&w)
-        .await
-        .expect_field("content");
-    edit(
-        &m,
-        &ada,
-        json!({"content": "ok", "edit_reason": "r".repeat(101)}),
+    check_fields(
+        &w,
+        vec![
+            ("empty", edit(&m, &ada, json!({"content": ""})), "content"),
+            (
+                "too long",
+                edit(&m, &ada, json!({"content": "a".repeat(2001)})),
+                "content",
+            ),
+            (
+                "no content",
+                edit(&m, &ada, json!({"edit_reason": "x"})),
+                "content",
+            ),
+            (
+                "reason too long",
+                edit(
+                    &m,
+                    &ada,
+                    json!({"content": "ok", "edit_reason": "r".repeat(101)}),
+                ),
+                "edit_reason",
+            ),
+            ("not JSON", edit(&m, &ada, json!({})).raw_body("{]"), "body"),
+        ],
     )
-    .send(&w)
-    .await
-    .expect_field("edit_reason");
-    edit(&m, &ada, json!({}))
-        .raw_body("{]")
-        .send(&w)
-        .await
-        .expect_field("body");
+    .await;
     // A deleted message cannot be edited.
-    on_message("http-messages-delete", &m, &ada)
-        .send(&w)
-        .await
-        .expect(200);
+    on_message("http-messages-delete", &m, &ada).ok(&w).await;
     let r = edit(&m, &ada, json!({"content": "back"}))
         .send(&w)
         .await
@@ -461,10 +419,7 @@ async fn edit_by_the_author_keeps_the_history() {
 
 #[tokio::test]
 async fn delete_by_the_author_only() {
-    let w = World::new();
-    let ada = w.user("ada").await;
-    let bob = w.user("bob").await;
-    let conv = group(&w, &ada, &[&bob]).await;
+    let (w, ada, bob, conv) = ada_and_bob_in_a_group().await;
     let m = send(&w, &conv, &ada, "regret").await;
     w.drain().await;
     let r = on_message("http-messages-delete", &m, &bob)
@@ -472,21 +427,15 @@ async fn delete_by_the_author_only() {
         .await
         .expect(403);
     assert_eq!(r.code(), "FORBIDDEN");
-    let r = on_message("http-messages-delete", &m, &ada)
-        .send(&w)
-        .await
-        .expect(200);
+    let r = on_message("http-messages-delete", &m, &ada).ok(&w).await;
     assert_eq!(r.body["success"], true);
     assert_eq!(r.body["message"]["is_deleted"], true);
     assert_eq!(r.body["message"]["content"], "");
     assert_eq!(w.drain_types().await, ["message_updated"]);
     // Idempotent, and nothing more is broadcast.
-    on_message("http-messages-delete", &m, &ada)
-        .send(&w)
-        .await
-        .expect(200);
+    on_message("http-messages-delete", &m, &ada).ok(&w).await;
     assert!(w.drain().await.is_empty());
-    let listed = history(&conv, &bob).send(&w).await.expect(200);
+    let listed = history(&conv, &bob).ok(&w).await;
     assert_eq!(listed.body["messages"][0]["is_deleted"], true);
     assert_eq!(listed.body["messages"][0]["content"], "");
     assert!(!listed.body.to_string().contains("regret"));
@@ -496,23 +445,20 @@ async fn delete_by_the_author_only() {
 
 #[tokio::test]
 async fn reactions_toggle() {
-    let w = World::new();
-    let ada = w.user("ada").await;
-    let bob = w.user("bob").await;
-    let conv = group(&w, &ada, &[&bob]).await;
+    let (w, ada, bob, conv) = ada_and_bob_in_a_group().await;
     let m = send(&w, &conv, &ada, "react to me").await;
     w.drain().await;
-    let r = react(&m, &ada, "👍").send(&w).await.expect(200);
+    let r = react(&m, &ada, "👍").ok(&w).await;
     assert_eq!(r.body["success"], true);
     assert_eq!(r.body["reacted"], true);
     assert_eq!(r.body["emoji"], "👍");
     assert_eq!(r.body["message_id"], m["message_id"]);
     assert_eq!(r.body["reactions"], json!({"👍": [ada.id]}));
-    let r = react(&m, &bob, "👍").send(&w).await.expect(200);
+    let r = react(&m, &bob, "👍").ok(&w).await;
     assert_eq!(r.body["reactions"], json!({"👍": [ada.id, bob.id]}));
-    let r = react(&m, &bob, "❤️").send(&w).await.expect(200);
+    let r = react(&m, &bob, "❤️").ok(&w).await;
     assert_eq!(r.body["reactions"]["❤️"], json!([bob.id]));
-    let r = react(&m, &ada, "👍").send(&w).await.expect(200);
+    let r = react(&m, &ada, "👍").ok(&w).await;
     assert_eq!(r.body["reacted"], false);
     assert_eq!(r.body["reactions"], json!({"👍": [bob.id], "❤️": [bob.id]}));
     assert_eq!(
@@ -524,7 +470,7 @@ async fn reactions_toggle() {
             "message_updated"
         ]
     );
-    let listed = history(&conv, &ada).send(&w).await.expect(200);
+    let listed = history(&conv, &ada).ok(&w).await;
     assert_eq!(
         listed.body["messages"][0]["reactions"]["👍"],
         json!([bob.id])
@@ -562,12 +508,7 @@ async fn authorization_matrix() {
     };
     assert_eq!(calls(&ada).len(), ROUTES.len());
     for call in calls(&ada) {
-        let key = call.route_key();
-        let r = call.clone().anonymous().send(&w).await;
-        assert_eq!(r.status, 401, "{key} anonymous: {}", r.body);
-        assert_eq!(r.code(), "UNAUTHORIZED");
-        let r = call.clone().bearer(&forged).send(&w).await;
-        assert_eq!(r.status, 401, "{key} forged: {}", r.body);
+        check_needs_token(&w, &call, &forged).await;
     }
     // A non-participant: every route answers 404, exactly as for ids that do not exist.
     for call in calls(&eve) {
@@ -600,8 +541,8 @@ async fn authorization_matrix() {
         .expect(404);
     react(&eve_msg, &ada, "👍").send(&w).await.expect(404);
     // A participant who is not the author may read, send and react, but not edit or delete.
-    history(&conv, &bob).send(&w).await.expect(200);
-    react(&m, &bob, "👍").send(&w).await.expect(200);
+    history(&conv, &bob).ok(&w).await;
+    react(&m, &bob, "👍").ok(&w).await;
     edit(&m, &bob, json!({"content": "x"}))
         .send(&w)
         .await
@@ -627,7 +568,7 @@ async fn authorization_matrix() {
         .await
         .expect_field("conversation_id");
     // Nothing eve tried changed anything.
-    let listed = history(&conv, &ada).send(&w).await.expect(200);
+    let listed = history(&conv, &ada).ok(&w).await;
     assert_eq!(positions(&listed), [1]);
     assert_eq!(listed.body["messages"][0]["content"], "private");
     assert_eq!(
@@ -653,8 +594,5 @@ async fn message_rate_limit_answers_429() {
         .expect(429);
     assert_eq!(r.code(), "RATE_LIMIT_EXCEEDED");
     assert!(r.headers.contains_key("retry-after"));
-    assert_eq!(
-        positions(&history(&conv, &ada).send(&w).await.expect(200)),
-        [2, 1]
-    );
+    assert_eq!(positions(&history(&conv, &ada).ok(&w).await), [2, 1]);
 }

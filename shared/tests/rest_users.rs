@@ -34,6 +34,16 @@ fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
+/// The stored user `id`, which must exist.
+async fn stored_user(app: &App, id: UserId) -> User {
+    app.stores
+        .users
+        .get_user(id)
+        .await
+        .unwrap()
+        .expect("the user is stored")
+}
+
 fn get_user_call(id: impl ToString) -> Call {
     Call::to(GET_USER).path_param("user_id", id)
 }
@@ -138,13 +148,7 @@ async fn every_users_route_needs_a_signed_in_user() {
         users(&app, &call.clone().bearer(&other)).await.expect(200);
     }
     // The other user's PATCH changed the other user only.
-    let stored = app
-        .stores
-        .users
-        .get_user(target.user_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored_user(&app, target.user_id).await;
     assert_eq!(stored.status_message, None);
 }
 
@@ -171,13 +175,7 @@ async fn patch_me_changes_and_clears_fields() {
         "https://cdn.banter.example/avatars/grace.png"
     );
     assert_eq!(r.body["email"], "grace_h@example.com", "absent: unchanged");
-    let stored = app
-        .stores
-        .users
-        .get_user(user.user_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored_user(&app, user.user_id).await;
     assert_eq!(stored.version, 2);
     assert_eq!(stored.display_name, "Grace H.");
     assert!(stored.updated_at >= user.updated_at);
@@ -201,13 +199,7 @@ async fn patch_me_changes_and_clears_fields() {
         .await
         .expect(200);
     assert_eq!(r.body["email"], "new@example.com");
-    let stored = app
-        .stores
-        .users
-        .get_user(user.user_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored_user(&app, user.user_id).await;
     assert_eq!(stored.version, 3);
     assert_eq!(stored.username, "grace_h");
 }
@@ -269,13 +261,7 @@ async fn patch_me_lists_every_invalid_field() {
         .expect_error(413, "PAYLOAD_TOO_LARGE");
 
     // Nothing changed.
-    let stored = app
-        .stores
-        .users
-        .get_user(user.user_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored_user(&app, user.user_id).await;
     assert_eq!(stored.version, 1);
 }
 
@@ -372,13 +358,7 @@ async fn patch_me_retries_when_a_concurrent_update_wins() {
     .expect(200);
     assert_eq!(r.body["status_message"], "racing");
     assert_eq!(r.body["reputation_score"], 20);
-    let stored = app
-        .stores
-        .users
-        .get_user(user.user_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored_user(&app, user.user_id).await;
     assert_eq!(stored.version, 4);
     assert_eq!(stored.status_message.as_deref(), Some("racing"));
 

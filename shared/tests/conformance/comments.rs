@@ -36,9 +36,40 @@ fn keyed(mut c: NewComment, key: &str) -> NewComment {
 }
 
 async fn append(stores: &Stores, c: NewComment) -> Comment {
-    let out = stores.comments.append_comment(c).await.expect("append");
-    assert!(out.created);
-    out.item
+    crate::created(stores.comments.append_comment(c).await)
+}
+
+/// The stored comment `id`, if any.
+async fn stored_comment(stores: &Stores, id: CommentId) -> Option<Comment> {
+    stores.comments.get_comment(id).await.unwrap()
+}
+
+/// Up to `limit` replies to `parent` after position `after`.
+async fn replies_of(
+    stores: &Stores,
+    parent: CommentId,
+    after: Option<Position>,
+    limit: usize,
+) -> Slice<Comment> {
+    stores
+        .comments
+        .list_replies(parent, after, limit)
+        .await
+        .unwrap()
+}
+
+/// The comments of `event` in `window`.
+async fn listed(stores: &Stores, event: EventId, window: Window) -> Slice<Comment> {
+    stores.comments.list_comments(event, window).await.unwrap()
+}
+
+/// A like of `comment` by a new user.
+async fn like_by_someone(stores: &Stores, comment: CommentId) {
+    stores
+        .likes
+        .toggle_like(comment, UserId::new())
+        .await
+        .unwrap();
 }
 
 fn positions(items: &[Comment]) -> Vec<u64> {
@@ -62,25 +93,15 @@ async fn append_assigns_positions(stores: Stores) {
     }
     assert_eq!(stores.comments.head(event).await.unwrap(), Position(5));
     for c in &appended {
-        assert_eq!(
-            stores.comments.get_comment(c.comment_id).await.unwrap(),
-            Some(c.clone())
-        );
+        assert_eq!(stored_comment(&stores, c.comment_id).await, Some(c.clone()));
     }
-    assert_eq!(
-        stores.comments.get_comment(CommentId::new()).await.unwrap(),
-        None
-    );
+    assert_eq!(stored_comment(&stores, CommentId::new()).await, None);
     // Another event has its own stream.
     let other = EventId::new();
     let c = append(&stores, new_comment(other, user, "elsewhere")).await;
     assert_eq!(c.position, Position(1));
     assert_eq!(stores.comments.head(event).await.unwrap(), Position(5));
-    let all = stores
-        .comments
-        .list_comments(event, Window::after(Position::ZERO, 100))
-        .await
-        .unwrap();
+    let all = listed(&stores, event, Window::after(Position::ZERO, 100)).await;
     assert_eq!(all.items, appended);
     assert!(!all.has_more);
 }
@@ -110,11 +131,7 @@ async fn idempotent_append_returns_original(stores: Stores) {
     assert_eq!(other_user.position, Position(3));
     let other_key = append(&stores, keyed(new_comment(event, user, "y"), "msg-2")).await;
     assert_eq!(other_key.position, Position(4));
-    let listed = stores
-        .comments
-        .list_comments(event, Window::after(Position::ZERO, 10))
-        .await
-        .unwrap();
+    let listed = listed(&stores, event, Window::after(Position::ZERO, 10)).await;
     assert_eq!(positions(&listed.items), vec![1, 2, 3, 4]);
     assert_eq!(listed.items[0], first);
 }
@@ -143,55 +160,25 @@ async fn replies_count_and_list(stores: Stores) {
     append(&stores, reply(event, user, other.comment_id, "elsewhere")).await;
     assert_eq!(positions(&replies), vec![3, 4, 5]);
 
-    let stored = stores
-        .comments
-        .get_comment(parent.comment_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored_comment(&stores, parent.comment_id).await.unwrap();
     assert_eq!(stored.reply_count, 3);
-    let stored_other = stores
-        .comments
-        .get_comment(other.comment_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored_other = stored_comment(&stores, other.comment_id).await.unwrap();
     assert_eq!(stored_other.reply_count, 1);
 
-    let all = stores
-        .comments
-        .list_replies(parent.comment_id, None, 10)
-        .await
-        .unwrap();
+    let all = replies_of(&stores, parent.comment_id, None, 10).await;
     assert_eq!(all.items, replies);
     assert!(!all.has_more);
-    let after = stores
-        .comments
-        .list_replies(parent.comment_id, Some(Position(3)), 1)
-        .await
-        .unwrap();
+    let after = replies_of(&stores, parent.comment_id, Some(Position(3)), 1).await;
     assert_eq!(after.items, vec![replies[1].clone()]);
     assert!(after.has_more);
-    let last = stores
-        .comments
-        .list_replies(parent.comment_id, Some(Position(4)), 10)
-        .await
-        .unwrap();
+    let last = replies_of(&stores, parent.comment_id, Some(Position(4)), 10).await;
     assert_eq!(last.items, vec![replies[2].clone()]);
     assert!(!last.has_more);
-    let none = stores
-        .comments
-        .list_replies(CommentId::new(), None, 10)
-        .await
-        .unwrap();
+    let none = replies_of(&stores, CommentId::new(), None, 10).await;
     assert!(none.items.is_empty() && !none.has_more);
 
     // Replies are part of the event's stream too.
-    let stream = stores
-        .comments
-        .list_comments(event, Window::after(Position::ZERO, 100))
-        .await
-        .unwrap();
+    let stream = listed(&stores, event, Window::after(Position::ZERO, 100)).await;
     assert_eq!(positions(&stream.items), vec![1, 2, 3, 4, 5, 6]);
 }
 
@@ -219,12 +206,7 @@ async fn reply_to_missing_parent_is_not_found(stores: Stores) {
     assert_eq!(stores.comments.head(event).await.unwrap(), Position::ZERO);
     let fresh = append(&stores, keyed(new_comment(event, user, "first"), "k1")).await;
     assert_eq!(fresh.position, Position(1));
-    let foreign_now = stores
-        .comments
-        .get_comment(foreign.comment_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let foreign_now = stored_comment(&stores, foreign.comment_id).await.unwrap();
     assert_eq!(foreign_now.reply_count, 0);
 }
 
@@ -236,29 +218,8 @@ async fn list_windows_and_pages(stores: Stores) {
     }
     let read = |w: Window| {
         let stores = stores.clone();
-        async move { stores.comments.list_comments(event, w).await.unwrap() }
+        async move { listed(&stores, event, w).await }
     };
-
-    let s = read(Window::newest(None, 3)).await;
-    assert_eq!((positions(&s.items), s.has_more), (vec![7, 6, 5], true));
-    let s = read(Window::newest(Some(Position(5)), 3)).await;
-    assert_eq!((positions(&s.items), s.has_more), (vec![4, 3, 2], true));
-    let s = read(Window::newest(Some(Position(2)), 3)).await;
-    assert_eq!((positions(&s.items), s.has_more), (vec![1], false));
-    let s = read(Window::newest(Some(Position(1)), 3)).await;
-    assert_eq!((positions(&s.items), s.has_more), (vec![], false));
-    let s = read(Window::newest(None, 7)).await;
-    assert_eq!(
-        (positions(&s.items), s.has_more),
-        (vec![7, 6, 5, 4, 3, 2, 1], false)
-    );
-
-    let s = read(Window::after(Position::ZERO, 3)).await;
-    assert_eq!((positions(&s.items), s.has_more), (vec![1, 2, 3], true));
-    let s = read(Window::after(Position(4), 3)).await;
-    assert_eq!((positions(&s.items), s.has_more), (vec![5, 6, 7], false));
-    let s = read(Window::after(Position(7), 3)).await;
-    assert_eq!((positions(&s.items), s.has_more), (vec![], false));
 
     let between = |order| Window {
         after: Some(Position(2)),
@@ -266,16 +227,68 @@ async fn list_windows_and_pages(stores: Stores) {
         order,
         limit: 10,
     };
-    let s = read(between(Order::Oldest)).await;
-    assert_eq!((positions(&s.items), s.has_more), (vec![3, 4, 5], false));
-    let s = read(between(Order::Newest)).await;
-    assert_eq!((positions(&s.items), s.has_more), (vec![5, 4, 3], false));
-    let s = read(Window {
-        limit: 2,
-        ..between(Order::Newest)
-    })
-    .await;
-    assert_eq!((positions(&s.items), s.has_more), (vec![5, 4], true));
+    let cases = vec![
+        ("newest 3", Window::newest(None, 3), vec![7, 6, 5], true),
+        (
+            "newest 3 before 5",
+            Window::newest(Some(Position(5)), 3),
+            vec![4, 3, 2],
+            true,
+        ),
+        (
+            "newest 3 before 2",
+            Window::newest(Some(Position(2)), 3),
+            vec![1],
+            false,
+        ),
+        (
+            "newest 3 before 1",
+            Window::newest(Some(Position(1)), 3),
+            vec![],
+            false,
+        ),
+        (
+            "newest 7",
+            Window::newest(None, 7),
+            vec![7, 6, 5, 4, 3, 2, 1],
+            false,
+        ),
+        (
+            "3 after 0",
+            Window::after(Position::ZERO, 3),
+            vec![1, 2, 3],
+            true,
+        ),
+        (
+            "3 after 4",
+            Window::after(Position(4), 3),
+            vec![5, 6, 7],
+            false,
+        ),
+        ("3 after 7", Window::after(Position(7), 3), vec![], false),
+        (
+            "oldest between",
+            between(Order::Oldest),
+            vec![3, 4, 5],
+            false,
+        ),
+        (
+            "newest between",
+            between(Order::Newest),
+            vec![5, 4, 3],
+            false,
+        ),
+        (
+            "2 newest between",
+            Window {
+                limit: 2,
+                ..between(Order::Newest)
+            },
+            vec![5, 4],
+            true,
+        ),
+    ];
+    crate::check_windows(&read, |c: &Comment| c.position.0, cases).await;
 
     // Paging forward and backward visits every comment once.
     let mut seen = Vec::new();
@@ -303,11 +316,7 @@ async fn list_windows_and_pages(stores: Stores) {
     }
     assert_eq!(seen, vec![7, 6, 5, 4, 3, 2, 1]);
 
-    let empty = stores
-        .comments
-        .list_comments(EventId::new(), Window::newest(None, 10))
-        .await
-        .unwrap();
+    let empty = listed(&stores, EventId::new(), Window::newest(None, 10)).await;
     assert!(empty.items.is_empty() && !empty.has_more);
 }
 
@@ -340,11 +349,7 @@ async fn concurrent_appends_take_every_position_once(stores: Stores) {
     assert_eq!(all, expected);
     let n = (WRITERS * EACH) as u64;
     assert_eq!(stores.comments.head(event).await.unwrap(), Position(n));
-    let listed = stores
-        .comments
-        .list_comments(event, Window::after(Position::ZERO, 1000))
-        .await
-        .unwrap();
+    let listed = listed(&stores, event, Window::after(Position::ZERO, 1000)).await;
     assert_eq!(positions(&listed.items), expected);
     let ids: HashSet<CommentId> = listed.items.iter().map(|c| c.comment_id).collect();
     assert_eq!(ids.len(), WRITERS * EACH);
@@ -366,11 +371,7 @@ async fn catch_up_under_concurrency_misses_nothing(stores: Stores) {
                     tokio::time::Instant::now() < deadline,
                     "reader stalled at {last}"
                 );
-                let s = stores
-                    .comments
-                    .list_comments(event, Window::after(last, 7))
-                    .await
-                    .unwrap();
+                let s = listed(&stores, event, Window::after(last, 7)).await;
                 for c in s.items {
                     assert_eq!(c.position, last.next(), "gap or repeat after {last}");
                     last = c.position;
@@ -412,24 +413,12 @@ async fn popular_orders_by_likes(stores: Stores) {
     let c3 = append(&stores, new_comment(event, author, "three")).await;
     let r = append(&stores, reply(event, author, c1.comment_id, "a reply")).await;
     for _ in 0..3 {
-        stores
-            .likes
-            .toggle_like(r.comment_id, UserId::new())
-            .await
-            .unwrap();
+        like_by_someone(&stores, r.comment_id).await;
     }
     for _ in 0..2 {
-        stores
-            .likes
-            .toggle_like(c2.comment_id, UserId::new())
-            .await
-            .unwrap();
+        like_by_someone(&stores, c2.comment_id).await;
     }
-    stores
-        .likes
-        .toggle_like(c1.comment_id, UserId::new())
-        .await
-        .unwrap();
+    like_by_someone(&stores, c1.comment_id).await;
 
     let page = stores.comments.list_popular(event, 10, None).await.unwrap();
     let order: Vec<(CommentId, u64)> = page
@@ -505,10 +494,7 @@ async fn delete_is_idempotent(stores: Stores) {
         .await
         .unwrap();
     assert_eq!(again, deleted);
-    assert_eq!(
-        stores.comments.get_comment(c.comment_id).await.unwrap(),
-        Some(deleted)
-    );
+    assert_eq!(stored_comment(&stores, c.comment_id).await, Some(deleted));
     assert_eq!(
         stores
             .comments
@@ -539,10 +525,7 @@ async fn moderation_sets_status(stores: Stores) {
     assert_eq!(blocked.moderated_by, Some(moderator));
     assert_eq!(blocked.updated_at, t);
     assert_eq!(blocked.content, c.content);
-    assert_eq!(
-        stores.comments.get_comment(c.comment_id).await.unwrap(),
-        Some(blocked)
-    );
+    assert_eq!(stored_comment(&stores, c.comment_id).await, Some(blocked));
 
     let approved = stores
         .comments
@@ -551,10 +534,7 @@ async fn moderation_sets_status(stores: Stores) {
         .unwrap();
     assert_eq!(approved.moderation_status, ModerationStatus::Approved);
     assert_eq!(approved.moderation_reason, None);
-    assert_eq!(
-        stores.comments.get_comment(c.comment_id).await.unwrap(),
-        Some(approved)
-    );
+    assert_eq!(stored_comment(&stores, c.comment_id).await, Some(approved));
     assert_eq!(
         stores
             .comments

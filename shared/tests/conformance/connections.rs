@@ -39,24 +39,13 @@ async fn subscriptions(
     buckets: BucketRange,
     limit: usize,
 ) -> (Vec<Subscription>, usize) {
-    let mut all = Vec::new();
-    let mut cursor = None;
-    let mut pages = 0;
-    loop {
-        let page = stores
+    crate::read_pages("listing", limit, 500, |cursor| async move {
+        stores
             .connections
             .list_subscriptions(room, buckets, limit, cursor.as_ref())
             .await
-            .expect("list subscriptions");
-        pages += 1;
-        assert!(page.items.len() <= limit, "page larger than limit");
-        all.extend(page.items);
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => return (all, pages),
-        }
-        assert!(pages < 500, "listing does not end");
-    }
+    })
+    .await
 }
 
 fn connection_ids(subs: &[Subscription]) -> Vec<ConnectionId> {
@@ -68,6 +57,44 @@ fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
     v
 }
 
+/// The rooms the connection `id` is subscribed to.
+async fn rooms_of(stores: &Stores, id: &ConnectionId) -> Vec<Room> {
+    stores.connections.list_connection_rooms(id).await.unwrap()
+}
+
+/// The stored connection `id`, if it is live.
+async fn stored_connection(stores: &Stores, id: &ConnectionId) -> Option<Connection> {
+    stores.connections.get_connection(id).await.unwrap()
+}
+
+/// The live connections of `user`.
+async fn user_connections(stores: &Stores, user: UserId) -> Vec<Connection> {
+    stores
+        .connections
+        .list_user_connections(user)
+        .await
+        .unwrap()
+}
+
+/// Deletes the connection `id`; the rooms it was subscribed to.
+async fn delete(stores: &Stores, id: &ConnectionId) -> Vec<Room> {
+    stores.connections.delete_connection(id).await.unwrap()
+}
+
+/// Subscribes `c` to `room` (see [`subscription`]).
+async fn subscribe(stores: &Stores, c: &Connection, room: Room) {
+    stores
+        .connections
+        .subscribe(&subscription(c, room))
+        .await
+        .unwrap();
+}
+
+/// Every subscription to `room`, over all buckets, read `limit` at a time.
+async fn whole_room(stores: &Stores, room: Room, limit: usize) -> Vec<Subscription> {
+    subscriptions(stores, room, BucketRange::ALL, limit).await.0
+}
+
 async fn put_and_get_connection(stores: Stores) {
     let user = UserId::new();
     let a = connection(user, now());
@@ -77,38 +104,16 @@ async fn put_and_get_connection(stores: Stores) {
         stores.connections.put_connection(c).await.unwrap();
     }
     assert_eq!(
-        stores
-            .connections
-            .get_connection(&a.connection_id)
-            .await
-            .unwrap(),
+        stored_connection(&stores, &a.connection_id).await,
         Some(a.clone())
     );
-    assert_eq!(
-        stores
-            .connections
-            .get_connection(&conn_id("nope"))
-            .await
-            .unwrap(),
-        None
-    );
-    let mut mine = stores
-        .connections
-        .list_user_connections(user)
-        .await
-        .unwrap();
+    assert_eq!(stored_connection(&stores, &conn_id("nope")).await, None);
+    let mut mine = user_connections(&stores, user).await;
     mine.sort_by(|x, y| x.connection_id.cmp(&y.connection_id));
     let mut want = vec![a, b];
     want.sort_by(|x, y| x.connection_id.cmp(&y.connection_id));
     assert_eq!(mine, want);
-    assert!(
-        stores
-            .connections
-            .list_user_connections(UserId::new())
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(user_connections(&stores, UserId::new()).await.is_empty());
 }
 
 async fn expired_rows_are_hidden(stores: Stores) {
@@ -119,52 +124,19 @@ async fn expired_rows_are_hidden(stores: Stores) {
     for c in [&live, &stale] {
         stores.connections.put_connection(c).await.unwrap();
     }
+    assert_eq!(stored_connection(&stores, &stale.connection_id).await, None);
     assert_eq!(
-        stores
-            .connections
-            .get_connection(&stale.connection_id)
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        stores
-            .connections
-            .list_user_connections(user)
-            .await
-            .unwrap(),
+        user_connections(&stores, user).await,
         std::slice::from_ref(&live)
     );
 
     let room = Room::Event(EventId::new());
-    stores
-        .connections
-        .subscribe(&subscription(&live, room))
-        .await
-        .unwrap();
-    stores
-        .connections
-        .subscribe(&subscription(&stale, room))
-        .await
-        .unwrap();
+    subscribe(&stores, &live, room).await;
+    subscribe(&stores, &stale, room).await;
     let (subs, _) = subscriptions(&stores, room, BucketRange::ALL, 10).await;
     assert_eq!(subs, [subscription(&live, room)]);
-    assert!(
-        stores
-            .connections
-            .list_connection_rooms(&stale.connection_id)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        stores
-            .connections
-            .list_connection_rooms(&live.connection_id)
-            .await
-            .unwrap(),
-        [room]
-    );
+    assert!(rooms_of(&stores, &stale.connection_id).await.is_empty());
+    assert_eq!(rooms_of(&stores, &live.connection_id).await, [room]);
 }
 
 async fn subscribe_is_idempotent(stores: Stores) {
@@ -176,14 +148,7 @@ async fn subscribe_is_idempotent(stores: Stores) {
     stores.connections.subscribe(&sub).await.unwrap();
     let (subs, _) = subscriptions(&stores, room, BucketRange::ALL, 10).await;
     assert_eq!(subs, [sub]);
-    assert_eq!(
-        stores
-            .connections
-            .list_connection_rooms(&c.connection_id)
-            .await
-            .unwrap(),
-        [room]
-    );
+    assert_eq!(rooms_of(&stores, &c.connection_id).await, [room]);
 }
 
 async fn list_subscriptions_pages(stores: Stores) {
@@ -193,19 +158,11 @@ async fn list_subscriptions_pages(stores: Stores) {
     for _ in 0..25 {
         let c = connection(UserId::new(), now());
         stores.connections.put_connection(&c).await.unwrap();
-        stores
-            .connections
-            .subscribe(&subscription(&c, room))
-            .await
-            .unwrap();
+        subscribe(&stores, &c, room).await;
         want.push(c.connection_id.clone());
     }
     let outsider = connection(UserId::new(), now());
-    stores
-        .connections
-        .subscribe(&subscription(&outsider, other_room))
-        .await
-        .unwrap();
+    subscribe(&stores, &outsider, other_room).await;
 
     let (subs, pages) = subscriptions(&stores, room, BucketRange::ALL, 10).await;
     assert!(
@@ -250,11 +207,7 @@ async fn bucket_ranges_partition_subscriptions(stores: Stores) {
     let room = Room::Event(EventId::new());
     for _ in 0..40 {
         let c = connection(UserId::new(), now());
-        stores
-            .connections
-            .subscribe(&subscription(&c, room))
-            .await
-            .unwrap();
+        subscribe(&stores, &c, room).await;
     }
     let (full, _) = subscriptions(&stores, room, BucketRange::ALL, 1000).await;
     assert_eq!(full.len(), 40);
@@ -295,11 +248,7 @@ async fn unsubscribe_removes_subscription(stores: Stores) {
     let a = Room::Event(EventId::new());
     let b = Room::Conversation(ConversationId::new());
     for room in [a, b] {
-        stores
-            .connections
-            .subscribe(&subscription(&c, room))
-            .await
-            .unwrap();
+        subscribe(&stores, &c, room).await;
     }
     stores
         .connections
@@ -311,33 +260,11 @@ async fn unsubscribe_removes_subscription(stores: Stores) {
         .unsubscribe(&c.connection_id, a)
         .await
         .unwrap();
-    assert_eq!(
-        stores
-            .connections
-            .list_connection_rooms(&c.connection_id)
-            .await
-            .unwrap(),
-        [b]
-    );
-    assert!(
-        subscriptions(&stores, a, BucketRange::ALL, 10)
-            .await
-            .0
-            .is_empty()
-    );
-    assert_eq!(
-        subscriptions(&stores, b, BucketRange::ALL, 10).await.0,
-        [subscription(&c, b)]
-    );
+    assert_eq!(rooms_of(&stores, &c.connection_id).await, [b]);
+    assert!(whole_room(&stores, a, 10).await.is_empty());
+    assert_eq!(whole_room(&stores, b, 10).await, [subscription(&c, b)]);
     // The connection itself stays.
-    assert_eq!(
-        stores
-            .connections
-            .get_connection(&c.connection_id)
-            .await
-            .unwrap(),
-        Some(c)
-    );
+    assert_eq!(stored_connection(&stores, &c.connection_id).await, Some(c));
 }
 
 async fn delete_connection_removes_everything(stores: Stores) {
@@ -353,90 +280,32 @@ async fn delete_connection_removes_everything(stores: Stores) {
         Room::Conversation(ConversationId::new()),
     ];
     for room in rooms {
-        stores
-            .connections
-            .subscribe(&subscription(&c, room))
-            .await
-            .unwrap();
+        subscribe(&stores, &c, room).await;
     }
-    stores
-        .connections
-        .subscribe(&subscription(&neighbour, rooms[0]))
-        .await
-        .unwrap();
+    subscribe(&stores, &neighbour, rooms[0]).await;
 
-    let left = stores
-        .connections
-        .delete_connection(&c.connection_id)
-        .await
-        .unwrap();
+    let left = delete(&stores, &c.connection_id).await;
     assert_eq!(sorted(left), sorted(rooms.to_vec()));
 
+    assert_eq!(stored_connection(&stores, &c.connection_id).await, None);
+    assert!(user_connections(&stores, user).await.is_empty());
+    assert!(rooms_of(&stores, &c.connection_id).await.is_empty());
     assert_eq!(
-        stores
-            .connections
-            .get_connection(&c.connection_id)
-            .await
-            .unwrap(),
-        None
-    );
-    assert!(
-        stores
-            .connections
-            .list_user_connections(user)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        stores
-            .connections
-            .list_connection_rooms(&c.connection_id)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        subscriptions(&stores, rooms[0], BucketRange::ALL, 10)
-            .await
-            .0,
+        whole_room(&stores, rooms[0], 10).await,
         [subscription(&neighbour, rooms[0])]
     );
     for room in &rooms[1..] {
-        assert!(
-            subscriptions(&stores, *room, BucketRange::ALL, 10)
-                .await
-                .0
-                .is_empty()
-        );
+        assert!(whole_room(&stores, *room, 10).await.is_empty());
     }
     // The neighbour is untouched.
     assert_eq!(
-        stores
-            .connections
-            .get_connection(&neighbour.connection_id)
-            .await
-            .unwrap(),
+        stored_connection(&stores, &neighbour.connection_id).await,
         Some(neighbour)
     );
 
     // Idempotent.
-    assert!(
-        stores
-            .connections
-            .delete_connection(&c.connection_id)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        stores
-            .connections
-            .delete_connection(&conn_id("never"))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(delete(&stores, &c.connection_id).await.is_empty());
+    assert!(delete(&stores, &conn_id("never")).await.is_empty());
 }
 
 async fn delete_connection_with_many_rooms(stores: Stores) {
@@ -446,45 +315,19 @@ async fn delete_connection_with_many_rooms(stores: Stores) {
     let mut rooms = Vec::new();
     for _ in 0..30 {
         let room = Room::Event(EventId::new());
-        stores
-            .connections
-            .subscribe(&subscription(&c, room))
-            .await
-            .unwrap();
+        subscribe(&stores, &c, room).await;
         rooms.push(room);
     }
     assert_eq!(
-        sorted(
-            stores
-                .connections
-                .list_connection_rooms(&c.connection_id)
-                .await
-                .unwrap()
-        ),
+        sorted(rooms_of(&stores, &c.connection_id).await),
         sorted(rooms.clone())
     );
-    let left = stores
-        .connections
-        .delete_connection(&c.connection_id)
-        .await
-        .unwrap();
+    let left = delete(&stores, &c.connection_id).await;
     assert_eq!(sorted(left), sorted(rooms.clone()));
     for room in rooms {
-        assert!(
-            subscriptions(&stores, room, BucketRange::ALL, 5)
-                .await
-                .0
-                .is_empty()
-        );
+        assert!(whole_room(&stores, room, 5).await.is_empty());
     }
-    assert!(
-        stores
-            .connections
-            .list_connection_rooms(&c.connection_id)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(rooms_of(&stores, &c.connection_id).await.is_empty());
 }
 
 conformance_tests!(

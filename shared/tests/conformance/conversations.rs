@@ -63,6 +63,51 @@ fn last_message(sender: UserId, position: u64, at: Timestamp) -> LastMessage {
     }
 }
 
+/// The stored conversation `id`, if any.
+async fn stored_conversation(stores: &Stores, id: ConversationId) -> Option<Conversation> {
+    stores.conversations.get_conversation(id).await.unwrap()
+}
+
+/// The participant `user` of conversation `id`, if any.
+async fn participant(stores: &Stores, id: ConversationId, user: UserId) -> Option<Participant> {
+    stores
+        .conversations
+        .get_participant(id, user)
+        .await
+        .unwrap()
+}
+
+/// Every participant of conversation `id`.
+async fn participants_of(stores: &Stores, id: ConversationId) -> Vec<Participant> {
+    stores.conversations.list_participants(id).await.unwrap()
+}
+
+/// Moves `user`'s `receipt` marker in conversation `id` to `position` (message `message`);
+/// the participant as stored afterwards.
+async fn mark(
+    stores: &Stores,
+    id: ConversationId,
+    user: UserId,
+    receipt: Receipt,
+    position: Position,
+    message: MessageId,
+) -> Participant {
+    stores
+        .conversations
+        .mark(id, user, receipt, position, message)
+        .await
+        .unwrap()
+}
+
+/// Records `message` as the last activity of conversation `id`.
+async fn record_activity(stores: &Stores, id: ConversationId, message: &LastMessage) {
+    stores
+        .conversations
+        .record_activity(id, message)
+        .await
+        .unwrap();
+}
+
 async fn create_group_and_read_it(stores: Stores) {
     let owner = UserId::new();
     let users = [owner, UserId::new(), UserId::new()];
@@ -70,55 +115,30 @@ async fn create_group_and_read_it(stores: Stores) {
     let ps = create(&stores, &c, &users).await;
 
     assert_eq!(
-        stores
-            .conversations
-            .get_conversation(c.conversation_id)
-            .await
-            .unwrap(),
+        stored_conversation(&stores, c.conversation_id).await,
         Some(c.clone())
     );
     for p in &ps {
         assert_eq!(
-            stores
-                .conversations
-                .get_participant(c.conversation_id, p.user_id)
-                .await
-                .unwrap(),
+            participant(&stores, c.conversation_id, p.user_id).await,
             Some(p.clone())
         );
     }
     assert_eq!(
-        stores
-            .conversations
-            .get_participant(c.conversation_id, UserId::new())
-            .await
-            .unwrap(),
+        participant(&stores, c.conversation_id, UserId::new()).await,
         None
     );
     assert_eq!(
-        sorted(
-            stores
-                .conversations
-                .list_participants(c.conversation_id)
-                .await
-                .unwrap()
-        ),
+        sorted(participants_of(&stores, c.conversation_id).await),
         sorted(ps)
     );
     assert_eq!(
-        stores
-            .conversations
-            .get_conversation(ConversationId::new())
-            .await
-            .unwrap(),
+        stored_conversation(&stores, ConversationId::new()).await,
         None
     );
     assert!(
-        stores
-            .conversations
-            .list_participants(ConversationId::new())
+        participants_of(&stores, ConversationId::new())
             .await
-            .unwrap()
             .is_empty()
     );
 }
@@ -131,22 +151,13 @@ async fn large_group_keeps_every_participant(stores: Stores) {
     let c = conversation(ConversationType::Group, owner, now());
     let ps = create(&stores, &c, &users).await;
     assert_eq!(
-        sorted(
-            stores
-                .conversations
-                .list_participants(c.conversation_id)
-                .await
-                .unwrap()
-        ),
+        sorted(participants_of(&stores, c.conversation_id).await),
         sorted(ps)
     );
     let last = users[users.len() - 1];
     assert!(
-        stores
-            .conversations
-            .get_participant(c.conversation_id, last)
+        participant(&stores, c.conversation_id, last)
             .await
-            .unwrap()
             .is_some()
     );
 }
@@ -166,19 +177,12 @@ async fn direct_conversation_is_unique_per_pair(stores: Stores) {
             .unwrap();
         assert_eq!(out, Created::Existing(first.clone()));
         assert_eq!(
-            stores
-                .conversations
-                .get_conversation(second.conversation_id)
-                .await
-                .unwrap(),
+            stored_conversation(&stores, second.conversation_id).await,
             None
         );
         assert!(
-            stores
-                .conversations
-                .list_participants(second.conversation_id)
+            participants_of(&stores, second.conversation_id)
                 .await
-                .unwrap()
                 .is_empty()
         );
     }
@@ -220,30 +224,14 @@ async fn add_and_remove_participants(stores: Stores) {
     assert_eq!(added, vec![fresh.clone()]);
     // The existing participant is untouched.
     assert_eq!(
-        stores
-            .conversations
-            .get_participant(c.conversation_id, owner)
-            .await
-            .unwrap(),
+        participant(&stores, c.conversation_id, owner).await,
         Some(ps[0].clone())
     );
     assert_eq!(
-        stores
-            .conversations
-            .get_participant(c.conversation_id, newcomer)
-            .await
-            .unwrap(),
+        participant(&stores, c.conversation_id, newcomer).await,
         Some(fresh.clone())
     );
-    assert_eq!(
-        stores
-            .conversations
-            .list_participants(c.conversation_id)
-            .await
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(participants_of(&stores, c.conversation_id).await.len(), 3);
 
     let stranger = UserId::new();
     let removed = stores
@@ -253,11 +241,7 @@ async fn add_and_remove_participants(stores: Stores) {
         .unwrap();
     assert_eq!(removed, vec![newcomer, member]);
     assert_eq!(
-        stores
-            .conversations
-            .list_participants(c.conversation_id)
-            .await
-            .unwrap(),
+        participants_of(&stores, c.conversation_id).await,
         vec![ps[0].clone()]
     );
     assert_eq!(
@@ -324,25 +308,13 @@ async fn user_conversations_by_last_activity(stores: Stores) {
     // A message in the oldest conversation moves it to the top.
     let t_msg = t0 + Duration::seconds(60);
     let m = last_message(user, 2, t_msg);
-    stores
-        .conversations
-        .record_activity(convs[0].conversation_id, &m)
+    record_activity(&stores, convs[0].conversation_id, &m).await;
+    let c0 = stored_conversation(&stores, convs[0].conversation_id)
         .await
-        .unwrap();
-    let c0 = stores
-        .conversations
-        .get_conversation(convs[0].conversation_id)
-        .await
-        .unwrap()
         .unwrap();
     assert_eq!(c0.last_message, Some(m.clone()));
     assert_eq!(c0.updated_at, t_msg);
-    for p in stores
-        .conversations
-        .list_participants(convs[0].conversation_id)
-        .await
-        .unwrap()
-    {
+    for p in participants_of(&stores, convs[0].conversation_id).await {
         assert_eq!(p.last_activity_at, t_msg);
     }
 
@@ -360,16 +332,9 @@ async fn user_conversations_by_last_activity(stores: Stores) {
 
     // Older activity never moves anything back.
     let older = last_message(user, 1, t0 + Duration::seconds(30));
-    stores
-        .conversations
-        .record_activity(convs[0].conversation_id, &older)
+    record_activity(&stores, convs[0].conversation_id, &older).await;
+    let still = stored_conversation(&stores, convs[0].conversation_id)
         .await
-        .unwrap();
-    let still = stores
-        .conversations
-        .get_conversation(convs[0].conversation_id)
-        .await
-        .unwrap()
         .unwrap();
     assert_eq!(still, c0);
     assert_eq!(ids(&list(10, None).await)[0], convs[0].conversation_id);
@@ -398,48 +363,24 @@ async fn marks_only_move_forward(stores: Stores) {
     let id = c.conversation_id;
     let (m3, m5) = (MessageId::new(), MessageId::new());
 
-    let p = stores
-        .conversations
-        .mark(id, b, Receipt::Read, Position(5), m5)
-        .await
-        .unwrap();
+    let p = mark(&stores, id, b, Receipt::Read, Position(5), m5).await;
     assert_eq!(p.last_read_position, Position(5));
     assert_eq!(p.last_read_message_id, Some(m5));
     assert_eq!(p.last_delivered_position, Position::ZERO);
     assert_eq!(p.user_id, b);
 
-    let back = stores
-        .conversations
-        .mark(id, b, Receipt::Read, Position(3), m3)
-        .await
-        .unwrap();
+    let back = mark(&stores, id, b, Receipt::Read, Position(3), m3).await;
     assert_eq!(back, p);
 
-    let delivered = stores
-        .conversations
-        .mark(id, b, Receipt::Delivered, Position(4), m3)
-        .await
-        .unwrap();
+    let delivered = mark(&stores, id, b, Receipt::Delivered, Position(4), m3).await;
     assert_eq!(delivered.last_delivered_position, Position(4));
     assert_eq!(delivered.last_read_position, Position(5));
     assert_eq!(delivered.last_read_message_id, Some(m5));
-    let same = stores
-        .conversations
-        .mark(id, b, Receipt::Delivered, Position(4), m3)
-        .await
-        .unwrap();
+    let same = mark(&stores, id, b, Receipt::Delivered, Position(4), m3).await;
     assert_eq!(same, delivered);
-    assert_eq!(
-        stores.conversations.get_participant(id, b).await.unwrap(),
-        Some(delivered)
-    );
+    assert_eq!(participant(&stores, id, b).await, Some(delivered));
     // The other participant's markers are their own.
-    let pa = stores
-        .conversations
-        .get_participant(id, a)
-        .await
-        .unwrap()
-        .unwrap();
+    let pa = participant(&stores, id, a).await.unwrap();
     assert_eq!(pa.last_read_position, Position::ZERO);
 
     assert_eq!(
@@ -482,11 +423,8 @@ async fn concurrent_direct_creation_yields_one(stores: Stores) {
     assert_eq!(winners.len(), 1, "exactly one creation wins");
     assert!(existing.iter().all(|e| *e == winners[0]));
     assert_eq!(
-        stores
-            .conversations
-            .list_participants(winners[0].conversation_id)
+        participants_of(&stores, winners[0].conversation_id)
             .await
-            .unwrap()
             .len(),
         2
     );

@@ -32,24 +32,13 @@ fn event(title: &str, status: EventStatus, start_time: Timestamp) -> Event {
 
 /// Reads every page of a listing; checks each page's size.
 async fn list_all(stores: &Stores, status: EventStatus, limit: usize) -> (Vec<Event>, usize) {
-    let mut all = Vec::new();
-    let mut cursor = None;
-    let mut pages = 0;
-    loop {
-        let page = stores
+    crate::read_pages("listing", limit, 50, |cursor| async move {
+        stores
             .events
             .list_events(status, limit, cursor.as_ref())
             .await
-            .expect("list events");
-        pages += 1;
-        assert!(page.items.len() <= limit, "page larger than limit");
-        all.extend(page.items);
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => return (all, pages),
-        }
-        assert!(pages < 50, "listing does not end");
-    }
+    })
+    .await
 }
 
 fn ids(events: &[Event]) -> Vec<EventId> {

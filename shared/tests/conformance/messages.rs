@@ -20,13 +20,25 @@ fn new_message(conv: ConversationId, sender: UserId, key: &str, text: &str) -> N
 }
 
 async fn send(stores: &Stores, m: NewMessage) -> Message {
-    let out = stores.messages.append_message(m).await.expect("append");
-    assert!(out.created);
-    out.item
+    crate::created(stores.messages.append_message(m).await)
 }
 
 fn positions(items: &[Message]) -> Vec<u64> {
     items.iter().map(|m| m.position.0).collect()
+}
+
+/// The message `sender` sent in `conv` with the client message id `key`, if any.
+async fn by_client_id(
+    stores: &Stores,
+    conv: ConversationId,
+    sender: UserId,
+    key: &ClientKey,
+) -> Option<Message> {
+    stores
+        .messages
+        .get_by_client_id(conv, sender, key)
+        .await
+        .unwrap()
 }
 
 async fn append_assigns_positions(stores: Stores) {
@@ -96,36 +108,14 @@ async fn get_by_client_id(stores: Stores) {
     let (a, b) = (UserId::new(), UserId::new());
     let m = send(&stores, new_message(conv, a, "cm-42", "text")).await;
     let key: ClientKey = "cm-42".parse().unwrap();
+    assert_eq!(by_client_id(&stores, conv, a, &key).await, Some(m));
+    assert_eq!(by_client_id(&stores, conv, b, &key).await, None);
     assert_eq!(
-        stores
-            .messages
-            .get_by_client_id(conv, a, &key)
-            .await
-            .unwrap(),
-        Some(m)
-    );
-    assert_eq!(
-        stores
-            .messages
-            .get_by_client_id(conv, b, &key)
-            .await
-            .unwrap(),
+        by_client_id(&stores, ConversationId::new(), a, &key).await,
         None
     );
     assert_eq!(
-        stores
-            .messages
-            .get_by_client_id(ConversationId::new(), a, &key)
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        stores
-            .messages
-            .get_by_client_id(conv, a, &"cm-43".parse().unwrap())
-            .await
-            .unwrap(),
+        by_client_id(&stores, conv, a, &"cm-43".parse().unwrap()).await,
         None
     );
 }
@@ -144,32 +134,46 @@ async fn list_windows(stores: Stores) {
         let stores = stores.clone();
         async move { stores.messages.list_messages(conv, w).await.unwrap() }
     };
-    let s = read(Window::newest(None, 4)).await;
-    assert_eq!((positions(&s.items), s.has_more), (vec![6, 5, 4, 3], true));
-    let s = read(Window::newest(Some(Position(3)), 4)).await;
-    assert_eq!((positions(&s.items), s.has_more), (vec![2, 1], false));
-    let s = read(Window::after(Position(4), 10)).await;
-    assert_eq!((positions(&s.items), s.has_more), (vec![5, 6], false));
-    let s = read(Window::after(Position(1), 2)).await;
-    assert_eq!((positions(&s.items), s.has_more), (vec![2, 3], true));
-    let s = read(Window {
-        after: Some(Position(1)),
-        before: Some(Position(4)),
-        order: Order::Oldest,
-        limit: 10,
-    })
-    .await;
-    assert_eq!((positions(&s.items), s.has_more), (vec![2, 3], false));
-    let s = read(Window {
-        after: Some(Position(1)),
-        before: Some(Position(5)),
-        order: Order::Newest,
-        limit: 2,
-    })
-    .await;
-    assert_eq!((positions(&s.items), s.has_more), (vec![4, 3], true));
-    let s = read(Window::after(Position(6), 10)).await;
-    assert_eq!((positions(&s.items), s.has_more), (vec![], false));
+    let cases = vec![
+        ("newest 4", Window::newest(None, 4), vec![6, 5, 4, 3], true),
+        (
+            "newest 4 before 3",
+            Window::newest(Some(Position(3)), 4),
+            vec![2, 1],
+            false,
+        ),
+        ("after 4", Window::after(Position(4), 10), vec![5, 6], false),
+        ("2 after 1", Window::after(Position(1), 2), vec![2, 3], true),
+        (
+            "oldest between 1 and 4",
+            Window {
+                after: Some(Position(1)),
+                before: Some(Position(4)),
+                order: Order::Oldest,
+                limit: 10,
+            },
+            vec![2, 3],
+            false,
+        ),
+        (
+            "2 newest between 1 and 5",
+            Window {
+                after: Some(Position(1)),
+                before: Some(Position(5)),
+                order: Order::Newest,
+                limit: 2,
+            },
+            vec![4, 3],
+            true,
+        ),
+        (
+            "after the head",
+            Window::after(Position(6), 10),
+            vec![],
+            false,
+        ),
+    ];
+    crate::check_windows(read, |m: &Message| m.position.0, cases).await;
 }
 
 async fn concurrent_appends_take_every_position_once(stores: Stores) {

@@ -26,24 +26,13 @@ fn user(username: &str, display_name: &str) -> User {
 
 /// Reads every page of a search; checks each page's size.
 async fn search_all(stores: &Stores, prefix: &str, limit: usize) -> (Vec<User>, usize) {
-    let mut all = Vec::new();
-    let mut cursor = None;
-    let mut pages = 0;
-    loop {
-        let page = stores
+    crate::read_pages("search", limit, 50, |cursor| async move {
+        stores
             .users
             .search_users(prefix, limit, cursor.as_ref())
             .await
-            .expect("search");
-        pages += 1;
-        assert!(page.items.len() <= limit, "page larger than limit");
-        all.extend(page.items);
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => return (all, pages),
-        }
-        assert!(pages < 50, "search does not end");
-    }
+    })
+    .await
 }
 
 fn ids(users: &[User]) -> Vec<UserId> {

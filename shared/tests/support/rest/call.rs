@@ -188,4 +188,54 @@ impl Call {
     pub async fn send(self, world: &World) -> Resp {
         super::serve::serve(&world.app, &self).await
     }
+
+    /// The route key, path and query of the request, to name it in a failure.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({}?{})",
+            self.route_key(),
+            self.event["rawPath"].as_str().unwrap_or_default(),
+            self.event["rawQueryString"].as_str().unwrap_or_default()
+        )
+    }
+
+    /// Serves the request and asserts a 200, naming the request on failure: the shape of
+    /// most reads, on one line. An async fn cannot report its caller's line, so the failure
+    /// names the request instead.
+    pub async fn ok(self, world: &World) -> Resp {
+        let what = self.describe();
+        let r = self.send(world).await;
+        assert_eq!(r.status, 200, "{what}: unexpected status; body: {}", r.body);
+        r
+    }
+}
+
+/// Sends each `(case, call)` of `cases` and asserts a 400 `VALIDATION_ERROR` naming `field`
+/// (see [`Resp::expect_field_in`]): the many invalid-input checks of a route as one table.
+pub async fn check_fields(w: &World, cases: Vec<(&str, Call, &str)>) {
+    for (case, call, field) in cases {
+        call.send(w).await.expect_field_in(case, field);
+    }
+}
+
+/// Asserts that `call` is refused with 401 `UNAUTHORIZED` without a token and with `forged`
+/// (a token of another deployment), naming its route on failure: every signed-in route of a
+/// function is checked alike.
+pub async fn check_needs_token(w: &World, call: &Call, forged: &str) {
+    let key = call.route_key();
+    let r = call.clone().anonymous().send(w).await;
+    assert_eq!(r.status, 401, "{key} anonymous: {}", r.body);
+    assert_eq!(r.code(), "UNAUTHORIZED");
+    let r = call.clone().bearer(forged).send(w).await;
+    assert_eq!(r.status, 401, "{key} forged: {}", r.body);
+}
+
+/// Sends each `(case, call, status, code)` of `cases` and asserts an error with that status
+/// and REST `code`, naming the case on failure: the refusals of a route as one table.
+pub async fn check_errors(w: &World, cases: Vec<(&str, Call, u16, &str)>) {
+    for (case, call, status, code) in cases {
+        let r = call.send(w).await;
+        assert_eq!(r.status, status, "{case}: body {}", r.body);
+        assert_eq!(r.code(), code, "{case}: body {}", r.body);
+    }
 }

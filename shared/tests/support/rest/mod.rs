@@ -18,7 +18,7 @@ pub use banter_testkit::events::{event_by, seed_event, store_event};
 pub use banter_testkit::queue::drain;
 pub use banter_testkit::tokens::{forged_token_for, token_for, token_issued_at};
 pub use banter_testkit::users::{seed_user, store_user, user_named};
-pub use call::Call;
+pub use call::{Call, check_errors, check_fields, check_needs_token};
 pub use resp::{Resp, check_error_envelope};
 pub use sample_check::check_samples;
 pub use samples::{load_sample, sample_for_route, sample_names};

@@ -62,14 +62,43 @@ impl Resp {
     /// Asserts a 400 `VALIDATION_ERROR` naming `field` among its details.
     #[track_caller]
     pub fn expect_field(self, field: &str) -> Self {
-        assert_eq!(self.status, 400, "expected 400; body: {}", self.body);
-        assert_eq!(self.code(), "VALIDATION_ERROR");
+        self.expect_field_in("", field)
+    }
+
+    /// [`expect_field`](Self::expect_field), naming `case` on failure: for the rows of a
+    /// table of invalid requests.
+    #[track_caller]
+    pub fn expect_field_in(self, case: &str, field: &str) -> Self {
+        assert_eq!(
+            self.status, 400,
+            "{case}: expected 400; body: {}",
+            self.body
+        );
+        assert_eq!(self.code(), "VALIDATION_ERROR", "{case}");
         assert!(
             self.fields().iter().any(|f| f == field),
-            "expected a detail for {field}; body: {}",
+            "{case}: expected a detail for {field}; body: {}",
             self.body
         );
         self
+    }
+
+    /// The `position` of every item of the list `key` of the body (`comments`, `messages`).
+    pub fn positions(&self, key: &str) -> Vec<u64> {
+        self.body[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("no list {key}: {}", self.body))
+            .iter()
+            .map(|item| item["position"].as_u64().expect("position"))
+            .collect()
+    }
+
+    /// The body's `next_cursor`, which must be there.
+    pub fn cursor(&self) -> String {
+        self.body["next_cursor"]
+            .as_str()
+            .expect("next_cursor")
+            .to_owned()
     }
 
     /// The error's `code`.

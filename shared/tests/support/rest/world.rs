@@ -9,7 +9,9 @@ use banter::model::{EventStatus, ModerationLevel, User};
 use banter::queue::memory::MemoryQueue;
 use banter::time::now;
 use banter_testkit::{events, queue, tokens, users};
-use serde_json::Value;
+use serde_json::{Value, json};
+
+use super::call::Call;
 
 /// A signed-in user of a test.
 #[derive(Debug, Clone)]
@@ -100,6 +102,19 @@ impl World {
         events::seed_event(&self.app, creator, EventStatus::Live)
             .await
             .event_id
+    }
+
+    /// A group of `owner` with `members`, created through `POST /conversations` as a client
+    /// would (the messages and conversations tests start from one); the created body.
+    pub async fn group(&self, owner: &Actor, members: &[&Actor]) -> Value {
+        let ids: Vec<String> = members.iter().map(|m| m.id.to_string()).collect();
+        Call::sample("http-conversations-create")
+            .by(owner)
+            .json(json!({"conversation_type": "group", "title": "Team", "participant_ids": ids}))
+            .send(self)
+            .await
+            .expect(201)
+            .body
     }
 
     /// Takes every job from the queue; returns their payloads (server messages).
