@@ -18,19 +18,40 @@
 
 #![warn(missing_docs)]
 
+// Leaves: settings, the template, route tables, the connection registry, URL helpers.
 pub mod config;
-mod event_source;
-mod gateway;
 pub mod logging;
-mod management;
-pub mod rest;
+mod registry;
+mod rest_routes;
+mod route_selection;
 pub mod seed;
+mod start_error;
 pub mod stats;
 pub mod template;
+mod url;
 mod web;
+mod ws_routes;
+
+// The state the servers share (on the leaves only).
+mod state;
+
+// The servers and the fan-out's event sources.
+mod event_source;
+mod management;
+pub mod rest;
 pub mod websocket;
 
+// Start-up, on top.
+mod fanout_plan;
+mod gateway;
+mod queues;
+mod running;
+mod stores;
+
 pub use config::{GatewayConfig, Limits, QueueBackend, QueueOverrides, Storage, TemplateSource};
-pub use gateway::{Gateway, QueueHandle, RunningGateway, StartError};
+pub use gateway::Gateway;
+pub use queues::QueueHandle;
+pub use registry::ConnectionInfo;
+pub use running::RunningGateway;
+pub use start_error::StartError;
 pub use web::content_type;
-pub use websocket::ConnectionInfo;
