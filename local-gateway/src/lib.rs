@@ -13,13 +13,14 @@
 //!
 //! - [`template`]: the handler of each function of the deployment model and [`template::check`];
 //! - [`Gateway::start`] / [`RunningGateway`]: the stack as a library (tests start it on port 0);
-//! - [`config`]: settings, flags and `BANTER_LOCAL_*` variables;
+//! - [`config`]: settings; [`cli`]: flags and `BANTER_LOCAL_*` variables;
 //! - [`stats`]: invocations and `PostToConnection` calls, for benchmarks and tests.
 
 #![warn(missing_docs)]
 
 // Leaves: settings, the template, route tables, the connection registry, URL helpers.
 pub mod config;
+pub mod flag_values;
 pub mod logging;
 mod registry;
 mod rest_routes;
@@ -41,7 +42,8 @@ mod management;
 pub mod rest;
 pub mod websocket;
 
-// Start-up, on top.
+// Start-up and the command line, on top.
+pub mod cli;
 mod fanout_plan;
 mod gateway;
 mod queues;
