@@ -11,6 +11,7 @@
 //! (`bench/results/cost.svg`, [`plot`]) and `docs/cost.md` ([`report`]) are computed from it.
 
 mod accounting;
+mod costs;
 mod counts;
 mod item_size;
 mod meter;

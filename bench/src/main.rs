@@ -9,12 +9,13 @@
 
 mod clients;
 mod cost;
+mod error;
 mod fanout;
 
 use std::process::ExitCode;
 
-/// What went wrong, for the exit message.
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+// `crate::BoxError` names the error module's type (as `cost::pricing` writes it).
+pub(crate) use error::BoxError;
 
 #[tokio::main]
 async fn main() -> ExitCode {
