@@ -60,21 +60,15 @@ impl Gateway {
         // Seed before serving: once the ports answer, the demo data is there. (Its broadcasts
         // wait in the queue until the event source mapping starts.)
         let seeded = seed_if_asked(config.seed, &app).await?;
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let (shutdown_tx, shutdown) = watch::channel(false);
         let shared = shared_state(
-            &config,
-            &template,
-            &app,
-            &listeners,
-            &stage,
-            &counted,
-            shutdown_rx,
+            &config, &template, &app, &listeners, &stage, &counted, shutdown,
         )?;
-        let shared = Arc::new(shared);
         let (rest_addr, ws_addr) = (listeners.rest_addr, listeners.ws_addr);
         let servers = serve(listeners, &shared);
         let pollers = start_event_sources(&config, &plan, &queues, &app, &counted, &shared)?;
-        tracing::info!(%rest_addr, %ws_addr, %stage, routes = template.http_routes.len(), "banter-local started");
+        let routes = template.http_routes.len();
+        tracing::info!(%rest_addr, %ws_addr, %stage, routes, "banter-local started");
         Ok(RunningGateway {
             rest_addr,
             ws_addr,
@@ -292,8 +286,8 @@ fn shared_state(
     stage: &str,
     counted: &Counted,
     shutdown: watch::Receiver<bool>,
-) -> Result<Shared, StartError> {
-    Ok(Shared {
+) -> Result<Arc<Shared>, StartError> {
+    Ok(Arc::new(Shared {
         app: app.clone(),
         rest_addr: listeners.rest_addr,
         stage: stage.to_owned(),
@@ -310,7 +304,7 @@ fn shared_state(
         deliver_disconnect: config.deliver_disconnect,
         shutdown,
         faults: Mutex::new(Default::default()),
-    })
+    }))
 }
 
 /// Serves the HTTP API and the WebSocket API (with the management API) until shutdown.
