@@ -15,6 +15,11 @@
 //! - [`Gateway::start`] / [`RunningGateway`]: the stack as a library (tests start it on port 0);
 //! - [`config`]: settings; [`cli`]: flags and `BANTER_LOCAL_*` variables;
 //! - [`stats`]: invocations and `PostToConnection` calls, for benchmarks and tests.
+//!
+//! The modules are layered without import cycles (`scripts/module-cycles` checks): leaves
+//! (settings, the template, the route tables, the connection registry, URL helpers), then
+//! the state the servers share (`state`), then the servers (`rest`, `websocket`,
+//! `management`, the event sources), and start-up (`gateway`) on top.
 
 #![warn(missing_docs)]
 
