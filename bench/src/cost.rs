@@ -11,6 +11,7 @@
 //! (`bench/results/cost.svg`, [`plot`]) and `docs/cost.md` ([`report`]) are computed from it.
 
 mod accounting;
+mod costs;
 mod counts;
 mod item_size;
 mod meter;
@@ -28,42 +29,58 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use banter::fanout::FanoutConfig;
+use banter_local::flag_values::{at_least_one, number};
 
 use self::results::{CostResults, Machine, Settings};
 use self::stack::StackSettings;
 use crate::BoxError;
 
-const USAGE: &str = "\
-usage: banter-bench cost [options]
-
-Counts the AWS requests, Lambda invocations and PostToConnection calls of one comment
-delivered to each audience (real WebSocket clients subscribed to one live event), on the
-local stack with DynamoDB and SQS on moto, and prices them beside the naive design.
-
-options:
-  --audiences A,B,..         audience sizes (default 100,1000,10000)
-  --comments N               comments per audience (default 10)
-  --post-latency MS          delay of every PostToConnection, modelling API Gateway's
-                             round trip (default 20)
-  --platform-connections N   connections on the platform for the second naive figure
-                             (default 100000)
-  --disconnect-up-to N       measure $disconnect for audiences up to N (default 100; its
-                             cost per connection does not depend on the audience, and
-                             closing thousands of sockets at once floods moto)
-  --aws-endpoint URL         use this moto instead of starting one
-  --out DIR                  results directory (default bench/results)
-  --doc PATH                 the generated document (default docs/cost.md)
-  --report                   do not measure: recompute the dollars, the plot and the
-                             document from DIR/cost.json
-
+/// Text after the flags in `--help`.
+const AFTER_HELP: &str = "\
 BANTER_BENCH_LOG=1 writes the stack's logs (JSON lines, RUST_LOG) to stdout.
 
 moto: --aws-endpoint, else one started from .venv with bench/moto_server.py
 (scripts/setup-test-tools installs .venv), else BANTER_TEST_AWS_ENDPOINT. Stock moto
-copies whole tables in every transaction: large audiences need bench/moto_server.py.
-";
+copies whole tables in every transaction: large audiences need bench/moto_server.py.";
 
-/// The command line.
+/// Requests and dollars per comment: counts the AWS requests, Lambda invocations and
+/// PostToConnection calls of one comment delivered to each audience (real WebSocket clients
+/// subscribed to one live event), on the local stack with DynamoDB and SQS on moto, and
+/// prices them beside the naive design.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(after_help = AFTER_HELP, args_override_self = true)]
+pub struct Flags {
+    /// Audience sizes
+    #[arg(long, value_name = "A,B,..", value_delimiter = ',', default_value = "100,1000,10000", value_parser = at_least_one)]
+    audiences: Vec<usize>,
+    /// Comments per audience
+    #[arg(long, value_name = "N", default_value = "10", value_parser = at_least_one)]
+    comments: usize,
+    /// Delay of every PostToConnection in milliseconds, modelling API Gateway's round trip
+    #[arg(long, value_name = "MS", default_value = "20", value_parser = number::<u64>)]
+    post_latency: u64,
+    /// Connections on the platform for the second naive figure
+    #[arg(long, value_name = "N", default_value = "100000", value_parser = number::<u64>)]
+    platform_connections: u64,
+    /// Measure $disconnect for audiences up to N (its cost per connection does not depend on
+    /// the audience, and closing thousands of sockets at once floods moto)
+    #[arg(long, value_name = "N", default_value = "100", value_parser = number::<usize>)]
+    disconnect_up_to: usize,
+    /// Use this moto instead of starting one
+    #[arg(long, value_name = "URL")]
+    aws_endpoint: Option<String>,
+    /// Results directory [default: bench/results]
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// The generated document [default: docs/cost.md]
+    #[arg(long, value_name = "PATH")]
+    doc: Option<PathBuf>,
+    /// Do not measure: recompute the dollars, the plot and the document from DIR/cost.json
+    #[arg(long)]
+    report: bool,
+}
+
+/// The command line, with its defaults resolved.
 #[derive(Debug, Clone)]
 struct Args {
     audiences: Vec<usize>,
@@ -77,77 +94,27 @@ struct Args {
     report_only: bool,
 }
 
-fn parse(args: &[String]) -> Result<Option<Args>, BoxError> {
-    let root = moto::repository_root();
-    let mut a = Args {
-        audiences: vec![100, 1_000, 10_000],
-        comments: 10,
-        post_latency: Duration::from_millis(20),
-        platform_connections: 100_000.0,
-        disconnect_up_to: 100,
-        aws_endpoint: None,
-        out: root.join("bench/results"),
-        doc: root.join("docs/cost.md"),
-        report_only: false,
-    };
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        match flag.as_str() {
-            "--help" | "-h" => return Ok(None),
-            "--audiences" => {
-                a.audiences = value()?
-                    .split(',')
-                    .map(|s| s.trim().parse::<usize>())
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| format!("--audiences: {e}"))?;
-                if a.audiences.contains(&0) {
-                    return Err("--audiences: sizes must be at least 1".into());
-                }
-            }
-            "--comments" => {
-                a.comments = value()?.parse().map_err(|e| format!("--comments: {e}"))?;
-                if a.comments == 0 {
-                    return Err("--comments: at least 1".into());
-                }
-            }
-            "--post-latency" => {
-                let ms: u64 = value()?
-                    .parse()
-                    .map_err(|e| format!("--post-latency: {e}"))?;
-                a.post_latency = Duration::from_millis(ms);
-            }
-            "--platform-connections" => {
-                a.platform_connections = value()?
-                    .parse::<u64>()
-                    .map_err(|e| format!("--platform-connections: {e}"))?
-                    as f64;
-            }
-            "--disconnect-up-to" => {
-                a.disconnect_up_to = value()?
-                    .parse()
-                    .map_err(|e| format!("--disconnect-up-to: {e}"))?;
-            }
-            "--aws-endpoint" => a.aws_endpoint = Some(value()?),
-            "--out" => a.out = PathBuf::from(value()?),
-            "--doc" => a.doc = PathBuf::from(value()?),
-            "--report" => a.report_only = true,
-            other => return Err(format!("unknown option {other}\n\n{USAGE}").into()),
+impl From<Flags> for Args {
+    fn from(f: Flags) -> Self {
+        let root = moto::repository_root();
+        Self {
+            audiences: f.audiences,
+            comments: f.comments,
+            post_latency: Duration::from_millis(f.post_latency),
+            platform_connections: f.platform_connections as f64,
+            disconnect_up_to: f.disconnect_up_to,
+            aws_endpoint: f.aws_endpoint,
+            out: f.out.unwrap_or_else(|| root.join("bench/results")),
+            doc: f.doc.unwrap_or_else(|| root.join("docs/cost.md")),
+            report_only: f.report,
         }
     }
-    Ok(Some(a))
 }
 
-/// Runs the benchmark with its command-line arguments.
-pub async fn run(args: Vec<String>) -> Result<(), BoxError> {
-    let Some(a) = parse(&args)? else {
-        print!("{USAGE}");
-        return Ok(());
-    };
+/// Runs the benchmark with its command-line flags; `args` are the words after `cost`, for
+/// the record of the command in the results.
+pub async fn run(flags: Flags, args: Vec<String>) -> Result<(), BoxError> {
+    let a = Args::from(flags);
     // The stack's own logs (to stdout, `RUST_LOG` filtered), for diagnosing a run.
     if std::env::var_os("BANTER_BENCH_LOG").is_some() {
         banter_local::logging::init(true);

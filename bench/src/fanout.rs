@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 
 use banter::fanout::FanoutConfig;
 use banter_local::QueueHandle;
-use banter_local::config::parse_duration;
+use banter_local::flag_values::{at_least_one, duration, number};
 use futures::{SinkExt, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -35,34 +35,60 @@ use crate::clients::{self, Audience, GatewaySettings};
 use joblog::{JobEnd, JobLog};
 use tally::{Percentiles, Summary, Tally};
 
-const USAGE: &str = "\
-banter-bench fanout: comment fan-out latency to N WebSocket subscribers on the local stack
-
-USAGE: cargo run --release -p banter-bench -- fanout [FLAGS]
-
-FLAGS:
-  --clients N[,N…]         subscribers; one run per value (default 1000)
-  --post-latency D[,D…]    delay of every management API POST, e.g. 0ms,20ms (default 0ms);
-                           one run per value and N
-  --comments M             comments per run (default 20)
-  --rate R                 comments per second, sent at a steady pace (default 1, or
-                           2000/N when lower: 0.2 for 10000); keep R × N under the stack's
-                           deliveries per second, or each comment also waits for the
-                           fan-outs before it
-  --concurrency C          the fan-out's posts in flight (BANTER_FANOUT_CONCURRENCY; default 64)
-  --shard-threshold N      rooms above this are split into shards (default 1000)
-  --shard-target N         subscribers per shard (default 1000)
-  --shard-environments E   execution environments on the shard queue, each with its own
-                           concurrency C (default 16); 1 runs the shards one after another,
-                           as if they shared one bound
-  --settle D               wait at most this long after the last comment (default 60s)
-  --out DIR                where the JSON and SVG go (default bench/results)
-  -h, --help               this text
-
+/// Text after the flags in `--help`.
+const AFTER_HELP: &str = "\
 The whole issue's matrix:
   cargo run --release -p banter-bench -- fanout --clients 1000,10000 --post-latency 0ms,20ms
 
 Each run writes <out>/fanout-<N>-<t>ms.json and .svg.";
+
+/// Comment fan-out latency to N WebSocket subscribers on the local stack
+#[derive(Debug, Clone, clap::Parser)]
+#[command(after_help = AFTER_HELP, args_override_self = true)]
+pub struct Flags {
+    /// Subscribers; one run per value
+    #[arg(long, value_name = "N[,N…]", value_delimiter = ',', default_value = "1000", value_parser = at_least_one)]
+    clients: Vec<usize>,
+    /// Delay of every management API POST, e.g. 0ms,20ms; one run per value and N
+    #[arg(long, value_name = "D[,D…]", value_delimiter = ',', default_value = "0ms", value_parser = duration)]
+    post_latency: Vec<Duration>,
+    /// Comments per run
+    #[arg(long, value_name = "M", default_value = "20", value_parser = at_least_one)]
+    comments: usize,
+    /// Comments per second, sent at a steady pace [default: 1, or 2000/N when lower: 0.2 for
+    /// 10000]; keep R × N under the stack's deliveries per second, or each comment also waits
+    /// for the fan-outs before it
+    #[arg(long, value_name = "R", value_parser = positive_rate)]
+    rate: Option<f64>,
+    /// The fan-out's posts in flight (as BANTER_FANOUT_CONCURRENCY)
+    #[arg(long, value_name = "C", default_value_t = FanoutConfig::default().concurrency, value_parser = number::<usize>)]
+    concurrency: usize,
+    /// Rooms above this are split into shards
+    #[arg(long, value_name = "N", default_value_t = FanoutConfig::default().shard_threshold, value_parser = number::<usize>)]
+    shard_threshold: usize,
+    /// Subscribers per shard
+    #[arg(long, value_name = "N", default_value_t = FanoutConfig::default().shard_target, value_parser = number::<usize>)]
+    shard_target: usize,
+    /// Execution environments on the shard queue, each with its own concurrency C; 1 runs the
+    /// shards one after another, as if they shared one bound
+    #[arg(long, value_name = "E", default_value_t = GatewaySettings::default().shard_pollers, value_parser = at_least_one)]
+    shard_environments: usize,
+    /// Wait at most this long after the last comment
+    #[arg(long, value_name = "D", default_value = "60s", value_parser = duration)]
+    settle: Duration,
+    /// Where the JSON and SVG go [default: bench/results]
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+/// `--rate`: a positive number of comments per second.
+fn positive_rate(raw: &str) -> Result<f64, String> {
+    raw.trim()
+        .parse()
+        .ok()
+        .filter(|r: &f64| r.is_finite() && *r > 0.0)
+        .ok_or_else(|| format!("{raw:?} is not a positive number"))
+}
 
 /// What the command line asked for.
 #[derive(Debug, Clone)]
@@ -86,79 +112,36 @@ fn default_rate(clients: usize) -> f64 {
     (2_000.0 / clients.max(1) as f64).min(1.0)
 }
 
-fn parse_options(args: Vec<String>) -> Result<Option<Options>, BoxError> {
-    let mut o = Options {
-        clients: vec![1_000],
-        post_latencies: vec![Duration::ZERO],
-        comments: 20,
-        rate: None,
-        fanout: FanoutConfig::default(),
-        shard_environments: GatewaySettings::default().shard_pollers,
-        settle: Duration::from_secs(60),
-        out: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results"),
-    };
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        if arg == "-h" || arg == "--help" {
-            return Ok(None);
-        }
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) => (f.to_owned(), Some(v.to_owned())),
-            None => (arg.clone(), None),
+impl Options {
+    /// The runs `flags` ask for, with the fan-out's settings checked.
+    fn from_flags(flags: Flags) -> Result<Self, BoxError> {
+        let defaults = FanoutConfig::default();
+        let fanout = FanoutConfig {
+            concurrency: flags.concurrency,
+            shard_threshold: flags.shard_threshold,
+            shard_target: flags.shard_target,
+            reshard_threshold: defaults.reshard_threshold.max(flags.shard_target),
+            ..defaults
         };
-        let value = match inline {
-            Some(v) => v,
-            None => args.next().ok_or_else(|| format!("{flag} needs a value"))?,
-        };
-        let number = |v: &str| -> Result<usize, BoxError> {
-            v.trim()
-                .parse::<usize>()
-                .map_err(|_| format!("{flag}: {v:?} is not a number").into())
-        };
-        let duration = |v: &str| -> Result<Duration, BoxError> {
-            parse_duration(v).ok_or_else(|| format!("{flag}: {v:?} is not a duration").into())
-        };
-        match flag.as_str() {
-            "--clients" => o.clients = value.split(',').map(number).collect::<Result<_, _>>()?,
-            "--post-latency" => {
-                o.post_latencies = value.split(',').map(duration).collect::<Result<_, _>>()?;
-            }
-            "--comments" => o.comments = number(&value)?,
-            "--rate" => {
-                o.rate = Some(
-                    value
-                        .trim()
-                        .parse()
-                        .ok()
-                        .filter(|r: &f64| r.is_finite() && *r > 0.0)
-                        .ok_or_else(|| format!("--rate: {value:?} is not a positive number"))?,
-                );
-            }
-            "--concurrency" => o.fanout.concurrency = number(&value)?,
-            "--shard-threshold" => o.fanout.shard_threshold = number(&value)?,
-            "--shard-target" => {
-                o.fanout.shard_target = number(&value)?;
-                o.fanout.reshard_threshold = o.fanout.reshard_threshold.max(o.fanout.shard_target);
-            }
-            "--shard-environments" => o.shard_environments = number(&value)?,
-            "--settle" => o.settle = duration(&value)?,
-            "--out" => o.out = PathBuf::from(value),
-            _ => return Err(format!("unknown argument {arg:?} (see --help)").into()),
-        }
+        fanout.validate()?;
+        Ok(Self {
+            clients: flags.clients,
+            post_latencies: flags.post_latency,
+            comments: flags.comments,
+            rate: flags.rate,
+            fanout,
+            shard_environments: flags.shard_environments,
+            settle: flags.settle,
+            out: flags
+                .out
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results")),
+        })
     }
-    if o.clients.contains(&0) || o.comments == 0 || o.shard_environments == 0 {
-        return Err("--clients, --comments and --shard-environments must be at least 1".into());
-    }
-    o.fanout.validate()?;
-    Ok(Some(o))
 }
 
-/// Runs the benchmark with its command-line arguments.
-pub async fn run(args: Vec<String>) -> Result<(), BoxError> {
-    let Some(options) = parse_options(args)? else {
-        println!("{USAGE}");
-        return Ok(());
-    };
+/// Runs the benchmark with its command-line flags.
+pub async fn run(flags: Flags) -> Result<(), BoxError> {
+    let options = Options::from_flags(flags)?;
     let log = JobLog::install().ok_or("a tracing subscriber is already installed")?;
     std::fs::create_dir_all(&options.out)?;
     let files = clients::raise_open_files();
@@ -721,6 +704,16 @@ mod tests {
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    /// The options of `fanout ARGS`; `None` for `--help`.
+    fn parse_options(args: Vec<String>) -> Result<Option<Options>, BoxError> {
+        use clap::Parser as _;
+        match Flags::try_parse_from(std::iter::once("fanout".to_owned()).chain(args)) {
+            Ok(flags) => Options::from_flags(flags).map(Some),
+            Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     #[test]

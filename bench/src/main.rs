@@ -9,27 +9,46 @@
 
 mod clients;
 mod cost;
+mod error;
 mod fanout;
 
 use std::process::ExitCode;
 
-/// What went wrong, for the exit message.
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use clap::{Parser, Subcommand};
+
+// `crate::BoxError` names the error module's type (as `cost::pricing` writes it).
+pub(crate) use error::BoxError;
+
+/// Banter's benchmarks, against the local stack (banter-local) started in this process. Each
+/// writes machine-readable results and a plot under bench/results/.
+#[derive(Debug, Parser)]
+#[command(name = "banter-bench", disable_help_subcommand = true)]
+struct Bench {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The benchmarks.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Comment fan-out latency to N WebSocket subscribers (1k/10k) on the local stack
+    Fanout(fanout::Flags),
+    /// Requests and dollars per comment, on the local stack with DynamoDB and SQS on moto
+    Cost(cost::Flags),
+    /// The WebSocket clients of a benchmark, in a process of their own (see `clients`).
+    #[command(name = clients::WORKER_COMMAND, hide = true)]
+    ClientsWorker,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let command = args.next();
-    let rest: Vec<String> = args.collect();
-    let result: Result<(), BoxError> = match command.as_deref() {
-        Some("fanout") => fanout::run(rest).await,
-        Some("cost") => cost::run(rest).await,
-        // The WebSocket clients of a benchmark, in a process of their own (see `clients`).
-        Some(clients::WORKER_COMMAND) => clients::worker_main().await,
-        _ => {
-            eprintln!("usage: banter-bench fanout|cost [--help]");
-            return ExitCode::from(2);
-        }
+    // `--help` and bad flags: clap prints them and exits (0 and 2).
+    let bench = Bench::parse();
+    let result: Result<(), BoxError> = match bench.command {
+        Command::Fanout(flags) => fanout::run(flags).await,
+        // The words after `cost`, recorded with the results.
+        Command::Cost(flags) => cost::run(flags, std::env::args().skip(2).collect()).await,
+        Command::ClientsWorker => clients::worker_main().await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use banter_local::config::{Cli, USAGE};
+use banter_local::cli::Cli;
 use banter_local::{Gateway, QueueBackend, RunningGateway, Storage, TemplateSource};
 
 #[tokio::main]
@@ -17,17 +17,8 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let cli = match Cli::parse(std::env::args().skip(1), |k| std::env::var(k).ok()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("banter-local: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    if cli.help {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
+    // `--help` and bad flags: clap prints them and exits (0 and 2).
+    let cli = Cli::from_process().unwrap_or_else(|e| e.exit());
     banter_local::logging::init(cli.log_json);
     if cli.check_only {
         return check(&cli.config.template);

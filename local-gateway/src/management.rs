@@ -29,8 +29,8 @@ use axum::routing::post;
 use serde_json::json;
 use tokio::sync::mpsc::error::TrySendError;
 
-use crate::gateway::Shared;
-use crate::websocket::Outgoing;
+use crate::registry::Outgoing;
+use crate::state::Shared;
 
 /// An error as API Gateway sends it.
 fn aws_error(status: StatusCode, error_type: &str, message: &str) -> Response {

@@ -134,7 +134,7 @@ fn check_websocket(t: &Deployment, errors: &mut Vec<String>) {
             return;
         }
     };
-    if let Err(e) = crate::websocket::RouteSelection::parse(&api.route_selection_expression) {
+    if let Err(e) = crate::route_selection::RouteSelection::parse(&api.route_selection_expression) {
         errors.push(e);
     }
     let mut seen = BTreeSet::new();

@@ -86,7 +86,7 @@ impl WebRoot {
     /// The file for a request path, if it names one inside the directory: `/` is
     /// `index.html`; `..`, hidden files and anything outside the directory are not served.
     fn resolve(&self, raw_path: &str) -> Option<PathBuf> {
-        let decoded = crate::rest::percent_decode(raw_path);
+        let decoded = crate::url::percent_decode(raw_path);
         let rel = decoded.trim_start_matches('/');
         let rel = if rel.is_empty() || rel.ends_with('/') {
             format!("{rel}index.html")

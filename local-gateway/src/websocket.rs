@@ -14,9 +14,8 @@
 //! `max_connection`, is closed with 1001 ("Going away"). Control frames (ping/pong) do not
 //! count as activity, as in API Gateway: clients send the protocol's `ping` message.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
@@ -32,223 +31,13 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{Notify, mpsc};
 use tokio::time::{Instant, sleep_until, timeout};
 
-use crate::gateway::{Shared, gateway_id};
-use crate::rest::query_parameters;
-use crate::template::Deployment;
+pub use crate::registry::ConnectionInfo;
+use crate::registry::{Conn, Outgoing};
+pub use crate::route_selection::RouteSelection;
+use crate::state::{Shared, gateway_id};
+use crate::url::query_parameters;
+use crate::ws_routes::Target;
 use banter::functions::Function;
-
-/// A route selection expression API Gateway can evaluate: `$request.body.<path>` (or
-/// `${request.body.<path>}`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteSelection {
-    path: Vec<String>,
-}
-
-impl RouteSelection {
-    /// Parses an expression; anything but a body path is unsupported locally.
-    pub fn parse(expression: &str) -> Result<Self, String> {
-        let e = expression.trim();
-        let inner = e
-            .strip_prefix("${")
-            .and_then(|x| x.strip_suffix('}'))
-            .map(|x| format!("${x}"))
-            .unwrap_or_else(|| e.to_owned());
-        match inner.strip_prefix("$request.body.") {
-            Some(path) if !path.is_empty() && path.split('.').all(|p| !p.is_empty()) => Ok(Self {
-                path: path.split('.').map(str::to_owned).collect(),
-            }),
-            _ => Err(format!(
-                "route selection expression {expression:?} is not supported locally (only \
-                 $request.body.<field>)"
-            )),
-        }
-    }
-
-    /// The route key a client message selects, if it is JSON with a string (or number) there.
-    pub fn select(&self, body: &str) -> Option<String> {
-        let v: Value = serde_json::from_str(body).ok()?;
-        let found = self.path.iter().try_fold(&v, |v, k| v.get(k))?;
-        match found {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        }
-    }
-}
-
-/// A WebSocket route's handler and its function's timeout.
-#[derive(Debug, Clone)]
-pub(crate) struct Target {
-    handler: Function,
-    timeout: Duration,
-    function: String,
-}
-
-/// The WebSocket routes of the template.
-#[derive(Debug, Clone)]
-pub(crate) struct WsRouting {
-    selection: RouteSelection,
-    routes: HashMap<String, Target>,
-}
-
-impl WsRouting {
-    /// The routes of the template's WebSocket API.
-    pub(crate) fn new(template: &Deployment) -> Result<Self, String> {
-        let api = template
-            .websocket_api()
-            .ok_or("the template has no (single) WebSocket API")?;
-        let selection = RouteSelection::parse(&api.route_selection_expression)?;
-        let mut routes = HashMap::new();
-        for r in &api.routes {
-            let Some(function) = &r.function else {
-                continue;
-            };
-            let Some(handler) = crate::template::handler_of(template, function) else {
-                continue;
-            };
-            let timeout = template
-                .function(function)
-                .map_or(crate::template::DEFAULT_FUNCTION_TIMEOUT, |f| f.timeout);
-            routes.insert(
-                r.route_key.clone(),
-                Target {
-                    handler,
-                    timeout,
-                    function: function.clone(),
-                },
-            );
-        }
-        Ok(Self { selection, routes })
-    }
-
-    /// The route a client message goes to: the selected key if the template has it, else
-    /// `$default` if it has that.
-    fn route_for(&self, body: &str) -> Option<(String, &Target)> {
-        if let Some(key) = self.selection.select(body)
-            && !key.starts_with('$')
-            && let Some(t) = self.routes.get(&key)
-        {
-            return Some((key, t));
-        }
-        self.routes
-            .get(banter::ws::DEFAULT_ROUTE)
-            .map(|t| (banter::ws::DEFAULT_ROUTE.to_owned(), t))
-    }
-}
-
-/// What a connection's writer is asked to do.
-#[derive(Debug)]
-pub(crate) enum Outgoing {
-    /// Send a text frame.
-    Text(String),
-    /// Send a binary frame.
-    Binary(Vec<u8>),
-}
-
-/// One open connection.
-#[derive(Debug)]
-pub(crate) struct Conn {
-    pub(crate) tx: mpsc::Sender<Outgoing>,
-    /// Notified by `DeleteConnection`.
-    pub(crate) close: Notify,
-    pub(crate) connected_at: DateTime<Utc>,
-    pub(crate) last_active: Mutex<DateTime<Utc>>,
-    pub(crate) source_ip: String,
-    pub(crate) user_agent: Option<String>,
-}
-
-impl Conn {
-    pub(crate) fn last_active(&self) -> DateTime<Utc> {
-        *self
-            .last_active
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn touch(&self) {
-        *self
-            .last_active
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Utc::now();
-    }
-}
-
-/// An open WebSocket connection, as the management API's `GetConnection` describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectionInfo {
-    /// API Gateway's connection id.
-    pub connection_id: String,
-    /// When the socket opened.
-    pub connected_at: DateTime<Utc>,
-    /// The client's last data frame (or the connection time).
-    pub last_active_at: DateTime<Utc>,
-    /// The client's address.
-    pub source_ip: String,
-}
-
-/// The open connections by id, and how many connection tasks (socket plus `$disconnect`)
-/// are still running.
-#[derive(Debug, Default)]
-pub(crate) struct Registry {
-    open: Mutex<HashMap<String, Arc<Conn>>>,
-    tasks: std::sync::atomic::AtomicUsize,
-    changed: Notify,
-}
-
-impl Registry {
-    fn open(&self) -> MutexGuard<'_, HashMap<String, Arc<Conn>>> {
-        self.open.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn get(&self, id: &str) -> Option<Arc<Conn>> {
-        self.open().get(id).cloned()
-    }
-
-    /// Opens a connection; its task must end with [`Registry::task_ended`].
-    fn insert(&self, id: String, conn: Arc<Conn>) {
-        self.tasks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.open().insert(id, conn);
-    }
-
-    /// A connection's task (socket and `$disconnect`) is over.
-    fn task_ended(&self) {
-        self.tasks.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-        self.changed.notify_waiters();
-    }
-
-    /// Removes a connection; returns it if it was open.
-    pub(crate) fn remove(&self, id: &str) -> Option<Arc<Conn>> {
-        let removed = self.open().remove(id);
-        self.changed.notify_waiters();
-        removed
-    }
-
-    pub(crate) fn list(&self) -> Vec<ConnectionInfo> {
-        self.open()
-            .iter()
-            .map(|(id, c)| ConnectionInfo {
-                connection_id: id.clone(),
-                connected_at: c.connected_at,
-                last_active_at: c.last_active(),
-                source_ip: c.source_ip.clone(),
-            })
-            .collect()
-    }
-
-    /// Resolves once no connection is open and every `$disconnect` has been delivered.
-    pub(crate) async fn drained(&self) {
-        loop {
-            let notified = self.changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.open().is_empty() && self.tasks.load(std::sync::atomic::Ordering::SeqCst) == 0 {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
 
 /// What every event of one connection repeats.
 #[derive(Debug, Clone)]
@@ -721,25 +510,5 @@ async fn disconnect(shared: &Shared, meta: &Meta, code: u16, reason: &str) {
                 "$disconnect failed"
             );
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn route_selection_reads_a_body_path() {
-        let s = RouteSelection::parse("$request.body.action").unwrap();
-        assert_eq!(s.select(r#"{"action":"send"}"#).as_deref(), Some("send"));
-        assert_eq!(s.select(r#"{"type":"ping"}"#), None);
-        assert_eq!(s.select("not json"), None);
-        let nested = RouteSelection::parse("${request.body.meta.kind}").unwrap();
-        assert_eq!(
-            nested.select(r#"{"meta":{"kind":"x"}}"#).as_deref(),
-            Some("x")
-        );
-        assert!(RouteSelection::parse("$request.header.x").is_err());
-        assert!(RouteSelection::parse("$request.body.").is_err());
     }
 }

@@ -8,59 +8,11 @@
 //! `connections × item size` bytes. It is an optimistic model of the naive design: the time
 //! the Scan adds to the fan-out's duration is not charged.
 
-use serde::{Deserialize, Serialize};
-
 use super::accounting::units;
+pub use super::costs::Costs;
 use super::phase::Phase;
 use super::pricing::{Functions, Prices};
 use super::results::{AudienceRun, Dollars};
-
-/// One line of a cost breakdown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Line {
-    /// What is paid for.
-    pub component: String,
-    /// Billed quantity per comment (units, requests, messages, GB-s, GB).
-    pub quantity: f64,
-    /// Dollars per comment.
-    pub dollars: f64,
-}
-
-/// A cost breakdown per comment.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Costs {
-    /// Each component.
-    pub lines: Vec<Line>,
-}
-
-impl Costs {
-    /// Dollars per comment.
-    pub fn per_comment(&self) -> f64 {
-        self.lines.iter().map(|l| l.dollars).sum()
-    }
-
-    /// Dollars per million comments.
-    pub fn per_million(&self) -> f64 {
-        self.per_comment() * 1e6
-    }
-
-    /// Dollars per comment of the line named `component` (0 when absent).
-    pub fn of(&self, component: &str) -> f64 {
-        self.lines
-            .iter()
-            .filter(|l| l.component == component)
-            .map(|l| l.dollars)
-            .sum()
-    }
-
-    fn push(&mut self, component: &str, quantity: f64, dollars: f64) {
-        self.lines.push(Line {
-            component: component.into(),
-            quantity,
-            dollars,
-        });
-    }
-}
 
 /// The line names, in report order.
 pub mod component {

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::Costs;
+use super::costs::Costs;
 use super::phase::Phase;
 use super::pricing::{Functions, Prices};
 
