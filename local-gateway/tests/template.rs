@@ -39,7 +39,7 @@ fn every_template_route_has_a_handler_and_every_handler_a_route() {
         );
     }
     // What the gateway will serve, read from the template.
-    let expected_routes: usize = banter::rest::all_routes()
+    let expected_routes: usize = banter::functions::all_routes()
         .iter()
         .map(|(_, r)| r.len())
         .sum();

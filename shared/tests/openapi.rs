@@ -1,7 +1,7 @@
 //! `docs/openapi.yaml` against the code and the template.
 //!
 //! * The document is OpenAPI 3.1 and every `$ref` in it resolves (and every component is used).
-//! * Its operations are exactly the route keys of `banter::rest::all_routes()`, and those are
+//! * Its operations are exactly the route keys of `banter::functions::all_routes()`, and those are
 //!   exactly the `HttpApi` routes of `template.yaml` (each function's routes on one resource).
 //! * Every operation has an `operationId`, its function as tag, its path parameters, the
 //!   shared error schema on its 4xx/5xx answers, and the security the code applies: none for
@@ -80,7 +80,7 @@ fn load_template() -> Deployment {
 /// Route key → the function (module) serving it, from the code.
 fn code_routes() -> BTreeMap<String, &'static str> {
     let mut routes = BTreeMap::new();
-    for (function, keys) in rest::all_routes() {
+    for (function, keys) in banter::functions::all_routes() {
         for key in keys {
             if let Some(other) = routes.insert((*key).to_owned(), function) {
                 panic!("{key} is served by both {other} and {function}");
@@ -137,12 +137,12 @@ fn compare_routes(
     let mut problems = Vec::new();
     if !missing.is_empty() {
         problems.push(format!(
-            "{what} lacks these routes of banter::rest::all_routes(): {missing:?}"
+            "{what} lacks these routes of banter::functions::all_routes(): {missing:?}"
         ));
     }
     if !extra.is_empty() {
         problems.push(format!(
-            "{what} has routes that banter::rest::all_routes() does not serve: {extra:?}"
+            "{what} has routes that banter::functions::all_routes() does not serve: {extra:?}"
         ));
     }
     if problems.is_empty() {
@@ -1017,7 +1017,7 @@ fn the_operations_are_exactly_the_code_routes() {
     let expected: BTreeSet<String> = code_routes().into_keys().collect();
     assert_eq!(
         expected.len(),
-        rest::all_routes()
+        banter::functions::all_routes()
             .iter()
             .map(|(_, r)| r.len())
             .sum::<usize>()
@@ -1090,7 +1090,10 @@ fn every_operation_is_identified_tagged_and_declares_its_path_parameters() {
     }
     assert_eq!(
         tags,
-        rest::all_routes().iter().map(|(f, _)| *f).collect(),
+        banter::functions::all_routes()
+            .iter()
+            .map(|(f, _)| *f)
+            .collect(),
         "one tag per function"
     );
 }

@@ -532,7 +532,7 @@ async fn send_sample(app: &banter::app::App, name: &str, call: &Call) -> Resp {
         .strip_prefix("http-")
         .and_then(|n| n.split(['-', '.']).next())
         .unwrap_or_default();
-    let routes = rest::all_routes()
+    let routes = banter::functions::all_routes()
         .into_iter()
         .find(|(f, _)| *f == function)
         .map(|(_, r)| r)
@@ -581,7 +581,7 @@ async fn every_sample_event_is_served_by_its_function() {
 
     // Every route of the four functions has a sample.
     let covered: BTreeSet<String> = names.iter().map(|n| Call::sample(n).route_key()).collect();
-    for (function, routes) in rest::all_routes() {
+    for (function, routes) in banter::functions::all_routes() {
         if ["auth", "users", "events", "health"].contains(&function) {
             for route in routes {
                 assert!(covered.contains(*route), "no sample for {route}");

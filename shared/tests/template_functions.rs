@@ -5,7 +5,7 @@
 //!   (`Metadata.BuildProperties.Binary`), and every function is built from one of them, the
 //!   same way (cargo-lambda, `provided.al2023`, arm64, `bootstrap`, the workspace root);
 //! - the HTTP API's routes (the functions' `HttpApi` events) are exactly the route keys of
-//!   `banter::rest::all_routes()`, each on the function of its name, with payload 2.0;
+//!   `banter::functions::all_routes()`, each on the function of its name, with payload 2.0;
 //! - the WebSocket API has exactly the routes `$connect`, `$disconnect` and `$default`, each an
 //!   `AWS_PROXY` integration of `ws-connect`, `ws-disconnect`, `ws-default`, invokable by API
 //!   Gateway from that API only, deployed by a deployment that waits for all three;
@@ -233,7 +233,7 @@ fn function_mismatches(d: &Deployment, binaries: &BTreeMap<String, String>) -> V
 }
 
 /// The HTTP API routes of the template against `expected` (function name → route keys, as
-/// `banter::rest::all_routes()` gives them).
+/// `banter::functions::all_routes()` gives them).
 fn route_mismatches(d: &Deployment, expected: &[(&str, &[&str])]) -> Vec<String> {
     let mut problems = Vec::new();
     let http_apis: Vec<String> = d
@@ -698,7 +698,7 @@ fn the_workspace_has_the_expected_function_binaries() {
     ] {
         assert!(found.contains(name), "{name} missing from {found:?}");
     }
-    for (name, _) in banter::rest::all_routes() {
+    for (name, _) in banter::functions::all_routes() {
         assert!(
             found.contains(name),
             "REST function {name} is not a workspace binary"
@@ -725,7 +725,7 @@ fn one_function_per_workspace_binary() {
 fn http_routes_are_exactly_the_rest_routes_on_their_functions() {
     report(
         "REST routes",
-        &route_mismatches(&load_deployment(), &banter::rest::all_routes()),
+        &route_mismatches(&load_deployment(), &banter::functions::all_routes()),
     );
 }
 
@@ -825,7 +825,7 @@ fn yaml(s: &str) -> Value {
 fn checks_detect_drift() {
     let deployment = load_deployment();
     let original = deployment.document.clone();
-    let routes = banter::rest::all_routes();
+    let routes = banter::functions::all_routes();
     let bins = binaries();
     let baseline = all_mismatches(&deployment, &bins, &routes);
     // Drift is judged against the template as it is: a route another engineer has not added to

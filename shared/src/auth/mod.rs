@@ -14,6 +14,7 @@
 //! Neither a password nor a token ever appears in an error text or a log line.
 
 pub mod jwks;
+pub mod jwks_verifier;
 pub mod keys;
 pub mod password;
 pub mod sessions;

@@ -138,6 +138,15 @@ rest_functions! {
     Health => health, "`health`: the health check.";
 }
 
+/// Every REST function's name with its routes, for the checks that hold code, template and
+/// documents together.
+pub fn all_routes() -> Vec<(&'static str, &'static [&'static str])> {
+    RestFunction::ALL
+        .iter()
+        .map(|f| (f.name(), f.routes()))
+        .collect()
+}
+
 impl RestFunction {
     /// The REST function of module / binary `name`.
     pub fn from_name(name: &str) -> Option<Self> {

@@ -8,12 +8,3 @@ pub mod events;
 pub mod health;
 pub mod messages;
 pub mod users;
-
-/// Every REST function's name with its routes (from [`crate::functions::RestFunction`]), for
-/// the template and local-gateway checks.
-pub fn all_routes() -> Vec<(&'static str, &'static [&'static str])> {
-    crate::functions::RestFunction::ALL
-        .iter()
-        .map(|f| (f.name(), f.routes()))
-        .collect()
-}

@@ -19,7 +19,7 @@ where
 /// Serves `call` with the route function of the function whose `ROUTES` list its route key.
 pub async fn serve(app: &App, call: &Call) -> Resp {
     let key = call.route_key();
-    let function = rest::all_routes()
+    let function = banter::functions::all_routes()
         .into_iter()
         .find(|(_, routes)| routes.contains(&key.as_str()))
         .map(|(function, _)| function)
