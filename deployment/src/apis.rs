@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_yaml_ng::Value;
 
-use crate::document::{get, path, ref_target};
+use crate::document::{Document, get, path, ref_target};
 use crate::reader::Reader;
 
 /// The route selection expression API Gateway uses when the template sets none.
@@ -135,6 +135,26 @@ fn default_route(function: &str, declared_by: &str) -> HttpRoute {
     }
 }
 
+/// What the API readers gather before the model gets it.
+#[derive(Default)]
+struct Apis {
+    /// HTTP API logical id → its CORS settings.
+    cors_by_api: BTreeMap<String, Option<Cors>>,
+    /// WebSocket APIs by logical id.
+    ws_apis: BTreeMap<String, WebSocketApi>,
+    /// Logical ids of the `HTTP` `AWS::ApiGatewayV2::Api`s.
+    http_v2: BTreeSet<String>,
+    /// Integration id → the function it proxies to (`None` when it cannot be followed).
+    integrations: BTreeMap<String, Option<String>>,
+}
+
+/// The API a v2 resource's `ApiId` refers to.
+fn api_of(doc: &Document<'_>, props: Option<&Value>) -> Option<Result<String, String>> {
+    props
+        .and_then(|p| get(p, "ApiId"))
+        .map(|v| doc.reference_to(v, &["AWS::ApiGatewayV2::Api"]))
+}
+
 impl Reader<'_> {
     /// Records the route of a function's `HttpApi` event.
     pub(crate) fn add_http_event_route(
@@ -212,12 +232,21 @@ impl Reader<'_> {
     }
 
     pub(crate) fn read_apis(&mut self) {
+        let mut apis = Apis::default();
+        self.read_http_api_cors(&mut apis);
+        self.read_v2_apis(&mut apis);
+        self.read_integrations(&mut apis);
+        self.read_v2_routes(&mut apis);
+        self.read_deployments(&mut apis);
+        self.read_stages(&mut apis);
+        self.finish_apis(apis);
+    }
+
+    /// The CORS settings of SAM's HTTP APIs (the implicit one from `Globals.HttpApi`).
+    fn read_http_api_cors(&mut self, apis: &mut Apis) {
         let doc = self.doc;
-        let root = doc.root();
-        let global_cors = path(root, &["Globals", "HttpApi", "CorsConfiguration"]);
-        // SAM HTTP APIs.
-        let mut cors_by_api: BTreeMap<String, Option<Cors>> = BTreeMap::new();
-        cors_by_api.insert(
+        let global_cors = path(doc.root(), &["Globals", "HttpApi", "CorsConfiguration"]);
+        apis.cors_by_api.insert(
             IMPLICIT_HTTP_API.into(),
             global_cors.and_then(|c| self.cors(c)),
         );
@@ -225,11 +254,14 @@ impl Reader<'_> {
             let cors = path(resource, &["Properties", "CorsConfiguration"])
                 .or(global_cors)
                 .and_then(|c| self.cors(c));
-            cors_by_api.insert(id, cors);
+            apis.cors_by_api.insert(id, cors);
         }
-        // API Gateway v2 APIs, their integrations, routes and stages.
-        let mut ws_apis: BTreeMap<String, WebSocketApi> = BTreeMap::new();
-        let mut http_v2: BTreeSet<String> = BTreeSet::new();
+    }
+
+    /// `AWS::ApiGatewayV2::Api`s: the WebSocket APIs, and the HTTP ones with their CORS.
+    fn read_v2_apis(&mut self, apis: &mut Apis) {
+        let doc = self.doc;
+        // API Gateway v2 APIs, their apis.integrations, routes and stages.
         for (id, resource) in doc.resources_of("AWS::ApiGatewayV2::Api") {
             let props = get(resource, "Properties");
             let setting = |key: &str| props.and_then(|p| get(p, key)).and_then(|v| doc.scalar(v));
@@ -237,7 +269,7 @@ impl Reader<'_> {
             match protocol.as_str() {
                 "WEBSOCKET" => {
                     let route_selection = setting("RouteSelectionExpression");
-                    ws_apis.insert(
+                    apis.ws_apis.insert(
                         id.clone(),
                         WebSocketApi {
                             logical_id: id,
@@ -257,22 +289,20 @@ impl Reader<'_> {
                     let cors = props
                         .and_then(|p| get(p, "CorsConfiguration"))
                         .and_then(|c| self.cors(c));
-                    cors_by_api.insert(id.clone(), cors);
-                    http_v2.insert(id);
+                    apis.cors_by_api.insert(id.clone(), cors);
+                    apis.http_v2.insert(id);
                 }
                 other => self.problem(format!(
                     "API {id}: ProtocolType {other:?} is neither WEBSOCKET nor HTTP"
                 )),
             }
         }
-        let api_kinds = ["AWS::ApiGatewayV2::Api"];
-        let api_of = |props: Option<&Value>| {
-            props
-                .and_then(|p| get(p, "ApiId"))
-                .map(|v| doc.reference_to(v, &api_kinds))
-        };
+    }
+
+    /// Integrations: which function each proxies to; the WebSocket API's are kept whole.
+    fn read_integrations(&mut self, apis: &mut Apis) {
+        let doc = self.doc;
         // integration id → function id (None when it cannot be followed).
-        let mut integrations: BTreeMap<String, Option<String>> = BTreeMap::new();
         for (id, resource) in doc.resources_of("AWS::ApiGatewayV2::Integration") {
             let props = get(resource, "Properties");
             let kind = props
@@ -282,8 +312,8 @@ impl Reader<'_> {
             let function = props
                 .and_then(|p| get(p, "IntegrationUri"))
                 .map(|v| doc.reference_to(v, &["AWS::Serverless::Function"]));
-            if let Some(Ok(api)) = api_of(props)
-                && let Some(ws) = ws_apis.get_mut(&api)
+            if let Some(Ok(api)) = api_of(doc, props)
+                && let Some(ws) = apis.ws_apis.get_mut(&api)
             {
                 ws.integrations.insert(
                     id.clone(),
@@ -296,33 +326,38 @@ impl Reader<'_> {
             if kind != "AWS_PROXY" {
                 self.problem(format!(
                     "integration {id}: IntegrationType {kind:?}; only AWS_PROXY (Lambda proxy) \
-                     integrations are emulated"
+                     apis.integrations are emulated"
                 ));
-                integrations.insert(id, None);
+                apis.integrations.insert(id, None);
                 continue;
             }
             match function {
                 Some(Ok(f)) => {
-                    integrations.insert(id, Some(f));
+                    apis.integrations.insert(id, Some(f));
                 }
                 Some(Err(e)) => {
                     self.problem(format!(
                         "integration {id}: IntegrationUri {e} of the template"
                     ));
-                    integrations.insert(id, None);
+                    apis.integrations.insert(id, None);
                 }
                 None => {
                     self.problem(format!("integration {id}: no IntegrationUri"));
-                    integrations.insert(id, None);
+                    apis.integrations.insert(id, None);
                 }
             }
         }
+    }
+
+    /// `AWS::ApiGatewayV2::Route`s: the WebSocket API's routes, and routes of HTTP v2 APIs.
+    fn read_v2_routes(&mut self, apis: &mut Apis) {
+        let doc = self.doc;
         for (id, resource) in doc.resources_of("AWS::ApiGatewayV2::Route") {
             let Some(props) = get(resource, "Properties") else {
                 self.problem(format!("route {id}: no Properties"));
                 continue;
             };
-            let api = match api_of(Some(props)) {
+            let api = match api_of(doc, Some(props)) {
                 Some(Ok(a)) => a,
                 Some(Err(e)) => {
                     self.problem(format!("route {id}: ApiId {e} of the template"));
@@ -356,15 +391,15 @@ impl Reader<'_> {
             };
             let function = integration
                 .as_ref()
-                .and_then(|i| integrations.get(i).cloned().flatten());
-            if let Some(ws) = ws_apis.get_mut(&api) {
+                .and_then(|i| apis.integrations.get(i).cloned().flatten());
+            if let Some(ws) = apis.ws_apis.get_mut(&api) {
                 ws.routes.push(WsRoute {
                     route_key: key,
                     logical_id: id,
                     integration,
                     function,
                 });
-            } else if http_v2.contains(&api) {
+            } else if apis.http_v2.contains(&api) {
                 // Without a function the problem is recorded above.
                 let Some(f) = function else { continue };
                 self.out.http_apis.insert(api.clone());
@@ -384,10 +419,15 @@ impl Reader<'_> {
                 self.out.http_routes.push(route);
             }
         }
+    }
+
+    /// The WebSocket API's deployments with what they wait for.
+    fn read_deployments(&mut self, apis: &mut Apis) {
+        let doc = self.doc;
         for (id, resource) in doc.resources_of("AWS::ApiGatewayV2::Deployment") {
             let props = get(resource, "Properties");
-            if let Some(Ok(api)) = api_of(props)
-                && let Some(ws) = ws_apis.get_mut(&api)
+            if let Some(Ok(api)) = api_of(doc, props)
+                && let Some(ws) = apis.ws_apis.get_mut(&api)
             {
                 let depends = get(resource, "DependsOn")
                     .map(|v| doc.strings(v))
@@ -395,12 +435,17 @@ impl Reader<'_> {
                 ws.deployments.insert(id, depends);
             }
         }
+    }
+
+    /// The WebSocket API's stages.
+    fn read_stages(&mut self, apis: &mut Apis) {
+        let doc = self.doc;
         for (id, resource) in doc.resources_of("AWS::ApiGatewayV2::Stage") {
             let props = get(resource, "Properties");
-            let Some(Ok(api)) = api_of(props) else {
+            let Some(Ok(api)) = api_of(doc, props) else {
                 continue;
             };
-            let Some(ws) = ws_apis.get_mut(&api) else {
+            let Some(ws) = apis.ws_apis.get_mut(&api) else {
                 continue;
             };
             let name_value = props.and_then(|p| get(p, "StageName"));
@@ -418,12 +463,16 @@ impl Reader<'_> {
             }
             ws.stages.push(stage);
         }
+    }
+
+    /// Checks what only the whole set can tell, and stores the APIs in the model.
+    fn finish_apis(&mut self, apis: Apis) {
         // A route whose integration is not one of the template is a problem of its own.
-        for ws in ws_apis.values() {
+        for ws in apis.ws_apis.values() {
             for r in &ws.routes {
                 if r.function.is_none()
                     && let Some(i) = &r.integration
-                    && !integrations.contains_key(i)
+                    && !apis.integrations.contains_key(i)
                 {
                     self.out.problems.push(format!(
                         "WebSocket route {}: its integration {i} is not an \
@@ -433,11 +482,11 @@ impl Reader<'_> {
                 }
             }
         }
-        self.out.websocket_apis = ws_apis.into_values().collect();
+        self.out.websocket_apis = apis.ws_apis.into_values().collect();
         self.out.http_cors = self
             .out
             .http_apis
             .iter()
-            .find_map(|a| cors_by_api.get(a).cloned().flatten());
+            .find_map(|a| apis.cors_by_api.get(a).cloned().flatten());
     }
 }

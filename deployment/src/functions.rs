@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_yaml_ng::Value;
 
-use crate::document::{get, path, ref_target};
+use crate::document::{Document, get, path, ref_target};
 use crate::reader::Reader;
 
 /// Lambda's default function timeout (SAM's default when neither the function nor `Globals`
@@ -115,113 +115,97 @@ pub struct HttpEvent {
 
 impl Reader<'_> {
     pub(crate) fn read_functions(&mut self) {
-        let doc = self.doc;
-        let root = doc.root();
-        let globals = path(root, &["Globals", "Function"]).unwrap_or(&Value::Null);
-        for (id, resource) in doc.resources_of("AWS::Serverless::Function") {
-            let props = get(resource, "Properties").unwrap_or(&Value::Null);
-            let own_or_global = |key: &str| get(props, key).or_else(|| get(globals, key));
-            let binary = path(resource, &["Metadata", "BuildProperties", "Binary"])
-                .and_then(|v| doc.scalar(v))
-                .or_else(|| {
-                    own_or_global("CodeUri")
-                        .and_then(|v| doc.scalar(v))
-                        .and_then(|uri| {
-                            uri.trim_end_matches('/')
-                                .rsplit('/')
-                                .next()
-                                .map(str::to_owned)
-                        })
-                        .filter(|b| b != ".")
-                });
-            let Some(binary) = binary.filter(|b| !b.is_empty()) else {
-                self.problem(format!(
-                    "function {id}: no Metadata.BuildProperties.Binary (nor CodeUri) names its \
-                     binary"
-                ));
-                continue;
-            };
-            let timeout = match doc.number(own_or_global("Timeout")) {
-                None => DEFAULT_FUNCTION_TIMEOUT,
-                Some(Ok(secs)) => Duration::from_secs(secs),
-                Some(Err(e)) => {
-                    self.problem(format!("function {id}: Timeout {e}"));
-                    DEFAULT_FUNCTION_TIMEOUT
-                }
-            };
-            let memory_mb = match doc.number(own_or_global("MemorySize")) {
-                None => DEFAULT_MEMORY_MB,
-                Some(Ok(mb)) => u32::try_from(mb).unwrap_or(u32::MAX),
-                Some(Err(e)) => {
-                    self.problem(format!("function {id}: MemorySize {e}"));
-                    DEFAULT_MEMORY_MB
-                }
-            };
-            let properties = GLOBAL_SCALARS
-                .iter()
-                .filter_map(|key| {
-                    let v = own_or_global(key).and_then(|v| doc.scalar(v))?;
-                    Some(((*key).to_owned(), v))
-                })
-                .collect();
-            let variables = |v: &Value| -> Vec<(String, Value)> {
-                path(v, &["Environment", "Variables"])
-                    .and_then(Value::as_mapping)
-                    .map(|m| {
-                        m.iter()
-                            .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.clone())))
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            };
-            let mut environment: BTreeMap<String, Value> = variables(globals).into_iter().collect();
-            environment.extend(variables(props));
-            let queue_variables = environment
-                .iter()
-                .filter_map(|(name, value)| {
-                    let queue = doc.reference_to(value, &["AWS::SQS::Queue"]).ok()?;
-                    Some((name.clone(), queue))
-                })
-                .collect();
-            let mut function = Function {
-                logical_id: id.clone(),
-                binary,
-                build_method: get(resource, "Metadata")
-                    .and_then(|m| get(m, "BuildMethod"))
-                    .and_then(|v| doc.scalar(v)),
-                properties,
-                memory_mb,
-                timeout,
-                architectures: own_or_global("Architectures")
-                    .map(|v| doc.strings(v))
-                    .unwrap_or_default(),
-                environment,
-                queue_variables,
-                log_group: path(props, &["LoggingConfig", "LogGroup"])
-                    .and_then(ref_target)
-                    .map(str::to_owned),
-                policies: get(props, "Policies").cloned().unwrap_or(Value::Null),
-                events: BTreeMap::new(),
-            };
-            let events = get(props, "Events")
-                .and_then(Value::as_mapping)
-                .cloned()
-                .unwrap_or_default();
-            for (name, event) in &events {
-                let name = name.as_str().unwrap_or("?").to_owned();
-                let kind = get(event, "Type").and_then(Value::as_str).unwrap_or("");
-                let eprops = get(event, "Properties");
-                let read = match kind {
-                    "HttpApi" => FunctionEvent::HttpApi(self.read_http_event(&id, &name, eprops)),
-                    "SQS" => FunctionEvent::Sqs {
-                        queue: self.read_sqs_event(&id, &name, eprops),
-                    },
-                    other => FunctionEvent::Other(other.to_owned()),
-                };
-                function.events.insert(name, read);
+        let globals = path(self.doc.root(), &["Globals", "Function"]).unwrap_or(&Value::Null);
+        for (id, resource) in self.doc.resources_of("AWS::Serverless::Function") {
+            if let Some(function) = self.read_function(&id, resource, globals) {
+                self.out.functions.insert(id, function);
             }
-            self.out.functions.insert(id, function);
         }
+    }
+
+    /// One function, `Globals.Function` under its own properties.
+    fn read_function(&mut self, id: &str, resource: &Value, globals: &Value) -> Option<Function> {
+        let doc = self.doc;
+        let props = get(resource, "Properties").unwrap_or(&Value::Null);
+        let own_or_global = |key: &str| get(props, key).or_else(|| get(globals, key));
+        let Some(binary) = binary_of(doc, resource, own_or_global("CodeUri")) else {
+            self.problem(format!(
+                "function {id}: no Metadata.BuildProperties.Binary (nor CodeUri) names its \
+                 binary"
+            ));
+            return None;
+        };
+        let timeout = match doc.number(own_or_global("Timeout")) {
+            None => DEFAULT_FUNCTION_TIMEOUT,
+            Some(Ok(secs)) => Duration::from_secs(secs),
+            Some(Err(e)) => {
+                self.problem(format!("function {id}: Timeout {e}"));
+                DEFAULT_FUNCTION_TIMEOUT
+            }
+        };
+        let memory_mb = match doc.number(own_or_global("MemorySize")) {
+            None => DEFAULT_MEMORY_MB,
+            Some(Ok(mb)) => u32::try_from(mb).unwrap_or(u32::MAX),
+            Some(Err(e)) => {
+                self.problem(format!("function {id}: MemorySize {e}"));
+                DEFAULT_MEMORY_MB
+            }
+        };
+        let properties = GLOBAL_SCALARS
+            .iter()
+            .filter_map(|key| {
+                let v = own_or_global(key).and_then(|v| doc.scalar(v))?;
+                Some(((*key).to_owned(), v))
+            })
+            .collect();
+        let environment = environment(globals, props);
+        let queue_variables = environment
+            .iter()
+            .filter_map(|(name, value)| {
+                let queue = doc.reference_to(value, &["AWS::SQS::Queue"]).ok()?;
+                Some((name.clone(), queue))
+            })
+            .collect();
+        Some(Function {
+            logical_id: id.to_owned(),
+            binary,
+            build_method: get(resource, "Metadata")
+                .and_then(|m| get(m, "BuildMethod"))
+                .and_then(|v| doc.scalar(v)),
+            properties,
+            memory_mb,
+            timeout,
+            architectures: own_or_global("Architectures")
+                .map(|v| doc.strings(v))
+                .unwrap_or_default(),
+            environment,
+            queue_variables,
+            log_group: path(props, &["LoggingConfig", "LogGroup"])
+                .and_then(ref_target)
+                .map(str::to_owned),
+            policies: get(props, "Policies").cloned().unwrap_or(Value::Null),
+            events: self.read_events(id, props),
+        })
+    }
+
+    /// A function's `Events`, by name.
+    fn read_events(&mut self, id: &str, props: &Value) -> BTreeMap<String, FunctionEvent> {
+        let mut out = BTreeMap::new();
+        let events = get(props, "Events").and_then(Value::as_mapping);
+        for (name, event) in events.into_iter().flatten() {
+            let name = name.as_str().unwrap_or("?").to_owned();
+            let kind = get(event, "Type").and_then(Value::as_str).unwrap_or("");
+            let eprops = get(event, "Properties");
+            let read = match kind {
+                "HttpApi" => FunctionEvent::HttpApi(self.read_http_event(id, &name, eprops)),
+                "SQS" => FunctionEvent::Sqs {
+                    queue: self.read_sqs_event(id, &name, eprops),
+                },
+                other => FunctionEvent::Other(other.to_owned()),
+            };
+            out.insert(name, read);
+        }
+        out
     }
 
     fn read_http_event(&mut self, function: &str, name: &str, props: Option<&Value>) -> HttpEvent {
@@ -239,4 +223,40 @@ impl Reader<'_> {
         self.add_http_event_route(function, name, props, &event);
         event
     }
+}
+
+/// The binary a function runs: `Metadata.BuildProperties.Binary`, else the last component of
+/// its `CodeUri` (unless that is the workspace root).
+fn binary_of(doc: &Document<'_>, resource: &Value, code_uri: Option<&Value>) -> Option<String> {
+    path(resource, &["Metadata", "BuildProperties", "Binary"])
+        .and_then(|v| doc.scalar(v))
+        .or_else(|| {
+            code_uri
+                .and_then(|v| doc.scalar(v))
+                .and_then(|uri| {
+                    uri.trim_end_matches('/')
+                        .rsplit('/')
+                        .next()
+                        .map(str::to_owned)
+                })
+                .filter(|b| b != ".")
+        })
+        .filter(|b| !b.is_empty())
+}
+
+/// `Environment.Variables`: `Globals.Function`'s, the function's over them.
+fn environment(globals: &Value, props: &Value) -> BTreeMap<String, Value> {
+    let variables = |v: &Value| -> Vec<(String, Value)> {
+        path(v, &["Environment", "Variables"])
+            .and_then(Value::as_mapping)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.clone())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut environment: BTreeMap<String, Value> = variables(globals).into_iter().collect();
+    environment.extend(variables(props));
+    environment
 }
