@@ -281,6 +281,7 @@ fn bar(len: usize, what: &str) -> ProgressBar {
     pb
 }
 
+/// One run: a fresh gateway and audience, the comments sent and counted, the results.
 async fn run_one(
     options: &Options,
     n: usize,
@@ -293,55 +294,142 @@ async fn run_one(
         t.as_millis(),
         options.comments,
     );
-    let fanout = options.fanout.clone();
-    let gw = clients::start_gateway(GatewaySettings {
-        post_latency: t,
-        fanout: fanout.clone(),
-        shard_pollers: options.shard_environments,
-    })
-    .await?;
-    let app = gw.app().clone();
-    let sender_user = clients::create_users(&app, 1, "sender").await?[0];
-    let event = clients::live_event(&app, sender_user, "fan-out benchmark").await?;
-    let users = clients::create_users(&app, n, "fan").await?;
-    let tokens = clients::access_tokens(&app, &users)?;
-
-    let connecting = bar(n, "connecting + subscribing");
-    let started = Instant::now();
-    let mut audience = Audience::open(&gw.ws_url(), Some(event), tokens, |k| {
-        connecting.set_position(k as u64);
-    })
-    .await?;
-    let connect_time = started.elapsed();
-    connecting.finish_and_clear();
-    println!(
-        "  {n} clients connected and subscribed in {:.1} s",
-        connect_time.as_secs_f64()
-    );
-    let open = gw.connections().len();
-    if open < audience.clients() {
-        return Err(format!("only {open} of {n} connections are open").into());
-    }
+    let mut room = Room::open(options, n, t).await?;
     log.take();
-    let load_before = clients::load_average();
-    let cpu_before = clients::cpu_time();
-    let invocations_before = fanout_invocations(&gw);
+    let before = Usage::now(&room.gw);
+    let mut tally = Tally::new(n, options.comments);
+    let run_time = deliver(options, rate, &mut room, &mut tally).await?;
+    let queue_drained = drain(&mut room, &mut tally).await;
+    let jobs = log.take();
+    let facts = room.close(before, queue_drained, run_time).await?;
+    let summary = tally.summary();
+    let row = row_of(options, n, t, &summary, &jobs);
+    print_run(&row, &summary, &facts);
+    let json = result_json(options, &row, &summary, &jobs, facts);
+    Ok(RunResult {
+        row,
+        json,
+        latencies: tally.latencies(),
+    })
+}
 
-    // The sender: M comment_submit frames at a steady pace; acks name the comments.
-    let sender_token = clients::access_tokens(&app, &[sender_user])?.remove(0);
-    let socket = clients::connect(&gw.ws_url(), &sender_token, None).await?;
+/// The stack of one run: the gateway, the live event, its sender and the subscribed audience.
+struct Room {
+    gw: banter_local::RunningGateway,
+    sender_token: String,
+    event: banter::ids::EventId,
+    audience: Audience,
+    connect_time: Duration,
+}
+
+impl Room {
+    /// Starts a gateway whose posts take `t`, a live event, and `n` subscribed clients.
+    async fn open(options: &Options, n: usize, t: Duration) -> Result<Self, BoxError> {
+        let gw = clients::start_gateway(GatewaySettings {
+            post_latency: t,
+            fanout: options.fanout.clone(),
+            shard_pollers: options.shard_environments,
+        })
+        .await?;
+        let app = gw.app().clone();
+        let sender_user = clients::create_users(&app, 1, "sender").await?[0];
+        let event = clients::live_event(&app, sender_user, "fan-out benchmark").await?;
+        let users = clients::create_users(&app, n, "fan").await?;
+        let tokens = clients::access_tokens(&app, &users)?;
+        let sender_token = clients::access_tokens(&app, &[sender_user])?.remove(0);
+
+        let connecting = bar(n, "connecting + subscribing");
+        let started = Instant::now();
+        let audience = Audience::open(&gw.ws_url(), Some(event), tokens, |k| {
+            connecting.set_position(k as u64);
+        })
+        .await?;
+        let connect_time = started.elapsed();
+        connecting.finish_and_clear();
+        println!(
+            "  {n} clients connected and subscribed in {:.1} s",
+            connect_time.as_secs_f64()
+        );
+        let open = gw.connections().len();
+        if open < audience.clients() {
+            return Err(format!("only {open} of {n} connections are open").into());
+        }
+        Ok(Self {
+            gw,
+            sender_token,
+            event,
+            audience,
+            connect_time,
+        })
+    }
+
+    /// Stops the audience and the gateway, and gathers the run's facts.
+    async fn close(
+        self,
+        before: Usage,
+        queue_drained: bool,
+        run_time: Duration,
+    ) -> Result<RunFacts, BoxError> {
+        let after = Usage::now(&self.gw);
+        let dropped = self.audience.dropped().len();
+        let queue_left = queue_len(&self.gw);
+        let dead_letters = self.gw.dead_letters().await.map(|d| d.len()).unwrap_or(0);
+        let clients_cpu = self.audience.close().await?;
+        self.gw.shutdown().await;
+        Ok(RunFacts {
+            connect_time: self.connect_time,
+            run_time,
+            dropped,
+            queue_drained,
+            queue_left,
+            dead_letters,
+            gateway_cpu: match (before.cpu, after.cpu) {
+                (Some(a), Some(b)) => b.saturating_sub(a),
+                _ => Duration::ZERO,
+            },
+            clients_cpu,
+            load: (before.load, after.load),
+            invocations: after.invocations.saturating_sub(before.invocations),
+        })
+    }
+}
+
+/// This process's CPU, the load average and the fan-out invocations at one moment.
+struct Usage {
+    load: Option<f64>,
+    cpu: Option<Duration>,
+    invocations: u64,
+}
+
+impl Usage {
+    fn now(gw: &banter_local::RunningGateway) -> Self {
+        Self {
+            load: clients::load_average(),
+            cpu: clients::cpu_time(),
+            invocations: fanout_invocations(gw),
+        }
+    }
+}
+
+/// The sender sends M `comment_submit` frames at a steady pace (acks name the comments) while
+/// every broadcast is counted; returns when every client has every comment, or `settle` after
+/// the last was sent.
+async fn deliver(
+    options: &Options,
+    rate: f64,
+    room: &mut Room,
+    tally: &mut Tally,
+) -> Result<Duration, BoxError> {
+    let socket = clients::connect(&room.gw.ws_url(), &room.sender_token, None).await?;
     let (tx, mut sent_rx) = mpsc::unbounded_channel();
     let sender = tokio::spawn(send_comments(
         socket,
-        event.to_string(),
+        room.event.to_string(),
         options.comments,
         Duration::from_secs_f64(1.0 / rate),
         tx,
     ));
-
-    let expected = n * options.comments;
-    let delivering = bar(expected, "deliveries");
-    let mut tally = Tally::new(n, options.comments);
+    let delivering = bar(room.audience.clients() * options.comments, "deliveries");
     let mut last_sent: Option<Instant> = None;
     let mut sent = 0;
     let run_started = Instant::now();
@@ -362,24 +450,20 @@ async fn run_one(
                     None => return Err("the sender stopped early".into()),
                 }
             }
-            receipt = audience.recv() => {
+            receipt = room.audience.recv() => {
                 let Some(r) = receipt else {
                     return Err("every client worker stopped".into());
                 };
-                if r.frame_type == "comment_broadcast" && let Some(id) = &r.id {
-                    tally.received(r.client, id, r.at);
-                }
+                count(tally, &r);
                 // Take what else is waiting before redrawing.
-                while let Some(r) = audience.try_recv() {
-                    if r.frame_type == "comment_broadcast" && let Some(id) = &r.id {
-                        tally.received(r.client, id, r.at);
-                    }
+                while let Some(r) = room.audience.try_recv() {
+                    count(tally, &r);
                 }
                 delivering.set_position(tally.unique() as u64);
                 delivering.set_message(format!(
                     "deliveries ({} dup, {} dropped)",
                     tally.duplicates(),
-                    audience.dropped().len()
+                    room.audience.dropped().len()
                 ));
             }
             () = async {
@@ -396,37 +480,35 @@ async fn run_one(
     let run_time = run_started.elapsed();
     delivering.finish_and_clear();
     sender.abort();
+    Ok(run_time)
+}
 
-    // A job left in the queue would run again and deliver twice: wait for the queue to empty,
-    // and keep counting receipts (late duplicates) meanwhile.
-    let queue_drained = wait_for_empty_queue(&gw, Duration::from_secs(10)).await;
-    let linger = Instant::now() + Duration::from_millis(500);
-    while let Ok(Some(r)) = tokio::time::timeout_at(linger, audience.recv()).await {
-        if r.frame_type == "comment_broadcast"
-            && let Some(id) = &r.id
-        {
-            tally.received(r.client, id, r.at);
-        }
+/// Counts a receipt that is a comment broadcast.
+fn count(tally: &mut Tally, r: &clients::Receipt) {
+    if r.frame_type == "comment_broadcast"
+        && let Some(id) = &r.id
+    {
+        tally.received(r.client, id, r.at);
     }
-    let jobs = log.take();
-    let invocations = fanout_invocations(&gw).saturating_sub(invocations_before);
-    let gateway_cpu = match (cpu_before, clients::cpu_time()) {
-        (Some(a), Some(b)) => b.saturating_sub(a),
-        _ => Duration::ZERO,
-    };
-    let load_after = clients::load_average();
-    let dropped = audience.dropped().len();
-    let queue_left = queue_len(&gw);
-    let dead_letters = gw.dead_letters().await.map(|d| d.len()).unwrap_or(0);
-    let clients_cpu = audience.close().await?;
-    gw.shutdown().await;
+}
 
-    let summary = tally.summary();
-    let latencies = tally.latencies();
+/// A job left in the queue would run again and deliver twice: waits for the queue to empty,
+/// and keeps counting receipts (late duplicates) meanwhile. Whether the queue drained.
+async fn drain(room: &mut Room, tally: &mut Tally) -> bool {
+    let queue_drained = wait_for_empty_queue(&room.gw, Duration::from_secs(10)).await;
+    let linger = Instant::now() + Duration::from_millis(500);
+    while let Ok(Some(r)) = tokio::time::timeout_at(linger, room.audience.recv()).await {
+        count(tally, &r);
+    }
+    queue_drained
+}
+
+/// The table row of a run.
+fn row_of(options: &Options, n: usize, t: Duration, summary: &Summary, jobs: &[JobEnd]) -> Row {
+    let concurrency = options.fanout.concurrency;
     let shards = jobs.iter().map(|j| j.shards).max().unwrap_or(0).max(1);
-    let bound =
-        (!t.is_zero()).then(|| t.mul_f64(n as f64 / (fanout.concurrency as f64 * shards as f64)));
-    let row = Row {
+    let bound = (!t.is_zero()).then(|| t.mul_f64(n as f64 / (concurrency as f64 * shards as f64)));
+    Row {
         clients: n,
         post_latency: t,
         latency: summary.latency_ms,
@@ -435,11 +517,15 @@ async fn run_one(
         deliveries_per_second: summary.deliveries_per_second,
         lost: summary.lost,
         duplicated: summary.duplicated,
-        concurrency: fanout.concurrency,
+        concurrency,
         shards,
         bound,
         floor: None,
-    };
+    }
+}
+
+/// Prints a run's figures, and a warning when something was off.
+fn print_run(row: &Row, summary: &Summary, facts: &RunFacts) {
     println!(
         "  latency p50 {:.1} / p95 {:.1} / p99 {:.1} / max {:.1} ms; to all p50 {:.1} ms; \
          {:.0} deliveries/s during a fan-out ({:.0} over the run); lost {}, duplicated {}; \
@@ -453,48 +539,28 @@ async fn run_one(
         row.deliveries_per_second,
         row.lost,
         row.duplicated,
-        bound.map_or("0".into(), |b| format!("{:.1} ms", b.as_secs_f64() * 1e3)),
+        row.bound
+            .map_or("0".into(), |b| format!("{:.1} ms", b.as_secs_f64() * 1e3)),
         row.ratio().map_or("–".into(), |x| format!("{x:.2}")),
     );
-    if dropped > 0 || !queue_drained || dead_letters > 0 {
+    if facts.dropped > 0 || !facts.queue_drained || facts.dead_letters > 0 {
         println!(
-            "  WARNING: {dropped} sockets closed on their own, queue drained: {queue_drained} \
-             ({queue_left} jobs left), {dead_letters} dead letters"
+            "  WARNING: {} sockets closed on their own, queue drained: {} ({} jobs left), {} \
+             dead letters",
+            facts.dropped, facts.queue_drained, facts.queue_left, facts.dead_letters
         );
     }
     if summary.delivered > 0 {
         let us = |cpu: Duration| cpu.as_secs_f64() * 1e6 / summary.delivered as f64;
+        let (load_before, load_after) = facts.load;
         println!(
             "  CPU per delivery: gateway process {:.0} µs, client workers {:.0} µs; load average {} → {}",
-            us(gateway_cpu),
-            us(clients_cpu),
+            us(facts.gateway_cpu),
+            us(facts.clients_cpu),
             load_before.map_or("?".into(), |l| format!("{l:.1}")),
             load_after.map_or("?".into(), |l| format!("{l:.1}")),
         );
     }
-    let json = result_json(
-        options,
-        &row,
-        &summary,
-        &jobs,
-        RunFacts {
-            connect_time,
-            run_time,
-            dropped,
-            queue_drained,
-            queue_left,
-            dead_letters,
-            gateway_cpu,
-            clients_cpu,
-            load: (load_before, load_after),
-            invocations,
-        },
-    );
-    Ok(RunResult {
-        row,
-        json,
-        latencies,
-    })
 }
 
 /// Facts of a run beside the deliveries.
