@@ -61,48 +61,9 @@ pub(crate) fn event(
     request_id: &str,
 ) -> Value {
     let now = chrono::Utc::now();
-    let mut headers: Map<String, Value> = Map::new();
-    let mut cookies: Vec<Value> = Vec::new();
-    for name in request.headers.keys() {
-        let values: Vec<&str> = request
-            .headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        if name.as_str() == "cookie" {
-            for v in values {
-                cookies.extend(
-                    v.split(';')
-                        .map(str::trim)
-                        .filter(|c| !c.is_empty())
-                        .map(|c| Value::String(c.to_owned())),
-                );
-            }
-            continue;
-        }
-        headers.insert(name.as_str().to_owned(), Value::String(values.join(",")));
-    }
+    let (mut headers, cookies) = headers_and_cookies(request.headers);
     let source_ip = request.peer.ip().to_string();
-    let forwarded = match headers.get("x-forwarded-for").and_then(Value::as_str) {
-        Some(existing) => format!("{existing}, {source_ip}"),
-        None => source_ip.clone(),
-    };
-    headers.insert("x-forwarded-for".into(), forwarded.into());
-    headers.insert("x-forwarded-proto".into(), "http".into());
-    headers.insert(
-        "x-forwarded-port".into(),
-        request.local.port().to_string().into(),
-    );
-    headers.insert(
-        "x-amzn-trace-id".into(),
-        format!(
-            "Root=1-{:08x}-{:024x}",
-            now.timestamp(),
-            fastrand::u128(..) >> 32
-        )
-        .into(),
-    );
+    add_forwarding_headers(&mut headers, request, &source_ip, now);
     let user_agent = headers
         .get("user-agent")
         .and_then(Value::as_str)
@@ -113,21 +74,7 @@ pub(crate) fn event(
         .and_then(Value::as_str)
         .map_or_else(|| request.local.to_string(), str::to_owned);
     let domain_prefix = domain.split('.').next().unwrap_or_default().to_owned();
-    let content_type = request
-        .headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok());
-    let (body, base64) = if request.body.is_empty() {
-        (Value::Null, false)
-    } else {
-        match std::str::from_utf8(request.body) {
-            Ok(text) if is_text(content_type) => (Value::String(text.to_owned()), false),
-            _ => (
-                Value::String(base64::engine::general_purpose::STANDARD.encode(request.body)),
-                true,
-            ),
-        }
-    };
+    let (body, base64) = body_of(request);
     let mut e = json!({
         "version": "2.0",
         "routeKey": matched.route_key,
@@ -154,40 +101,107 @@ pub(crate) fn event(
         },
         "isBase64Encoded": base64,
     });
-    let obj = e.as_object_mut();
-    if let Some(obj) = obj {
+    if let Some(obj) = e.as_object_mut() {
         if !cookies.is_empty() {
             obj.insert("cookies".into(), Value::Array(cookies));
         }
         let query = query_parameters(request.raw_query);
         if !query.is_empty() {
-            obj.insert(
-                "queryStringParameters".into(),
-                Value::Object(
-                    query
-                        .into_iter()
-                        .map(|(k, v)| (k, Value::String(v)))
-                        .collect(),
-                ),
-            );
+            obj.insert("queryStringParameters".into(), strings(query));
         }
         if !matched.params.is_empty() {
-            obj.insert(
-                "pathParameters".into(),
-                Value::Object(
-                    matched
-                        .params
-                        .iter()
-                        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                        .collect(),
-                ),
-            );
+            obj.insert("pathParameters".into(), strings(matched.params.clone()));
         }
         if !body.is_null() {
             obj.insert("body".into(), body);
         }
     }
     e
+}
+
+/// The event's headers (lower-case names, repeated values comma-joined) and its `cookies`
+/// (the `cookie` headers split at `;`), as API Gateway passes them.
+fn headers_and_cookies(request_headers: &HeaderMap) -> (Map<String, Value>, Vec<Value>) {
+    let mut headers: Map<String, Value> = Map::new();
+    let mut cookies: Vec<Value> = Vec::new();
+    for name in request_headers.keys() {
+        let values: Vec<&str> = request_headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        if name.as_str() == "cookie" {
+            for v in values {
+                cookies.extend(
+                    v.split(';')
+                        .map(str::trim)
+                        .filter(|c| !c.is_empty())
+                        .map(|c| Value::String(c.to_owned())),
+                );
+            }
+            continue;
+        }
+        headers.insert(name.as_str().to_owned(), Value::String(values.join(",")));
+    }
+    (headers, cookies)
+}
+
+/// The headers API Gateway adds: `x-forwarded-for` (the caller appended), `-proto`, `-port`
+/// and an X-Ray `x-amzn-trace-id`.
+fn add_forwarding_headers(
+    headers: &mut Map<String, Value>,
+    request: &Incoming<'_>,
+    source_ip: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let forwarded = match headers.get("x-forwarded-for").and_then(Value::as_str) {
+        Some(existing) => format!("{existing}, {source_ip}"),
+        None => source_ip.to_owned(),
+    };
+    headers.insert("x-forwarded-for".into(), forwarded.into());
+    headers.insert("x-forwarded-proto".into(), "http".into());
+    headers.insert(
+        "x-forwarded-port".into(),
+        request.local.port().to_string().into(),
+    );
+    headers.insert(
+        "x-amzn-trace-id".into(),
+        format!(
+            "Root=1-{:08x}-{:024x}",
+            now.timestamp(),
+            fastrand::u128(..) >> 32
+        )
+        .into(),
+    );
+}
+
+/// The body as API Gateway passes it: text as is, anything else base64 (with the flag).
+fn body_of(request: &Incoming<'_>) -> (Value, bool) {
+    let content_type = request
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok());
+    if request.body.is_empty() {
+        (Value::Null, false)
+    } else {
+        match std::str::from_utf8(request.body) {
+            Ok(text) if is_text(content_type) => (Value::String(text.to_owned()), false),
+            _ => (
+                Value::String(base64::engine::general_purpose::STANDARD.encode(request.body)),
+                true,
+            ),
+        }
+    }
+}
+
+/// A JSON object of string values.
+fn strings(pairs: impl IntoIterator<Item = (String, String)>) -> Value {
+    Value::Object(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    )
 }
 
 /// The HTTP API's router: everything goes through [`entry`].
