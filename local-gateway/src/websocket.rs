@@ -178,6 +178,7 @@ fn refusal(response: ApiGatewayProxyResponse) -> Response {
     out
 }
 
+/// A handshake: `$connect` decides, then the connection opens and runs until it closes.
 async fn entry(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -202,28 +203,52 @@ async fn entry(
             }
         };
     let now = Utc::now();
-    let (headers, multi_headers) = headers_json(&parts.headers);
-    let query = query_parameters(parts.uri.query().unwrap_or_default());
-    let meta = Meta {
+    let meta = meta_of(&parts.headers, peer, now);
+    let event = connect_event(&shared, &parts, &meta);
+    let response = match shared.ws.routes.get(banter::ws::CONNECT_ROUTE) {
+        None => status(200),
+        Some(target) => match parse_event(event) {
+            Some(e) => invoke(&shared, target, e).await,
+            None => status(500),
+        },
+    };
+    if !(200..300).contains(&response.status_code) {
+        tracing::info!(
+            connection_id = %meta.connection_id,
+            status = response.status_code,
+            "handshake refused by $connect"
+        );
+        return refusal(response);
+    }
+    open(shared, upgrade, &response, meta, now)
+}
+
+/// What API Gateway knows of a connection from its handshake.
+fn meta_of(headers: &HeaderMap, peer: SocketAddr, now: chrono::DateTime<Utc>) -> Meta {
+    Meta {
         connection_id: gateway_id(),
         connected_at_ms: now.timestamp_millis(),
         source_ip: peer.ip().to_string(),
-        user_agent: parts
-            .headers
+        user_agent: headers
             .get("user-agent")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned(),
-        domain: parts
-            .headers
+        domain: headers
             .get("host")
             .and_then(|v| v.to_str().ok())
             .map_or_else(|| peer.to_string(), str::to_owned),
-    };
+    }
+}
+
+/// The `$connect` event of a handshake: headers, query string, request context.
+fn connect_event(shared: &Shared, parts: &axum::http::request::Parts, meta: &Meta) -> Value {
+    let (headers, multi_headers) = headers_json(&parts.headers);
+    let query = query_parameters(parts.uri.query().unwrap_or_default());
     let mut event = json!({
         "headers": headers,
         "multiValueHeaders": multi_headers,
-        "requestContext": context(&shared, &meta, banter::ws::CONNECT_ROUTE, "CONNECT", Map::new()),
+        "requestContext": context(shared, meta, banter::ws::CONNECT_ROUTE, "CONNECT", Map::new()),
         "isBase64Encoded": false,
     });
     if !query.is_empty()
@@ -253,21 +278,18 @@ async fn entry(
             ),
         );
     }
-    let response = match shared.ws.routes.get(banter::ws::CONNECT_ROUTE) {
-        None => status(200),
-        Some(target) => match parse_event(event) {
-            Some(e) => invoke(&shared, target, e).await,
-            None => status(500),
-        },
-    };
-    if !(200..300).contains(&response.status_code) {
-        tracing::info!(
-            connection_id = %meta.connection_id,
-            status = response.status_code,
-            "handshake refused by $connect"
-        );
-        return refusal(response);
-    }
+    event
+}
+
+/// Opens an accepted connection: registers it (frames posted from now on are written once
+/// the upgrade completes) and runs it on the upgraded socket.
+fn open(
+    shared: Arc<Shared>,
+    upgrade: WebSocketUpgrade,
+    response: &ApiGatewayProxyResponse,
+    meta: Meta,
+    now: chrono::DateTime<Utc>,
+) -> Response {
     let mut upgrade = upgrade
         .read_buffer_size(READ_BUFFER_BYTES)
         .max_frame_size(shared.limits.max_frame_bytes)
@@ -284,8 +306,6 @@ async fn entry(
         source_ip: meta.source_ip.clone(),
         user_agent: Some(meta.user_agent.clone()).filter(|u| !u.is_empty()),
     });
-    // Open from the moment the handshake is answered: frames posted now are written once the
-    // upgrade completes.
     shared
         .registry
         .insert(meta.connection_id.clone(), conn.clone());
