@@ -177,9 +177,11 @@ impl Cli {
         let flags = Flags::from_arg_matches(matches)?;
         let fanout = FanoutConfig::from_lookup(env)
             .map_err(|e| Flags::command().error(ErrorKind::ValueValidation, e))?;
+        let app = Config::from_lookup(env)
+            .map_err(|e| Flags::command().error(ErrorKind::ValueValidation, e))?;
         Ok(Self {
             config: GatewayConfig {
-                app: Config::from_lookup(env),
+                app,
                 fanout,
                 ..flags.gateway_config()
             },
@@ -339,6 +341,13 @@ mod tests {
         assert!(parse(&["--post-latency", "-5ms"], &[]).is_err());
         assert!(parse(&["--nope"], &[]).is_err());
         assert!(parse(&["--stage"], &[]).is_err());
+    }
+
+    #[test]
+    fn a_short_cursor_secret_is_refused_at_start() {
+        let e = parse(&[], &[("BANTER_CURSOR_SECRET", "short")]).expect_err("refused");
+        assert!(e.to_string().contains("BANTER_CURSOR_SECRET"), "{e}");
+        assert!(parse(&[], &[("BANTER_CURSOR_SECRET", &"s".repeat(32))]).is_ok());
     }
 
     #[test]

@@ -92,7 +92,8 @@ impl App {
         let queue_url = std::env::var("FANOUT_QUEUE_URL")
             .map_err(|_| AppError::internal("FANOUT_QUEUE_URL is not set"))?;
         let queue = Arc::new(SqsQueue::new(sdk, queue_url));
-        Self::new(stores, queue, &AuthConfig::from_env()?, Config::from_env())
+        let config = Config::from_env().map_err(AppError::internal)?;
+        Self::new(stores, queue, &AuthConfig::from_env()?, config)
     }
 
     /// The user an access token belongs to. Missing, expired, forged or refresh tokens fail

@@ -97,6 +97,24 @@ pub struct Config {
     pub cors_origins: Vec<String>,
 }
 
+/// The shortest cursor secret accepted: 32 bytes, HMAC-SHA256's block-size-independent
+/// security level.
+pub const MIN_CURSOR_SECRET_BYTES: usize = 32;
+
+/// Settings that must stop a function from starting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// `BANTER_CURSOR_SECRET` is set but too short to sign cursors safely.
+    #[error(
+        "BANTER_CURSOR_SECRET holds {bytes} bytes; it must hold at least 32 (unset, the \
+         development default applies)"
+    )]
+    CursorSecretTooShort {
+        /// Its length.
+        bytes: usize,
+    },
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -134,12 +152,16 @@ impl Config {
     /// `BANTER_MESSAGE_RATE`, `BANTER_TYPING_RATE`, `BANTER_PRESENCE_RATE`, `BANTER_REST_RATE`,
     /// `BANTER_AUTH_IP_RATE`, `BANTER_ANONYMOUS_IP_RATE`, `BANTER_MODERATORS` and `BANTER_ADMINS` (comma-separated user
     /// ids), `BANTER_CATCH_UP_LIMIT`, `BANTER_CURSOR_SECRET`, `BANTER_CORS_ORIGINS`.
-    pub fn from_env() -> Self {
+    ///
+    /// Fails when `BANTER_CURSOR_SECRET` is set but shorter than [`MIN_CURSOR_SECRET_BYTES`]:
+    /// a function must refuse to start rather than sign cursors with the public development
+    /// default.
+    pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
     /// Like [`Config::from_env`] over any lookup (tests).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut c = Self::default();
         let rule = |name: &str, default: RateRule| {
             get(name)
@@ -165,7 +187,10 @@ impl Config {
         if let Some(n) = get("BANTER_CATCH_UP_LIMIT").and_then(|v| v.parse().ok()) {
             c.catch_up_limit = n;
         }
-        if let Some(s) = get("BANTER_CURSOR_SECRET").filter(|s| s.len() >= 32) {
+        if let Some(s) = get("BANTER_CURSOR_SECRET").filter(|s| !s.is_empty()) {
+            if s.len() < MIN_CURSOR_SECRET_BYTES {
+                return Err(ConfigError::CursorSecretTooShort { bytes: s.len() });
+            }
             c.cursor_secret = s.into_bytes();
         }
         if let Some(o) = get("BANTER_CORS_ORIGINS") {
@@ -175,7 +200,7 @@ impl Config {
                 .filter(|s| !s.is_empty())
                 .collect();
         }
-        c
+        Ok(c)
     }
 }
 
@@ -197,9 +222,27 @@ mod tests {
             "BANTER_COMMENT_RATE" => Some("3/5".into()),
             "BANTER_MODERATORS" => Some(format!("{m}, junk")),
             _ => None,
-        });
+        })
+        .expect("valid settings");
         assert_eq!(c.comment_rate, RateRule::per(3, 5));
         assert!(c.moderators.contains(&m));
         assert_eq!(c.message_rate, Config::default().message_rate);
+    }
+
+    #[test]
+    fn a_short_cursor_secret_refuses_to_start() {
+        let with = |secret: &'static str| {
+            Config::from_lookup(move |k| (k == "BANTER_CURSOR_SECRET").then(|| secret.to_owned()))
+        };
+        assert_eq!(
+            with("too-short").unwrap_err(),
+            ConfigError::CursorSecretTooShort { bytes: 9 }
+        );
+        let long = "0123456789abcdef0123456789abcdef";
+        assert_eq!(with(long).expect("32 bytes").cursor_secret, long.as_bytes());
+        assert_eq!(
+            with("").expect("blank is unset").cursor_secret,
+            Config::default().cursor_secret
+        );
     }
 }

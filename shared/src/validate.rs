@@ -73,10 +73,54 @@ impl From<FieldError> for ValidationErrors {
     }
 }
 
-/// Trims `value` and checks that it holds `min..=max` characters (Unicode scalar values).
+/// Unicode's `Default_Ignorable_Code_Point` ranges (DerivedCoreProperties.txt, Unicode 16):
+/// characters that render as nothing (zero-width spaces and joiners, the BOM, variation
+/// selectors, fillers, tags). Text made only of these and white space looks empty.
+const DEFAULT_IGNORABLE: &[(char, char)] = &[
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{034F}', '\u{034F}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{115F}', '\u{1160}'),
+    ('\u{17B4}', '\u{17B5}'),
+    ('\u{180B}', '\u{180F}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{206F}'),
+    ('\u{3164}', '\u{3164}'),
+    ('\u{FE00}', '\u{FE0F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFA0}', '\u{FFA0}'),
+    ('\u{FFF0}', '\u{FFF8}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0000}', '\u{E0FFF}'),
+];
+
+/// Whether `c` renders as nothing: white space or a default-ignorable code point.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || DEFAULT_IGNORABLE
+            .iter()
+            .any(|&(lo, hi)| (lo..=hi).contains(&c))
+}
+
+/// The explicit bidirectional embeddings, overrides and isolates (U+202A–U+202E,
+/// U+2066–U+2069): they reorder what follows them, so a name or comment could show other text
+/// than it holds ("Trojan Source"). Right-to-left text needs none of them.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Trims `value` and checks that it holds `min..=max` characters (Unicode scalar values),
+/// that it is not only invisible characters (zero-width spaces and the like count as empty),
+/// and that it holds no control or bidirectional control characters.
 pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, FieldError> {
     let trimmed = value.trim();
-    let n = trimmed.chars().count();
+    let n = if trimmed.chars().all(is_invisible) {
+        0
+    } else {
+        trimmed.chars().count()
+    };
     if n < min {
         return Err(FieldError::new(
             field,
@@ -100,6 +144,12 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, 
         return Err(FieldError::new(
             field,
             "must not contain control characters",
+        ));
+    }
+    if trimmed.chars().any(is_bidi_control) {
+        return Err(FieldError::new(
+            field,
+            "must not contain bidirectional control characters",
         ));
     }
     Ok(trimmed.to_owned())
@@ -131,6 +181,46 @@ mod tests {
         );
         assert_eq!(text("c", "abcdef", 1, 5).unwrap_err().field, "c");
         assert!(text("c", "a\u{0007}b", 1, 5).is_err());
+    }
+
+    #[test]
+    fn invisible_only_text_is_empty() {
+        for blank in [
+            "\u{200b}\u{200b}\u{200b}",
+            "\u{feff}",
+            "\u{2060} \u{200c}",
+            "\u{3164}",
+            "\u{e0041}",
+        ] {
+            let e = text("content", blank, 1, 10).expect_err(blank);
+            assert_eq!(e.message, "must not be empty", "{blank:?}");
+        }
+        // Invisible characters beside visible ones stay (emoji sequences need them).
+        assert_eq!(
+            text("content", "👍\u{fe0f}", 1, 10).as_deref(),
+            Ok("👍\u{fe0f}")
+        );
+        assert_eq!(
+            text("content", "👩\u{200d}💻", 1, 10).as_deref(),
+            Ok("👩\u{200d}💻")
+        );
+    }
+
+    #[test]
+    fn bidirectional_controls_are_refused() {
+        for c in [
+            '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}',
+            '\u{2068}', '\u{2069}',
+        ] {
+            let value = format!("pay {c}gnp.exe");
+            let e = text("content", &value, 1, 100).expect_err(&value);
+            assert_eq!(
+                e.message,
+                "must not contain bidirectional control characters"
+            );
+        }
+        // Right-to-left text itself is fine.
+        assert!(text("content", "שלום עולם", 1, 100).is_ok());
     }
 
     #[test]

@@ -179,6 +179,16 @@ async fn post_validates_its_input() {
         &w,
         vec![
             ("blank", create(event, &ada, "   "), "content"),
+            (
+                "zero-width only",
+                create(event, &ada, "\u{200b}\u{200b}\u{200b}"),
+                "content",
+            ),
+            (
+                "a bidirectional override",
+                create(event, &ada, "pay \u{202e}gnp.exe"),
+                "content",
+            ),
             ("not JSON", base.clone().raw_body("{nope"), "body"),
             ("an array", base.clone().raw_body("[1, 2]"), "body"),
             ("empty", base.clone().raw_body(""), "body"),

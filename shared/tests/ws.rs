@@ -1008,7 +1008,16 @@ async fn comment_content_must_hold_1_to_2000_characters() {
     let user = w.user().await;
     let event = w.event(user, true).await;
     let connection = w.connect(user).await;
-    for content in ["a".repeat(2001), String::new(), "   \n ".into()] {
+    // Invisible-only content (zero-width spaces, a BOM, a word joiner) and bidirectional
+    // overrides are refused like blank content (issue 13, finding 9).
+    for content in [
+        "a".repeat(2001),
+        String::new(),
+        "   \n ".into(),
+        "\u{200b}\u{200b}\u{200b}".into(),
+        "\u{feff}\u{2060} \u{200d}".into(),
+        "pay \u{202e}gnp.exe".into(),
+    ] {
         let m = new_message_id();
         let answer = w
             .ask(

@@ -645,7 +645,7 @@ impl World {
             banter::store::dynamodb::stores(dynamodb, names.clone()),
             Arc::new(SqsQueue::new(&sdk, queue_url.clone())),
             &AuthConfig::from_lookup(lookup).expect("auth config"),
-            Config::from_lookup(lookup),
+            Config::from_lookup(lookup).expect("app config"),
         )
         .expect("the test's app");
         Self {

@@ -84,7 +84,7 @@ impl RestFunction {
     async fn run(self) -> Result<(), Error> {
         let app = match self {
             // The health check answers from configuration alone: no AWS client to build.
-            Self::Health => App::in_memory(Config::from_env())?.0,
+            Self::Health => App::in_memory(Config::from_env()?)?.0,
             _ => App::from_env().await?,
         };
         let app = &app;
