@@ -128,6 +128,28 @@ async fn register_defaults_the_display_name_to_the_username() {
     assert_eq!(r.body["user"]["email"], Value::Null);
 }
 
+/// A display name of zero-width characters, or one that reorders what follows it, would show
+/// other text than it holds (issue 13, finding 9).
+#[tokio::test]
+async fn register_refuses_invisible_and_reordering_display_names() {
+    let World { app, .. } = World::with_defaults();
+    for (case, name) in [
+        ("zero-width only", "\u{200b}\u{200b}"),
+        ("a right-to-left override", "admin\u{202e}nimda"),
+        ("an isolate", "\u{2066}ada\u{2069}"),
+    ] {
+        let r = auth(
+            &app,
+            &Call::to(rest::auth::REGISTER).json(json!({
+                "username": "ada_l", "password": "correct horse battery", "display_name": name
+            })),
+        )
+        .await
+        .expect_error(400, "VALIDATION_ERROR");
+        assert_eq!(r.fields(), ["display_name"], "{case}");
+    }
+}
+
 #[tokio::test]
 async fn register_lists_every_invalid_field() {
     let World { app, .. } = World::with_defaults();
