@@ -589,6 +589,24 @@ async fn like_toggles_and_broadcasts_the_count() {
     assert_eq!(jobs[1]["payload"]["like_count"], 1);
 }
 
+/// Liking a deleted comment is refused and broadcasts nothing (issue 13, finding 3).
+#[tokio::test]
+async fn a_deleted_comment_cannot_be_liked() {
+    let (w, ada, event) = ada_at_a_live_event().await;
+    let bob = w.user("bob").await;
+    let c = post(&w, event, &ada, "soon gone").await;
+    on_comment("http-comments-delete", &c["comment_id"], &ada)
+        .ok(&w)
+        .await;
+    w.drain().await;
+    let r = on_comment("http-comments-like", &c["comment_id"], &bob)
+        .send(&w)
+        .await
+        .expect_error(404, "NOT_FOUND");
+    assert!(r.message().contains("comment"), "{}", r.message());
+    assert!(w.drain().await.is_empty(), "nothing is broadcast");
+}
+
 #[tokio::test]
 async fn delete_by_author_or_moderator() {
     let moderator_id = banter::ids::UserId::new();

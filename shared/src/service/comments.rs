@@ -123,8 +123,13 @@ pub async fn submit(app: &App, user: UserId, input: CommentInput) -> Result<Subm
     })
 }
 
-/// Toggles `user`'s like and broadcasts the new count.
+/// Toggles `user`'s like and broadcasts the new count. A deleted comment cannot be liked: it
+/// answers as not found, and its room hears nothing.
 pub async fn toggle_like(app: &App, user: UserId, id: CommentId) -> Result<LikeOutcome, AppError> {
+    let mut c = comment(app, id).await?;
+    if c.is_deleted {
+        return Err(AppError::not_found("comment"));
+    }
     let outcome = app
         .stores
         .likes
@@ -134,7 +139,7 @@ pub async fn toggle_like(app: &App, user: UserId, id: CommentId) -> Result<LikeO
             StoreError::NotFound => AppError::not_found("comment"),
             e => e.into(),
         })?;
-    let c = comment(app, id).await?;
+    c.like_count = outcome.like_count;
     // A pending comment was never broadcast: its room must not learn of it.
     if c.moderation_status != ModerationStatus::Pending {
         app.broadcast(
