@@ -136,6 +136,7 @@ pub fn unlimited_rates() -> Config {
         message_rate: unlimited,
         typing_rate: unlimited,
         presence_rate: unlimited,
+        reaction_rate: unlimited,
         rest_rate: unlimited,
         auth_ip_rate: unlimited,
         anonymous_ip_rate: unlimited,

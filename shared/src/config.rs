@@ -45,6 +45,8 @@ pub enum RateKind {
     Typing,
     /// Presence updates and receipts.
     Presence,
+    /// Likes of comments and reactions to messages: each toggle is a room-wide broadcast.
+    Reaction,
     /// Any REST request of a signed-in user.
     Rest,
     /// Auth routes, per client IP.
@@ -61,6 +63,7 @@ impl RateKind {
             Self::Message => "message",
             Self::Typing => "typing",
             Self::Presence => "presence",
+            Self::Reaction => "reaction",
             Self::Rest => "rest",
             Self::AuthIp => "auth-ip",
             Self::AnonymousIp => "anon-ip",
@@ -79,6 +82,8 @@ pub struct Config {
     pub typing_rate: RateRule,
     /// Presence updates and receipts per user.
     pub presence_rate: RateRule,
+    /// Like and reaction toggles per user.
+    pub reaction_rate: RateRule,
     /// REST requests per user.
     pub rest_rate: RateRule,
     /// Auth requests per IP.
@@ -122,6 +127,7 @@ impl Default for Config {
             message_rate: RateRule::per(20, 10),
             typing_rate: RateRule::per(20, 10),
             presence_rate: RateRule::per(30, 10),
+            reaction_rate: RateRule::per(10, 10),
             rest_rate: RateRule::per(300, 60),
             auth_ip_rate: RateRule::per(30, 60),
             anonymous_ip_rate: RateRule::per(120, 60),
@@ -142,6 +148,7 @@ impl Config {
             RateKind::Message => self.message_rate,
             RateKind::Typing => self.typing_rate,
             RateKind::Presence => self.presence_rate,
+            RateKind::Reaction => self.reaction_rate,
             RateKind::Rest => self.rest_rate,
             RateKind::AuthIp => self.auth_ip_rate,
             RateKind::AnonymousIp => self.anonymous_ip_rate,
@@ -149,7 +156,8 @@ impl Config {
     }
 
     /// Reads `BANTER_*` variables over the defaults: `BANTER_COMMENT_RATE=10/10`,
-    /// `BANTER_MESSAGE_RATE`, `BANTER_TYPING_RATE`, `BANTER_PRESENCE_RATE`, `BANTER_REST_RATE`,
+    /// `BANTER_MESSAGE_RATE`, `BANTER_TYPING_RATE`, `BANTER_PRESENCE_RATE`, `BANTER_REACTION_RATE`,
+    /// `BANTER_REST_RATE`,
     /// `BANTER_AUTH_IP_RATE`, `BANTER_ANONYMOUS_IP_RATE`, `BANTER_MODERATORS` and `BANTER_ADMINS` (comma-separated user
     /// ids), `BANTER_CATCH_UP_LIMIT`, `BANTER_CURSOR_SECRET`, `BANTER_CORS_ORIGINS`.
     ///
@@ -172,6 +180,7 @@ impl Config {
         c.message_rate = rule("BANTER_MESSAGE_RATE", c.message_rate);
         c.typing_rate = rule("BANTER_TYPING_RATE", c.typing_rate);
         c.presence_rate = rule("BANTER_PRESENCE_RATE", c.presence_rate);
+        c.reaction_rate = rule("BANTER_REACTION_RATE", c.reaction_rate);
         c.rest_rate = rule("BANTER_REST_RATE", c.rest_rate);
         c.auth_ip_rate = rule("BANTER_AUTH_IP_RATE", c.auth_ip_rate);
         c.anonymous_ip_rate = rule("BANTER_ANONYMOUS_IP_RATE", c.anonymous_ip_rate);

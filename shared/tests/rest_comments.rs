@@ -295,6 +295,39 @@ async fn comment_rate_limit_answers_429() {
     assert!(r.headers.contains_key("retry-after"));
 }
 
+/// Like toggles are limited per user (10 per 10 s by default): each is a room-wide
+/// `comment_updated`, so one user must not be able to flood the audience (issue 13, finding 3).
+#[tokio::test]
+async fn like_toggles_are_rate_limited() {
+    let w = World::with_config(Config::default());
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let event = w.live_event(ada.id).await;
+    let c = post(&w, event, &ada, "toggle me").await;
+    w.drain().await;
+    for i in 0..10 {
+        let r = on_comment("http-comments-like", &c["comment_id"], &bob)
+            .send(&w)
+            .await;
+        assert_eq!(r.status, 200, "toggle {i}");
+    }
+    let r = on_comment("http-comments-like", &c["comment_id"], &bob)
+        .send(&w)
+        .await
+        .expect(429);
+    assert_eq!(r.code(), "RATE_LIMIT_EXCEEDED");
+    assert!(r.headers.contains_key("retry-after"));
+    assert_eq!(
+        w.drain().await.len(),
+        10,
+        "the refused toggle broadcasts nothing"
+    );
+    // Another user's toggles have their own window.
+    on_comment("http-comments-like", &c["comment_id"], &ada)
+        .ok(&w)
+        .await;
+}
+
 #[tokio::test]
 async fn list_newest_pages_with_sealed_cursors() {
     let (w, ada, event) = ada_at_a_live_event().await;

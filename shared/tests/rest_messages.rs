@@ -577,6 +577,25 @@ async fn authorization_matrix() {
     );
 }
 
+/// Reaction toggles are limited per user (10 per 10 s by default), like comment likes
+/// (issue 13, finding 3).
+#[tokio::test]
+async fn reaction_toggles_are_rate_limited() {
+    let w = World::with_config(banter::config::Config::default());
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let conv = group(&w, &ada, &[&bob]).await;
+    let m = send(&w, &conv, &ada, "react to me").await;
+    for i in 0..10 {
+        let r = react(&m, &bob, "👍").send(&w).await;
+        assert_eq!(r.status, 200, "toggle {i}");
+    }
+    let r = react(&m, &bob, "👍").send(&w).await.expect(429);
+    assert_eq!(r.code(), "RATE_LIMIT_EXCEEDED");
+    assert!(r.headers.contains_key("retry-after"));
+    react(&m, &ada, "👍").ok(&w).await;
+}
+
 #[tokio::test]
 async fn message_rate_limit_answers_429() {
     let w = World::with_config(banter::config::Config {

@@ -123,9 +123,11 @@ pub async fn submit(app: &App, user: UserId, input: CommentInput) -> Result<Subm
     })
 }
 
-/// Toggles `user`'s like and broadcasts the new count. A deleted comment cannot be liked: it
-/// answers as not found, and its room hears nothing.
+/// Toggles `user`'s like and broadcasts the new count, within the user's reaction rate. A
+/// deleted comment cannot be liked: it answers as not found, and its room hears nothing.
 pub async fn toggle_like(app: &App, user: UserId, id: CommentId) -> Result<LikeOutcome, AppError> {
+    app.rate_limit(RateKind::Reaction, &user.to_string())
+        .await?;
     let mut c = comment(app, id).await?;
     if c.is_deleted {
         return Err(AppError::not_found("comment"));

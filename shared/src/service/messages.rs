@@ -204,7 +204,8 @@ pub async fn delete(app: &App, user: UserId, id: MessageId) -> Result<MessageVie
     Ok(MessageView::from(&updated))
 }
 
-/// Toggles `user`'s reaction `emoji` on a message (participants only).
+/// Toggles `user`'s reaction `emoji` on a message (participants only, within the user's
+/// reaction rate).
 pub async fn react(
     app: &App,
     user: UserId,
@@ -212,6 +213,8 @@ pub async fn react(
     emoji: &str,
 ) -> Result<MessageView, AppError> {
     let emoji = validate_emoji(emoji)?;
+    app.rate_limit(RateKind::Reaction, &user.to_string())
+        .await?;
     visible_message(app, user, id).await?;
     let updated = update(app, id, |m| {
         if m.is_deleted {
