@@ -9,7 +9,7 @@ use banter::app::App;
 use banter::config::Config;
 use banter::http::MAX_BODY_BYTES;
 use banter::ids::{CommentId, EventId};
-use banter::model::{Content, EventStatus, ModerationStatus, NewComment};
+use banter::model::EventStatus;
 use banter::rest;
 use banter::rest::events::{CREATE, GET_EVENT, LIST, SET_STATUS};
 use banter::room::Room;
@@ -234,21 +234,14 @@ async fn get_event_is_public_and_counts_comments() {
     let (user, token) = seed_user(&app, "grace_h").await;
     let event = seed_event(&app, user.user_id, EventStatus::Live).await;
     for i in 0..3 {
-        app.stores
-            .comments
-            .append_comment(NewComment {
-                comment_id: CommentId::new(),
-                event_id: event.event_id,
-                user_id: user.user_id,
-                content: Content::parse("content", &format!("comment {i}")).unwrap(),
-                parent_comment_id: None,
-                client_key: None,
-                moderation_status: ModerationStatus::Approved,
-                client_metadata: None,
-                created_at: now(),
-            })
-            .await
-            .unwrap();
+        banter_testkit::comments::store_comment(
+            &app,
+            CommentId::new(),
+            event.event_id,
+            user.user_id,
+            &format!("comment {i}"),
+        )
+        .await;
     }
     for call in [
         get_call(event.event_id).anonymous(),
