@@ -39,26 +39,8 @@ impl Function {
         crate::logging::init_json();
         match self {
             Self::Rest(rest) => rest.run().await,
-            Self::WsConnect => {
-                let app = App::from_env().await?;
-                let app = &app;
-                lambda_runtime::run(service_fn(move |event: WsEvent| async move {
-                    Ok::<ApiGatewayProxyResponse, Error>(
-                        crate::ws::connect::handle(app, event.payload).await,
-                    )
-                }))
-                .await
-            }
-            Self::WsDisconnect => {
-                let app = App::from_env().await?;
-                let app = &app;
-                lambda_runtime::run(service_fn(move |event: WsEvent| async move {
-                    Ok::<ApiGatewayProxyResponse, Error>(
-                        crate::ws::disconnect::handle(app, event.payload).await,
-                    )
-                }))
-                .await
-            }
+            Self::WsConnect => run_ws_route(crate::ws::connect::handle).await,
+            Self::WsDisconnect => run_ws_route(crate::ws::disconnect::handle).await,
             Self::WsDefault => {
                 let route = DefaultRoute::from_env().await?;
                 let route = &route;
@@ -77,6 +59,19 @@ impl Function {
             }
         }
     }
+}
+
+/// Runs a WebSocket route whose handler needs only the [`App`] (`$connect`, `$disconnect`).
+async fn run_ws_route<F>(handle: F) -> Result<(), Error>
+where
+    F: AsyncFn(&App, ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse,
+{
+    let app = App::from_env().await?;
+    let (app, handle) = (&app, &handle);
+    lambda_runtime::run(service_fn(move |event: WsEvent| async move {
+        Ok::<ApiGatewayProxyResponse, Error>(handle(app, event.payload).await)
+    }))
+    .await
 }
 
 impl RestFunction {
