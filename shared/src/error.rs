@@ -200,6 +200,11 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => Self::not_found("resource"),
+            StoreError::Conflict(crate::model::claim::KEY_REUSED) => Self::conflict(
+                "this idempotency key (Idempotency-Key, message_id or client_message_id) was \
+                 used for a different request in this room within the last 24 hours: retry with \
+                 the same content, or send a new key",
+            ),
             StoreError::Conflict(what) => Self::conflict(format!("conflict: {what}")),
             StoreError::InvalidCursor => Self::field("cursor", "is not a valid cursor"),
             StoreError::Throttled => {

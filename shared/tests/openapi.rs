@@ -1888,9 +1888,9 @@ async fn every_route_answers_as_documented() {
     api.send(
         Call::to(comments::CREATE)
             .token(&bob_token)
-            .path("event_id", &other_live)
+            .path("event_id", &event_id)
             .header("idempotency-key", "bob-post-1")
-            .json(example.clone()),
+            .json(serde_json::json!({ "content": "not what bob-post-1 said" })),
     )
     .await
     .expect(409);

@@ -260,14 +260,24 @@ async fn idempotency_key_retry_returns_the_same_comment() {
         .await
         .expect(201);
     assert_ne!(other.body["comment_id"], first.body["comment_id"]);
-    // Reusing a key on another event is refused.
+    // A key names a comment in one event: on another event it is a new comment.
     let elsewhere = w.live_event(ada.id).await;
-    let r = create(elsewhere, &ada, "once")
+    let there = create(elsewhere, &ada, "once")
+        .header("idempotency-key", "retry-key-1")
+        .send(&w)
+        .await
+        .expect(201);
+    assert_eq!(there.body["event_id"], elsewhere.to_string());
+    assert_ne!(there.body["comment_id"], first.body["comment_id"]);
+    // The same key with other text is not a retry: refused, nothing stored.
+    let r = create(event, &ada, "twice")
         .header("idempotency-key", "retry-key-1")
         .send(&w)
         .await
         .expect(409);
     assert_eq!(r.code(), "CONFLICT");
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("key"));
+    assert_eq!(count(&list(event, &ada).ok(&w).await), 2);
     create(event, &ada, "x")
         .header("idempotency-key", "has spaces")
         .send(&w)

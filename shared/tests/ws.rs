@@ -945,6 +945,45 @@ async fn comment_submit_acks_and_enqueues_the_comment_broadcast() {
     assert_eq!(view, jobs[0].payload["payload"]);
 }
 
+/// A client that numbers its frames per connection (`m-1`, `m-2`…) reuses message ids across
+/// events and reconnects: each event gets its own comment, and the same id with other text in
+/// the same event is refused rather than acked with the earlier comment.
+#[tokio::test]
+async fn comment_submit_message_ids_are_scoped_to_the_event_and_to_the_content() {
+    let w = World::new();
+    let user = w.user().await;
+    let (first, second) = (w.event(user, true).await, w.event(user, true).await);
+    let connection = w.connect(user).await;
+    let submit = |event, text: &str| {
+        frame(
+            "comment_submit",
+            "m-1",
+            json!({ "event_id": event, "content": text }),
+        )
+    };
+    let a = ack(
+        &w.ask(&connection, &submit(first, "to the first")).await,
+        "m-1",
+    );
+    let b = ack(
+        &w.ask(&connection, &submit(second, "to the second")).await,
+        "m-1",
+    );
+    assert_eq!(b["created"], true);
+    assert_eq!(b["event_id"], second.to_string());
+    assert_ne!(a["comment_id"], b["comment_id"]);
+    let answer = w.ask(&connection, &submit(first, "something else")).await;
+    error(&answer, "INVALID_MESSAGE", "m-1");
+    let stored = w
+        .app
+        .stores
+        .comments
+        .list_comments(first, Window::after(Position::ZERO, 10))
+        .await
+        .unwrap();
+    assert_eq!(stored.items.len(), 1);
+}
+
 #[tokio::test]
 async fn comment_submit_retry_with_the_same_message_id_returns_the_same_comment() {
     let w = World::new();

@@ -156,6 +156,15 @@ pub struct NewComment {
 }
 
 impl NewComment {
+    /// What a retry with the same key must repeat: the text and the parent.
+    pub fn fingerprint(&self) -> super::Fingerprint {
+        let parent = self
+            .parent_comment_id
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        super::Fingerprint::of(&["comment", self.content.as_str(), &parent])
+    }
+
     /// The stored comment at `position`.
     pub fn into_comment(self, position: Position) -> Comment {
         Comment {

@@ -90,6 +90,17 @@ pub struct NewMessage {
 }
 
 impl NewMessage {
+    /// What a retry with the same key must repeat: the kind, the text and the replied-to
+    /// message.
+    pub fn fingerprint(&self) -> super::Fingerprint {
+        let reply_to = self
+            .reply_to_message_id
+            .map(|m| m.to_string())
+            .unwrap_or_default();
+        let kind = serde_json::to_string(&self.message_type).unwrap_or_default();
+        super::Fingerprint::of(&["message", &kind, self.content.as_str(), &reply_to])
+    }
+
     /// The stored message at `position`.
     pub fn into_message(self, position: Position) -> Message {
         Message {

@@ -1,5 +1,6 @@
 //! The domain model: what Banter stores and serves. Field names follow the seed API designs.
 
+pub mod claim;
 pub mod comment;
 pub mod connection;
 pub mod conversation;
@@ -7,6 +8,7 @@ pub mod event;
 pub mod message;
 pub mod user;
 
+pub use claim::{CLAIM_WINDOW, Fingerprint};
 pub use comment::*;
 pub use connection::*;
 pub use conversation::*;

@@ -113,7 +113,7 @@ fn idempotency_key(req: &Req) -> Result<Option<ClientKey>, AppError> {
 
 /// `POST /v1/events/{event_id}/comments`: `{content, parent_comment_id?, client_metadata?}`
 /// → 201 with the comment; 200 with the original when `Idempotency-Key` repeats an earlier
-/// post of this user (409 when that key was used for another event).
+/// post of this user to this event within 24 h (409 when that post had other content).
 async fn create(app: &App, req: &Req) -> Result<Reply, AppError> {
     let user = req.user()?;
     let event_id: EventId = req.path("event_id")?;
@@ -145,11 +145,6 @@ async fn create(app: &App, req: &Req) -> Result<Reply, AppError> {
     .await?;
     if submitted.created {
         return Ok(Reply::created(submitted.view));
-    }
-    if submitted.view.event_id != event_id {
-        return Err(AppError::conflict(
-            "this Idempotency-Key was already used for a comment on another event",
-        ));
     }
     Ok(Reply::ok(submitted.view))
 }

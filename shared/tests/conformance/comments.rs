@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use banter::ids::{ClientKey, CommentId, EventId, UserId};
-use banter::model::{Comment, Content, ModerationStatus, NewComment};
+use banter::model::{CLAIM_WINDOW, Comment, Content, ModerationStatus, NewComment};
 use banter::room::Position;
 use banter::store::*;
 use banter::time::now;
@@ -112,10 +112,10 @@ async fn idempotent_append_returns_original(stores: Stores) {
     let first = append(&stores, keyed(new_comment(event, user, "hello"), "msg-1")).await;
     append(&stores, new_comment(event, user, "unkeyed")).await;
 
-    // A retry with the same author and key, whatever its id and text, returns the original.
+    // A retry with the same author, key and text, whatever its id, returns the original.
     let retry = stores
         .comments
-        .append_comment(keyed(new_comment(event, user, "hello again"), "msg-1"))
+        .append_comment(keyed(new_comment(event, user, "hello"), "msg-1"))
         .await
         .unwrap();
     assert!(!retry.created);
@@ -134,6 +134,78 @@ async fn idempotent_append_returns_original(stores: Stores) {
     let listed = listed(&stores, event, Window::after(Position::ZERO, 10)).await;
     assert_eq!(positions(&listed.items), vec![1, 2, 3, 4]);
     assert_eq!(listed.items[0], first);
+}
+
+/// A client key names one comment of one author in one event: the same key in another event
+/// is another comment (a client that numbers its frames per connection loses nothing).
+async fn client_key_is_scoped_to_the_event(stores: Stores) {
+    let (first, second) = (EventId::new(), EventId::new());
+    let user = UserId::new();
+    let a = append(
+        &stores,
+        keyed(new_comment(first, user, "in the first"), "m-1"),
+    )
+    .await;
+    let b = append(
+        &stores,
+        keyed(new_comment(second, user, "in the second"), "m-1"),
+    )
+    .await;
+    assert_ne!(a.comment_id, b.comment_id);
+    assert_eq!(stored_comment(&stores, b.comment_id).await, Some(b));
+    assert_eq!(stores.comments.head(second).await.unwrap(), Position(1));
+}
+
+/// The same key with other content (or another parent) is not a retry: it is refused as a
+/// conflict and stores nothing, so the client learns its comment was not taken.
+async fn client_key_with_other_content_conflicts(stores: Stores) {
+    let event = EventId::new();
+    let user = UserId::new();
+    let first = append(&stores, keyed(new_comment(event, user, "one"), "m-1")).await;
+    let other_text = stores
+        .comments
+        .append_comment(keyed(new_comment(event, user, "two"), "m-1"))
+        .await;
+    assert_eq!(
+        other_text,
+        Err(StoreError::Conflict("idempotency_key_reused"))
+    );
+    let other_parent = stores
+        .comments
+        .append_comment(keyed(reply(event, user, first.comment_id, "one"), "m-1"))
+        .await;
+    assert_eq!(
+        other_parent,
+        Err(StoreError::Conflict("idempotency_key_reused"))
+    );
+    assert_eq!(stores.comments.head(event).await.unwrap(), Position(1));
+    let after = stored_comment(&stores, first.comment_id).await.unwrap();
+    assert_eq!(after.reply_count, 0);
+}
+
+/// A claim holds for the documented window ([`CLAIM_WINDOW`]) after its comment: past it, the
+/// key is free again and names a new comment.
+async fn client_key_expires_after_the_window(stores: Stores) {
+    let event = EventId::new();
+    let user = UserId::new();
+    let long_ago =
+        now() - chrono::Duration::from_std(CLAIM_WINDOW).unwrap() - chrono::Duration::seconds(5);
+    let old = NewComment {
+        created_at: long_ago,
+        ..keyed(new_comment(event, user, "yesterday"), "m-1")
+    };
+    let old = append(&stores, old).await;
+    let new = append(&stores, keyed(new_comment(event, user, "today"), "m-1")).await;
+    assert_ne!(new.comment_id, old.comment_id);
+    assert_eq!(new.position, Position(2));
+    // The new claim is in force: its retry returns it.
+    let retry = stores
+        .comments
+        .append_comment(keyed(new_comment(event, user, "today"), "m-1"))
+        .await
+        .unwrap();
+    assert!(!retry.created);
+    assert_eq!(retry.item, new);
 }
 
 async fn replies_count_and_list(stores: Stores) {
@@ -553,6 +625,9 @@ async fn moderation_sets_status(stores: Stores) {
 conformance_tests!(
     append_assigns_positions,
     idempotent_append_returns_original,
+    client_key_is_scoped_to_the_event,
+    client_key_with_other_content_conflicts,
+    client_key_expires_after_the_window,
     replies_count_and_list,
     reply_to_missing_parent_is_not_found,
     list_windows_and_pages,

@@ -1,7 +1,7 @@
 //! Conformance cases for the messages store.
 
 use banter::ids::{ClientKey, ConversationId, MessageId, UserId};
-use banter::model::{Content, Message, MessageType, NewMessage};
+use banter::model::{CLAIM_WINDOW, Content, Message, MessageType, NewMessage};
 use banter::room::Position;
 use banter::store::*;
 use banter::time::now;
@@ -84,7 +84,7 @@ async fn idempotent_by_client_message_id(stores: Stores) {
 
     let retry = stores
         .messages
-        .append_message(new_message(conv, a, "same-key", "second try"))
+        .append_message(new_message(conv, a, "same-key", "first try"))
         .await
         .unwrap();
     assert!(!retry.created);
@@ -101,6 +101,40 @@ async fn idempotent_by_client_message_id(stores: Stores) {
         .await
         .unwrap();
     assert_eq!(listed.items, vec![original, from_b]);
+}
+
+/// The same key with other content is not a retry: refused as a conflict, nothing stored.
+async fn client_message_id_with_other_content_conflicts(stores: Stores) {
+    let conv = ConversationId::new();
+    let a = UserId::new();
+    send(&stores, new_message(conv, a, "m-1", "first")).await;
+    let other = stores
+        .messages
+        .append_message(new_message(conv, a, "m-1", "second"))
+        .await;
+    assert_eq!(other, Err(StoreError::Conflict("idempotency_key_reused")));
+    assert_eq!(stores.messages.head(conv).await.unwrap(), Position(1));
+}
+
+/// Past [`CLAIM_WINDOW`] a client message id is free again.
+async fn client_message_id_expires_after_the_window(stores: Stores) {
+    let conv = ConversationId::new();
+    let a = UserId::new();
+    let long_ago =
+        now() - chrono::Duration::from_std(CLAIM_WINDOW).unwrap() - chrono::Duration::seconds(5);
+    let old = send(
+        &stores,
+        NewMessage {
+            created_at: long_ago,
+            ..new_message(conv, a, "m-1", "yesterday")
+        },
+    )
+    .await;
+    let new = send(&stores, new_message(conv, a, "m-1", "today")).await;
+    assert_ne!(new.message_id, old.message_id);
+    assert_eq!(new.position, Position(2));
+    let key: ClientKey = "m-1".parse().unwrap();
+    assert_eq!(by_client_id(&stores, conv, a, &key).await, Some(new));
 }
 
 async fn get_by_client_id(stores: Stores) {
@@ -274,12 +308,12 @@ async fn concurrent_retries_store_one_message(stores: Stores) {
     let conv = ConversationId::new();
     let sender = UserId::new();
     let tasks: Vec<_> = (0..6)
-        .map(|i| {
+        .map(|_| {
             let stores = stores.clone();
             tokio::spawn(async move {
                 stores
                     .messages
-                    .append_message(new_message(conv, sender, "retry-me", &format!("try {i}")))
+                    .append_message(new_message(conv, sender, "retry-me", "the same text"))
                     .await
                     .expect("append")
             })
@@ -300,6 +334,8 @@ conformance_tests!(
     append_assigns_positions,
     concurrent_retries_store_one_message,
     idempotent_by_client_message_id,
+    client_message_id_with_other_content_conflicts,
+    client_message_id_expires_after_the_window,
     get_by_client_id,
     list_windows,
     concurrent_appends_take_every_position_once,

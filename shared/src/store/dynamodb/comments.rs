@@ -12,12 +12,13 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 use serde::de::DeserializeOwned;
 
+use super::claims::{claim_put, claimed_id};
 use super::item::{Item, TABLE_KEY, av, from_item, get_n, key, n, parse_s, s, to_item};
 use super::ops::{
     Gsi, GsiPartition, Retry, get_entity, get_item, gsi_page, query, query_page, sdk_error,
 };
 use super::txn::{transact_once, tx_put, tx_update};
-use crate::ids::{CommentId, EventId, UserId};
+use crate::ids::{ClientKey, CommentId, EventId, UserId};
 use crate::model::{Comment, ModerationStatus, NewComment};
 use crate::room::Position;
 use crate::store::{
@@ -279,6 +280,11 @@ pub struct DynamoCommentStore {
     heads: std::sync::Arc<HeadCache>,
 }
 
+/// The idempotency claim of `user`'s `client_key` in `event`.
+fn claim_key(event: EventId, user: UserId, client_key: &ClientKey) -> Item {
+    key(format!("CLIENT#{event}#{user}#{client_key}"), "COMMENT")
+}
+
 impl DynamoCommentStore {
     /// The store over `table`.
     pub fn new(client: Client, table: String) -> Self {
@@ -303,12 +309,18 @@ impl DynamoCommentStore {
     }
 
     /// The comment an earlier append with the same claim (or the same comment id) stored.
+    /// A live claim on the same key for another request is a conflict.
     async fn original(&self, new: &NewComment) -> StoreResult<Comment> {
         let mut id = new.comment_id;
         if let Some(client_key) = &new.client_key {
-            let claim = key(format!("CLIENT#{}#{client_key}", new.user_id), "COMMENT");
-            if let Some(item) = get_item(&self.client, &self.table, claim).await? {
-                id = parse_s(&item, "comment_id")?;
+            let claim = claim_key(new.event_id, new.user_id, client_key);
+            let claim = get_item(&self.client, &self.table, claim).await?;
+            if let Some(claimed) =
+                claimed_id(claim, "comment_id", &new.fingerprint(), new.created_at)?
+            {
+                id = claimed.parse().map_err(|_| {
+                    StoreError::Backend(format!("bad claimed comment id {claimed}"))
+                })?;
             }
         }
         self.get_comment(id)
@@ -354,17 +366,13 @@ impl CommentStore for DynamoCommentStore {
             let mut idempotency = vec![1];
             if let Some(client_key) = &comment.client_key {
                 idempotency.push(actions.len());
-                actions.push(tx_put(
+                actions.push(claim_put(
                     table,
-                    HashMap::from([
-                        (
-                            "pk".to_owned(),
-                            s(format!("CLIENT#{}#{client_key}", c.user_id)),
-                        ),
-                        ("sk".to_owned(), s("COMMENT")),
-                        ("comment_id".to_owned(), s(c.comment_id.to_string())),
-                    ]),
-                    Some("attribute_not_exists(pk)"),
+                    claim_key(c.event_id, c.user_id, client_key),
+                    "comment_id",
+                    c.comment_id.to_string(),
+                    &comment.fingerprint(),
+                    c.created_at,
                 )?);
             }
             let mut parent = None;

@@ -4,7 +4,7 @@
 //! - message: `(CONV#<id>, POS#<position:020>)`;
 //! - pointer: `(MSG#<message_id>, REF)` with `conversation_id`, `position`;
 //! - idempotency claim: `(CLIENT#<conversation>#<sender>#<client_message_id>, MESSAGE)` with
-//!   `message_id`.
+//!   `message_id`, `fingerprint` and `ttl_epoch` (see [`super::claims`]).
 //!
 //! Appends use the same one-transaction position allocation as comments
 //! ([`super::comments::append_to_stream`]).
@@ -15,16 +15,18 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 
+use super::claims::{claim_put, claimed_id};
 use super::comments::{
     AppendActions, AppendRefused, HeadCache, append_to_stream, pos_sk, query_window, read_head,
 };
-use super::item::{Item, get_n, key, n, parse_s, s, to_item};
+use super::item::{Item, get_n, is_expired, key, n, parse_s, s, to_item};
 use super::ops::{get_entity, get_item, sdk_error};
 use super::txn::tx_put;
 use crate::ids::{ClientKey, ConversationId, MessageId, UserId};
 use crate::model::{Message, NewMessage};
 use crate::room::Position;
 use crate::store::{Appended, MessageStore, Slice, StoreError, StoreResult, Window};
+use crate::time::now;
 
 fn conv_pk(id: ConversationId) -> String {
     format!("CONV#{id}")
@@ -72,8 +74,11 @@ impl DynamoMessageStore {
     /// The message an earlier append with the same claim (or the same message id) stored.
     async fn original(&self, m: &NewMessage) -> StoreResult<Message> {
         let claim = claim_key(m.conversation_id, m.sender_id, &m.client_message_id);
-        let id = match get_item(&self.client, &self.table, claim).await? {
-            Some(item) => parse_s(&item, "message_id")?,
+        let claim = get_item(&self.client, &self.table, claim).await?;
+        let id = match claimed_id(claim, "message_id", &m.fingerprint(), m.created_at)? {
+            Some(claimed) => claimed
+                .parse()
+                .map_err(|_| StoreError::Backend(format!("bad claimed message id {claimed}")))?,
             None => m.message_id,
         };
         self.get_message(id)
@@ -91,8 +96,14 @@ impl MessageStore for DynamoMessageStore {
         let stream = conv_pk(message.conversation_id);
         let outcome = append_to_stream(&self.client, table, &self.heads, &stream, |p| {
             let m = message.clone().into_message(p);
-            let mut claim = claim_key(m.conversation_id, m.sender_id, &m.client_message_id);
-            claim.insert("message_id".to_owned(), s(m.message_id.to_string()));
+            let claim = claim_put(
+                table,
+                claim_key(m.conversation_id, m.sender_id, &m.client_message_id),
+                "message_id",
+                m.message_id.to_string(),
+                &message.fingerprint(),
+                m.created_at,
+            )?;
             let actions = vec![
                 tx_put(
                     table,
@@ -112,7 +123,7 @@ impl MessageStore for DynamoMessageStore {
                     ]),
                     Some("attribute_not_exists(pk)"),
                 )?,
-                tx_put(table, claim, Some("attribute_not_exists(pk)"))?,
+                claim,
             ];
             Ok(AppendActions {
                 actions,
@@ -152,8 +163,10 @@ impl MessageStore for DynamoMessageStore {
     ) -> StoreResult<Option<Message>> {
         let claim = claim_key(conversation, sender, client_message_id);
         match get_item(&self.client, &self.table, claim).await? {
-            Some(item) => self.get_message(parse_s(&item, "message_id")?).await,
-            None => Ok(None),
+            Some(item) if !is_expired(&item, now()) => {
+                self.get_message(parse_s(&item, "message_id")?).await
+            }
+            _ => Ok(None),
         }
     }
 

@@ -16,6 +16,7 @@ pub mod sessions;
 pub mod tables;
 pub mod users;
 
+mod claims;
 mod item;
 mod ops;
 mod txn;

@@ -49,7 +49,7 @@ pub const COMMENTS: TableDef = TableDef {
     logical_id: "CommentsTable",
     env_var: "COMMENTS_TABLE",
     gsis: &["gsi1", "gsi2"],
-    ttl: false,
+    ttl: true,
 };
 /// Conversations, participants and direct-pair claims.
 pub const CONVERSATIONS: TableDef = TableDef {
@@ -65,7 +65,7 @@ pub const MESSAGES: TableDef = TableDef {
     logical_id: "MessagesTable",
     env_var: "MESSAGES_TABLE",
     gsis: &[],
-    ttl: false,
+    ttl: true,
 };
 /// Connections and subscriptions.
 pub const CONNECTIONS: TableDef = TableDef {

@@ -15,6 +15,8 @@ use crate::store::{
 };
 use crate::time::Timestamp;
 
+use super::claims::Claims;
+
 /// State shared by the comment and like stores.
 #[derive(Default)]
 pub struct CommentState {
@@ -22,8 +24,8 @@ pub struct CommentState {
     streams: HashMap<EventId, Vec<Comment>>,
     /// Comment id → (event, position).
     by_id: HashMap<CommentId, (EventId, Position)>,
-    /// (author, client key) → comment.
-    claims: HashMap<(UserId, ClientKey), CommentId>,
+    /// (event, author, client key) → comment.
+    claims: Claims<(EventId, UserId, ClientKey), CommentId>,
     /// Likes.
     likes: HashSet<(CommentId, UserId)>,
 }
@@ -92,10 +94,15 @@ impl MemoryCommentStore {
 impl CommentStore for MemoryCommentStore {
     async fn append_comment(&self, c: NewComment) -> StoreResult<Appended<Comment>> {
         let mut g = lock(&self.state);
+        let fingerprint = c.fingerprint();
         if let Some(key) = &c.client_key
-            && let Some(id) = g.claims.get(&(c.user_id, key.clone()))
+            && let Some(id) = g.claims.check(
+                &(c.event_id, c.user_id, key.clone()),
+                &fingerprint,
+                c.created_at,
+            )?
         {
-            let original = g.get(*id).cloned().ok_or(StoreError::NotFound)?;
+            let original = g.get(id).cloned().ok_or(StoreError::NotFound)?;
             return Ok(Appended {
                 item: original,
                 created: false,
@@ -109,18 +116,19 @@ impl CommentStore for MemoryCommentStore {
         }
         let stream = g.streams.entry(c.event_id).or_default();
         let position = Position(stream.len() as u64 + 1);
-        let (id, event, parent, key, user) = (
+        let (id, event, parent, key, user, at) = (
             c.comment_id,
             c.event_id,
             c.parent_comment_id,
             c.client_key.clone(),
             c.user_id,
+            c.created_at,
         );
         let comment = c.into_comment(position);
         stream.push(comment.clone());
         g.by_id.insert(id, (event, position));
         if let Some(key) = key {
-            g.claims.insert((user, key), id);
+            g.claims.insert((event, user, key), id, fingerprint, at);
         }
         if let Some(p) = parent.and_then(|p| g.get_mut(p)) {
             p.reply_count += 1;

@@ -5,11 +5,13 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
+use super::claims::Claims;
 use super::comments::window_of;
 use crate::ids::{ClientKey, ConversationId, MessageId, UserId};
 use crate::model::{Message, NewMessage};
 use crate::room::Position;
 use crate::store::{Appended, MessageStore, Slice, StoreError, StoreResult, Window};
+use crate::time::now;
 
 /// In-memory `MessageStore`.
 #[derive(Default)]
@@ -22,7 +24,7 @@ struct Inner {
     /// Messages of each conversation; index `i` holds position `i + 1`.
     streams: HashMap<ConversationId, Vec<Message>>,
     by_id: HashMap<MessageId, (ConversationId, Position)>,
-    claims: HashMap<(ConversationId, UserId, ClientKey), MessageId>,
+    claims: Claims<(ConversationId, UserId, ClientKey), MessageId>,
 }
 
 impl Inner {
@@ -52,8 +54,9 @@ impl MessageStore for MemoryMessageStore {
     async fn append_message(&self, m: NewMessage) -> StoreResult<Appended<Message>> {
         let mut g = self.lock();
         let claim = (m.conversation_id, m.sender_id, m.client_message_id.clone());
-        if let Some(id) = g.claims.get(&claim) {
-            let original = g.get(*id).cloned().ok_or(StoreError::NotFound)?;
+        let fingerprint = m.fingerprint();
+        if let Some(id) = g.claims.check(&claim, &fingerprint, m.created_at)? {
+            let original = g.get(id).cloned().ok_or(StoreError::NotFound)?;
             return Ok(Appended {
                 item: original,
                 created: false,
@@ -61,11 +64,12 @@ impl MessageStore for MemoryMessageStore {
         }
         let stream = g.streams.entry(m.conversation_id).or_default();
         let position = Position(stream.len() as u64 + 1);
+        let at = m.created_at;
         let message = m.into_message(position);
         stream.push(message.clone());
         g.by_id
             .insert(message.message_id, (message.conversation_id, position));
-        g.claims.insert(claim, message.message_id);
+        g.claims.insert(claim, message.message_id, fingerprint, at);
         Ok(Appended {
             item: message,
             created: true,
@@ -84,8 +88,8 @@ impl MessageStore for MemoryMessageStore {
     ) -> StoreResult<Option<Message>> {
         let g = self.lock();
         Ok(g.claims
-            .get(&(conversation, sender, client_message_id.clone()))
-            .and_then(|id| g.get(*id))
+            .get(&(conversation, sender, client_message_id.clone()), now())
+            .and_then(|id| g.get(id))
             .cloned())
     }
 

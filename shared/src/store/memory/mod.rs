@@ -2,6 +2,7 @@
 //! DynamoDB adapters are tested against. Each keeps the same invariants as its DynamoDB twin
 //! (one lock per store stands in for conditional writes and transactions).
 
+pub mod claims;
 pub mod comments;
 pub mod connections;
 pub mod conversations;
