@@ -92,7 +92,12 @@ async fn send_is_idempotent_by_client_message_id() {
     assert_eq!(m["delivery_status"], "sent");
     assert_eq!(m["position"], 1);
     assert_eq!(m["reactions"], json!({}));
-    assert_eq!(m["edit_history"], json!([]));
+    assert_eq!(m["edit_count"], 0);
+    assert!(m["edited_at"].is_null());
+    assert!(
+        m.get("edit_history").is_none(),
+        "only an edit's answer has the history"
+    );
     assert_eq!(m["is_deleted"], false);
     let jobs = w.drain().await;
     assert_eq!(jobs.len(), 1);
@@ -363,16 +368,22 @@ async fn edit_by_the_author_keeps_the_history() {
     );
     assert!(history_of[1]["edit_reason"].is_null());
     assert_eq!(w.drain_types().await, ["message_updated"]);
-    // Listed with its history.
-    let listed = history(&conv, &bob).ok(&w).await;
-    assert_eq!(listed.body["messages"][0]["content"], "third");
+    // The same edit again (a retry) adds no history and broadcasts nothing.
+    let again = edit(&m, &ada, json!({"content": "third"})).ok(&w).await;
     assert_eq!(
-        listed.body["messages"][0]["edit_history"]
+        again.body["message"]["edit_history"]
             .as_array()
-            .expect("h")
-            .len(),
-        2
+            .map(Vec::len),
+        Some(2)
     );
+    assert!(w.drain_types().await.is_empty());
+    // Listed with how many versions it keeps and when it was last edited, not the versions.
+    let listed = history(&conv, &bob).ok(&w).await;
+    let first_listed = &listed.body["messages"][0];
+    assert_eq!(first_listed["content"], "third");
+    assert_eq!(first_listed["edit_count"], 2);
+    assert_eq!(first_listed["edited_at"], history_of[1]["edited_at"]);
+    assert!(first_listed.get("edit_history").is_none());
     // A participant who is not the author: 403, nothing changes.
     let r = edit(&m, &bob, json!({"content": "hijack"}))
         .send(&w)
@@ -475,9 +486,26 @@ async fn reactions_toggle() {
         listed.body["messages"][0]["reactions"]["👍"],
         json!([bob.id])
     );
-    for bad in ["ab", "", "👍 👍", &"👍".repeat(17)] {
+    // Words in any script, symbols that are not emoji and several emoji are all refused.
+    for bad in [
+        "ab",
+        "",
+        "👍 👍",
+        &"👍".repeat(17),
+        "日本語",
+        "éé",
+        "★★",
+        "¯\\_(ツ)_/¯",
+        "👍👍",
+        "→",
+    ] {
         react(&m, &ada, bad).send(&w).await.expect_field("emoji");
     }
+    // An unqualified emoji is stored in its fully-qualified form: one reaction, not two.
+    let r = react(&m, &ada, "\u{2764}").ok(&w).await;
+    assert_eq!(r.body["emoji"], "\u{2764}\u{fe0f}");
+    let r = react(&m, &ada, "\u{2764}\u{fe0f}").ok(&w).await;
+    assert_eq!(r.body["reacted"], false);
     on_message("http-messages-react", &m, &ada)
         .json(json!({}))
         .send(&w)

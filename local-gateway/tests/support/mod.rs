@@ -18,6 +18,19 @@ pub async fn request(
     token: Option<&str>,
     body: &str,
 ) -> (u16, Duration) {
+    let (status, elapsed, _) = exchange(addr, method, path, token, body).await;
+    (status, elapsed)
+}
+
+/// [`request`], with the answer's body as well (the gateway answers with a
+/// `content-length`, and `connection: close` ends the body).
+pub async fn exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, Duration, String) {
     let mut stream = TcpStream::connect(addr).await.expect("connects");
     let authorization =
         token.map_or_else(String::new, |t| format!("authorization: Bearer {t}\r\n"));
@@ -40,7 +53,10 @@ pub async fn request(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no status line in {answer:?}"));
-    (status, elapsed)
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map_or_else(String::new, |(_, b)| b.to_owned());
+    (status, elapsed, body)
 }
 
 /// Registers `username`, makes a live event owned by them, and signs them an access token:

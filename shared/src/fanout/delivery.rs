@@ -14,7 +14,7 @@ use tracing::Instrument;
 use super::config::{FanoutConfig, FanoutConfigError};
 use crate::ids::ConnectionId;
 use crate::model::{BucketRange, Subscription, bucket_of};
-use crate::poster::{MAX_FRAME_BYTES, PostError, Poster};
+use crate::poster::{MAX_FRAME_BYTES, METERING_UNIT_BYTES, PostError, Poster};
 use crate::queue::{FanoutJob, Queue, QueueError};
 use crate::store::{ConnectionStore, Cursor, StoreError};
 
@@ -181,6 +181,9 @@ impl Fanout {
         let started = Instant::now();
         let frame =
             serde_json::to_vec(&job.payload).map_err(|e| FanoutError::Payload(e.to_string()))?;
+        if frame.len() > METERING_UNIT_BYTES {
+            tracing::error!(bytes = frame.len(), "frame over one 32 KB unit");
+        }
         if frame.len() > MAX_FRAME_BYTES {
             return Err(FanoutError::PayloadTooLarge {
                 size: frame.len(),

@@ -30,8 +30,28 @@ pub struct EditRecord {
     pub edit_reason: Option<String>,
 }
 
-/// Most edits kept in a message's history.
-pub const MAX_EDIT_HISTORY: usize = 50;
+/// Most earlier versions kept in a message's history (the oldest drop out). With
+/// [`MAX_CONTENT_CHARS`](super::MAX_CONTENT_CHARS) of up to 4 bytes each, the history stays
+/// under 90 KB, so the item stays far below DynamoDB's 400 KB; frames never carry it.
+pub const MAX_EDIT_HISTORY: usize = 10;
+
+/// Most distinct emoji on one message.
+pub const MAX_REACTION_KINDS: usize = 20;
+
+/// Most reactions (user and emoji pairs) on one message: bounds the `reactions` map that every
+/// frame and page of the message carries (200 user ids ≈ 8 KB).
+pub const MAX_REACTIONS: usize = 200;
+
+/// Why a reaction cannot be added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ReactionLimit {
+    /// The message already has [`MAX_REACTION_KINDS`] distinct emoji.
+    #[error("this message already has {MAX_REACTION_KINDS} different reactions")]
+    Kinds,
+    /// The message already has [`MAX_REACTIONS`] reactions.
+    #[error("this message already has {MAX_REACTIONS} reactions")]
+    Total,
+}
 
 /// A stored message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,36 +143,49 @@ impl NewMessage {
     }
 }
 
-/// A reaction emoji: 1..=16 characters, no spaces or control characters.
+/// A reaction emoji: one emoji of the Unicode emoji list (with its skin tone, if any), in
+/// its fully-qualified form, so that `❤` and `❤️` are one reaction.
 pub fn validate_emoji(raw: &str) -> Result<String, FieldError> {
     let e = text("emoji", raw, 1, 16)?;
-    if e.chars()
-        .any(|c| c.is_whitespace() || c.is_ascii_alphanumeric())
-    {
-        return Err(FieldError::new("emoji", "must be an emoji"));
+    match emojis::get(&e) {
+        Some(emoji) => Ok(emoji.as_str().to_owned()),
+        None => Err(FieldError::new("emoji", "must be a single emoji")),
     }
-    Ok(e)
 }
 
 impl Message {
-    /// Toggles `user`'s reaction `emoji`; returns whether it is now set.
-    pub fn toggle_reaction(&mut self, emoji: &str, user: UserId) -> bool {
-        let users = self.reactions.entry(emoji.to_owned()).or_default();
-        let added = if let Some(i) = users.iter().position(|u| *u == user) {
+    /// Toggles `user`'s reaction `emoji`; returns whether it is now set. Removing always
+    /// works; adding past [`MAX_REACTION_KINDS`] or [`MAX_REACTIONS`] is refused.
+    pub fn toggle_reaction(&mut self, emoji: &str, user: UserId) -> Result<bool, ReactionLimit> {
+        if let Some(users) = self.reactions.get_mut(emoji)
+            && let Some(i) = users.iter().position(|u| *u == user)
+        {
             users.remove(i);
-            false
-        } else {
-            users.push(user);
-            true
-        };
-        if users.is_empty() {
-            self.reactions.remove(emoji);
+            if users.is_empty() {
+                self.reactions.remove(emoji);
+            }
+            return Ok(false);
         }
-        added
+        if !self.reactions.contains_key(emoji) && self.reactions.len() >= MAX_REACTION_KINDS {
+            return Err(ReactionLimit::Kinds);
+        }
+        if self.reactions.values().map(Vec::len).sum::<usize>() >= MAX_REACTIONS {
+            return Err(ReactionLimit::Total);
+        }
+        self.reactions
+            .entry(emoji.to_owned())
+            .or_default()
+            .push(user);
+        Ok(true)
     }
 
-    /// Replaces the content, keeping the old one in the history.
-    pub fn apply_edit(&mut self, content: Content, reason: Option<String>, now: Timestamp) {
+    /// Replaces the content, keeping the old one in the (bounded) history. An edit to the
+    /// content the message already has changes nothing (a retried edit adds no entry) and
+    /// returns `false`.
+    pub fn apply_edit(&mut self, content: Content, reason: Option<String>, now: Timestamp) -> bool {
+        if content == self.content {
+            return false;
+        }
         let previous = std::mem::replace(&mut self.content, content);
         self.edit_history.push(EditRecord {
             edited_at: now,
@@ -160,9 +193,11 @@ impl Message {
             edit_reason: reason,
         });
         if self.edit_history.len() > MAX_EDIT_HISTORY {
-            self.edit_history.remove(0);
+            let excess = self.edit_history.len() - MAX_EDIT_HISTORY;
+            self.edit_history.drain(..excess);
         }
         self.updated_at = now;
+        true
     }
 }
 
@@ -188,29 +223,87 @@ mod tests {
     fn reactions_toggle() {
         let mut m = msg();
         let u = UserId::new();
-        assert!(m.toggle_reaction("👍", u));
+        assert_eq!(m.toggle_reaction("👍", u), Ok(true));
         assert_eq!(m.reactions["👍"], vec![u]);
-        assert!(!m.toggle_reaction("👍", u));
+        assert_eq!(m.toggle_reaction("👍", u), Ok(false));
         assert!(m.reactions.is_empty());
     }
 
+    /// The first emoji of the Unicode list, `n` of them, fully qualified.
+    fn some_emoji(n: usize) -> Vec<&'static str> {
+        emojis::iter().take(n).map(|e| e.as_str()).collect()
+    }
+
     #[test]
-    fn edits_keep_history() {
+    fn reactions_are_bounded_in_kinds_and_in_total() {
         let mut m = msg();
-        m.apply_edit(
+        let user = UserId::new();
+        let emoji = some_emoji(MAX_REACTION_KINDS + 1);
+        for e in &emoji[..MAX_REACTION_KINDS] {
+            assert_eq!(m.toggle_reaction(e, user), Ok(true));
+        }
+        assert_eq!(
+            m.toggle_reaction(emoji[MAX_REACTION_KINDS], user),
+            Err(ReactionLimit::Kinds)
+        );
+        // Every kind is taken: more users fill them up to the total, then no more.
+        let per_kind = MAX_REACTIONS / MAX_REACTION_KINDS;
+        for _ in 1..per_kind {
+            let other = UserId::new();
+            for e in &emoji[..MAX_REACTION_KINDS] {
+                assert_eq!(m.toggle_reaction(e, other), Ok(true));
+            }
+        }
+        assert_eq!(
+            m.toggle_reaction(emoji[0], UserId::new()),
+            Err(ReactionLimit::Total)
+        );
+        // Taking one back always works, and frees a place.
+        assert_eq!(m.toggle_reaction(emoji[0], user), Ok(false));
+        assert_eq!(m.toggle_reaction(emoji[0], UserId::new()), Ok(true));
+    }
+
+    #[test]
+    fn edits_keep_a_bounded_history_and_a_repeated_edit_adds_nothing() {
+        let mut m = msg();
+        assert!(m.apply_edit(
             Content::parse("content", "hello").unwrap(),
             Some("typo".into()),
             crate::time::now(),
-        );
+        ));
         assert_eq!(m.content.as_str(), "hello");
         assert_eq!(m.edit_history[0].previous_content, "hi");
+        // The same edit again (a retry) changes nothing.
+        assert!(!m.apply_edit(
+            Content::parse("content", "hello").unwrap(),
+            Some("typo".into()),
+            crate::time::now(),
+        ));
+        assert_eq!(m.edit_history.len(), 1);
+        for i in 0..MAX_EDIT_HISTORY + 5 {
+            let text = format!("version {i}");
+            assert!(m.apply_edit(
+                Content::parse("content", &text).unwrap(),
+                None,
+                crate::time::now()
+            ));
+        }
+        assert_eq!(m.edit_history.len(), MAX_EDIT_HISTORY);
+        assert_eq!(
+            m.edit_history.last().unwrap().previous_content,
+            format!("version {}", MAX_EDIT_HISTORY + 3)
+        );
     }
 
     #[test]
     fn emoji_validation() {
-        assert!(validate_emoji("👍").is_ok());
-        assert!(validate_emoji("❤️").is_ok());
-        assert!(validate_emoji("ab").is_err());
-        assert!(validate_emoji("").is_err());
+        assert_eq!(validate_emoji("👍").unwrap(), "👍");
+        assert_eq!(validate_emoji("👍🏽").unwrap(), "👍🏽");
+        // Unqualified and fully qualified forms are one reaction.
+        assert_eq!(validate_emoji("❤").unwrap(), validate_emoji("❤️").unwrap());
+        assert_eq!(validate_emoji("👨‍👩‍👧").unwrap(), "👨‍👩‍👧");
+        for bad in ["ab", "", "lol", "👍👍", "★★", "→", "#", "\u{200b}"] {
+            assert!(validate_emoji(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -12,6 +12,11 @@ use crate::ids::ConnectionId;
 /// payload limit of `PostToConnection`). Fan-out refuses larger payloads before posting.
 pub const MAX_FRAME_BYTES: usize = 128 * 1024;
 
+/// API Gateway meters WebSocket messages in units of 32 KB: every frame Banter sends is bounded
+/// to fit one (the largest item's frame is tested on the local stack), so a delivery is one
+/// billed message. Posting a larger frame is a bug, logged by the senders.
+pub const METERING_UNIT_BYTES: usize = 32 * 1024;
+
 /// Why a post failed. Fan-out treats each kind differently.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PostError {

@@ -11,7 +11,7 @@ use crate::protocol::broadcast;
 use crate::room::Room;
 use crate::store::{StoreError, last_message_of};
 use crate::time::now;
-use crate::views::MessageView;
+use crate::views::{EditedMessageView, MessageView};
 
 /// How many times an optimistic update is retried after losing a race.
 const OPTIMISTIC_RETRIES: usize = 8;
@@ -124,11 +124,12 @@ pub async fn send(app: &App, user: UserId, input: MessageInput) -> Result<Sent, 
 }
 
 /// Reads, changes and stores a message with optimistic concurrency, retrying lost races;
-/// then broadcasts `message_updated`.
+/// then broadcasts `message_updated`. A change that reports it changed nothing (`Ok(false)`,
+/// a retried edit) is neither stored nor broadcast.
 async fn update(
     app: &App,
     id: MessageId,
-    change: impl Fn(&mut Message) -> Result<(), AppError>,
+    change: impl Fn(&mut Message) -> Result<bool, AppError>,
 ) -> Result<Message, AppError> {
     for _ in 0..OPTIMISTIC_RETRIES {
         let mut m = app
@@ -137,7 +138,9 @@ async fn update(
             .get_message(id)
             .await?
             .ok_or_else(|| AppError::not_found("message"))?;
-        change(&mut m)?;
+        if !change(&mut m)? {
+            return Ok(m);
+        }
         m.version += 1;
         match app.stores.messages.update_message(&m).await {
             Ok(()) => {
@@ -158,15 +161,16 @@ async fn update(
     ))
 }
 
-/// Edits a message's content (its author only), keeping the previous content in
-/// `edit_history`.
+/// Edits a message's content (its author only), keeping the previous content in the bounded
+/// `edit_history` (returned here, never in frames or pages). Editing to the current content
+/// (a retry) changes nothing and broadcasts nothing.
 pub async fn edit(
     app: &App,
     user: UserId,
     id: MessageId,
     content: &str,
     reason: Option<String>,
-) -> Result<MessageView, AppError> {
+) -> Result<EditedMessageView, AppError> {
     let content = Content::parse("content", content)?;
     let reason = crate::validate::optional_text("edit_reason", reason.as_deref(), 100)?;
     let m = visible_message(app, user, id).await?;
@@ -177,11 +181,10 @@ pub async fn edit(
         if m.is_deleted {
             return Err(AppError::conflict("the message is deleted"));
         }
-        m.apply_edit(content.clone(), reason.clone(), now());
-        Ok(())
+        Ok(m.apply_edit(content.clone(), reason.clone(), now()))
     })
     .await?;
-    Ok(MessageView::from(&updated))
+    Ok(EditedMessageView::from(&updated))
 }
 
 /// Soft-deletes a message (its author only). Idempotent.
@@ -198,7 +201,7 @@ pub async fn delete(app: &App, user: UserId, id: MessageId) -> Result<MessageVie
         m.is_deleted = true;
         m.deleted_at = Some(t);
         m.updated_at = t;
-        Ok(())
+        Ok(true)
     })
     .await?;
     Ok(MessageView::from(&updated))
@@ -220,8 +223,9 @@ pub async fn react(
         if m.is_deleted {
             return Err(AppError::conflict("the message is deleted"));
         }
-        m.toggle_reaction(&emoji, user);
-        Ok(())
+        m.toggle_reaction(&emoji, user)
+            .map(|_| true)
+            .map_err(|limit| AppError::conflict(limit.to_string()))
     })
     .await?;
     Ok(MessageView::from(&updated))

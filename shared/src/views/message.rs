@@ -1,5 +1,11 @@
 //! A chat message as clients see it: the REST responses, the `new_message` /
 //! `message_updated` frames and the `send_message` ack are all built from [`MessageView`].
+//!
+//! A view is bounded by construction: its content (2000 characters), its reactions
+//! ([`MAX_REACTIONS`](crate::model::MAX_REACTIONS) user ids under at most
+//! [`MAX_REACTION_KINDS`](crate::model::MAX_REACTION_KINDS) emoji) and fixed fields, so every
+//! frame of it fits one 32 KB unit. The edit history is not in it: only `edit_count` and
+//! `edited_at`; the history itself comes with the edit's REST answer ([`EditedMessageView`]).
 
 use std::collections::BTreeMap;
 
@@ -37,10 +43,36 @@ pub struct MessageView {
     pub delivery_status: &'static str,
     /// Emoji → users.
     pub reactions: BTreeMap<String, Vec<UserId>>,
-    /// Edit history, oldest first.
-    pub edit_history: Vec<EditRecord>,
+    /// How many earlier versions the message keeps (0: never edited).
+    pub edit_count: usize,
+    /// When it was last edited.
+    pub edited_at: Option<Timestamp>,
     /// Soft-deleted.
     pub is_deleted: bool,
+}
+
+/// A message with its edit history (the latest [`MAX_EDIT_HISTORY`](crate::model::MAX_EDIT_HISTORY)
+/// versions, oldest first): the answer to an edit, never a frame.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EditedMessageView {
+    /// The message as everywhere else.
+    #[serde(flatten)]
+    pub message: MessageView,
+    /// Earlier versions, oldest first (empty once deleted).
+    pub edit_history: Vec<EditRecord>,
+}
+
+impl From<&Message> for EditedMessageView {
+    fn from(m: &Message) -> Self {
+        Self {
+            message: MessageView::from(m),
+            edit_history: if m.is_deleted {
+                Vec::new()
+            } else {
+                m.edit_history.clone()
+            },
+        }
+    }
 }
 
 impl From<&Message> for MessageView {
@@ -62,11 +94,16 @@ impl From<&Message> for MessageView {
             updated_at: m.updated_at,
             delivery_status: "sent",
             reactions: m.reactions.clone(),
-            edit_history: if m.is_deleted {
-                Vec::new()
+            edit_count: if m.is_deleted {
+                0
             } else {
-                m.edit_history.clone()
+                m.edit_history.len()
             },
+            edited_at: m
+                .edit_history
+                .last()
+                .filter(|_| !m.is_deleted)
+                .map(|e| e.edited_at),
             is_deleted: m.is_deleted,
         }
     }

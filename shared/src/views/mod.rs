@@ -12,5 +12,5 @@ mod user;
 pub use comment::CommentView;
 pub use conversation::{ConversationView, LastMessageView, ParticipantView};
 pub use event::EventView;
-pub use message::MessageView;
+pub use message::{EditedMessageView, MessageView};
 pub use user::{PrivateProfile, PublicProfile, SignedIn, UserSummary};

@@ -45,6 +45,9 @@ impl<'a> Replier<'a> {
     /// Posts one frame, retrying throttled and transient failures with jittered backoff.
     pub async fn post(&self, message: &ServerMessage) -> Result<(), PostError> {
         let data = message.to_json();
+        if data.len() > crate::poster::METERING_UNIT_BYTES {
+            tracing::error!(kind = %message.kind(), bytes = data.len(), "frame over one 32 KB unit");
+        }
         let mut attempt = 1;
         loop {
             match self.poster.post(self.connection, data.as_bytes()).await {

@@ -1,7 +1,10 @@
 //! Conformance cases for the messages store.
 
 use banter::ids::{ClientKey, ConversationId, MessageId, UserId};
-use banter::model::{CLAIM_WINDOW, Content, Message, MessageType, NewMessage};
+use banter::model::{
+    CLAIM_WINDOW, Content, MAX_CONTENT_CHARS, MAX_EDIT_HISTORY, MAX_REACTION_KINDS, MAX_REACTIONS,
+    Message, MessageType, NewMessage,
+};
 use banter::room::Position;
 use banter::store::*;
 use banter::time::now;
@@ -247,6 +250,47 @@ async fn concurrent_appends_take_every_position_once(stores: Stores) {
     assert_eq!(positions(&listed.items), expected);
 }
 
+/// The largest message a user can make (the longest content of four-byte characters, a full
+/// edit history of such contents with the longest reasons, every reaction it may hold) is
+/// one item the store keeps and returns whole: under DynamoDB's 400 KB.
+async fn the_largest_message_fits_one_item(stores: Stores) {
+    let conv = ConversationId::new();
+    let a = UserId::new();
+    let text = |seed: u32| -> String {
+        let c = char::from_u32(0x20000 + seed).unwrap();
+        std::iter::repeat_n(c, MAX_CONTENT_CHARS).collect()
+    };
+    let m = send(&stores, new_message(conv, a, "big", &text(0))).await;
+    let mut largest = m.clone();
+    for i in 1..=(MAX_EDIT_HISTORY as u32 + 2) {
+        let content = Content::parse("content", &text(i)).unwrap();
+        assert!(largest.apply_edit(content, Some("ℝ".repeat(100)), now()));
+    }
+    let emoji: Vec<&str> = banter_emoji(MAX_REACTION_KINDS);
+    for _ in 0..MAX_REACTIONS / MAX_REACTION_KINDS {
+        let user = UserId::new();
+        for e in &emoji {
+            largest.toggle_reaction(e, user).unwrap();
+        }
+    }
+    largest.version = 2;
+    stores.messages.update_message(&largest).await.unwrap();
+    assert_eq!(
+        stores.messages.get_message(m.message_id).await.unwrap(),
+        Some(largest)
+    );
+}
+
+/// `n` distinct emoji, the longest first (in bytes).
+fn banter_emoji(n: usize) -> Vec<&'static str> {
+    let mut all: Vec<&'static str> = (0x1F600..0x1F650)
+        .filter_map(char::from_u32)
+        .map(|c| &*String::from(c).leak())
+        .collect();
+    all.truncate(n);
+    all
+}
+
 async fn update_message_checks_version(stores: Stores) {
     let conv = ConversationId::new();
     let a = UserId::new();
@@ -258,7 +302,7 @@ async fn update_message_checks_version(stores: Stores) {
         Some("typo".into()),
         now(),
     );
-    edited.toggle_reaction("👍", UserId::new());
+    edited.toggle_reaction("👍", UserId::new()).unwrap();
     edited.version = 2;
     stores.messages.update_message(&edited).await.unwrap();
     assert_eq!(
@@ -340,4 +384,5 @@ conformance_tests!(
     list_windows,
     concurrent_appends_take_every_position_once,
     update_message_checks_version,
+    the_largest_message_fits_one_item,
 );
