@@ -28,6 +28,11 @@ async fn a_large_room_is_delivered_by_shards_running_at_once_each_exactly_once()
             post_latency: Duration::from_millis(150),
             ..Limits::default()
         },
+        // Every client is the owner: let them all connect.
+        app: banter::config::Config {
+            max_connections_per_user: SUBSCRIBERS,
+            ..banter::config::Config::default()
+        },
         fanout: FanoutConfig {
             // One post in flight per execution environment: more than one at once can only
             // come from shards running in different environments.

@@ -47,6 +47,11 @@ pub enum RateKind {
     Presence,
     /// Likes of comments and reactions to messages: each toggle is a room-wide broadcast.
     Reaction,
+    /// `subscribe` and `unsubscribe` frames, per user: each subscribe may read and post a
+    /// catch-up.
+    Subscribe,
+    /// `ping` and frames that cannot be read, per connection: each is answered with a post.
+    Control,
     /// Any REST request of a signed-in user.
     Rest,
     /// Auth routes, per client IP.
@@ -64,6 +69,8 @@ impl RateKind {
             Self::Typing => "typing",
             Self::Presence => "presence",
             Self::Reaction => "reaction",
+            Self::Subscribe => "subscribe",
+            Self::Control => "control",
             Self::Rest => "rest",
             Self::AuthIp => "auth-ip",
             Self::AnonymousIp => "anon-ip",
@@ -84,6 +91,10 @@ pub struct Config {
     pub presence_rate: RateRule,
     /// Like and reaction toggles per user.
     pub reaction_rate: RateRule,
+    /// `subscribe`/`unsubscribe` frames per user.
+    pub subscribe_rate: RateRule,
+    /// `ping` and unreadable frames per connection.
+    pub control_rate: RateRule,
     /// REST requests per user.
     pub rest_rate: RateRule,
     /// Auth requests per IP.
@@ -96,6 +107,13 @@ pub struct Config {
     pub admins: HashSet<UserId>,
     /// Most items a catch-up (`subscribe` with `since`) sends before `has_more`.
     pub catch_up_limit: usize,
+    /// How long a catch-up may spend posting before it stops with `has_more` (well inside the
+    /// `$default` function's 10 s timeout).
+    pub catch_up_budget: std::time::Duration,
+    /// Most rooms one connection may be subscribed to.
+    pub max_subscriptions: usize,
+    /// Most open connections of one user.
+    pub max_connections_per_user: usize,
     /// Secret that signs REST pagination cursors.
     pub cursor_secret: Vec<u8>,
     /// Origins allowed by CORS (`*` for any).
@@ -128,12 +146,17 @@ impl Default for Config {
             typing_rate: RateRule::per(20, 10),
             presence_rate: RateRule::per(30, 10),
             reaction_rate: RateRule::per(10, 10),
+            subscribe_rate: RateRule::per(60, 60),
+            control_rate: RateRule::per(30, 60),
             rest_rate: RateRule::per(300, 60),
             auth_ip_rate: RateRule::per(30, 60),
             anonymous_ip_rate: RateRule::per(120, 60),
             moderators: HashSet::new(),
             admins: HashSet::new(),
             catch_up_limit: 200,
+            catch_up_budget: std::time::Duration::from_secs(5),
+            max_subscriptions: 50,
+            max_connections_per_user: 10,
             cursor_secret: b"banter-development-cursor-secret!".to_vec(),
             cors_origins: vec!["*".into()],
         }
@@ -149,6 +172,8 @@ impl Config {
             RateKind::Typing => self.typing_rate,
             RateKind::Presence => self.presence_rate,
             RateKind::Reaction => self.reaction_rate,
+            RateKind::Subscribe => self.subscribe_rate,
+            RateKind::Control => self.control_rate,
             RateKind::Rest => self.rest_rate,
             RateKind::AuthIp => self.auth_ip_rate,
             RateKind::AnonymousIp => self.anonymous_ip_rate,
@@ -157,9 +182,10 @@ impl Config {
 
     /// Reads `BANTER_*` variables over the defaults: `BANTER_COMMENT_RATE=10/10`,
     /// `BANTER_MESSAGE_RATE`, `BANTER_TYPING_RATE`, `BANTER_PRESENCE_RATE`, `BANTER_REACTION_RATE`,
-    /// `BANTER_REST_RATE`,
+    /// `BANTER_SUBSCRIBE_RATE`, `BANTER_CONTROL_RATE`, `BANTER_REST_RATE`,
     /// `BANTER_AUTH_IP_RATE`, `BANTER_ANONYMOUS_IP_RATE`, `BANTER_MODERATORS` and `BANTER_ADMINS` (comma-separated user
-    /// ids), `BANTER_CATCH_UP_LIMIT`, `BANTER_CURSOR_SECRET`, `BANTER_CORS_ORIGINS`.
+    /// ids), `BANTER_CATCH_UP_LIMIT`, `BANTER_CATCH_UP_BUDGET_MS`, `BANTER_MAX_SUBSCRIPTIONS`,
+    /// `BANTER_MAX_CONNECTIONS_PER_USER`, `BANTER_CURSOR_SECRET`, `BANTER_CORS_ORIGINS`.
     ///
     /// Fails when `BANTER_CURSOR_SECRET` is set but shorter than [`MIN_CURSOR_SECRET_BYTES`]:
     /// a function must refuse to start rather than sign cursors with the public development
@@ -181,6 +207,8 @@ impl Config {
         c.typing_rate = rule("BANTER_TYPING_RATE", c.typing_rate);
         c.presence_rate = rule("BANTER_PRESENCE_RATE", c.presence_rate);
         c.reaction_rate = rule("BANTER_REACTION_RATE", c.reaction_rate);
+        c.subscribe_rate = rule("BANTER_SUBSCRIBE_RATE", c.subscribe_rate);
+        c.control_rate = rule("BANTER_CONTROL_RATE", c.control_rate);
         c.rest_rate = rule("BANTER_REST_RATE", c.rest_rate);
         c.auth_ip_rate = rule("BANTER_AUTH_IP_RATE", c.auth_ip_rate);
         c.anonymous_ip_rate = rule("BANTER_ANONYMOUS_IP_RATE", c.anonymous_ip_rate);
@@ -193,8 +221,18 @@ impl Config {
         };
         c.moderators = ids("BANTER_MODERATORS");
         c.admins = ids("BANTER_ADMINS");
-        if let Some(n) = get("BANTER_CATCH_UP_LIMIT").and_then(|v| v.parse().ok()) {
-            c.catch_up_limit = n;
+        let number = |name: &str| get(name).and_then(|v| v.trim().parse::<u64>().ok());
+        if let Some(n) = number("BANTER_CATCH_UP_LIMIT") {
+            c.catch_up_limit = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        if let Some(ms) = number("BANTER_CATCH_UP_BUDGET_MS") {
+            c.catch_up_budget = std::time::Duration::from_millis(ms);
+        }
+        if let Some(n) = number("BANTER_MAX_SUBSCRIPTIONS").filter(|n| *n > 0) {
+            c.max_subscriptions = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        if let Some(n) = number("BANTER_MAX_CONNECTIONS_PER_USER").filter(|n| *n > 0) {
+            c.max_connections_per_user = usize::try_from(n).unwrap_or(usize::MAX);
         }
         if let Some(s) = get("BANTER_CURSOR_SECRET").filter(|s| !s.is_empty()) {
             if s.len() < MIN_CURSOR_SECRET_BYTES {

@@ -2001,3 +2001,136 @@ fn the_protocol_documents_cover_every_message_type() {
         assert!(yaml.contains(code), "asyncapi.yaml: {code}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Limits on every frame type, subscriptions per connection, connections per user
+// ---------------------------------------------------------------------------------------------
+
+/// A client that sends `subscribe {since: 0}` over and over gets a catch-up only within its
+/// subscribe rate; `unsubscribe` counts too.
+#[tokio::test]
+async fn subscribe_and_unsubscribe_frames_are_rate_limited_per_user() {
+    let w = World::with_config(Config {
+        subscribe_rate: RateRule::per(3, 60),
+        ..Config::default()
+    });
+    let user = w.user().await;
+    let event = w.event(user, true).await;
+    let connection = w.connect(user).await;
+    let subscribe = |m: &str| frame("subscribe", m, json!({ "event_id": event, "since": 0 }));
+    for i in 0..2 {
+        let m = format!("s-{i}");
+        ack(&w.ask(&connection, &subscribe(&m)).await, &m);
+    }
+    let m = "u-1";
+    let unsubscribe = frame("unsubscribe", m, json!({ "event_id": event }));
+    ack(&w.ask(&connection, &unsubscribe).await, m);
+    // The fourth: refused, with when to retry; the other connections of the user share it.
+    let other = w.connect(user).await;
+    let answer = w.ask(&other, &subscribe("s-3")).await;
+    error(&answer, "RATE_LIMIT_EXCEEDED", "s-3");
+    assert!(
+        answer["payload"]["retry_after"]
+            .as_u64()
+            .is_some_and(|s| s > 0)
+    );
+    assert!(w.rooms_of(&other).await.is_empty());
+}
+
+/// A connection holds at most `max_subscriptions` rooms; a room it holds can be subscribed
+/// again (a resume), and unsubscribing frees a place.
+#[tokio::test]
+async fn a_connection_holds_at_most_max_subscriptions_rooms() {
+    let w = World::with_config(Config {
+        max_subscriptions: 2,
+        ..Config::default()
+    });
+    let user = w.user().await;
+    let events = [
+        w.event(user, true).await,
+        w.event(user, true).await,
+        w.event(user, true).await,
+    ];
+    let connection = w.connect(user).await;
+    let subscribe = |e: EventId, m: &str| frame("subscribe", m, json!({ "event_id": e }));
+    ack(&w.ask(&connection, &subscribe(events[0], "a")).await, "a");
+    ack(&w.ask(&connection, &subscribe(events[1], "b")).await, "b");
+    error(
+        &w.ask(&connection, &subscribe(events[2], "c")).await,
+        "FORBIDDEN",
+        "c",
+    );
+    assert_eq!(w.rooms_of(&connection).await.len(), 2);
+    ack(
+        &w.ask(&connection, &subscribe(events[1], "again")).await,
+        "again",
+    );
+    let unsubscribe = frame("unsubscribe", "u", json!({ "event_id": events[0] }));
+    ack(&w.ask(&connection, &unsubscribe).await, "u");
+    ack(&w.ask(&connection, &subscribe(events[2], "c2")).await, "c2");
+    assert!(
+        w.rooms_of(&connection)
+            .await
+            .contains(&Room::Event(events[2]))
+    );
+}
+
+/// A user has at most `max_connections_per_user` open connections: one more handshake is a
+/// 429 and stores nothing; a closed connection frees its place.
+#[tokio::test]
+async fn connections_per_user_are_capped_at_the_handshake() {
+    let w = World::with_config(Config {
+        max_connections_per_user: 2,
+        ..Config::default()
+    });
+    let user = w.user().await;
+    let first = w.connect(user).await;
+    w.connect(user).await;
+    let third = new_connection_id();
+    let resp = ws::connect::handle(
+        &w.app,
+        connect_request(&third, json!({ "token": w.token(user) }), json!({})),
+    )
+    .await;
+    assert_eq!(resp.status_code, 429);
+    assert_eq!(body_json(&resp)["error"]["code"], "RATE_LIMIT_EXCEEDED");
+    assert!(
+        w.app
+            .stores
+            .connections
+            .get_connection(&third)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Another user is not affected, and a closed connection frees a place.
+    w.connect(w.user().await).await;
+    ws::disconnect::handle(&w.app, disconnect_request(&first)).await;
+    w.connect(user).await;
+}
+
+/// `ping` and unreadable frames are each answered with a post: they count against the
+/// connection's control rate (per connection: another socket of the user keeps its own).
+#[tokio::test]
+async fn pings_and_unreadable_frames_are_rate_limited_per_connection() {
+    let w = World::with_config(Config {
+        control_rate: RateRule::per(3, 60),
+        ..Config::default()
+    });
+    let user = w.user().await;
+    let connection = w.connect(user).await;
+    let ping = |m: &str| frame("ping", m, json!({}));
+    assert_eq!(w.ask(&connection, &ping("p1")).await["type"], "pong");
+    assert_eq!(w.ask(&connection, &ping("p2")).await["type"], "pong");
+    let garbage = w.send_text(&connection, "not json").await;
+    assert_eq!(garbage[0]["payload"]["code"], "INVALID_MESSAGE");
+    error(
+        &w.ask(&connection, &ping("p3")).await,
+        "RATE_LIMIT_EXCEEDED",
+        "p3",
+    );
+    let garbage = w.send_text(&connection, "{still not json").await;
+    assert_eq!(garbage[0]["payload"]["code"], "RATE_LIMIT_EXCEEDED");
+    let other = w.connect(user).await;
+    assert_eq!(w.ask(&other, &ping("q1")).await["type"], "pong");
+}

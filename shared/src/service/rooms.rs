@@ -27,15 +27,17 @@ pub async fn readable_room(app: &App, user: UserId, room: RoomRef) -> Result<Roo
 /// What a subscriber missed: the frames, oldest first, and where to resume.
 #[derive(Debug, Clone)]
 pub struct CatchUp {
-    /// `comment_broadcast` / `new_message` frames, oldest first.
-    pub frames: Vec<ServerMessage>,
+    /// `comment_broadcast` / `new_message` frames with their items' positions, oldest first.
+    pub frames: Vec<(Position, ServerMessage)>,
     /// Whether more items lie beyond the last frame (page on with REST `after=`).
     pub has_more: bool,
     /// Position of the last item sent (or `since` when none).
     pub last_position: Position,
 }
 
-/// Subscribes a connection to a room, then reads what came after `since`.
+/// Subscribes a connection to a room, then reads what came after `since`. A connection holds
+/// at most [`Config::max_subscriptions`](crate::config::Config::max_subscriptions) rooms (one
+/// Query of its own rooms per subscribe; a resubscription to a room it holds always works).
 ///
 /// The subscription is written **before** the catch-up read: an item committed after the
 /// read is delivered live (its fan-out is enqueued after its commit and sees the
@@ -48,6 +50,17 @@ pub async fn subscribe(
     since: Option<Position>,
 ) -> Result<(Room, Option<CatchUp>), AppError> {
     let room = readable_room(app, conn.user_id, room).await?;
+    let held = app
+        .stores
+        .connections
+        .list_connection_rooms(&conn.connection_id)
+        .await?;
+    let cap = app.config.max_subscriptions;
+    if !held.contains(&room) && held.len() >= cap {
+        return Err(AppError::forbidden(format!(
+            "a connection may be subscribed to at most {cap} rooms; unsubscribe from one first"
+        )));
+    }
     app.stores
         .connections
         .subscribe(&Subscription {
@@ -78,7 +91,10 @@ pub async fn catch_up(app: &App, room: Room, since: Position) -> Result<CatchUp,
                 .collect();
             let views = super::comments::views(app, &visible).await?;
             (
-                views.iter().map(broadcast::comment).collect(),
+                views
+                    .iter()
+                    .map(|v| (v.position, broadcast::comment(v)))
+                    .collect(),
                 slice.has_more,
                 last,
             )
@@ -87,7 +103,11 @@ pub async fn catch_up(app: &App, room: Room, since: Position) -> Result<CatchUp,
             let slice = app.stores.messages.list_messages(id, window).await?;
             let last = slice.items.last().map(|m| m.position);
             (
-                slice.items.iter().map(broadcast::new_message).collect(),
+                slice
+                    .items
+                    .iter()
+                    .map(|m| (m.position, broadcast::new_message(m)))
+                    .collect(),
                 slice.has_more,
                 last,
             )

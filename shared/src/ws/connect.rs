@@ -10,6 +10,9 @@
 //!   such case nothing is stored. Connect-time subscriptions have **no catch-up**: the
 //!   connection is not open until this handler returns, so nothing can be posted to it (API
 //!   Gateway answers 410). Clients that need catch-up send `subscribe` with `since` once open.
+//! - **Connections per user**: a user with
+//!   [`Config::max_connections_per_user`](crate::config::Config::max_connections_per_user)
+//!   live connections is answered 429 and nothing is stored.
 //! - **Stored**: the connection with its user, `connected_at` and the TTL of
 //!   [`connection_expiry`], then its subscriptions. If a subscription cannot be written the
 //!   connection is removed again and the handshake fails with 500.
@@ -25,7 +28,7 @@ use aws_lambda_events::http::header::{AUTHORIZATION, HeaderName};
 use tracing::Instrument;
 
 use crate::app::App;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::ids::{ConversationId, EventId, IdError, UserId};
 use crate::model::{Connection, Subscription, connection_expiry};
 use crate::protocol::RoomRef;
@@ -79,6 +82,7 @@ async fn accept(
     let connection_id = super::connection_id(request)?;
     let user = app.authenticate(access_token(request))?;
     tracing::Span::current().record("user_id", tracing::field::display(user));
+    within_connection_cap(app, user).await?;
     let mut rooms = Vec::new();
     for room in requested_rooms(request)? {
         rooms.push(readable_room(app, user, room).await?);
@@ -103,6 +107,21 @@ async fn accept(
         return Err(e);
     }
     Ok((user, rooms))
+}
+
+/// Refuses a handshake (429) when `user` already has
+/// [`Config::max_connections_per_user`](crate::config::Config::max_connections_per_user) live
+/// connections: one Query of the user's connections (expired rows are never counted).
+async fn within_connection_cap(app: &App, user: UserId) -> Result<(), AppError> {
+    let cap = app.config.max_connections_per_user;
+    let open = app.stores.connections.list_user_connections(user).await?;
+    if open.len() >= cap {
+        return Err(AppError::new(
+            ErrorCode::RateLimited,
+            format!("this user already has {cap} open connections, the most allowed; close one"),
+        ));
+    }
+    Ok(())
 }
 
 async fn subscribe_all(app: &App, connection: &Connection, rooms: &[Room]) -> Result<(), AppError> {

@@ -14,15 +14,19 @@
 //! API Gateway always gets 200 (400 only for an event without a connection id): the answer
 //! travels over the socket, and API Gateway would not retry anyway.
 //!
-//! Order of work: parse (no store access for garbage) → `ping` is answered at once without a
-//! store read (it is the keep-alive every client sends every 30 s) → the connection's user is
+//! Order of work: parse (a frame that cannot be read counts against the connection's control
+//! rate, and nothing else is read) → `ping` is answered at once without a store read, after
+//! the same control count (it is the keep-alive every client sends every 30 s) → the
+//! connection's user is
 //! read (unknown or expired connection → `UNAUTHORIZED`) → the operation: one handler per
 //! message type, in [`commands`](super::commands).
 //!
 //! `subscribe` with `since` posts the missed frames (oldest first, at most
 //! [`Config::catch_up_limit`](crate::config::Config::catch_up_limit)) **before** its `ack`, whose
 //! `last_position` is where to resume (`subscribe` again with `since`, or REST `after=`) when
-//! `has_more` is set. If a catch-up post fails, the remaining frames are not sent and the answer
+//! `has_more` is set; a catch-up also stops posting at
+//! [`Config::catch_up_budget`](crate::config::Config::catch_up_budget) and acks `has_more` with
+//! the last position it sent. If a catch-up post fails, the remaining frames are not sent and the answer
 //! is an `INTERNAL` error: the subscription stands, and the client subscribes again with `since`
 //! set to the last position it has.
 //!
@@ -38,6 +42,7 @@ use base64::Engine as _;
 use tracing::Instrument;
 
 use crate::app::App;
+use crate::config::RateKind;
 use crate::error::{AppError, ErrorCode};
 use crate::poster::Poster;
 use crate::protocol::{ParseError, parse_client_frame};
@@ -124,7 +129,14 @@ async fn process(app: &App, out: &Replier<'_>, frame: Result<Cow<'_, str>, AppEr
         .and_then(|text| parse_client_frame(&text));
     let envelope = match parsed {
         Ok(envelope) => envelope,
-        Err(p) => return out.fail(p.message_id.as_deref(), &p.error).await,
+        Err(p) => {
+            // Each unreadable frame is answered with a post: it counts as a control frame.
+            let limited = app
+                .rate_limit(RateKind::Control, out.connection().as_str())
+                .await;
+            let error = limited.err().unwrap_or(p.error);
+            return out.fail(p.message_id.as_deref(), &error).await;
+        }
     };
     let span = tracing::Span::current();
     span.record("message_type", envelope.body.kind().name());

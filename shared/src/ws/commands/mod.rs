@@ -11,6 +11,7 @@ mod typing;
 mod unsubscribe;
 
 use crate::app::App;
+use crate::config::RateKind;
 use crate::error::AppError;
 use crate::ids::ClientKey;
 use crate::model::{Connection, Receipt};
@@ -28,8 +29,8 @@ struct Caller<'a> {
 }
 
 /// Runs one message and returns the answer: `pong` for `ping`, which needs no user and no
-/// store read (it is the keep-alive every client sends every 30 s); otherwise the `ack` of
-/// what ran as the connection's user.
+/// store read (it is the keep-alive every client sends every 30 s), only a count against the
+/// connection's control rate; otherwise the `ack` of what ran as the connection's user.
 pub(crate) async fn run(
     app: &App,
     out: &Replier<'_>,
@@ -37,6 +38,8 @@ pub(crate) async fn run(
     body: ClientMessage,
 ) -> Result<ServerMessage, AppError> {
     if matches!(body, ClientMessage::Ping) {
+        app.rate_limit(RateKind::Control, out.connection().as_str())
+            .await?;
         return Ok(ServerMessage::pong(key.as_str()));
     }
     let connection = app
