@@ -409,6 +409,7 @@ fn fanout_environments(
                 shard_target.clone(),
                 config.fanout.clone(),
             )
+            .map(|f| f.with_membership(app.stores.conversations.clone()))
             .map_err(|e| setup("fan-out settings")(e.to_string()))
         })
         .collect()

@@ -12,11 +12,14 @@ use tokio::time::{Instant, sleep, timeout_at};
 use tracing::Instrument;
 
 use super::config::{FanoutConfig, FanoutConfigError};
-use crate::ids::ConnectionId;
+use std::collections::HashSet;
+
+use crate::ids::{ConnectionId, UserId};
 use crate::model::{BucketRange, Subscription, bucket_of};
 use crate::poster::{MAX_FRAME_BYTES, METERING_UNIT_BYTES, PostError, Poster};
 use crate::queue::{FanoutJob, Queue, QueueError};
-use crate::store::{ConnectionStore, Cursor, StoreError};
+use crate::room::Room;
+use crate::store::{ConnectionStore, ConversationStore, Cursor, StoreError};
 
 /// Why a job could not be processed (as opposed to a job processed with some connections
 /// left unfinished, which [`DeliveryReport::unfinished`] counts).
@@ -68,6 +71,10 @@ pub struct DeliveryReport {
     pub unfinished: usize,
     /// The job's `exclude` connection, when it was among the subscribers (0 or 1).
     pub excluded: usize,
+    /// Subscriptions of a conversation whose user is no longer one of its participants (a
+    /// removal that raced a subscribe, or an unsubscribe that failed): skipped, never posted
+    /// to; their rows expire with the connection.
+    pub not_members: usize,
     /// Post attempts beyond the first, over every connection.
     pub retries: usize,
     /// Gone connections whose deletion from the store failed (left to the TTL).
@@ -107,6 +114,8 @@ fn shard_label(shard: Option<BucketRange>) -> String {
 /// Delivers fan-out jobs. See the [module documentation](super).
 pub struct Fanout {
     connections: Arc<dyn ConnectionStore>,
+    /// Where a conversation's participants are read, to post to members only.
+    members: Option<Arc<dyn ConversationStore>>,
     poster: Arc<dyn Poster>,
     /// Where shard jobs go.
     shard_queue: Arc<dyn Queue>,
@@ -137,11 +146,53 @@ impl Fanout {
         config.validate()?;
         Ok(Self {
             connections,
+            members: None,
             poster,
             shard_queue,
             permits: Semaphore::new(config.concurrency),
             config,
         })
+    }
+
+    /// Posts a conversation's frames only to subscriptions of its current participants, read
+    /// once per job from `conversations` (a strongly consistent Query of at most the group's
+    /// 256 participants): once a removal has answered, the removed user's connections get
+    /// nothing more of the conversation, whatever subscription rows are left.
+    pub fn with_membership(mut self, conversations: Arc<dyn ConversationStore>) -> Self {
+        self.members = Some(conversations);
+        self
+    }
+
+    /// Of `subs`, those the job's room may reach: for a conversation with
+    /// [`with_membership`](Self::with_membership), its participants' only; and how many
+    /// were left out.
+    async fn members_only(
+        &self,
+        job: &FanoutJob,
+        subs: Vec<Subscription>,
+    ) -> Result<(Vec<Subscription>, usize), FanoutError> {
+        let (Some(members), Room::Conversation(id)) = (&self.members, job.room) else {
+            return Ok((subs, 0));
+        };
+        let participants: HashSet<UserId> = members
+            .list_participants(id)
+            .await?
+            .into_iter()
+            .map(|p| p.user_id)
+            .collect();
+        let before = subs.len();
+        let kept: Vec<Subscription> = subs
+            .into_iter()
+            .filter(|s| participants.contains(&s.user_id))
+            .collect();
+        let left_out = before - kept.len();
+        if left_out > 0 {
+            tracing::info!(
+                left_out,
+                "subscriptions of users no longer in the conversation skipped"
+            );
+        }
+        Ok((kept, left_out))
     }
 
     /// The configuration.
@@ -224,8 +275,13 @@ impl Fanout {
             }
             Ok(Ok(Read::All(subs))) => subs,
         };
+        let (subs, not_members) = match timeout_at(backstop, self.members_only(job, subs)).await {
+            Err(_) => return Err(FanoutError::OutOfTime),
+            Ok(read) => read?,
+        };
 
-        let report = self.post_all(job, &subs, &frame, stop).await;
+        let mut report = self.post_all(job, &subs, &frame, stop).await;
+        report.not_members = not_members;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         if report.is_finished() {
             tracing::info!(

@@ -186,19 +186,20 @@ impl Settings {
 }
 
 /// The fan-out of the deployed `fanout` function: [`Settings`] from the process environment,
-/// the connections table (`CONNECTIONS_TABLE`, or `<BANTER_TABLE_PREFIX>-connections`), the
+/// the connections table (`CONNECTIONS_TABLE`, or `<BANTER_TABLE_PREFIX>-connections`) and the
+/// conversations table for membership (`CONVERSATIONS_TABLE`), the
 /// Management API poster and the shard queue, with the AWS SDK's own variables.
 pub async fn from_env() -> Result<Fanout, FromEnvError> {
     let settings = Settings::from_lookup(env::process)?;
     let sdk = AwsSettings::default().load().await;
-    let connections =
-        stores(aws_sdk_dynamodb::Client::new(&sdk), TableNames::from_env()).connections;
+    let stores = stores(aws_sdk_dynamodb::Client::new(&sdk), TableNames::from_env());
     let fanout = Fanout::new(
-        connections,
+        stores.connections,
         Arc::new(ApiGatewayPoster::new(&sdk, settings.management_endpoint)),
         Arc::new(SqsQueue::new(&sdk, settings.shard_queue_url)),
         settings.config,
-    )?;
+    )?
+    .with_membership(stores.conversations);
     tracing::info!(config = ?fanout.config(), "fanout ready");
     Ok(fanout)
 }

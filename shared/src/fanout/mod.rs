@@ -31,6 +31,10 @@
 //!   environment and its own [`FanoutConfig::concurrency`], and a broadcast of `S` shards
 //!   has `S × concurrency` posts in flight. Whole-room jobs keep batches of 10: many small
 //!   rooms share an invocation.
+//! - **Conversations reach members only.** With [`Fanout::with_membership`] (as deployed and
+//!   on the local stack), a conversation's subscriptions are filtered by its participants,
+//!   read once per job: a subscription row left by a `subscribe` that raced a removal, or by
+//!   an unsubscribe that missed, delivers nothing.
 //! - **Shard jobs are normally delivered, not split.** A shard is split again only when its
 //!   range holds more than `reshard_threshold` (4 × target by default): the room grew a lot
 //!   after the split. A one-bucket range cannot be split and is always delivered, however
