@@ -3,10 +3,14 @@
 
 mod support;
 
+use std::sync::Arc;
+
+use banter::app::App;
 use banter::config::{Config, RateRule};
 use banter::ids::{CommentId, EventId};
 use banter::model::{EventStatus, ModerationLevel};
 use banter::rest::comments::ROUTES;
+use banter_testkit::queue::FlakyQueue;
 use serde_json::{Value, json};
 use support::rest::{
     Actor, Call, Resp, World, check_fields, check_needs_token, check_samples, event_by,
@@ -690,8 +694,8 @@ async fn delete_by_author_or_moderator() {
     let listed = list(event, &bob).ok(&w).await;
     assert_eq!(listed.body["comments"][0]["is_deleted"], true);
     assert_eq!(listed.body["comments"][0]["content"], "");
-    for by in [&host, &moderator, &admin] {
-        let c = post(&w, event, &ada, "moderate me").await;
+    for (i, by) in [&host, &moderator, &admin].into_iter().enumerate() {
+        let c = post(&w, event, &ada, &format!("moderate me {i}")).await;
         on_comment("http-comments-delete", &c["comment_id"], by)
             .ok(&w)
             .await;
@@ -889,4 +893,44 @@ async fn in_strict_events_the_moderators_own_comments_need_no_approval() {
     assert_eq!(own["moderation_status"], "approved");
     let jobs = w.drain().await;
     assert_eq!(jobs.len(), 1, "the host's comment is broadcast at once");
+}
+
+/// A post without `Idempotency-Key` whose broadcast cannot be enqueued answers an error after
+/// the comment is stored; the client's retry of the same post within 30 s is that comment
+/// (200, broadcast enqueued then), not a second one. Later, the same text is a new comment.
+#[tokio::test]
+async fn a_retry_without_an_idempotency_key_after_a_failed_broadcast_stores_one_comment() {
+    let w = World::new();
+    let flaky = Arc::new(FlakyQueue::new(w.queue.clone()));
+    let w = World {
+        app: App {
+            queue: flaky.clone(),
+            ..w.app.clone()
+        },
+        queue: w.queue,
+    };
+    let (ada, event) = {
+        let ada = w.user("ada").await;
+        let event = w.live_event(ada.id).await;
+        (ada, event)
+    };
+    w.drain().await;
+    flaky.set_failing(true);
+    let failed = create(event, &ada, "once, please").send(&w).await;
+    assert!(failed.status >= 500, "{:?}", failed.body);
+    flaky.set_failing(false);
+    let retry = create(event, &ada, "once, please")
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(count(&list(event, &ada).ok(&w).await), 1);
+    let jobs = w.drain().await;
+    assert_eq!(jobs.len(), 1, "the retry enqueues the broadcast");
+    assert_eq!(jobs[0]["payload"]["comment_id"], retry.body["comment_id"]);
+    // Other text is another comment at once.
+    create(event, &ada, "and another")
+        .send(&w)
+        .await
+        .expect(201);
+    assert_eq!(count(&list(event, &ada).ok(&w).await), 2);
 }

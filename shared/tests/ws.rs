@@ -5,11 +5,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
 use banter::app::App;
@@ -28,40 +26,19 @@ use banter::protocol::{
     parse_client_frame,
 };
 use banter::queue::memory::MemoryQueue;
-use banter::queue::{FanoutJob, Queue, QueueError, Received};
+use banter::queue::{FanoutJob, Queue};
 use banter::room::{Position, Room};
 use banter::service::messages::{self, MessageInput};
 use banter::store::Window;
 use banter::time::now;
 use banter::ws;
+use banter_testkit::queue::FlakyQueue;
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 // ---------------------------------------------------------------------------------------------
 // Harness
 // ---------------------------------------------------------------------------------------------
-
-/// A queue whose sends fail while `failing` is set (otherwise it is the memory queue).
-struct FlakyQueue {
-    inner: Arc<MemoryQueue>,
-    failing: AtomicBool,
-}
-
-#[async_trait]
-impl Queue for FlakyQueue {
-    async fn send(&self, jobs: &[FanoutJob]) -> Result<(), QueueError> {
-        if self.failing.load(Ordering::SeqCst) {
-            return Err(QueueError::Backend("scripted outage".into()));
-        }
-        self.inner.send(jobs).await
-    }
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, QueueError> {
-        self.inner.receive(max, wait).await
-    }
-    async fn delete(&self, receipt: &str) -> Result<(), QueueError> {
-        self.inner.delete(receipt).await
-    }
-}
 
 /// An app over the in-memory adapters, a poster, and the receiving ends of open connections.
 struct World {
@@ -89,10 +66,7 @@ impl World {
     /// A world whose queue fails while the returned flag is set.
     fn with_flaky_queue() -> (Self, Arc<FlakyQueue>) {
         let mut world = Self::new();
-        let flaky = Arc::new(FlakyQueue {
-            inner: world.queue.clone(),
-            failing: AtomicBool::new(false),
-        });
+        let flaky = Arc::new(FlakyQueue::new(world.queue.clone()));
         world.app = App {
             queue: flaky.clone(),
             ..world.app.clone()
@@ -1126,7 +1100,7 @@ async fn a_queue_failure_is_internal_and_a_retry_returns_the_stored_comment() {
         json!({ "event_id": event, "content": "kept" }),
     );
 
-    flaky.failing.store(true, Ordering::SeqCst);
+    flaky.set_failing(true);
     let answer = w.ask(&connection, &f).await;
     error(&answer, "INTERNAL", &m);
     assert_eq!(
@@ -1147,7 +1121,7 @@ async fn a_queue_failure_is_internal_and_a_retry_returns_the_stored_comment() {
     );
     assert!(w.jobs().await.is_empty());
 
-    flaky.failing.store(false, Ordering::SeqCst);
+    flaky.set_failing(false);
     let a = ack(&w.ask(&connection, &f).await, &m);
     assert_eq!(a["created"], false);
     assert_eq!(a["comment_id"], stored.items[0].comment_id.to_string());

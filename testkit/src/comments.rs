@@ -16,6 +16,7 @@ pub async fn store_comment(app: &App, id: CommentId, event: EventId, user: UserI
             content: Content::parse("content", text).expect("valid comment text"),
             parent_comment_id: None,
             client_key: None,
+            claim_window: banter::model::CLAIM_WINDOW,
             moderation_status: ModerationStatus::Approved,
             client_metadata: None,
             created_at: now(),

@@ -15,6 +15,20 @@ use crate::time::{Timestamp, epoch_seconds};
 /// enqueue failure) come within seconds or minutes; a day covers an offline outbox.
 pub const CLAIM_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// How long a key derived from a REST comment without `Idempotency-Key` stays bound: long
+/// enough for a client's retry after a lost answer, short enough that saying the same thing
+/// again later is a new comment.
+pub const DERIVED_CLAIM_WINDOW: Duration = Duration::from_secs(30);
+
+/// The key of a REST comment posted without `Idempotency-Key`: its content's fingerprint, so
+/// a retry of the same post (same author, event, text and parent) within
+/// [`DERIVED_CLAIM_WINDOW`] is one comment.
+pub fn derived_key(fingerprint: &Fingerprint) -> crate::ids::ClientKey {
+    format!("auto:{}", &fingerprint.as_str()[..40])
+        .parse()
+        .unwrap_or_else(|_| unreachable!("hex of a fixed length is a valid key"))
+}
+
 /// The error text of a store refusing a key that names another request.
 pub const KEY_REUSED: &str = "idempotency_key_reused";
 
@@ -50,9 +64,10 @@ impl Fingerprint {
     }
 }
 
-/// When a claim made at `created_at` lapses, in epoch seconds (DynamoDB's TTL form).
-pub fn claim_expiry(created_at: Timestamp) -> i64 {
-    epoch_seconds(created_at) + CLAIM_WINDOW.as_secs() as i64
+/// When a claim made at `created_at` for `window` lapses, in epoch seconds (DynamoDB's TTL
+/// form).
+pub fn claim_expiry(created_at: Timestamp, window: Duration) -> i64 {
+    epoch_seconds(created_at) + i64::try_from(window.as_secs()).unwrap_or(i64::MAX / 2)
 }
 
 #[cfg(test)]

@@ -145,8 +145,13 @@ pub struct NewComment {
     pub content: Content,
     /// Parent, for a reply (must be in the same event).
     pub parent_comment_id: Option<CommentId>,
-    /// Idempotency key: a retry with the same author and key returns the original comment.
+    /// Idempotency key: a retry with the same author, event, key and content within
+    /// `claim_window` returns the original comment.
     pub client_key: Option<ClientKey>,
+    /// How long the key stays bound ([`CLAIM_WINDOW`](super::CLAIM_WINDOW) for a client's
+    /// key, [`DERIVED_CLAIM_WINDOW`](super::claim::DERIVED_CLAIM_WINDOW) for one derived from
+    /// the content).
+    pub claim_window: std::time::Duration,
     /// Initial moderation state.
     pub moderation_status: ModerationStatus,
     /// Client details.

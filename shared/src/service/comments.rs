@@ -4,9 +4,10 @@ use crate::app::App;
 use crate::config::RateKind;
 use crate::error::AppError;
 use crate::ids::{ClientKey, CommentId, EventId, UserId};
+use crate::model::claim::{DERIVED_CLAIM_WINDOW, derived_key};
 use crate::model::{
-    ClientMetadata, Comment, Content, Event, EventStatus, LikeOutcome, ModerationAction,
-    ModerationLevel, ModerationStatus, NewComment,
+    CLAIM_WINDOW, ClientMetadata, Comment, Content, Event, EventStatus, LikeOutcome,
+    ModerationAction, ModerationLevel, ModerationStatus, NewComment,
 };
 use crate::protocol::broadcast;
 use crate::room::Room;
@@ -23,7 +24,9 @@ pub struct CommentInput {
     pub content: String,
     /// Parent, for a reply.
     pub parent_comment_id: Option<CommentId>,
-    /// Idempotency key (the WebSocket `message_id`, or REST `Idempotency-Key`).
+    /// Idempotency key (the WebSocket `message_id`, or REST `Idempotency-Key`); without one,
+    /// a key is derived from the content for [`DERIVED_CLAIM_WINDOW`], so a retry after a lost
+    /// answer or a failed broadcast is still one comment.
     pub client_key: Option<ClientKey>,
     /// Client details.
     pub client_metadata: Option<ClientMetadata>,
@@ -84,20 +87,26 @@ pub async fn submit(app: &App, user: UserId, input: CommentInput) -> Result<Subm
         } else {
             ModerationStatus::Approved
         };
+    let mut new = NewComment {
+        comment_id: CommentId::new(),
+        event_id: event.event_id,
+        user_id: user,
+        content,
+        parent_comment_id: input.parent_comment_id,
+        client_key: input.client_key,
+        claim_window: CLAIM_WINDOW,
+        moderation_status,
+        client_metadata: input.client_metadata,
+        created_at: now(),
+    };
+    if new.client_key.is_none() {
+        new.client_key = Some(derived_key(&new.fingerprint()));
+        new.claim_window = DERIVED_CLAIM_WINDOW;
+    }
     let appended = app
         .stores
         .comments
-        .append_comment(NewComment {
-            comment_id: CommentId::new(),
-            event_id: event.event_id,
-            user_id: user,
-            content,
-            parent_comment_id: input.parent_comment_id,
-            client_key: input.client_key,
-            moderation_status,
-            client_metadata: input.client_metadata,
-            created_at: now(),
-        })
+        .append_comment(new)
         .await
         .map_err(|e| match e {
             StoreError::NotFound => {

@@ -17,6 +17,7 @@ fn new_comment(event: EventId, user: UserId, text: &str) -> NewComment {
         content: Content::parse("content", text).unwrap(),
         parent_comment_id: None,
         client_key: None,
+        claim_window: banter::model::CLAIM_WINDOW,
         moderation_status: ModerationStatus::Approved,
         client_metadata: None,
         created_at: now(),

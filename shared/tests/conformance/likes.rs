@@ -15,6 +15,7 @@ async fn comment(stores: &Stores, event: EventId, parent: Option<CommentId>) -> 
             content: Content::parse("content", "likeable").unwrap(),
             parent_comment_id: parent,
             client_key: None,
+            claim_window: banter::model::CLAIM_WINDOW,
             moderation_status: ModerationStatus::Approved,
             client_metadata: None,
             created_at: now(),

@@ -1,6 +1,7 @@
 //! Idempotency claim items, shared by the comment and message stores: `(CLIENT#<room>#<author>#
 //! <key>, <KIND>)` with the claimed item's id, the request's `fingerprint` and `ttl_epoch` =
-//! creation + [`CLAIM_WINDOW`](crate::model::CLAIM_WINDOW). A lapsed claim may still be on
+//! creation + the claim's window ([`CLAIM_WINDOW`](crate::model::CLAIM_WINDOW) for a
+//! client's key). A lapsed claim may still be on
 //! the table (TTL deletes late, moto never): the put may replace it and reads ignore it.
 
 use aws_sdk_dynamodb::types::TransactWriteItem;
@@ -22,10 +23,14 @@ pub(super) fn claim_put(
     id: String,
     fingerprint: &Fingerprint,
     created_at: Timestamp,
+    window: std::time::Duration,
 ) -> StoreResult<TransactWriteItem> {
     key.insert(id_attr.to_owned(), s(id));
     key.insert("fingerprint".to_owned(), s(fingerprint.as_str()));
-    key.insert(TTL_ATTRIBUTE.to_owned(), n(claim_expiry(created_at)));
+    key.insert(
+        TTL_ATTRIBUTE.to_owned(),
+        n(claim_expiry(created_at, window)),
+    );
     tx_put_with(
         table,
         key,

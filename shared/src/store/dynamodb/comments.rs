@@ -373,6 +373,7 @@ impl CommentStore for DynamoCommentStore {
                     c.comment_id.to_string(),
                     &comment.fingerprint(),
                     c.created_at,
+                    comment.claim_window,
                 )?);
             }
             let mut parent = None;

@@ -23,7 +23,7 @@ use super::item::{Item, get_n, is_expired, key, n, parse_s, s, to_item};
 use super::ops::{get_entity, get_item, sdk_error};
 use super::txn::tx_put;
 use crate::ids::{ClientKey, ConversationId, MessageId, UserId};
-use crate::model::{Message, NewMessage};
+use crate::model::{CLAIM_WINDOW, Message, NewMessage};
 use crate::room::Position;
 use crate::store::{Appended, MessageStore, Slice, StoreError, StoreResult, Window};
 use crate::time::now;
@@ -103,6 +103,7 @@ impl MessageStore for DynamoMessageStore {
                 m.message_id.to_string(),
                 &message.fingerprint(),
                 m.created_at,
+                CLAIM_WINDOW,
             )?;
             let actions = vec![
                 tx_put(

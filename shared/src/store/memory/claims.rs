@@ -50,12 +50,19 @@ impl<K: Hash + Eq, Id: Copy> Claims<K, Id> {
         self.live(key, now).map(|c| c.id)
     }
 
-    /// Claims `key` for `id` (made at `created_at`), replacing a lapsed claim.
-    pub fn insert(&mut self, key: K, id: Id, fingerprint: Fingerprint, created_at: Timestamp) {
+    /// Claims `key` for `id` (made at `created_at`, for `window`), replacing a lapsed claim.
+    pub fn insert(
+        &mut self,
+        key: K,
+        id: Id,
+        fingerprint: Fingerprint,
+        created_at: Timestamp,
+        window: std::time::Duration,
+    ) {
         let claim = Claim {
             id,
             fingerprint,
-            expires_at: claim_expiry(created_at),
+            expires_at: claim_expiry(created_at, window),
         };
         self.by_key.insert(key, claim);
     }

@@ -116,19 +116,21 @@ impl CommentStore for MemoryCommentStore {
         }
         let stream = g.streams.entry(c.event_id).or_default();
         let position = Position(stream.len() as u64 + 1);
-        let (id, event, parent, key, user, at) = (
+        let (id, event, parent, key, user, at, window) = (
             c.comment_id,
             c.event_id,
             c.parent_comment_id,
             c.client_key.clone(),
             c.user_id,
             c.created_at,
+            c.claim_window,
         );
         let comment = c.into_comment(position);
         stream.push(comment.clone());
         g.by_id.insert(id, (event, position));
         if let Some(key) = key {
-            g.claims.insert((event, user, key), id, fingerprint, at);
+            g.claims
+                .insert((event, user, key), id, fingerprint, at, window);
         }
         if let Some(p) = parent.and_then(|p| g.get_mut(p)) {
             p.reply_count += 1;

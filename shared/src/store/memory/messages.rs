@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use super::claims::Claims;
 use super::comments::window_of;
 use crate::ids::{ClientKey, ConversationId, MessageId, UserId};
+use crate::model::CLAIM_WINDOW;
 use crate::model::{Message, NewMessage};
 use crate::room::Position;
 use crate::store::{Appended, MessageStore, Slice, StoreError, StoreResult, Window};
@@ -69,7 +70,8 @@ impl MessageStore for MemoryMessageStore {
         stream.push(message.clone());
         g.by_id
             .insert(message.message_id, (message.conversation_id, position));
-        g.claims.insert(claim, message.message_id, fingerprint, at);
+        g.claims
+            .insert(claim, message.message_id, fingerprint, at, CLAIM_WINDOW);
         Ok(Appended {
             item: message,
             created: true,
