@@ -111,3 +111,36 @@ async fn a_path_no_route_declares_is_a_404_in_the_envelope() {
         check_error_envelope(&r);
     }
 }
+
+#[tokio::test]
+async fn an_empty_idempotency_key_is_a_400_and_posts_nothing() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let event = w.live_event(ada.id).await;
+    let post = || {
+        Call::sample("http-comments-create")
+            .path_param("event_id", event)
+            .by(&ada)
+            .json(json!({ "content": "first" }))
+    };
+    let r = post()
+        .header("idempotency-key", "")
+        .send(&w)
+        .await
+        .expect_error(400, "VALIDATION_ERROR")
+        .expect_field("Idempotency-Key");
+    check_error_envelope(&r);
+    let listed = Call::sample("http-comments-list")
+        .path_param("event_id", event)
+        .by(&ada)
+        .no_query()
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(listed.body["comments"], json!([]), "nothing was posted");
+    post()
+        .header("idempotency-key", "retry-1")
+        .send(&w)
+        .await
+        .expect(201);
+}
