@@ -24,6 +24,12 @@ ISSUED_CURSORS: set[str] = set()
 # ParticipantsChange.user_ids: unknown users are a 400 on the entry).
 USER_IDS = [u for u in os.environ.get("FUZZ_USER_IDS", "").split(",") if u]
 
+# Messages and comments the server answered, by conversation / event: a message id given as
+# `reply_to_message_id` or as a `before`/`after` anchor must be one of its conversation
+# ("no such message in this conversation"), a `parent_comment_id` one of its event.
+STORED_MESSAGES: set[tuple[str, str]] = set()
+STORED_COMMENTS: set[tuple[str, str]] = set()
+
 
 def _is_positive(case) -> bool:
     meta = getattr(case, "meta", None)
@@ -44,6 +50,11 @@ def _query(case, op: str, query: dict) -> None:
     if cursor is not None and cursor not in ISSUED_CURSORS:
         del query["cursor"]
     if op == "listMessages":
+        conversation = case.path_parameters.get("conversation_id")
+        for anchor in ("before", "after"):
+            value = query.get(anchor)
+            if isinstance(value, str) and "-" in value and (conversation, value) not in STORED_MESSAGES:
+                del query[anchor]
         # "at most one of `before`, `after` and `cursor` may be given"
         given = [k for k in ("cursor", "before", "after") if query.get(k) not in (None, "")]
         for extra in given[1:]:
@@ -61,9 +72,19 @@ def _body(case, op: str, body: dict) -> None:
         start, end = _time(body.get("start_time")), _time(body.get("end_time"))
         if start and end and end <= start:
             body.pop("end_time", None)
-    if op == "postComment" and "event_id" in body:
-        # CommentCreate.event_id: "must match the event in the path"
-        body["event_id"] = case.path_parameters.get("event_id")
+    if op == "postComment":
+        event = case.path_parameters.get("event_id")
+        if body.get("event_id") is not None:
+            # CommentCreate.event_id: "must match the event in the path"
+            body["event_id"] = event
+        parent = body.get("parent_comment_id")
+        if parent is not None and (event, parent) not in STORED_COMMENTS:
+            body.pop("parent_comment_id")
+    if op == "sendMessage":
+        reply_to = body.get("reply_to_message_id")
+        conversation = case.path_parameters.get("conversation_id")
+        if reply_to is not None and (conversation, reply_to) not in STORED_MESSAGES:
+            body.pop("reply_to_message_id")
     if op == "createConversation" and USER_IDS:
         # ConversationCreate: participants are existing users; a direct conversation has
         # exactly one other participant and no title; a group has a title.
@@ -72,6 +93,8 @@ def _body(case, op: str, body: dict) -> None:
             body["title"] = None
             body["description"] = None
         else:
+            if not (isinstance(body.get("title"), str) and body["title"].strip()):
+                body["title"] = "Fuzz group"
             body["participant_ids"] = USER_IDS[: max(1, min(len(body.get("participant_ids") or []), len(USER_IDS)))]
     if op == "changeParticipants" and USER_IDS and isinstance(body.get("user_ids"), list):
         body["user_ids"] = USER_IDS[: max(1, min(len(body["user_ids"]), len(USER_IDS)))]
@@ -94,5 +117,14 @@ def after_call(context, case, response):
         body = response.json()
     except Exception:
         return
-    if isinstance(body, dict) and isinstance(body.get("next_cursor"), str):
+    if not isinstance(body, dict):
+        return
+    if isinstance(body.get("next_cursor"), str):
         ISSUED_CURSORS.add(body["next_cursor"])
+    for item in [body, *body.get("messages", []), *body.get("comments", [])]:
+        if not isinstance(item, dict):
+            continue
+        if "message_id" in item and "conversation_id" in item:
+            STORED_MESSAGES.add((item["conversation_id"], item["message_id"]))
+        if "comment_id" in item and "event_id" in item:
+            STORED_COMMENTS.add((item["event_id"], item["comment_id"]))
