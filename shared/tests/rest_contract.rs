@@ -144,3 +144,31 @@ async fn an_empty_idempotency_key_is_a_400_and_posts_nothing() {
         .await
         .expect(201);
 }
+
+#[tokio::test]
+async fn an_integer_written_with_a_zero_fraction_is_that_integer() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let create = |max: serde_json::Value, slow: serde_json::Value| {
+        Call::sample("http-events-create").by(&ada).json(json!({
+            "title": "Final",
+            "event_type": "sports",
+            "start_time": "2026-11-20T19:00:00Z",
+            "max_participants": max,
+            "comment_settings": {"slow_mode_seconds": slow},
+        }))
+    };
+    // JSON Schema's `integer` (and clients that only have floats) count 706.0 as 706.
+    let r = create(json!(706.0), json!(5.0)).send(&w).await.expect(201);
+    assert_eq!(r.body["max_participants"], 706);
+    assert_eq!(r.body["comment_settings"]["slow_mode_seconds"], 5);
+    let r = create(json!(706.5), json!(5))
+        .send(&w)
+        .await
+        .expect_error(400, "VALIDATION_ERROR");
+    check_error_envelope(&r);
+    create(json!(706), json!(0.25))
+        .send(&w)
+        .await
+        .expect_error(400, "VALIDATION_ERROR");
+}
