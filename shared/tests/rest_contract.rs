@@ -172,3 +172,50 @@ async fn an_integer_written_with_a_zero_fraction_is_that_integer() {
         .await
         .expect_error(400, "VALIDATION_ERROR");
 }
+
+#[tokio::test]
+async fn an_empty_query_value_is_a_400_naming_the_parameter() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    for name in ["limit", "cursor", "status"] {
+        let r = Call::sample("http-events-list")
+            .by(&ada)
+            .no_query()
+            .query(name, "")
+            .send(&w)
+            .await
+            .expect_error(400, "VALIDATION_ERROR")
+            .expect_field_in(name, name);
+        check_error_envelope(&r);
+    }
+    Call::sample("http-events-list")
+        .by(&ada)
+        .no_query()
+        .send(&w)
+        .await
+        .expect(200);
+}
+
+#[tokio::test]
+async fn text_longer_than_its_maximum_is_refused_even_when_blank_around() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let patch = |body: serde_json::Value| Call::sample("http-users-me-patch").by(&ada).json(body);
+    // The documented maxLength counts what was sent, white space included.
+    patch(json!({ "status_message": " ".repeat(141) }))
+        .send(&w)
+        .await
+        .expect_error(400, "VALIDATION_ERROR")
+        .expect_field("status_message");
+    patch(json!({ "display_name": format!("  {}  ", "a".repeat(62)) }))
+        .send(&w)
+        .await
+        .expect_error(400, "VALIDATION_ERROR")
+        .expect_field("display_name");
+    let r =
+        patch(json!({ "display_name": format!(" {} ", "a".repeat(62)), "status_message": " " }))
+            .send(&w)
+            .await
+            .expect(200);
+    assert_eq!(r.body["display_name"], "a".repeat(62));
+}

@@ -167,18 +167,18 @@ impl Req {
             .map_err(|e: T::Err| AppError::field(name, field_message(name, e)))
     }
 
-    /// Query parameter `name` parsed as `T`, if present and non-empty; 400 when malformed.
+    /// Query parameter `name` parsed as `T`, if present; 400 when malformed or blank (`?limit=`
+    /// is a mistake, not a request for the default: leaving it out is).
     pub fn query<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, AppError>
     where
         T::Err: std::fmt::Display,
     {
-        match self
-            .query
-            .get(name)
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty())
-        {
+        match self.query.get(name).map(|s| s.trim()) {
             None => Ok(None),
+            Some("") => Err(AppError::field(
+                name,
+                "must not be empty (leave the parameter out instead)",
+            )),
             Some(raw) => raw
                 .parse()
                 .map(Some)
