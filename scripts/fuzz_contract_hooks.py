@@ -112,6 +112,16 @@ def before_call(context, case, kwargs):
 
 
 @schemathesis.hook
+def filter_failure(context, failure, case, response):
+    # Deleting a comment is a soft delete (deleteComment: "the comment stays in the stream"):
+    # its thread keeps its replies, so listing the replies of a deleted comment answers 200.
+    # use_after_free expects a 404 there; every other use_after_free failure is kept. (A
+    # per-operation `enabled = false` in the config file loses to `--checks all`.)
+    op = case.operation.definition.raw.get("operationId", "")
+    return not (getattr(failure, "code", "") == "ST301" and op == "listReplies")
+
+
+@schemathesis.hook
 def after_call(context, case, response):
     try:
         body = response.json()
