@@ -4,8 +4,10 @@
 //! route's function receives in AWS, handed to that function's handler through
 //! `lambda_http::request::from_str` and [`banter::http::serve`], and the handler's response is
 //! sent back. CORS preflights are answered as the HTTP API does from the template's
-//! `CorsConfiguration` (or, without one, from the handlers' `cors_origins`). Requests no route
-//! matches are served from the demo page directory, else answered `404 {"message":"Not Found"}`.
+//! `CorsConfiguration` (or, without one, from the handlers' `cors_origins`). `GET`s and `HEAD`s
+//! that only the `$default` route (or no route) matches are served from the demo page
+//! directory first; the rest go to `$default`, or without one are answered
+//! `404 {"message":"Not Found"}` as the HTTP API does.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -261,18 +263,25 @@ async fn dispatch(
     request_id: &str,
 ) -> Response {
     let raw_path = parts.uri.path();
-    let Some(matched) = shared.rest.find(parts.method.as_str(), raw_path) else {
-        if matches!(parts.method, Method::GET | Method::HEAD)
-            && let Some(file) = shared
-                .web
-                .serve(
-                    raw_path,
-                    parts.headers.get("host").and_then(|h| h.to_str().ok()),
-                )
-                .await
-        {
-            return file;
-        }
+    let matched = shared.rest.find(parts.method.as_str(), raw_path);
+    // The demo page is not part of the deployed API: its files come before the `$default`
+    // route, which would answer them 404.
+    let unrouted = matched
+        .as_ref()
+        .is_none_or(|m| m.route_key == banter::http::unrouted::ROUTE_KEY);
+    if unrouted
+        && matches!(parts.method, Method::GET | Method::HEAD)
+        && let Some(file) = shared
+            .web
+            .serve(
+                raw_path,
+                parts.headers.get("host").and_then(|h| h.to_str().ok()),
+            )
+            .await
+    {
+        return file;
+    }
+    let Some(matched) = matched else {
         return message(StatusCode::NOT_FOUND, "Not Found");
     };
     let incoming = Incoming {

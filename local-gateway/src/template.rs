@@ -81,7 +81,18 @@ fn check_http(t: &Deployment, errors: &mut Vec<String>) {
                 describe(t, &route.function)
             )),
             Some(Function::Rest(rest)) => {
-                if rest.routes().contains(&route.route_key.as_str()) {
+                if route.route_key == banter::http::unrouted::ROUTE_KEY
+                    && rest != RestFunction::DEFAULT_ROUTE
+                {
+                    errors.push(format!(
+                        "HTTP route {} → {}: only banter::functions::RestFunction::DEFAULT_ROUTE ({}) answers it",
+                        route.route_key,
+                        describe(t, &route.function),
+                        RestFunction::DEFAULT_ROUTE.name()
+                    ));
+                } else if route.route_key == banter::http::unrouted::ROUTE_KEY
+                    || rest.routes().contains(&route.route_key.as_str())
+                {
                     served.insert(&route.route_key, rest);
                 } else {
                     errors.push(format!(

@@ -38,12 +38,24 @@ fn every_template_route_has_a_handler_and_every_handler_a_route() {
             errors.join("\n")
         );
     }
-    // What the gateway will serve, read from the template.
+    // What the gateway will serve, read from the template: every documented route, and the
+    // catch-all `$default` on the function that answers it (405/404).
     let expected_routes: usize = banter::functions::all_routes()
         .iter()
         .map(|(_, r)| r.len())
         .sum();
-    assert_eq!(t.http_routes.len(), expected_routes);
+    assert_eq!(t.http_routes.len(), expected_routes + 1);
+    let default = t
+        .http_routes
+        .iter()
+        .find(|r| r.route_key == banter::http::unrouted::ROUTE_KEY)
+        .expect("the $default route");
+    assert_eq!(
+        template::handler_of(&t, &default.function),
+        Some(banter::functions::Function::Rest(
+            banter::functions::RestFunction::DEFAULT_ROUTE
+        ))
+    );
     let ws = t.websocket_api().expect("one WebSocket API");
     let mut keys: Vec<&str> = ws.routes.iter().map(|r| r.route_key.as_str()).collect();
     keys.sort_unstable();

@@ -20,6 +20,8 @@ pub enum ErrorCode {
     Forbidden,
     /// No such resource, or not visible to the caller (404).
     NotFound,
+    /// The path exists but not with this method (405, with `Allow`).
+    MethodNotAllowed,
     /// The request conflicts with the current state (409).
     Conflict,
     /// The body or frame is too large (413).
@@ -40,6 +42,7 @@ impl ErrorCode {
             Self::Unauthorized => 401,
             Self::Forbidden => 403,
             Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
             Self::Conflict => 409,
             Self::PayloadTooLarge => 413,
             Self::RateLimited => 429,
@@ -55,6 +58,7 @@ impl ErrorCode {
             Self::Unauthorized => "UNAUTHORIZED",
             Self::Forbidden => "FORBIDDEN",
             Self::NotFound => "NOT_FOUND",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::Conflict => "CONFLICT",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::RateLimited => "RATE_LIMIT_EXCEEDED",
@@ -66,7 +70,7 @@ impl ErrorCode {
     /// The WebSocket error code (`INVALID_MESSAGE`, …): the protocol's closed set.
     pub fn ws_code(self) -> &'static str {
         match self {
-            Self::Validation | Self::Conflict => "INVALID_MESSAGE",
+            Self::Validation | Self::Conflict | Self::MethodNotAllowed => "INVALID_MESSAGE",
             Self::Unauthorized => "UNAUTHORIZED",
             Self::Forbidden => "FORBIDDEN",
             Self::NotFound => "NOT_FOUND",
@@ -89,6 +93,8 @@ pub struct AppError {
     pub details: Vec<FieldError>,
     /// For rate limiting: seconds until a retry may succeed.
     pub retry_after_secs: Option<u64>,
+    /// For 405: the methods the path does declare (the `Allow` header).
+    pub allow: Vec<&'static str>,
 }
 
 impl AppError {
@@ -99,6 +105,7 @@ impl AppError {
             message: message.into(),
             details: Vec::new(),
             retry_after_secs: None,
+            allow: Vec::new(),
         }
     }
 
@@ -131,6 +138,17 @@ impl AppError {
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
         Self::new(ErrorCode::Internal, "internal error")
+    }
+
+    /// 405 for `method` on a path that declares only `allow` (sent as `Allow`).
+    pub fn method_not_allowed(method: &str, allow: Vec<&'static str>) -> Self {
+        Self {
+            allow,
+            ..Self::new(
+                ErrorCode::MethodNotAllowed,
+                format!("method {method} is not allowed here"),
+            )
+        }
     }
 
     /// 429 with the seconds until the window resets.

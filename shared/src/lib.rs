@@ -15,6 +15,7 @@ pub mod fields;
 pub mod functions;
 pub mod http;
 pub mod ids;
+pub mod integer;
 pub mod logging;
 pub mod model;
 pub mod poster;

@@ -115,6 +115,10 @@ fn is_bidi_control(c: char) -> bool {
 /// that it is not only invisible characters (zero-width spaces and the like count as empty),
 /// and that it holds no control or bidirectional control characters.
 pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, FieldError> {
+    if value.chars().count() > max {
+        // The limit counts what was sent (as the API documents it), white space included.
+        return Err(too_long(field, max));
+    }
     let trimmed = value.trim();
     let n = if trimmed.chars().all(is_invisible) {
         0
@@ -132,10 +136,7 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, 
         ));
     }
     if n > max {
-        return Err(FieldError::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
+        return Err(too_long(field, max));
     }
     if trimmed
         .chars()
@@ -155,12 +156,20 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, 
     Ok(trimmed.to_owned())
 }
 
-/// Like [`text`] for an optional field: `None` and blank strings become `None`.
+fn too_long(field: &str, max: usize) -> FieldError {
+    FieldError::new(field, format!("must be at most {max} characters"))
+}
+
+/// Like [`text`] for an optional field: `None` and blank strings become `None` (a blank one
+/// longer than `max` is still refused).
 pub fn optional_text(
     field: &str,
     value: Option<&str>,
     max: usize,
 ) -> Result<Option<String>, FieldError> {
+    if value.is_some_and(|v| v.chars().count() > max) {
+        return Err(too_long(field, max));
+    }
     match value.map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) => text(field, v, 1, max).map(Some),
@@ -173,7 +182,11 @@ mod tests {
 
     #[test]
     fn text_trims_and_counts_characters_not_bytes() {
-        assert_eq!(text("c", "  hi \n", 1, 5).unwrap(), "hi");
+        assert_eq!(text("c", "  hi\n", 1, 5).unwrap(), "hi");
+        // The maximum counts what was sent, white space included.
+        assert!(text("c", "  hi  ", 1, 5).is_err());
+        assert!(optional_text("c", Some("      "), 5).is_err());
+        assert_eq!(optional_text("c", Some("     "), 5).unwrap(), None);
         assert!(text("c", "héllo", 1, 5).is_ok());
         assert_eq!(
             text("c", "   ", 1, 5).unwrap_err().message,

@@ -28,6 +28,7 @@ use std::path::PathBuf;
 use banter::app::App;
 use banter::config::{Config, RateRule};
 use banter::error::ErrorCode;
+use banter::functions::RestFunction;
 use banter::ids::EventId;
 use banter::rest::{self, auth, comments, conversations, events, health, messages, users};
 use banter_deployment::Deployment;
@@ -288,6 +289,7 @@ fn error_codes() -> Vec<(u16, &'static str)> {
         Unauthorized,
         Forbidden,
         NotFound,
+        MethodNotAllowed,
         Conflict,
         PayloadTooLarge,
         RateLimited,
@@ -298,8 +300,10 @@ fn error_codes() -> Vec<(u16, &'static str)> {
         .map(|c| {
             // Exhaustive on purpose: a new variant must be added above (and documented).
             match c {
-                Validation | Unauthorized | Forbidden | NotFound | Conflict | PayloadTooLarge
-                | RateLimited | Internal | Unavailable => (c.http_status(), c.rest_code()),
+                Validation | Unauthorized | Forbidden | NotFound | MethodNotAllowed | Conflict
+                | PayloadTooLarge | RateLimited | Internal | Unavailable => {
+                    (c.http_status(), c.rest_code())
+                }
             }
         })
         .collect()
@@ -575,9 +579,19 @@ fn template_routes(template: &Deployment) -> Result<BTreeMap<String, String>, St
     for (name, function) in &template.functions {
         for (event_name, event) in function.http_events() {
             let (Some(method), Some(path)) = (&event.method, &event.path) else {
+                // The catch-all `$default` route: no operation of the document, it answers
+                // 405/404 for what the operations do not match (banter::http::unrouted).
+                if event.method.is_none()
+                    && event.path.is_none()
+                    && function.binary == RestFunction::DEFAULT_ROUTE.name()
+                {
+                    continue;
+                }
                 return Err(format!(
                     "{name}.Events.{event_name}: an HttpApi event needs Properties.Method and \
-                     Properties.Path (without them it is the catch-all $default route)"
+                     Properties.Path (without them it is the catch-all $default route, which \
+                     only the {} function serves)",
+                    RestFunction::DEFAULT_ROUTE.name()
                 ));
             };
             add(format!("{} {path}", method.to_uppercase()), name)?;

@@ -5,7 +5,8 @@
 //!   (`Metadata.BuildProperties.Binary`), and every function is built from one of them, the
 //!   same way (cargo-lambda, `provided.al2023`, arm64, `bootstrap`, the workspace root);
 //! - the HTTP API's routes (the functions' `HttpApi` events) are exactly the route keys of
-//!   `banter::functions::all_routes()`, each on the function of its name, with payload 2.0;
+//!   `banter::functions::all_routes()`, each on the function of its name, with payload 2.0, and the catch-all
+//!   `$default` on `RestFunction::DEFAULT_ROUTE`;
 //! - the WebSocket API has exactly the routes `$connect`, `$disconnect` and `$default`, each an
 //!   `AWS_PROXY` integration of `ws-connect`, `ws-disconnect`, `ws-default`, invokable by API
 //!   Gateway from that API only, deployed by a deployment that waits for all three;
@@ -77,8 +78,12 @@ fn type_of(resource: &Value) -> &str {
     get(resource, "Type").and_then(Value::as_str).unwrap_or("")
 }
 
-/// `METHOD /path` of an `HttpApi` event, as in `banter::rest` (`ANY` stays `ANY`).
+/// `METHOD /path` of an `HttpApi` event, as in `banter::rest` (`ANY` stays `ANY`);
+/// `$default` for an event without either (the catch-all route).
 fn route_key(event: &HttpEvent) -> String {
+    if event.method.is_none() && event.path.is_none() {
+        return banter::http::unrouted::ROUTE_KEY.to_owned();
+    }
     format!(
         "{} {}",
         event.method.as_deref().unwrap_or_default().to_uppercase(),
@@ -269,6 +274,11 @@ fn route_mismatches(d: &Deployment, expected: &[(&str, &[&str])]) -> Vec<String>
         }
     }
     let mut wanted: BTreeMap<&str, &str> = BTreeMap::new();
+    // The catch-all route, on the function that answers it (405/404, banter::http::unrouted).
+    wanted.insert(
+        banter::http::unrouted::ROUTE_KEY,
+        banter::functions::RestFunction::DEFAULT_ROUTE.name(),
+    );
     for (function, keys) in expected {
         for key in *keys {
             if let Some(other) = wanted.insert(key, function) {

@@ -278,12 +278,19 @@ async fn http_api_routes_cors_404_and_the_demo_page() {
     let items = listed["comments"].as_array().cloned().unwrap_or_default();
     assert_eq!(items.len(), 2, "{listed}");
     assert_eq!(items[0]["content"], "c0");
-    // No route: the HTTP API's 404.
+    // No route: the template's `$default` route, a 404 in the REST error envelope.
     let r = http::request("GET", &format!("{base}/v1/nope"), &[], None)
         .await
         .expect("404");
-    assert_eq!(r.status, 404);
-    assert_eq!(r.json()["message"], "Not Found");
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "NOT_FOUND");
+    // A declared path with another method: 405 with the declared ones in `Allow`.
+    let r = http::request("DELETE", &format!("{base}/v1/users/me"), &[], None)
+        .await
+        .expect("405");
+    assert_eq!(r.status, 405, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "METHOD_NOT_ALLOWED");
+    assert_eq!(r.header("allow"), Some("GET, PATCH"));
     // The demo page at /.
     let r = http::request("GET", &format!("{base}/"), &[], None)
         .await

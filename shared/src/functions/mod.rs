@@ -118,8 +118,12 @@ macro_rules! rest_functions {
 
             /// Serves one API Gateway HTTP API request: the whole of what the function does
             /// with an invocation (authentication, rate limits, `X-Request-ID`, CORS, the
-            /// error envelope).
+            /// error envelope). The `$default` route (on [`Self::DEFAULT_ROUTE`]) answers
+            /// what no declared route matches: 405 with `Allow`, or 404.
             pub async fn serve(self, app: &App, request: Request) -> Response<Body> {
+                if is_default_route(&request) {
+                    return crate::http::serve(app, request, unrouted).await;
+                }
                 match self {
                     $(Self::$variant => crate::http::serve(app, request, rest::$module::route).await,)+
                 }
@@ -136,6 +140,39 @@ rest_functions! {
     Conversations => conversations, "`conversations`: conversations and participants.";
     Messages => messages, "`messages`: message history, edits, reactions, receipts.";
     Health => health, "`health`: the health check.";
+}
+
+impl RestFunction {
+    /// The function the template gives the HTTP API's `$default` route
+    /// ([`crate::http::unrouted`]): the health function, which needs no store or key.
+    pub const DEFAULT_ROUTE: RestFunction = RestFunction::Health;
+}
+
+/// Whether API Gateway sent `request` to the `$default` route.
+fn is_default_route(request: &Request) -> bool {
+    use lambda_http::RequestExt;
+    use lambda_http::request::RequestContext;
+    matches!(
+        request.request_context_ref(),
+        Some(RequestContext::ApiGatewayV2(ctx))
+            if ctx.route_key.as_deref() == Some(crate::http::unrouted::ROUTE_KEY)
+    )
+}
+
+/// The `$default` route's handler: 405 (with `Allow`) for a declared path, else 404.
+async fn unrouted(
+    _: &App,
+    req: &crate::http::Req,
+) -> Result<crate::http::Reply, crate::error::AppError> {
+    let routes: Vec<&'static str> = RestFunction::ALL
+        .iter()
+        .flat_map(|f| f.routes().iter().copied())
+        .collect();
+    Err(crate::http::unrouted::answer(
+        &req.method,
+        &req.raw_path,
+        &routes,
+    ))
 }
 
 /// Every REST function's name with its routes, for the checks that hold code, template and

@@ -3,6 +3,7 @@
 //! `X-Request-ID`, CORS, and the one place where an [`AppError`] becomes a response.
 
 pub mod cursor;
+pub mod unrouted;
 
 use std::collections::HashMap;
 
@@ -32,6 +33,10 @@ pub struct Req {
     pub path: HashMap<String, String>,
     /// Query parameters (first value of each).
     pub query: HashMap<String, String>,
+    /// The HTTP method (`GET`, …).
+    pub method: String,
+    /// The raw (percent-encoded) path, as the client sent it.
+    pub raw_path: String,
     /// Request headers.
     pub headers: HeaderMap,
     /// Raw body.
@@ -41,6 +46,35 @@ pub struct Req {
     /// Client IP, from API Gateway.
     pub source_ip: Option<String>,
     user: Result<UserId, AppError>,
+    /// A header every route checks (`X-Request-ID`) that is present but unusable: the
+    /// request is refused with it before its route runs.
+    bad_header: Option<AppError>,
+}
+
+/// Longest `X-Request-ID` accepted.
+pub const MAX_REQUEST_ID_CHARS: usize = 128;
+
+/// The client's `X-Request-ID`: `None` when absent, a 400 on the header when present but not
+/// 1 to [`MAX_REQUEST_ID_CHARS`] printable ASCII characters without spaces (it is echoed in
+/// headers and logs, so it is refused rather than silently replaced).
+fn client_request_id(headers: &HeaderMap) -> Result<Option<String>, AppError> {
+    let Some(value) = headers.get("x-request-id") else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(v)
+            if (1..=MAX_REQUEST_ID_CHARS).contains(&v.len())
+                && v.chars().all(|c| c.is_ascii_graphic()) =>
+        {
+            Ok(Some(v.to_owned()))
+        }
+        _ => Err(AppError::field(
+            "X-Request-ID",
+            format!(
+                "must be 1 to {MAX_REQUEST_ID_CHARS} printable ASCII characters without spaces"
+            ),
+        )),
+    }
 }
 
 impl Req {
@@ -70,13 +104,14 @@ impl Req {
                     .collect()
             })
             .unwrap_or_default();
+        let method = req.method().as_str().to_owned();
+        let raw_path = req.uri().path().to_owned();
         let headers = req.headers().clone();
-        let request_id = headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
-            .map(str::to_owned)
+        let (client_id, bad_header) = match client_request_id(&headers) {
+            Ok(id) => (id, None),
+            Err(e) => (None, Some(e)),
+        };
+        let request_id = client_id
             .or(gateway_id)
             .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         let token = headers
@@ -98,11 +133,14 @@ impl Req {
             route_key,
             path,
             query,
+            method,
+            raw_path,
             headers,
             body,
             request_id,
             source_ip,
             user,
+            bad_header,
         }
     }
 
@@ -129,18 +167,18 @@ impl Req {
             .map_err(|e: T::Err| AppError::field(name, field_message(name, e)))
     }
 
-    /// Query parameter `name` parsed as `T`, if present and non-empty; 400 when malformed.
+    /// Query parameter `name` parsed as `T`, if present; 400 when malformed or blank (`?limit=`
+    /// is a mistake, not a request for the default: leaving it out is).
     pub fn query<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, AppError>
     where
         T::Err: std::fmt::Display,
     {
-        match self
-            .query
-            .get(name)
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty())
-        {
+        match self.query.get(name).map(|s| s.trim()) {
             None => Ok(None),
+            Some("") => Err(AppError::field(
+                name,
+                "must not be empty (leave the parameter out instead)",
+            )),
             Some(raw) => raw
                 .parse()
                 .map(Some)
@@ -250,7 +288,10 @@ where
     async {
         let limited = rate_limit(app, &req).await;
         let (result, rate) = match limited {
-            Ok(rate) => (route(app, &req).await, rate),
+            Ok(rate) => match &req.bad_header {
+                Some(e) => (Err(e.clone()), rate),
+                None => (route(app, &req).await, rate),
+            },
             Err(e) => (Err(e), None),
         };
         let response = respond(app, &req, result, rate, origin.as_deref());
@@ -287,8 +328,13 @@ fn respond(
     rate: Option<RateStatus>,
     origin: Option<&str>,
 ) -> Response<Body> {
-    let (status, body, retry_after) = match result {
-        Ok(reply) => (reply.status, reply.body.map(|b| b.to_string()), None),
+    let (status, body, retry_after, allow) = match result {
+        Ok(reply) => (
+            reply.status,
+            reply.body.map(|b| b.to_string()),
+            None,
+            Vec::new(),
+        ),
         Err(e) => {
             if e.code == ErrorCode::Internal {
                 tracing::error!(error = %e, "request failed");
@@ -296,7 +342,7 @@ fn respond(
                 tracing::info!(code = e.code.rest_code(), message = %e.message, "request refused");
             }
             let body = serde_json::to_string(&e.rest_body(&req.request_id, now())).ok();
-            (e.code.http_status(), body, e.retry_after_secs)
+            (e.code.http_status(), body, e.retry_after_secs, e.allow)
         }
     };
     let mut builder = Response::builder()
@@ -313,6 +359,9 @@ fn respond(
     }
     if let Some(secs) = retry_after {
         builder = builder.header("retry-after", secs);
+    }
+    if !allow.is_empty() {
+        builder = builder.header("allow", allow.join(", "));
     }
     if let Some(allowed) = cors_origin(app, origin) {
         builder = builder

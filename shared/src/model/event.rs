@@ -87,8 +87,8 @@ pub struct CommentSettings {
     /// Whether replies (threads) are allowed.
     #[serde(default = "yes")]
     pub allow_replies: bool,
-    /// Minimum seconds between two comments of one user (0: off).
-    #[serde(default)]
+    /// Minimum seconds between two comments of one user (0: off; `5.0` counts as `5`).
+    #[serde(default, deserialize_with = "crate::integer::exact")]
     pub slow_mode_seconds: u32,
 }
 

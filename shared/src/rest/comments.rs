@@ -95,10 +95,11 @@ async fn visible_comment(
     Ok((c, event))
 }
 
-/// The `Idempotency-Key` header as a client key, if sent.
+/// The `Idempotency-Key` header as a client key, if sent (an empty one is refused: the
+/// client meant a key, and without one a retry would post twice).
 fn idempotency_key(req: &Req) -> Result<Option<ClientKey>, AppError> {
     match req.header("idempotency-key").map(str::trim) {
-        None | Some("") => Ok(None),
+        None => Ok(None),
         Some(raw) => raw.parse().map(Some).map_err(|e: crate::ids::IdError| {
             AppError::field(
                 "Idempotency-Key",

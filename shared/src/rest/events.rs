@@ -86,7 +86,8 @@ pub struct EventCreate {
     pub start_time: Option<String>,
     /// RFC 3339, after `start_time`.
     pub end_time: Option<String>,
-    /// At least 1.
+    /// At least 1 (`706.0` counts as `706`).
+    #[serde(default, deserialize_with = "crate::integer::optional")]
     pub max_participants: Option<i64>,
     /// `strict`, `standard` (default) or `relaxed`.
     pub moderation_level: Option<String>,
