@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use crate::auth::{AuthConfig, SigningKey, sessions::Sessions, tokens::TokenIssuer};
+use crate::auth::{AuthConfig, KeyRole, SigningKey, sessions::Sessions, tokens::TokenIssuer};
 use crate::aws::AwsSettings;
 use crate::config::{Config, RateKind};
 use crate::error::AppError;
@@ -51,13 +51,27 @@ impl App {
         auth: &AuthConfig,
         config: Config,
     ) -> Result<Self, AppError> {
-        let issuer = TokenIssuer::new(auth)?;
-        Ok(Self {
+        Ok(Self::with_issuer(
+            stores,
+            queue,
+            TokenIssuer::new(auth)?,
+            config,
+        ))
+    }
+
+    /// An app whose sessions use `issuer` (a signing one, or one that only verifies).
+    pub fn with_issuer(
+        stores: Stores,
+        queue: Arc<dyn Queue>,
+        issuer: TokenIssuer,
+        config: Config,
+    ) -> Self {
+        Self {
             sessions: Arc::new(Sessions::new(issuer, stores.sessions.clone())),
             stores,
             queue,
             config: Arc::new(config),
-        })
+        }
     }
 
     /// An app entirely in memory (tests, the local stack, the health function), with a fresh
@@ -76,14 +90,16 @@ impl App {
     }
 
     /// The app of a deployed function: DynamoDB tables from `*_TABLE` variables, the queue
-    /// at `FANOUT_QUEUE_URL`, the signing key from `BANTER_JWT_*`, settings from `BANTER_*`.
-    pub async fn from_env() -> Result<Self, AppError> {
-        Self::from_sdk(&AwsSettings::default().load().await)
+    /// at `FANOUT_QUEUE_URL`, the token key of its `role` from `BANTER_JWT_*`
+    /// ([`KeyRole::issuer_from_lookup`]: the private key for the signer, the public key for a
+    /// verifier, none otherwise), settings from `BANTER_*`.
+    pub async fn from_env(role: KeyRole) -> Result<Self, AppError> {
+        Self::from_sdk(&AwsSettings::default().load().await, role)
     }
 
     /// [`App::from_env`] with an SDK configuration the caller has loaded already (a function
     /// that builds other clients loads it once).
-    pub fn from_sdk(sdk: &aws_config::SdkConfig) -> Result<Self, AppError> {
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, role: KeyRole) -> Result<Self, AppError> {
         let client = aws_sdk_dynamodb::Client::new(sdk);
         let stores = crate::store::dynamodb::stores(
             client,
@@ -93,7 +109,8 @@ impl App {
             .map_err(|_| AppError::internal("FANOUT_QUEUE_URL is not set"))?;
         let queue = Arc::new(SqsQueue::new(sdk, queue_url));
         let config = Config::from_env().map_err(AppError::internal)?;
-        Self::new(stores, queue, &AuthConfig::from_env()?, config)
+        let issuer = role.issuer_from_lookup(|name| std::env::var(name).ok())?;
+        Ok(Self::with_issuer(stores, queue, issuer, config))
     }
 
     /// The user an access token belongs to. Missing, expired, forged or refresh tokens fail

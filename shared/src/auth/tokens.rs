@@ -150,6 +150,39 @@ impl TokenVerifier {
         )
     }
 
+    /// A verifier of EdDSA tokens signed by the Ed25519 key whose raw 32-byte public key is
+    /// `public`, named `kid` (default: its RFC 7638 thumbprint, as [`super::SigningKey`]
+    /// names it). What a function that must not sign verifies with.
+    pub fn from_ed25519_public(
+        public: &[u8],
+        kid: Option<String>,
+        issuer: String,
+        audience: String,
+    ) -> Result<Self, AuthError> {
+        if public.len() != 32 {
+            return Err(AuthError::Config(
+                "an Ed25519 public key is 32 bytes".into(),
+            ));
+        }
+        let kid = kid
+            .map(|k| k.trim().to_owned())
+            .unwrap_or_else(|| super::keys::thumbprint(public));
+        Self::from_parts(
+            Algorithm::EdDSA,
+            vec![VerifyKey {
+                kid: Some(kid),
+                key: DecodingKey::from_ed_der(public),
+            }],
+            issuer,
+            audience,
+        )
+    }
+
+    /// A verifier with no key: every token fails. For a function that checks no token.
+    pub fn without_keys(issuer: String, audience: String) -> Result<Self, AuthError> {
+        Self::from_parts(Algorithm::EdDSA, Vec::new(), issuer, audience)
+    }
+
     /// A verifier that accepts `algorithm` only, with `keys`, `issuer` and `audience`.
     pub(crate) fn from_parts(
         algorithm: Algorithm,
@@ -320,7 +353,8 @@ fn map_error(e: jsonwebtoken::errors::Error) -> AuthError {
 pub struct TokenIssuer {
     algorithm: Algorithm,
     kid: Option<String>,
-    encoding: EncodingKey,
+    /// `None`: this process only verifies ([`TokenIssuer::verify_only`]).
+    encoding: Option<EncodingKey>,
     issuer: String,
     audience: String,
     access_ttl: Duration,
@@ -347,7 +381,7 @@ impl TokenIssuer {
         Ok(Self {
             algorithm: config.key.algorithm(),
             kid: config.key.kid().map(str::to_owned),
-            encoding: config.key.encoding_key(),
+            encoding: Some(config.key.encoding_key()),
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             access_ttl: config.access_ttl,
@@ -357,6 +391,40 @@ impl TokenIssuer {
                 keys: config.key.public_jwk().into_iter().collect(),
             },
         })
+    }
+
+    /// An issuer that holds no signing key: it verifies with `verifier`, and every attempt to
+    /// issue a token fails with [`AuthError::Config`]. What every function but `auth` runs
+    /// with ([`super::KeyRole`]).
+    pub fn verify_only(verifier: TokenVerifier) -> Self {
+        let issuer = verifier
+            .validation
+            .iss
+            .as_ref()
+            .and_then(|set| set.iter().next().cloned())
+            .unwrap_or_default();
+        let audience = verifier
+            .validation
+            .aud
+            .as_ref()
+            .and_then(|set| set.iter().next().cloned())
+            .unwrap_or_default();
+        Self {
+            algorithm: verifier.algorithm,
+            kid: None,
+            encoding: None,
+            issuer,
+            audience,
+            access_ttl: Duration::seconds(AuthConfig::DEFAULT_ACCESS_TTL_SECS),
+            refresh_ttl: Duration::seconds(AuthConfig::DEFAULT_REFRESH_TTL_SECS),
+            verifier,
+            jwks: JwkSet::default(),
+        }
+    }
+
+    /// Whether this issuer can sign (it holds the private key).
+    pub fn can_sign(&self) -> bool {
+        self.encoding.is_some()
     }
 
     /// Issues an access token for `user` at `now`; returns it with its lifetime in seconds
@@ -401,9 +469,14 @@ impl TokenIssuer {
     }
 
     fn sign<T: Serialize>(&self, claims: &T) -> Result<String, AuthError> {
+        let Some(encoding) = &self.encoding else {
+            return Err(AuthError::Config(
+                "this function holds no signing key: only the auth function issues tokens".into(),
+            ));
+        };
         let mut header = Header::new(self.algorithm);
         header.kid = self.kid.clone();
-        jsonwebtoken::encode(&header, claims, &self.encoding)
+        jsonwebtoken::encode(&header, claims, encoding)
             .map_err(|_| AuthError::Crypto("token signing"))
     }
 
