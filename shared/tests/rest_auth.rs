@@ -406,7 +406,20 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
             .into()
     );
 
-    // The rotated token again: a stolen copy. 401, and the newest token dies with it.
+    // The rotated token again at once (a second tab, a retry): the same pair.
+    let again = auth(&app, &refresh_call(&first.refresh_token))
+        .await
+        .expect(200);
+    assert_eq!(again.body["refresh_token"], r.body["refresh_token"]);
+    assert_eq!(again.body["access_token"], r.body["access_token"]);
+
+    // Past the grace window (zero here) it is a stolen copy: 401, and the newest token dies
+    // with it.
+    let mut app = app;
+    app.sessions = std::sync::Arc::new(
+        banter::auth::Sessions::new(app.sessions.issuer().clone(), app.stores.sessions.clone())
+            .with_grace(chrono::Duration::zero()),
+    );
     let reuse = auth(&app, &refresh_call(&first.refresh_token))
         .await
         .expect_error(401, "UNAUTHORIZED");
@@ -414,6 +427,30 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     auth(&app, &refresh_call(&second))
         .await
         .expect_error(401, "UNAUTHORIZED");
+}
+
+#[tokio::test]
+async fn two_concurrent_refreshes_of_one_token_both_get_the_same_pair() {
+    let World { app, .. } = World::with_defaults();
+    let (user, _) = seed_user(&app, "grace_h").await;
+    let first = app
+        .sessions
+        .login_tokens(user.user_id, now())
+        .await
+        .unwrap();
+    let call = refresh_call(&first.refresh_token);
+    let (a, b) = tokio::join!(auth(&app, &call), auth(&app, &call));
+    let (a, b) = (a.expect(200), b.expect(200));
+    assert_eq!(a.body["refresh_token"], b.body["refresh_token"]);
+    assert_eq!(a.body["access_token"], b.body["access_token"]);
+    assert_ne!(a.body["refresh_token"], first.refresh_token.as_str());
+    // The session lives on.
+    auth(
+        &app,
+        &refresh_call(a.body["refresh_token"].as_str().unwrap()),
+    )
+    .await
+    .expect(200);
 }
 
 #[tokio::test]

@@ -430,19 +430,33 @@ impl TokenIssuer {
     /// Issues an access token for `user` at `now`; returns it with its lifetime in seconds
     /// (the `expires_in` of a token response).
     pub fn issue_access(&self, user: UserId, now: Timestamp) -> Result<(String, u64), AuthError> {
-        let iat = now.timestamp();
-        let ttl = self.access_ttl.num_seconds();
+        let token = self.issue_access_with(user, TokenId::new(), now)?;
+        Ok((
+            token,
+            u64::try_from(self.access_ttl.num_seconds()).unwrap_or(0),
+        ))
+    }
+
+    /// Issues the access token `jti` of `user` issued at `iat`. Signing is deterministic
+    /// (HS256 and Ed25519 alike), so the same arguments give the same token: how a refresh
+    /// replayed within the grace window answers with the very pair it got first.
+    pub fn issue_access_with(
+        &self,
+        user: UserId,
+        jti: TokenId,
+        iat: Timestamp,
+    ) -> Result<String, AuthError> {
+        let iat = iat.timestamp();
         let claims = AccessClaims {
             sub: user,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             iat,
-            exp: iat + ttl,
-            jti: TokenId::new(),
+            exp: iat + self.access_ttl.num_seconds(),
+            jti,
             typ: TokenType::Access,
         };
-        let token = self.sign(&claims)?;
-        Ok((token, u64::try_from(ttl).unwrap_or(0)))
+        self.sign(&claims)
     }
 
     /// Issues the refresh token `jti` of `family` for `user` at `now`, expiring at `exp`
