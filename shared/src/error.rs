@@ -133,11 +133,18 @@ impl AppError {
         Self::new(ErrorCode::Internal, "internal error")
     }
 
-    /// 429 with the seconds until the window resets.
+    /// 429 with the seconds until the window resets: in `Retry-After` and, for clients that
+    /// read only the body, as the detail `{"field": "retry_after", "message": "<seconds>"}`.
     pub fn rate_limited(retry_after_secs: u64) -> Self {
+        Self::rate_limited_because("rate limit exceeded", retry_after_secs)
+    }
+
+    /// [`AppError::rate_limited`] with another client-safe `message`.
+    pub fn rate_limited_because(message: impl Into<String>, retry_after_secs: u64) -> Self {
         Self {
             retry_after_secs: Some(retry_after_secs),
-            ..Self::new(ErrorCode::RateLimited, "rate limit exceeded")
+            details: vec![FieldError::new("retry_after", retry_after_secs.to_string())],
+            ..Self::new(ErrorCode::RateLimited, message)
         }
     }
 

@@ -562,6 +562,129 @@ async fn auth_routes_are_rate_limited_per_ip() {
     .expect(400);
 }
 
+/// A wrong-password sign-in of `username` from `ip`.
+fn wrong_login(username: &str, ip: &str) -> Call {
+    login_call(username, "not the password at all").source_ip(ip)
+}
+
+#[tokio::test]
+async fn failed_logins_lock_the_account_whatever_the_ip() {
+    let World { app, .. } = World::with_config(Config {
+        login_failure_rate: RateRule::per(3, 600),
+        ..Config::default()
+    });
+    user_with_password(&app, "grace_h").await;
+    user_with_password(&app, "ada_l").await;
+    // Guesses spread over many IPs, in any letter case, all count for the one account.
+    for (i, name) in ["grace_h", "GRACE_H", "Grace_H"].iter().enumerate() {
+        auth(&app, &wrong_login(name, &format!("203.0.113.{i}")))
+            .await
+            .expect_error(401, "UNAUTHORIZED");
+    }
+    // Locked now: even the right password, from a fresh IP, waits — and no guess is checked.
+    for call in [
+        wrong_login("grace_h", "198.51.100.1"),
+        login_call("grace_h", PASSWORD).source_ip("198.51.100.2"),
+    ] {
+        let r = auth(&app, &call)
+            .await
+            .expect_error(429, "RATE_LIMIT_EXCEEDED");
+        let retry: u64 = r
+            .header("retry-after")
+            .expect("Retry-After")
+            .parse()
+            .unwrap();
+        assert!((1..=600).contains(&retry), "{retry}");
+        let details = r.body["error"]["details"].as_array().expect("details");
+        let detail = details
+            .iter()
+            .find(|d| d["field"] == "retry_after")
+            .unwrap_or_else(|| panic!("no retry_after in {details:?}"));
+        assert_eq!(detail["message"], retry.to_string());
+        assert!(r.message().contains("failed sign-ins"), "{}", r.message());
+    }
+    // Another account, and the same IPs, are unaffected.
+    auth(
+        &app,
+        &login_call("ada_l", PASSWORD).source_ip("203.0.113.0"),
+    )
+    .await
+    .expect(200);
+}
+
+#[tokio::test]
+async fn repeated_lockouts_back_off_to_the_longer_window() {
+    let World { app, .. } = World::with_config(Config {
+        login_failure_rate: RateRule::per(2, 1),
+        login_failure_backoff_rate: RateRule::per(3, 3600),
+        ..Config::default()
+    });
+    user_with_password(&app, "grace_h").await;
+    for ip in ["203.0.113.1", "203.0.113.2"] {
+        auth(&app, &wrong_login("grace_h", ip))
+            .await
+            .expect_error(401, "UNAUTHORIZED");
+    }
+    // The short lockout passes with its one-second window...
+    let start = std::time::Instant::now();
+    loop {
+        let r = auth(&app, &wrong_login("grace_h", "203.0.113.3")).await;
+        if r.status == 401 {
+            break;
+        }
+        assert_eq!(r.status, 429);
+        assert!(
+            start.elapsed().as_secs() < 5,
+            "the short lockout did not end"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // ...but a third failure trips the hour-long one.
+    let r = auth(
+        &app,
+        &login_call("grace_h", PASSWORD).source_ip("203.0.113.4"),
+    )
+    .await
+    .expect_error(429, "RATE_LIMIT_EXCEEDED");
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!(retry > 2, "{retry}");
+}
+
+#[tokio::test]
+async fn refresh_and_logout_with_a_valid_token_count_against_the_user() {
+    let World { app, .. } = World::with_config(Config {
+        auth_ip_rate: RateRule::per(1, 60),
+        rest_rate: RateRule::per(50, 60),
+        ..Config::default()
+    });
+    let (user, access) = seed_user(&app, "grace_h").await;
+    let pair = app
+        .sessions
+        .login_tokens(user.user_id, now())
+        .await
+        .unwrap();
+    // The IP's only auth request.
+    auth(&app, &Call::to(rest::auth::LOGIN).json(json!({})))
+        .await
+        .expect(400);
+    let r = auth(&app, &refresh_call(&pair.refresh_token).bearer(&access))
+        .await
+        .expect(200);
+    assert_eq!(r.header("x-ratelimit-limit"), Some("50"));
+    let next = r.body["refresh_token"].as_str().unwrap().to_owned();
+    let r = auth(&app, &logout_call(&next).bearer(&access))
+        .await
+        .expect(204);
+    assert_eq!(r.header("x-ratelimit-limit"), Some("50"));
+    // Without a token the IP's limit applies; sign-in stays on it even with a token.
+    auth(&app, &refresh_call(&next))
+        .await
+        .expect_error(429, "RATE_LIMIT_EXCEEDED");
+    auth(&app, &login_call("grace_h", PASSWORD).bearer(&access))
+        .await
+        .expect_error(429, "RATE_LIMIT_EXCEEDED");
+}
+
 #[tokio::test]
 async fn health_is_public_and_touches_nothing() {
     let World { app, .. } = World::with_defaults();

@@ -225,7 +225,8 @@ impl Reply {
 }
 
 /// Serves one request: builds the [`Req`], applies the rate limit (per user when signed in,
-/// per IP otherwise, with a tighter limit on the auth routes), calls `route`, and maps its result — or its error — to the
+/// per IP otherwise, with a tighter limit on the auth routes, where only refresh and sign-out
+/// move to the user's limit), calls `route`, and maps its result — or its error — to the
 /// response, with `X-Request-ID`, rate-limit and CORS headers. Logs one line per request in
 /// a span carrying the request id.
 pub async fn serve<F>(app: &App, req: Request, route: F) -> Response<Body>
@@ -263,10 +264,20 @@ where
 
 async fn rate_limit(app: &App, req: &Req) -> Result<Option<RateStatus>, AppError> {
     let ip = req.source_ip.as_deref().unwrap_or("unknown");
-    // Auth routes are limited per IP whatever token is sent, so that one account's token
-    // cannot buy more password guesses.
+    // Sign-in and registration are limited per IP whatever token is sent, so that one
+    // account's token cannot buy more password guesses (failed sign-ins also count per
+    // account: `service::login_throttle`). Refresh and sign-out check no password: with a
+    // valid access token they count against its user, like any signed-in request.
     if req.route_key.starts_with("POST /v1/auth/") {
-        return app.rate_limit(RateKind::AuthIp, ip).await.map(Some);
+        let user = match req.route_key.as_str() {
+            crate::rest::auth::REFRESH | crate::rest::auth::LOGOUT => req.user_opt(),
+            _ => None,
+        };
+        return match user {
+            Some(user) => app.rate_limit(RateKind::Rest, &user.to_string()).await,
+            None => app.rate_limit(RateKind::AuthIp, ip).await,
+        }
+        .map(Some);
     }
     if let Some(user) = req.user_opt() {
         return app

@@ -14,6 +14,7 @@ use crate::model::{
     AccountStatus, PasswordHash, Registration, User, validate_avatar_url, validate_display_name,
     validate_email,
 };
+use crate::service::login_throttle;
 use crate::store::StoreError;
 use crate::time::now;
 use crate::validate::{ValidationErrors, optional_text};
@@ -128,14 +129,20 @@ fn username_taken() -> AppError {
 }
 
 /// Signs in with a username (any letter case) and password. Unknown usernames and wrong
-/// passwords get the same 401 after the same amount of hashing work; a suspended account
-/// (with the right password) gets 403.
+/// passwords get the same 401 after the same amount of hashing work, and count against the
+/// account's failed-sign-in limit ([`login_throttle`]: 429 while it is locked, before any
+/// password is checked); a suspended account (with the right password) gets 403.
 pub async fn login(app: &App, username: &str, password: String) -> Result<SignedIn, AppError> {
     let username = username.trim();
-    let user = if username.chars().count() > MAX_USERNAME_CHARS {
-        None
-    } else {
+    let t = now();
+    let plausible = username.chars().count() <= MAX_USERNAME_CHARS;
+    if plausible {
+        login_throttle::check(app, username, t).await?;
+    }
+    let user = if plausible {
         app.stores.users.get_user_by_username(username).await?
+    } else {
+        None
     };
     let verified = match &user {
         Some(u) => {
@@ -146,13 +153,16 @@ pub async fn login(app: &App, username: &str, password: String) -> Result<Signed
     };
     let Some(user) = user.filter(|_| verified) else {
         tracing::info!("sign-in refused: invalid credentials");
+        if plausible {
+            login_throttle::record_failure(app, username, t).await?;
+        }
         return Err(invalid_credentials());
     };
     if user.account_status == AccountStatus::Suspended {
         tracing::info!(user_id = %user.user_id, "sign-in refused: account suspended");
         return Err(suspended());
     }
-    let tokens = app.sessions.login_tokens(user.user_id, now()).await?;
+    let tokens = app.sessions.login_tokens(user.user_id, t).await?;
     Ok(SignedIn {
         user: PrivateProfile::from(&user),
         tokens,

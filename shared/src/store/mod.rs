@@ -435,6 +435,9 @@ pub struct WindowCount {
 pub trait RateLimitStore: Send + Sync {
     /// Counts a hit on `key` in the window of length `window` that holds `now`.
     async fn hit(&self, key: &str, window: Duration, now: Timestamp) -> StoreResult<WindowCount>;
+    /// The hits on `key` in the window of length `window` that holds `now` (0 when none),
+    /// without counting one: how a lockout is checked before any work is done.
+    async fn peek(&self, key: &str, window: Duration, now: Timestamp) -> StoreResult<WindowCount>;
 }
 
 /// Every store, behind its port.
