@@ -9,7 +9,8 @@ use crate::auth::{AuthConfig, KeyRole, SigningKey, sessions::Sessions, tokens::T
 use crate::aws::AwsSettings;
 use crate::config::{Config, RateKind};
 use crate::error::AppError;
-use crate::ids::{ConnectionId, UserId};
+use crate::ids::{ConnectionId, FamilyId, UserId};
+use crate::model::{AccountStatus, Connection};
 use crate::protocol::ServerMessage;
 use crate::queue::memory::MemoryQueue;
 use crate::queue::sqs::SqsQueue;
@@ -30,6 +31,18 @@ pub struct App {
     pub sessions: Arc<Sessions>,
     /// Limits, moderators and other settings.
     pub config: Arc<Config>,
+}
+
+/// An authenticated caller: the user, the session their token belongs to, and whether their
+/// account is suspended (it may read, but every write answers 403 `ACCOUNT_SUSPENDED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Authenticated {
+    /// The user.
+    pub user: UserId,
+    /// The session (refresh-token family) of the token.
+    pub session: FamilyId,
+    /// The account is suspended.
+    pub suspended: bool,
 }
 
 /// The state of a rate-limit window after a permitted request, for `X-RateLimit-*` headers.
@@ -113,14 +126,67 @@ impl App {
         Ok(Self::with_issuer(stores, queue, issuer, config))
     }
 
-    /// The user an access token belongs to. Missing, expired, forged or refresh tokens fail
-    /// with 401.
-    pub fn authenticate(&self, token: Option<&str>) -> Result<UserId, AppError> {
+    /// Who an access token belongs to, checked against its session: missing, expired,
+    /// forged or refresh tokens, and tokens whose session was signed out or revoked, fail
+    /// with 401. The one place every REST request and WebSocket `$connect` is authenticated.
+    pub async fn authenticate(&self, token: Option<&str>) -> Result<Authenticated, AppError> {
         let token = token
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| AppError::unauthorized("missing access token"))?;
-        Ok(self.sessions.issuer().verify_access(token)?.sub)
+        let claims = self.sessions.issuer().verify_access(token)?;
+        self.check_session(claims.sub, claims.sid).await
+    }
+
+    /// Whether session `sid` of `user` is live, and whether the account is suspended: the
+    /// session's item (`FAMILY#<sid>`) and the user's profile, read at once (two `GetItem`s
+    /// in parallel, strongly consistent; no cache, so a sign-out or a suspension counts from
+    /// the next request). 401 when the session is unknown, another user's, revoked or over.
+    /// An account that no longer exists is left to the handlers, as before.
+    pub async fn check_session(
+        &self,
+        user: UserId,
+        sid: FamilyId,
+    ) -> Result<Authenticated, AppError> {
+        let (family, account) = futures::future::try_join(
+            self.stores.sessions.get_family(sid),
+            self.stores.users.get_user(user),
+        )
+        .await?;
+        match family {
+            Some(f) if f.user_id == user && !f.revoked => {}
+            _ => return Err(AppError::unauthorized("session revoked")),
+        }
+        Ok(Authenticated {
+            user,
+            session: sid,
+            suspended: account.is_some_and(|a| a.account_status == AccountStatus::Suspended),
+        })
+    }
+
+    /// What every WebSocket frame (but `ping`) passes before it runs: the connection's
+    /// session is still live ([`App::check_session`]; 401 once it was signed out or revoked)
+    /// and its account is not suspended (403 `ACCOUNT_SUSPENDED`). A socket authorized at
+    /// `$connect` is trusted for no longer than its session.
+    pub async fn check_connection(&self, connection: &Connection) -> Result<(), AppError> {
+        let Some(sid) = connection.session_id else {
+            return Err(AppError::unauthorized(
+                "session revoked; sign in and reconnect",
+            ));
+        };
+        let auth = self
+            .check_session(connection.user_id, sid)
+            .await
+            .map_err(|e| match e.code {
+                crate::error::ErrorCode::Unauthorized => {
+                    AppError::unauthorized("session revoked; sign in and reconnect")
+                }
+                _ => e,
+            })?;
+        if auth.suspended {
+            return Err(AppError::account_suspended());
+        }
+        Ok(())
     }
 
     /// Counts one `kind` action by `subject` (a user id or an IP) and fails with 429 once

@@ -18,6 +18,8 @@ pub enum ErrorCode {
     Unauthorized,
     /// Authenticated but not allowed (403).
     Forbidden,
+    /// The account is suspended: it may read but not write (403).
+    AccountSuspended,
     /// No such resource, or not visible to the caller (404).
     NotFound,
     /// The request conflicts with the current state (409).
@@ -38,7 +40,7 @@ impl ErrorCode {
         match self {
             Self::Validation => 400,
             Self::Unauthorized => 401,
-            Self::Forbidden => 403,
+            Self::Forbidden | Self::AccountSuspended => 403,
             Self::NotFound => 404,
             Self::Conflict => 409,
             Self::PayloadTooLarge => 413,
@@ -54,6 +56,7 @@ impl ErrorCode {
             Self::Validation => "VALIDATION_ERROR",
             Self::Unauthorized => "UNAUTHORIZED",
             Self::Forbidden => "FORBIDDEN",
+            Self::AccountSuspended => "ACCOUNT_SUSPENDED",
             Self::NotFound => "NOT_FOUND",
             Self::Conflict => "CONFLICT",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
@@ -69,6 +72,7 @@ impl ErrorCode {
             Self::Validation | Self::Conflict => "INVALID_MESSAGE",
             Self::Unauthorized => "UNAUTHORIZED",
             Self::Forbidden => "FORBIDDEN",
+            Self::AccountSuspended => "ACCOUNT_SUSPENDED",
             Self::NotFound => "NOT_FOUND",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::RateLimited => "RATE_LIMIT_EXCEEDED",
@@ -115,6 +119,14 @@ impl AppError {
     /// 403 with `message`.
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Forbidden, message)
+    }
+
+    /// 403 `ACCOUNT_SUSPENDED`: what every write of a suspended account answers.
+    pub fn account_suspended() -> Self {
+        Self::new(
+            ErrorCode::AccountSuspended,
+            "the account is suspended: it may read but not write",
+        )
     }
 
     /// 404 for a `what` ("event", "comment", …).

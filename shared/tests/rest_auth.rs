@@ -350,14 +350,14 @@ async fn suspended_accounts_cannot_sign_in_or_refresh() {
     // The right password learns of the suspension; a wrong one learns nothing.
     auth(&app, &login_call("grace_h", PASSWORD))
         .await
-        .expect_error(403, "FORBIDDEN");
+        .expect_error(403, "ACCOUNT_SUSPENDED");
     auth(&app, &login_call("grace_h", "wrong password"))
         .await
         .expect_error(401, "UNAUTHORIZED");
     // An existing session cannot be refreshed, and it is revoked for good.
     auth(&app, &refresh_call(&pair.refresh_token))
         .await
-        .expect_error(403, "FORBIDDEN");
+        .expect_error(403, "ACCOUNT_SUSPENDED");
     let fam = app
         .sessions
         .issuer()
@@ -780,8 +780,12 @@ async fn every_sample_event_is_served_by_its_function() {
         check_response(name, &r);
     }
 
-    // With valid credentials every sample succeeds.
-    let World { app, .. } = World::with_defaults();
+    // With valid credentials every sample succeeds (the caller moderates, for the suspension
+    // samples).
+    let World { app, .. } = World::with_config(Config {
+        moderators: [samples::id(samples::ids::CALLER)].into(),
+        ..Config::default()
+    });
     let token = sample_world(&app).await;
     send_sample(
         &app,
@@ -823,4 +827,37 @@ async fn every_sample_event_is_served_by_its_function() {
             r.body
         );
     }
+}
+
+#[tokio::test]
+async fn a_signed_out_sessions_access_token_stops_working() {
+    let World { app, .. } = World::with_defaults();
+    let user = user_with_password(&app, "grace_h").await;
+    let signed_in = auth(&app, &login_call("grace_h", PASSWORD))
+        .await
+        .expect(200);
+    let access = signed_in.body["access_token"].as_str().unwrap().to_owned();
+    let refresh = signed_in.body["refresh_token"].as_str().unwrap().to_owned();
+    let me = Call::to(rest::users::GET_ME).bearer(&access);
+    send(&app, &me, rest::users::route).await.expect(200);
+    // Another sign-in of the same user.
+    let other = app
+        .sessions
+        .login_tokens(user.user_id, now())
+        .await
+        .unwrap();
+
+    auth(&app, &logout_call(&refresh)).await.expect(204);
+    let r = send(&app, &me, rest::users::route)
+        .await
+        .expect_error(401, "UNAUTHORIZED");
+    assert_eq!(r.message(), "session revoked");
+    // The other session is untouched.
+    send(
+        &app,
+        &Call::to(rest::users::GET_ME).bearer(&other.access_token),
+        rest::users::route,
+    )
+    .await
+    .expect(200);
 }

@@ -724,7 +724,14 @@ impl World {
             let token = if claims["typ"] == "refresh" {
                 tokens::refresh_token_for(&self.app, user).await
             } else {
-                tokens::token_for(&self.app, user)
+                // A sign-in on the world's (DynamoDB) stores: the sync helper suits only
+                // in-memory apps.
+                self.app
+                    .sessions
+                    .login_tokens(user, banter::time::now())
+                    .await
+                    .expect("a session")
+                    .access_token
             };
             fresh.insert(placeholder, token);
         }

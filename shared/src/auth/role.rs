@@ -109,10 +109,12 @@ mod tests {
             .unwrap();
         let user = UserId::new();
         let now = time::now();
-        let (token, _) = signer.issue_access(user, now).unwrap();
+        let (token, _) = signer
+            .issue_access(user, crate::ids::FamilyId::new(), now)
+            .unwrap();
         assert_eq!(verifier.verify_access_at(&token, now).unwrap().sub, user);
         assert!(matches!(
-            verifier.issue_access(user, now),
+            verifier.issue_access(user, crate::ids::FamilyId::new(), now),
             Err(AuthError::Config(m)) if m.contains("only the auth function")
         ));
         // Another key's tokens do not verify.
@@ -123,7 +125,9 @@ mod tests {
                 other.ed25519_private_pem().unwrap(),
             )]))
             .unwrap();
-        let (forged, _) = stranger.issue_access(user, now).unwrap();
+        let (forged, _) = stranger
+            .issue_access(user, crate::ids::FamilyId::new(), now)
+            .unwrap();
         assert!(verifier.verify_access_at(&forged, now).is_err());
     }
 
@@ -157,7 +161,9 @@ mod tests {
         // A function without a role needs nothing, and accepts no token.
         let none = KeyRole::None.issuer_from_lookup(lookup(&[])).unwrap();
         let signer = crate::auth::TokenIssuer::new(&AuthConfig::new(key)).unwrap();
-        let (token, _) = signer.issue_access(UserId::new(), time::now()).unwrap();
+        let (token, _) = signer
+            .issue_access(UserId::new(), crate::ids::FamilyId::new(), time::now())
+            .unwrap();
         assert!(none.verify_access(&token).is_err());
     }
 }

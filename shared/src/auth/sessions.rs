@@ -196,7 +196,9 @@ impl Sessions {
         issued_at: Timestamp,
         now: Timestamp,
     ) -> Result<TokenPair, AuthError> {
-        let access_token = self.issuer.issue_access_with(user, access_jti, issued_at)?;
+        let access_token = self
+            .issuer
+            .issue_access_with(user, family, access_jti, issued_at)?;
         let refresh_token = self
             .issuer
             .issue_refresh(user, family, jti, exp, issued_at)?;

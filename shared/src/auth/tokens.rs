@@ -1,7 +1,8 @@
 //! Access and refresh tokens (JWT).
 //!
 //! Both kinds carry `sub` (the user), `iss`, `aud`, `iat`, `exp`, `jti` and `typ`
-//! (`"access"` or `"refresh"`); refresh tokens also carry `fam`, their family. Verification:
+//! (`"access"` or `"refresh"`); refresh tokens also carry `fam`, their family, and access
+//! tokens `sid`, the same family: the session they belong to. Verification:
 //!
 //! - accepts only the configured algorithm, read from the header before anything else, so
 //!   `alg: none`, another HMAC size, or an HS256 token "signed" with a public key all fail;
@@ -54,6 +55,10 @@ pub struct AccessClaims {
     pub exp: i64,
     /// Unique token id.
     pub jti: TokenId,
+    /// The session (refresh-token family) the token was issued in: signing out that session
+    /// or suspending the user stops the token at once, since every authenticated request
+    /// looks the session up ([`crate::app::App::authenticate`]).
+    pub sid: FamilyId,
     /// Always [`TokenType::Access`] once verified.
     pub typ: TokenType,
 }
@@ -427,22 +432,30 @@ impl TokenIssuer {
         self.encoding.is_some()
     }
 
-    /// Issues an access token for `user` at `now`; returns it with its lifetime in seconds
-    /// (the `expires_in` of a token response).
-    pub fn issue_access(&self, user: UserId, now: Timestamp) -> Result<(String, u64), AuthError> {
-        let token = self.issue_access_with(user, TokenId::new(), now)?;
+    /// Issues an access token for `user` in session `sid` at `now`; returns it with its
+    /// lifetime in seconds (the `expires_in` of a token response). The token works only
+    /// while that session is stored and live.
+    pub fn issue_access(
+        &self,
+        user: UserId,
+        sid: FamilyId,
+        now: Timestamp,
+    ) -> Result<(String, u64), AuthError> {
+        let token = self.issue_access_with(user, sid, TokenId::new(), now)?;
         Ok((
             token,
             u64::try_from(self.access_ttl.num_seconds()).unwrap_or(0),
         ))
     }
 
-    /// Issues the access token `jti` of `user` issued at `iat`. Signing is deterministic
-    /// (HS256 and Ed25519 alike), so the same arguments give the same token: how a refresh
-    /// replayed within the grace window answers with the very pair it got first.
+    /// Issues the access token `jti` of `user` in session `sid`, issued at `iat`. Signing is
+    /// deterministic (HS256 and Ed25519 alike), so the same arguments give the same token:
+    /// how a refresh replayed within the grace window answers with the very pair it got
+    /// first.
     pub fn issue_access_with(
         &self,
         user: UserId,
+        sid: FamilyId,
         jti: TokenId,
         iat: Timestamp,
     ) -> Result<String, AuthError> {
@@ -454,6 +467,7 @@ impl TokenIssuer {
             iat,
             exp: iat + self.access_ttl.num_seconds(),
             jti,
+            sid,
             typ: TokenType::Access,
         };
         self.sign(&claims)
@@ -576,7 +590,7 @@ pub(crate) mod tests {
         serde_json::json!({
             "sub": UserId::new(), "iss": "banter", "aud": "banter-api",
             "iat": now.timestamp(), "exp": now.timestamp() + 600,
-            "jti": TokenId::new(), "typ": "access",
+            "jti": TokenId::new(), "sid": FamilyId::new(), "typ": "access",
         })
     }
 
@@ -585,7 +599,9 @@ pub(crate) mod tests {
         let issuer = TokenIssuer::new(&hs256_config()).unwrap();
         let user = UserId::new();
         let now = time::now();
-        let (token, expires_in) = issuer.issue_access(user, now).unwrap();
+        let (token, expires_in) = issuer
+            .issue_access(user, crate::ids::FamilyId::new(), now)
+            .unwrap();
         assert_eq!(expires_in, 900);
         let claims = issuer.verify_access_at(&token, now).unwrap();
         assert_eq!(claims.sub, user);
@@ -606,7 +622,9 @@ pub(crate) mod tests {
         let issuer = TokenIssuer::new(&eddsa_config()).unwrap();
         let user = UserId::new();
         let now = time::now();
-        let (token, _) = issuer.issue_access(user, now).unwrap();
+        let (token, _) = issuer
+            .issue_access(user, crate::ids::FamilyId::new(), now)
+            .unwrap();
         let claims = issuer.verify_access_at(&token, now).unwrap();
         assert_eq!(claims.sub, user);
         let header = jsonwebtoken::decode_header(&token).unwrap();
@@ -625,7 +643,9 @@ pub(crate) mod tests {
         for config in [hs256_config(), eddsa_config()] {
             let issuer = TokenIssuer::new(&config).unwrap();
             let now = time::now();
-            let (token, _) = issuer.issue_access(UserId::new(), now).unwrap();
+            let (token, _) = issuer
+                .issue_access(UserId::new(), crate::ids::FamilyId::new(), now)
+                .unwrap();
             // Valid until exp (and within the leeway), expired after.
             assert!(
                 issuer
@@ -638,7 +658,11 @@ pub(crate) mod tests {
             );
             // Issued long ago, checked with the real clock.
             let (old, _) = issuer
-                .issue_access(UserId::new(), now - Duration::hours(1))
+                .issue_access(
+                    UserId::new(),
+                    crate::ids::FamilyId::new(),
+                    now - Duration::hours(1),
+                )
                 .unwrap();
             assert_eq!(issuer.verify_access(&old), Err(AuthError::Expired));
         }
@@ -649,7 +673,11 @@ pub(crate) mod tests {
         let issuer = TokenIssuer::new(&hs256_config()).unwrap();
         let now = time::now();
         let (token, _) = issuer
-            .issue_access(UserId::new(), now + Duration::minutes(1))
+            .issue_access(
+                UserId::new(),
+                crate::ids::FamilyId::new(),
+                now + Duration::minutes(1),
+            )
             .unwrap();
         assert_eq!(
             issuer.verify_access_at(&token, now),
@@ -662,7 +690,9 @@ pub(crate) mod tests {
         for config in [hs256_config(), eddsa_config()] {
             let issuer = TokenIssuer::new(&config).unwrap();
             let now = time::now();
-            let (token, _) = issuer.issue_access(UserId::new(), now).unwrap();
+            let (token, _) = issuer
+                .issue_access(UserId::new(), crate::ids::FamilyId::new(), now)
+                .unwrap();
             let bad = tamper_signature(&token);
             assert_ne!(bad, token);
             assert!(matches!(
@@ -776,7 +806,9 @@ pub(crate) mod tests {
         }
         // And an EdDSA token is rejected when HS256 is configured.
         let hs = TokenIssuer::new(&hs256_config()).unwrap();
-        let (token, _) = issuer.issue_access(UserId::new(), now).unwrap();
+        let (token, _) = issuer
+            .issue_access(UserId::new(), crate::ids::FamilyId::new(), now)
+            .unwrap();
         assert_eq!(
             hs.verify_access_at(&token, now),
             Err(AuthError::Invalid("algorithm"))
@@ -787,7 +819,9 @@ pub(crate) mod tests {
     fn wrong_issuer_or_audience_is_rejected() {
         let now = time::now();
         let issuer = TokenIssuer::new(&hs256_config()).unwrap();
-        let (token, _) = issuer.issue_access(UserId::new(), now).unwrap();
+        let (token, _) = issuer
+            .issue_access(UserId::new(), crate::ids::FamilyId::new(), now)
+            .unwrap();
 
         let mut other = hs256_config();
         other.issuer = "someone-else".into();
@@ -796,7 +830,9 @@ pub(crate) mod tests {
             other.verify_access_at(&token, now),
             Err(AuthError::Invalid("issuer"))
         );
-        let (theirs, _) = other.issue_access(UserId::new(), now).unwrap();
+        let (theirs, _) = other
+            .issue_access(UserId::new(), crate::ids::FamilyId::new(), now)
+            .unwrap();
         assert_eq!(
             issuer.verify_access_at(&theirs, now),
             Err(AuthError::Invalid("issuer"))
@@ -809,7 +845,9 @@ pub(crate) mod tests {
             other.verify_access_at(&token, now),
             Err(AuthError::Invalid("audience"))
         );
-        let (theirs, _) = other.issue_access(UserId::new(), now).unwrap();
+        let (theirs, _) = other
+            .issue_access(UserId::new(), crate::ids::FamilyId::new(), now)
+            .unwrap();
         assert_eq!(
             issuer.verify_access_at(&theirs, now),
             Err(AuthError::Invalid("audience"))
@@ -851,11 +889,14 @@ pub(crate) mod tests {
             let refresh = issuer
                 .issue_refresh(user, FamilyId::new(), TokenId::new(), exp, now)
                 .unwrap();
-            let (access, _) = issuer.issue_access(user, now).unwrap();
-            assert_eq!(
+            let (access, _) = issuer
+                .issue_access(user, crate::ids::FamilyId::new(), now)
+                .unwrap();
+            // A refresh token has no `sid`: it does not even parse as an access token.
+            assert!(matches!(
                 issuer.verify_access_at(&refresh, now),
-                Err(AuthError::Invalid("token type"))
-            );
+                Err(AuthError::Invalid("token type" | "malformed"))
+            ));
             assert!(matches!(
                 issuer.verify_refresh_at(&access, now),
                 Err(AuthError::Invalid("token type" | "malformed"))
@@ -871,7 +912,9 @@ pub(crate) mod tests {
         let verifier = TokenVerifier::new(&config).unwrap();
         assert_eq!(verifier.algorithm(), Algorithm::EdDSA);
         let now = time::now();
-        let (token, _) = issuer.issue_access(UserId::new(), now).unwrap();
+        let (token, _) = issuer
+            .issue_access(UserId::new(), crate::ids::FamilyId::new(), now)
+            .unwrap();
         assert!(verifier.verify_access_at(&token, now).is_ok());
         // Neither the token nor key material shows up in errors or Debug output.
         let err = verifier

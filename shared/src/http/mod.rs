@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
-use crate::app::{App, RateStatus};
+use crate::app::{App, Authenticated, RateStatus};
 use crate::config::RateKind;
 use crate::error::{AppError, ErrorCode};
 use crate::fields::Fields;
@@ -40,12 +40,12 @@ pub struct Req {
     pub request_id: String,
     /// Client IP, from API Gateway.
     pub source_ip: Option<String>,
-    user: Result<UserId, AppError>,
+    user: Result<Authenticated, AppError>,
 }
 
 impl Req {
     /// Builds a `Req` from the `lambda_http` request of an API Gateway HTTP API event.
-    pub fn from_lambda(req: Request, app: &App) -> Self {
+    pub async fn from_lambda(req: Request, app: &App) -> Self {
         let (route_key, gateway_id, source_ip) = match req.request_context_ref() {
             Some(RequestContext::ApiGatewayV2(ctx)) => (
                 ctx.route_key.clone().unwrap_or_default(),
@@ -87,7 +87,7 @@ impl Req {
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .map(str::to_owned);
-        let user = app.authenticate(token.as_deref());
+        let user = app.authenticate(token.as_deref()).await;
         let body = match req.into_body() {
             Body::Empty => Vec::new(),
             Body::Text(t) => t.into_bytes(),
@@ -108,12 +108,26 @@ impl Req {
 
     /// The signed-in user, or 401.
     pub fn user(&self) -> Result<UserId, AppError> {
-        self.user.clone()
+        self.user.clone().map(|a| a.user)
     }
 
     /// The signed-in user, if a valid token was sent.
     pub fn user_opt(&self) -> Option<UserId> {
-        self.user.as_ref().ok().copied()
+        self.user.as_ref().ok().map(|a| a.user)
+    }
+
+    /// Whether this request writes: anything but `GET` (and `HEAD`). A suspended account's
+    /// writes are refused before any handler runs.
+    pub fn is_write(&self) -> bool {
+        !(self.route_key.starts_with("GET ") || self.route_key.starts_with("HEAD "))
+    }
+
+    /// 403 `ACCOUNT_SUSPENDED` when a suspended account's valid token is sent with a write.
+    fn refuse_suspended_writes(&self) -> Result<(), AppError> {
+        match &self.user {
+            Ok(a) if a.suspended && self.is_write() => Err(AppError::account_suspended()),
+            _ => Ok(()),
+        }
     }
 
     /// Path parameter `name` parsed as `T` (an id); 400 naming the field when malformed.
@@ -238,7 +252,7 @@ where
         .get("origin")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let req = Req::from_lambda(req, app);
+    let req = Req::from_lambda(req, app).await;
     let span = tracing::info_span!(
         "request",
         request_id = %req.request_id,
@@ -251,7 +265,10 @@ where
     async {
         let limited = rate_limit(app, &req).await;
         let (result, rate) = match limited {
-            Ok(rate) => (route(app, &req).await, rate),
+            Ok(rate) => match req.refuse_suspended_writes() {
+                Ok(()) => (route(app, &req).await, rate),
+                Err(e) => (Err(e), rate),
+            },
             Err(e) => (Err(e), None),
         };
         let response = respond(app, &req, result, rate, origin.as_deref());
@@ -442,7 +459,12 @@ mod tests {
     async fn valid_token_passes_and_rate_headers_are_set() {
         let (app, _) = App::in_memory(Config::default()).unwrap();
         let user = UserId::new();
-        let (token, _) = app.sessions.issuer().issue_access(user, now()).unwrap();
+        let token = app
+            .sessions
+            .login_tokens(user, now())
+            .await
+            .unwrap()
+            .access_token;
         let headers = serde_json::json!({"authorization": format!("Bearer {token}"), "x-request-id": "mine-1"});
         let r = serve(
             &app,
@@ -461,11 +483,12 @@ mod tests {
     async fn forged_token_is_refused() {
         let (app, _) = App::in_memory(Config::default()).unwrap();
         let (other, _) = App::in_memory(Config::default()).unwrap();
-        let (token, _) = other
+        let token = other
             .sessions
-            .issuer()
-            .issue_access(UserId::new(), now())
-            .unwrap();
+            .login_tokens(UserId::new(), now())
+            .await
+            .unwrap()
+            .access_token;
         let headers = serde_json::json!({"authorization": format!("Bearer {token}")});
         let r = serve(
             &app,

@@ -61,7 +61,7 @@ fn invalid_credentials() -> AppError {
 
 /// 403 for a suspended account.
 fn suspended() -> AppError {
-    AppError::forbidden("the account is suspended")
+    AppError::account_suspended()
 }
 
 /// Runs CPU-heavy password work on the blocking pool. The failure text never includes the
@@ -211,6 +211,64 @@ pub async fn active(app: &App, id: UserId) -> Result<User, AppError> {
         Some(u) if u.account_status == AccountStatus::Suspended => Err(suspended()),
         Some(u) => Ok(u),
     }
+}
+
+/// Suspends (`suspend`) or reinstates the account `target`, by `actor`: a global moderator
+/// or an admin; a moderator cannot suspend an admin, and nobody their own account (409).
+/// Idempotent. From the next request on, every write of a suspended account answers 403
+/// `ACCOUNT_SUSPENDED` (the check is in the authentication, [`App::check_session`]), its
+/// refresh tokens are refused and its sessions revoked as they are presented, and its open
+/// sockets are refused every frame. Returns the account as stored.
+pub async fn set_suspension(
+    app: &App,
+    actor: UserId,
+    target: UserId,
+    suspend: bool,
+) -> Result<User, AppError> {
+    if !app.is_global_moderator(actor) {
+        return Err(AppError::forbidden(
+            "only moderators and admins may suspend or reinstate accounts",
+        ));
+    }
+    if actor == target {
+        return Err(AppError::conflict("an account cannot suspend itself"));
+    }
+    if app.is_admin(target) && !app.is_admin(actor) {
+        return Err(AppError::forbidden("only an admin may suspend an admin"));
+    }
+    let status = if suspend {
+        AccountStatus::Suspended
+    } else {
+        AccountStatus::Active
+    };
+    for _ in 0..UPDATE_ATTEMPTS {
+        let current = get(app, target).await?;
+        if current.account_status == status {
+            return Ok(current);
+        }
+        let mut next = current.clone();
+        next.account_status = status;
+        next.version = current.version + 1;
+        next.updated_at = now().max(current.updated_at);
+        match app.stores.users.update_user(&next).await {
+            Ok(()) => {
+                tracing::info!(
+                    actor = %actor,
+                    user_id = %target,
+                    suspended = suspend,
+                    "account suspension changed"
+                );
+                return Ok(next);
+            }
+            Err(StoreError::Conflict(_)) => {
+                tracing::info!(user_id = %target, "account changed concurrently; retrying");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::conflict(
+        "the account is being changed concurrently; retry",
+    ))
 }
 
 /// A partial profile update as sent: `None` leaves a field alone; `Some(None)` (JSON

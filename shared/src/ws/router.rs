@@ -6,8 +6,8 @@
 //!
 //! - `ack` with the client's `message_id` and what was created or changed, or
 //! - `error` with the client's `message_id` (when it could be read) and a code from the closed
-//!   set `INVALID_MESSAGE`, `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`, `RATE_LIMIT_EXCEEDED`,
-//!   `PAYLOAD_TOO_LARGE`, `INTERNAL` ([`ErrorCode::ws_code`](crate::error::ErrorCode::ws_code)),
+//!   set `INVALID_MESSAGE`, `UNAUTHORIZED`, `FORBIDDEN`, `ACCOUNT_SUSPENDED`, `NOT_FOUND`,
+//!   `RATE_LIMIT_EXCEEDED`, `PAYLOAD_TOO_LARGE`, `INTERNAL` ([`ErrorCode::ws_code`](crate::error::ErrorCode::ws_code)),
 //!   mapped from the [`AppError`] in one place (`reply::Replier::fail`), or
 //! - `pong` for `ping`.
 //!
@@ -16,7 +16,9 @@
 //!
 //! Order of work: parse (no store access for garbage) → `ping` is answered at once without a
 //! store read (it is the keep-alive every client sends every 30 s) → the connection's user is
-//! read (unknown or expired connection → `UNAUTHORIZED`) → the operation: one handler per
+//! read (unknown or expired connection → `UNAUTHORIZED`) → its session and account are checked
+//! ([`App::check_connection`]: signed out → `UNAUTHORIZED`, suspended → `ACCOUNT_SUSPENDED`) →
+//! the operation: one handler per
 //! message type, in [`commands`](super::commands).
 //!
 //! `subscribe` with `since` posts the missed frames (oldest first, at most
