@@ -31,6 +31,11 @@ pub struct App {
     pub sessions: Arc<Sessions>,
     /// Limits, moderators and other settings.
     pub config: Arc<Config>,
+    /// Closes WebSocket connections ([`App::close_sockets`]) when sign-out or suspension
+    /// ends them: the Management API of `WEBSOCKET_MANAGEMENT_ENDPOINT` in a deployed
+    /// function that has it, whatever poster the local stack or a test sets. `None`: open
+    /// sockets are only refused at their next frame ([`App::check_connection`]).
+    pub closer: Option<Arc<dyn crate::poster::Poster>>,
 }
 
 /// An authenticated caller: the user, the session their token belongs to, and whether their
@@ -84,7 +89,14 @@ impl App {
             stores,
             queue,
             config: Arc::new(config),
+            closer: None,
         }
+    }
+
+    /// The same app, closing sockets through `closer`.
+    pub fn with_closer(mut self, closer: Arc<dyn crate::poster::Poster>) -> Self {
+        self.closer = Some(closer);
+        self
     }
 
     /// An app entirely in memory (tests, the local stack, the health function), with a fresh
@@ -123,7 +135,15 @@ impl App {
         let queue = Arc::new(SqsQueue::new(sdk, queue_url));
         let config = Config::from_env().map_err(AppError::internal)?;
         let issuer = role.issuer_from_lookup(|name| std::env::var(name).ok())?;
-        Ok(Self::with_issuer(stores, queue, issuer, config))
+        let app = Self::with_issuer(stores, queue, issuer, config);
+        Ok(
+            match crate::env::optional(crate::env::process, "WEBSOCKET_MANAGEMENT_ENDPOINT") {
+                Some(endpoint) => app.with_closer(Arc::new(
+                    crate::poster::apigw::ApiGatewayPoster::new(sdk, endpoint),
+                )),
+                None => app,
+            },
+        )
     }
 
     /// Who an access token belongs to, checked against its session: missing, expired,
@@ -187,6 +207,45 @@ impl App {
             return Err(AppError::account_suspended());
         }
         Ok(())
+    }
+
+    /// Closes the open WebSocket connections of `user` — all of them, or only those opened
+    /// in `session` — through [`App::closer`] (`DeleteConnection`) and removes their rows.
+    /// Best effort: a failure is logged, and the frame check ([`App::check_connection`])
+    /// still refuses whatever stays open. Returns how many were closed.
+    pub async fn close_sockets(&self, user: UserId, session: Option<FamilyId>) -> usize {
+        let connections = match self.stores.connections.list_user_connections(user).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(user_id = %user, error = %e, "could not list connections to close");
+                return 0;
+            }
+        };
+        let mut closed = 0;
+        for c in connections
+            .iter()
+            .filter(|c| session.is_none() || c.session_id == session)
+        {
+            if let Some(closer) = &self.closer
+                && let Err(e) = closer.disconnect(&c.connection_id).await
+            {
+                tracing::warn!(connection_id = %c.connection_id, error = %e, "could not close a connection");
+                continue;
+            }
+            if let Err(e) = self
+                .stores
+                .connections
+                .delete_connection(&c.connection_id)
+                .await
+            {
+                tracing::warn!(connection_id = %c.connection_id, error = %e, "could not remove a closed connection");
+            }
+            closed += 1;
+        }
+        if closed > 0 {
+            tracing::info!(user_id = %user, closed, "connections closed");
+        }
+        closed
     }
 
     /// Counts one `kind` action by `subject` (a user id or an IP) and fails with 429 once

@@ -2039,3 +2039,55 @@ async fn a_suspended_accounts_socket_is_refused_and_it_cannot_connect() {
     assert_eq!(resp.status_code, 403, "{:?}", resp.body);
     assert_eq!(body_json(&resp)["error"]["code"], "ACCOUNT_SUSPENDED");
 }
+
+#[tokio::test]
+async fn signing_out_closes_that_sessions_sockets_and_suspension_closes_them_all() {
+    let moderator = UserId::new();
+    let mut w = World::with_config(Config {
+        moderators: [moderator].into(),
+        ..Config::default()
+    });
+    w.app = w.app.clone().with_closer(w.poster.clone());
+    let user = w.user().await;
+    let (first, refresh) = connect_in_session(&w, user).await;
+    let (second, _) = connect_in_session(&w, user).await;
+    let (third, _) = connect_in_session(&w, user).await;
+    let bystander = w.user().await;
+    let (theirs, _) = connect_in_session(&w, bystander).await;
+
+    banter::service::users::logout(&w.app, &refresh)
+        .await
+        .unwrap();
+    assert!(
+        !w.poster.is_open(&first),
+        "the signed-out socket is still open"
+    );
+    assert!(w.poster.is_open(&second) && w.poster.is_open(&third));
+    assert_eq!(
+        w.app
+            .stores
+            .connections
+            .get_connection(&first)
+            .await
+            .unwrap(),
+        None
+    );
+
+    banter::service::users::set_suspension(&w.app, moderator, user, true)
+        .await
+        .unwrap();
+    for c in [&second, &third] {
+        assert!(
+            !w.poster.is_open(c),
+            "a suspended user's socket is still open"
+        );
+        assert_eq!(
+            w.app.stores.connections.get_connection(c).await.unwrap(),
+            None
+        );
+    }
+    assert!(
+        w.poster.is_open(&theirs),
+        "another user's socket was closed"
+    );
+}

@@ -188,10 +188,18 @@ pub async fn refresh(app: &App, refresh_token: &str) -> Result<TokenPair, AppErr
     }
 }
 
-/// Signs out the session of a refresh token. Idempotent; 401 for a token that does not
-/// verify.
+/// Signs out the session of a refresh token and closes the WebSocket connections opened in
+/// it ([`App::close_sockets`]). Idempotent; 401 for a token that does not verify.
 pub async fn logout(app: &App, refresh_token: &str) -> Result<(), AppError> {
-    Ok(app.sessions.logout(refresh_token).await?)
+    let claims = app
+        .sessions
+        .issuer()
+        .verifier()
+        .verify_refresh_ignoring_expiry(refresh_token)?;
+    app.sessions.logout(refresh_token).await?;
+    // The session's sockets end with it.
+    app.close_sockets(claims.sub, Some(claims.fam)).await;
+    Ok(())
 }
 
 /// The user, or 404.
@@ -218,7 +226,8 @@ pub async fn active(app: &App, id: UserId) -> Result<User, AppError> {
 /// Idempotent. From the next request on, every write of a suspended account answers 403
 /// `ACCOUNT_SUSPENDED` (the check is in the authentication, [`App::check_session`]), its
 /// refresh tokens are refused and its sessions revoked as they are presented, and its open
-/// sockets are refused every frame. Returns the account as stored.
+/// sockets are closed at once ([`App::close_sockets`]; any left open are refused every
+/// frame). Returns the account as stored.
 pub async fn set_suspension(
     app: &App,
     actor: UserId,
@@ -258,6 +267,9 @@ pub async fn set_suspension(
                     suspended = suspend,
                     "account suspension changed"
                 );
+                if suspend {
+                    app.close_sockets(target, None).await;
+                }
                 return Ok(next);
             }
             Err(StoreError::Conflict(_)) => {
