@@ -59,7 +59,7 @@ impl From<FamilyRow> for RefreshFamily {
             expires_at: r.expires_at,
             previous_jti: r.previous_jti,
             issued_at: r.issued_at.unwrap_or(chrono::DateTime::UNIX_EPOCH),
-            access_jti: r.access_jti.unwrap_or_else(TokenId::new),
+            access_jti: r.access_jti.unwrap_or_default(),
         }
     }
 }
