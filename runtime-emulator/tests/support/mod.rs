@@ -546,6 +546,8 @@ impl Wiring {
                 "BANTER_JWT_PRIVATE_KEY" => Some(self.private_pem.clone()),
                 "BANTER_JWT_PUBLIC_KEY" => Some(self.public_pem.clone()),
                 "BANTER_CURSOR_SECRET" => Some(CURSOR_SECRET.to_owned()),
+                // The samples' caller moderates: the suspension samples need one.
+                "BANTER_MODERATORS" => Some(ids::CALLER.to_owned()),
                 _ => Some(self.template.resolve(value).unwrap_or_else(|| {
                     panic!(
                         "{}: no test value for {name} = {value:?}; teach \
