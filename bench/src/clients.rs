@@ -9,7 +9,7 @@
 //! let gw = clients::start_gateway(GatewaySettings::default()).await?;
 //! let users = clients::create_users(gw.app(), 1_000, "fan").await?;
 //! let event = clients::live_event(gw.app(), users[0], "bench").await?;
-//! let tokens = clients::access_tokens(gw.app(), &users)?;
+//! let tokens = clients::access_tokens(gw.app(), &users).await?;
 //! let mut audience = Audience::open(&gw.ws_url(), Some(event), tokens, |_| {}).await?;
 //! while let Some(receipt) = audience.recv().await { /* receipt.client, .at, .frame_type, .id */ }
 //! audience.close().await?;
@@ -190,12 +190,14 @@ pub async fn create_users(app: &App, count: usize, prefix: &str) -> Result<Vec<U
 }
 
 /// An access token for each user, from the app's own issuer (what sign-in would return).
-pub fn access_tokens(app: &App, users: &[UserId]) -> Result<Vec<String>, BoxError> {
+pub async fn access_tokens(app: &App, users: &[UserId]) -> Result<Vec<String>, BoxError> {
     let now = banter::time::now();
-    users
-        .iter()
-        .map(|&u| Ok(app.sessions.issuer().issue_access(u, now)?.0))
-        .collect()
+    let mut tokens = Vec::with_capacity(users.len());
+    for &u in users {
+        // A real sign-in: access tokens work only while their session is stored.
+        tokens.push(app.sessions.login_tokens(u, now).await?.access_token);
+    }
+    Ok(tokens)
 }
 
 /// Creates an event by `creator` (who then moderates it) and makes it live.

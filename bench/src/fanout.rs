@@ -335,8 +335,10 @@ impl Room {
         let sender_user = clients::create_users(&app, 1, "sender").await?[0];
         let event = clients::live_event(&app, sender_user, "fan-out benchmark").await?;
         let users = clients::create_users(&app, n, "fan").await?;
-        let tokens = clients::access_tokens(&app, &users)?;
-        let sender_token = clients::access_tokens(&app, &[sender_user])?.remove(0);
+        let tokens = clients::access_tokens(&app, &users).await?;
+        let sender_token = clients::access_tokens(&app, &[sender_user])
+            .await?
+            .remove(0);
 
         let connecting = bar(n, "connecting + subscribing");
         let started = Instant::now();

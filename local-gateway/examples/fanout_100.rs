@@ -78,10 +78,11 @@ async fn main() -> Result<(), BoxError> {
     let (tx, mut rx) = mpsc::unbounded_channel::<(String, Instant)>();
     let connect_started = Instant::now();
     for _ in 0..subscribers {
-        let (token, _) = app
+        let token = app
             .sessions
-            .issuer()
-            .issue_access(UserId::new(), banter::time::now())?;
+            .login_tokens(UserId::new(), banter::time::now())
+            .await?
+            .access_token;
         let url = format!("{}/?token={token}&event_id={event_id}", gw.ws_url());
         let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
         let tx = tx.clone();
@@ -103,10 +104,11 @@ async fn main() -> Result<(), BoxError> {
     }
     let connect_time = connect_started.elapsed();
 
-    let (token, _) = app
+    let token = app
         .sessions
-        .issuer()
-        .issue_access(me, banter::time::now())?;
+        .login_tokens(me, banter::time::now())
+        .await?
+        .access_token;
     let (mut sender, _) =
         tokio_tungstenite::connect_async(format!("{}/?token={token}", gw.ws_url())).await?;
 

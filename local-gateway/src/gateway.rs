@@ -57,6 +57,9 @@ impl Gateway {
         let app = build_app(&config, stores, queues.fanout.queue.clone())?;
         let management_endpoint = format!("http://{}/{stage}", listeners.ws_addr);
         let counted = Counted::new(&management_endpoint).await;
+        // Sign-out and suspension close sockets through the local management API, as the
+        // deployed auth and users functions do through API Gateway's.
+        let app = app.with_closer(counted.closer.clone());
         // Seed before serving: once the ports answer, the demo data is there. (Its broadcasts
         // wait in the queue until the event source mapping starts.)
         let seeded = seed_if_asked(config.seed, &app).await?;
@@ -236,6 +239,8 @@ struct Counted {
     router: Arc<dyn Poster>,
     /// The fan-out's poster, counted as `fanout`'s posts.
     fanout: Arc<dyn Poster>,
+    /// What closes sockets on sign-out and suspension (`DeleteConnection`; not a post).
+    closer: Arc<dyn Poster>,
 }
 
 impl Counted {
@@ -261,6 +266,7 @@ impl Counted {
             posts,
             router,
             fanout,
+            closer: api_poster,
         }
     }
 }

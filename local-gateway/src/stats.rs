@@ -213,6 +213,11 @@ impl Poster for CountingPoster {
         finish.ok = result.is_ok();
         result
     }
+
+    /// Not counted as a post: a close carries no frame.
+    async fn disconnect(&self, connection: &ConnectionId) -> Result<(), PostError> {
+        self.inner.disconnect(connection).await
+    }
 }
 
 /// Records the end of a post when dropped.

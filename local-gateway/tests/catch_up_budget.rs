@@ -37,7 +37,11 @@ async fn a_catch_up_stops_at_its_budget_and_resumes_from_the_last_position_sent(
     .expect("the gateway starts");
     let app = gw.app().clone();
     let (event, token) = support::owner_of_a_live_event(&app, "budget_owner").await;
-    let me = app.authenticate(Some(&token)).expect("a valid token");
+    let me = app
+        .authenticate(Some(&token))
+        .await
+        .expect("a valid token")
+        .user;
     for i in 0..COMMENTS {
         comments::submit(
             &app,

@@ -36,11 +36,12 @@ async fn member(app: &banter::app::App, name: &str) -> (UserId, String) {
     .expect("registered")
     .user
     .user_id;
-    let (token, _) = app
+    let token = app
         .sessions
-        .issuer()
-        .issue_access(user, banter::time::now())
-        .expect("token");
+        .login_tokens(user, banter::time::now())
+        .await
+        .expect("signed in")
+        .access_token;
     (user, token)
 }
 

@@ -43,12 +43,13 @@ async fn a_post_is_answered_and_delivered_no_sooner_than_the_latency() {
     assert!(took >= LATENCY, "410 after {took:?}");
 
     // A live connection: 200, and the frame reaches the socket after the latency too.
-    let (token, _) = gw
+    let token = gw
         .app()
         .sessions
-        .issuer()
-        .issue_access(UserId::new(), banter::time::now())
-        .expect("token");
+        .login_tokens(UserId::new(), banter::time::now())
+        .await
+        .expect("token")
+        .access_token;
     let (mut socket, _) =
         tokio_tungstenite::connect_async(format!("{}/?token={token}", gw.ws_url()))
             .await

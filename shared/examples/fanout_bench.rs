@@ -51,6 +51,11 @@ impl Poster for SleepPoster {
         self.posts.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
+
+    async fn disconnect(&self, _: &ConnectionId) -> Result<(), PostError> {
+        tokio::time::sleep(self.latency).await;
+        Ok(())
+    }
 }
 
 /// CPU time (user + system) this process has used, from `/proc/self/stat` (Linux).

@@ -5,11 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use crate::auth::{AuthConfig, SigningKey, sessions::Sessions, tokens::TokenIssuer};
+use crate::auth::{AuthConfig, KeyRole, SigningKey, sessions::Sessions, tokens::TokenIssuer};
 use crate::aws::AwsSettings;
 use crate::config::{Config, RateKind};
 use crate::error::AppError;
-use crate::ids::{ConnectionId, UserId};
+use crate::ids::{ConnectionId, FamilyId, UserId};
+use crate::model::{AccountStatus, Connection};
 use crate::protocol::ServerMessage;
 use crate::queue::memory::MemoryQueue;
 use crate::queue::sqs::SqsQueue;
@@ -30,6 +31,23 @@ pub struct App {
     pub sessions: Arc<Sessions>,
     /// Limits, moderators and other settings.
     pub config: Arc<Config>,
+    /// Closes WebSocket connections ([`App::close_sockets`]) when sign-out or suspension
+    /// ends them: the Management API of `WEBSOCKET_MANAGEMENT_ENDPOINT` in a deployed
+    /// function that has it, whatever poster the local stack or a test sets. `None`: open
+    /// sockets are only refused at their next frame ([`App::check_connection`]).
+    pub closer: Option<Arc<dyn crate::poster::Poster>>,
+}
+
+/// An authenticated caller: the user, the session their token belongs to, and whether their
+/// account is suspended (it may read, but every write answers 403 `ACCOUNT_SUSPENDED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Authenticated {
+    /// The user.
+    pub user: UserId,
+    /// The session (refresh-token family) of the token.
+    pub session: FamilyId,
+    /// The account is suspended.
+    pub suspended: bool,
 }
 
 /// The state of a rate-limit window after a permitted request, for `X-RateLimit-*` headers.
@@ -51,13 +69,34 @@ impl App {
         auth: &AuthConfig,
         config: Config,
     ) -> Result<Self, AppError> {
-        let issuer = TokenIssuer::new(auth)?;
-        Ok(Self {
+        Ok(Self::with_issuer(
+            stores,
+            queue,
+            TokenIssuer::new(auth)?,
+            config,
+        ))
+    }
+
+    /// An app whose sessions use `issuer` (a signing one, or one that only verifies).
+    pub fn with_issuer(
+        stores: Stores,
+        queue: Arc<dyn Queue>,
+        issuer: TokenIssuer,
+        config: Config,
+    ) -> Self {
+        Self {
             sessions: Arc::new(Sessions::new(issuer, stores.sessions.clone())),
             stores,
             queue,
             config: Arc::new(config),
-        })
+            closer: None,
+        }
+    }
+
+    /// The same app, closing sockets through `closer`.
+    pub fn with_closer(mut self, closer: Arc<dyn crate::poster::Poster>) -> Self {
+        self.closer = Some(closer);
+        self
     }
 
     /// An app entirely in memory (tests, the local stack, the health function), with a fresh
@@ -76,14 +115,16 @@ impl App {
     }
 
     /// The app of a deployed function: DynamoDB tables from `*_TABLE` variables, the queue
-    /// at `FANOUT_QUEUE_URL`, the signing key from `BANTER_JWT_*`, settings from `BANTER_*`.
-    pub async fn from_env() -> Result<Self, AppError> {
-        Self::from_sdk(&AwsSettings::default().load().await)
+    /// at `FANOUT_QUEUE_URL`, the token key of its `role` from `BANTER_JWT_*`
+    /// ([`KeyRole::issuer_from_lookup`]: the private key for the signer, the public key for a
+    /// verifier, none otherwise), settings from `BANTER_*`.
+    pub async fn from_env(role: KeyRole) -> Result<Self, AppError> {
+        Self::from_sdk(&AwsSettings::default().load().await, role)
     }
 
     /// [`App::from_env`] with an SDK configuration the caller has loaded already (a function
     /// that builds other clients loads it once).
-    pub fn from_sdk(sdk: &aws_config::SdkConfig) -> Result<Self, AppError> {
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, role: KeyRole) -> Result<Self, AppError> {
         let client = aws_sdk_dynamodb::Client::new(sdk);
         let stores = crate::store::dynamodb::stores(
             client,
@@ -93,17 +134,118 @@ impl App {
             .map_err(|_| AppError::internal("FANOUT_QUEUE_URL is not set"))?;
         let queue = Arc::new(SqsQueue::new(sdk, queue_url));
         let config = Config::from_env().map_err(AppError::internal)?;
-        Self::new(stores, queue, &AuthConfig::from_env()?, config)
+        let issuer = role.issuer_from_lookup(|name| std::env::var(name).ok())?;
+        let app = Self::with_issuer(stores, queue, issuer, config);
+        Ok(
+            match crate::env::optional(crate::env::process, "WEBSOCKET_MANAGEMENT_ENDPOINT") {
+                Some(endpoint) => app.with_closer(Arc::new(
+                    crate::poster::apigw::ApiGatewayPoster::new(sdk, endpoint),
+                )),
+                None => app,
+            },
+        )
     }
 
-    /// The user an access token belongs to. Missing, expired, forged or refresh tokens fail
-    /// with 401.
-    pub fn authenticate(&self, token: Option<&str>) -> Result<UserId, AppError> {
+    /// Who an access token belongs to, checked against its session: missing, expired,
+    /// forged or refresh tokens, and tokens whose session was signed out or revoked, fail
+    /// with 401. The one place every REST request and WebSocket `$connect` is authenticated.
+    pub async fn authenticate(&self, token: Option<&str>) -> Result<Authenticated, AppError> {
         let token = token
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| AppError::unauthorized("missing access token"))?;
-        Ok(self.sessions.issuer().verify_access(token)?.sub)
+        let claims = self.sessions.issuer().verify_access(token)?;
+        self.check_session(claims.sub, claims.sid).await
+    }
+
+    /// Whether session `sid` of `user` is live, and whether the account is suspended: the
+    /// session's item (`FAMILY#<sid>`) and the user's profile, read at once (two `GetItem`s
+    /// in parallel, strongly consistent; no cache, so a sign-out or a suspension counts from
+    /// the next request). 401 when the session is unknown, another user's, revoked or over.
+    /// An account that no longer exists is left to the handlers, as before.
+    pub async fn check_session(
+        &self,
+        user: UserId,
+        sid: FamilyId,
+    ) -> Result<Authenticated, AppError> {
+        let (family, account) = futures::future::try_join(
+            self.stores.sessions.get_family(sid),
+            self.stores.users.get_user(user),
+        )
+        .await?;
+        match family {
+            Some(f) if f.user_id == user && !f.revoked => {}
+            _ => return Err(AppError::unauthorized("session revoked")),
+        }
+        Ok(Authenticated {
+            user,
+            session: sid,
+            suspended: account.is_some_and(|a| a.account_status == AccountStatus::Suspended),
+        })
+    }
+
+    /// What every WebSocket frame (but `ping`) passes before it runs: the connection's
+    /// session is still live ([`App::check_session`]; 401 once it was signed out or revoked)
+    /// and its account is not suspended (403 `ACCOUNT_SUSPENDED`). A socket authorized at
+    /// `$connect` is trusted for no longer than its session.
+    pub async fn check_connection(&self, connection: &Connection) -> Result<(), AppError> {
+        let Some(sid) = connection.session_id else {
+            return Err(AppError::unauthorized(
+                "session revoked; sign in and reconnect",
+            ));
+        };
+        let auth = self
+            .check_session(connection.user_id, sid)
+            .await
+            .map_err(|e| match e.code {
+                crate::error::ErrorCode::Unauthorized => {
+                    AppError::unauthorized("session revoked; sign in and reconnect")
+                }
+                _ => e,
+            })?;
+        if auth.suspended {
+            return Err(AppError::account_suspended());
+        }
+        Ok(())
+    }
+
+    /// Closes the open WebSocket connections of `user` — all of them, or only those opened
+    /// in `session` — through [`App::closer`] (`DeleteConnection`) and removes their rows.
+    /// Best effort: a failure is logged, and the frame check ([`App::check_connection`])
+    /// still refuses whatever stays open. Returns how many were closed.
+    pub async fn close_sockets(&self, user: UserId, session: Option<FamilyId>) -> usize {
+        let connections = match self.stores.connections.list_user_connections(user).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(user_id = %user, error = %e, "could not list connections to close");
+                return 0;
+            }
+        };
+        let mut closed = 0;
+        for c in connections
+            .iter()
+            .filter(|c| session.is_none() || c.session_id == session)
+        {
+            if let Some(closer) = &self.closer
+                && let Err(e) = closer.disconnect(&c.connection_id).await
+            {
+                tracing::warn!(connection_id = %c.connection_id, error = %e, "could not close a connection");
+                continue;
+            }
+            if let Err(e) = self
+                .stores
+                .connections
+                .delete_connection(&c.connection_id)
+                .await
+            {
+                tracing::warn!(connection_id = %c.connection_id, error = %e, "could not remove a closed connection");
+            }
+            closed += 1;
+        }
+        if closed > 0 {
+            tracing::info!(user_id = %user, closed, "connections closed");
+        }
+        closed
     }
 
     /// Counts one `kind` action by `subject` (a user id or an IP) and fails with 429 once

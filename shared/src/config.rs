@@ -58,6 +58,12 @@ pub enum RateKind {
     AuthIp,
     /// Any other request without a valid token, per client IP.
     AnonymousIp,
+    /// Failed sign-ins per account (its lowercase username), whatever the IP: past the
+    /// limit the account's sign-ins wait for the window's end.
+    LoginFailure,
+    /// Failed sign-ins per account over a longer window: the backoff once short lockouts
+    /// repeat.
+    LoginFailureBackoff,
 }
 
 impl RateKind {
@@ -74,6 +80,8 @@ impl RateKind {
             Self::Rest => "rest",
             Self::AuthIp => "auth-ip",
             Self::AnonymousIp => "anon-ip",
+            Self::LoginFailure => "login-fail",
+            Self::LoginFailureBackoff => "login-fail-long",
         }
     }
 }
@@ -101,6 +109,10 @@ pub struct Config {
     pub auth_ip_rate: RateRule,
     /// Other anonymous requests per IP.
     pub anonymous_ip_rate: RateRule,
+    /// Failed sign-ins per account before it is locked until the window ends.
+    pub login_failure_rate: RateRule,
+    /// Failed sign-ins per account over the longer backoff window.
+    pub login_failure_backoff_rate: RateRule,
     /// Users who moderate every event.
     pub moderators: HashSet<UserId>,
     /// Users who may do anything a moderator or event creator may.
@@ -151,6 +163,8 @@ impl Default for Config {
             rest_rate: RateRule::per(300, 60),
             auth_ip_rate: RateRule::per(30, 60),
             anonymous_ip_rate: RateRule::per(120, 60),
+            login_failure_rate: RateRule::per(5, 15 * 60),
+            login_failure_backoff_rate: RateRule::per(20, 24 * 60 * 60),
             moderators: HashSet::new(),
             admins: HashSet::new(),
             catch_up_limit: 200,
@@ -177,13 +191,16 @@ impl Config {
             RateKind::Rest => self.rest_rate,
             RateKind::AuthIp => self.auth_ip_rate,
             RateKind::AnonymousIp => self.anonymous_ip_rate,
+            RateKind::LoginFailure => self.login_failure_rate,
+            RateKind::LoginFailureBackoff => self.login_failure_backoff_rate,
         }
     }
 
     /// Reads `BANTER_*` variables over the defaults: `BANTER_COMMENT_RATE=10/10`,
     /// `BANTER_MESSAGE_RATE`, `BANTER_TYPING_RATE`, `BANTER_PRESENCE_RATE`, `BANTER_REACTION_RATE`,
     /// `BANTER_SUBSCRIBE_RATE`, `BANTER_CONTROL_RATE`, `BANTER_REST_RATE`,
-    /// `BANTER_AUTH_IP_RATE`, `BANTER_ANONYMOUS_IP_RATE`, `BANTER_MODERATORS` and `BANTER_ADMINS` (comma-separated user
+    /// `BANTER_AUTH_IP_RATE`, `BANTER_ANONYMOUS_IP_RATE`, `BANTER_LOGIN_FAILURE_RATE=5/900`,
+    /// `BANTER_LOGIN_FAILURE_BACKOFF_RATE=20/86400`, `BANTER_MODERATORS` and `BANTER_ADMINS` (comma-separated user
     /// ids), `BANTER_CATCH_UP_LIMIT`, `BANTER_CATCH_UP_BUDGET_MS`, `BANTER_MAX_SUBSCRIPTIONS`,
     /// `BANTER_MAX_CONNECTIONS_PER_USER`, `BANTER_CURSOR_SECRET`, `BANTER_CORS_ORIGINS`.
     ///
@@ -212,6 +229,11 @@ impl Config {
         c.rest_rate = rule("BANTER_REST_RATE", c.rest_rate);
         c.auth_ip_rate = rule("BANTER_AUTH_IP_RATE", c.auth_ip_rate);
         c.anonymous_ip_rate = rule("BANTER_ANONYMOUS_IP_RATE", c.anonymous_ip_rate);
+        c.login_failure_rate = rule("BANTER_LOGIN_FAILURE_RATE", c.login_failure_rate);
+        c.login_failure_backoff_rate = rule(
+            "BANTER_LOGIN_FAILURE_BACKOFF_RATE",
+            c.login_failure_backoff_rate,
+        );
         let ids = |name: &str| -> HashSet<UserId> {
             get(name)
                 .unwrap_or_default()

@@ -18,6 +18,8 @@ pub enum ErrorCode {
     Unauthorized,
     /// Authenticated but not allowed (403).
     Forbidden,
+    /// The account is suspended: it may read but not write (403).
+    AccountSuspended,
     /// No such resource, or not visible to the caller (404).
     NotFound,
     /// The path exists but not with this method (405, with `Allow`).
@@ -40,7 +42,7 @@ impl ErrorCode {
         match self {
             Self::Validation => 400,
             Self::Unauthorized => 401,
-            Self::Forbidden => 403,
+            Self::Forbidden | Self::AccountSuspended => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::Conflict => 409,
@@ -57,6 +59,7 @@ impl ErrorCode {
             Self::Validation => "VALIDATION_ERROR",
             Self::Unauthorized => "UNAUTHORIZED",
             Self::Forbidden => "FORBIDDEN",
+            Self::AccountSuspended => "ACCOUNT_SUSPENDED",
             Self::NotFound => "NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::Conflict => "CONFLICT",
@@ -73,6 +76,7 @@ impl ErrorCode {
             Self::Validation | Self::Conflict | Self::MethodNotAllowed => "INVALID_MESSAGE",
             Self::Unauthorized => "UNAUTHORIZED",
             Self::Forbidden => "FORBIDDEN",
+            Self::AccountSuspended => "ACCOUNT_SUSPENDED",
             Self::NotFound => "NOT_FOUND",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::RateLimited => "RATE_LIMIT_EXCEEDED",
@@ -124,6 +128,14 @@ impl AppError {
         Self::new(ErrorCode::Forbidden, message)
     }
 
+    /// 403 `ACCOUNT_SUSPENDED`: what every write of a suspended account answers.
+    pub fn account_suspended() -> Self {
+        Self::new(
+            ErrorCode::AccountSuspended,
+            "the account is suspended: it may read but not write",
+        )
+    }
+
     /// 404 for a `what` ("event", "comment", …).
     pub fn not_found(what: &str) -> Self {
         Self::new(ErrorCode::NotFound, format!("{what} not found"))
@@ -151,11 +163,18 @@ impl AppError {
         }
     }
 
-    /// 429 with the seconds until the window resets.
+    /// 429 with the seconds until the window resets: in `Retry-After` and, for clients that
+    /// read only the body, as the detail `{"field": "retry_after", "message": "<seconds>"}`.
     pub fn rate_limited(retry_after_secs: u64) -> Self {
+        Self::rate_limited_because("rate limit exceeded", retry_after_secs)
+    }
+
+    /// [`AppError::rate_limited`] with another client-safe `message`.
+    pub fn rate_limited_because(message: impl Into<String>, retry_after_secs: u64) -> Self {
         Self {
             retry_after_secs: Some(retry_after_secs),
-            ..Self::new(ErrorCode::RateLimited, "rate limit exceeded")
+            details: vec![FieldError::new("retry_after", retry_after_secs.to_string())],
+            ..Self::new(ErrorCode::RateLimited, message)
         }
     }
 

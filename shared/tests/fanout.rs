@@ -235,6 +235,7 @@ async fn connect(store: &dyn ConnectionStore, id: &ConnectionId, room: Room) {
             user_id,
             connected_at: now,
             expires_at: connection_expiry(now),
+            session_id: Some(banter::ids::FamilyId::new()),
         })
         .await
         .unwrap();

@@ -288,6 +288,7 @@ fn error_codes() -> Vec<(u16, &'static str)> {
         Validation,
         Unauthorized,
         Forbidden,
+        AccountSuspended,
         NotFound,
         MethodNotAllowed,
         Conflict,
@@ -300,10 +301,9 @@ fn error_codes() -> Vec<(u16, &'static str)> {
         .map(|c| {
             // Exhaustive on purpose: a new variant must be added above (and documented).
             match c {
-                Validation | Unauthorized | Forbidden | NotFound | MethodNotAllowed | Conflict
-                | PayloadTooLarge | RateLimited | Internal | Unavailable => {
-                    (c.http_status(), c.rest_code())
-                }
+                Validation | Unauthorized | Forbidden | AccountSuspended | NotFound
+                | MethodNotAllowed | Conflict | PayloadTooLarge | RateLimited | Internal
+                | Unavailable => (c.http_status(), c.rest_code()),
             }
         })
         .collect()
@@ -1805,6 +1805,33 @@ async fn every_route_answers_as_documented() {
     )
     .await
     .expect(400);
+
+    // users: suspension, by a global moderator (Ada, made one here).
+    let mut config = (*api.app.config).clone();
+    config.moderators.insert(ada_id.parse().expect("a user id"));
+    api.app.config = std::sync::Arc::new(config);
+    for (call, status) in [
+        (Call::to(users::SUSPEND).path("user_id", &cy_id), 200),
+        (Call::to(users::REINSTATE).path("user_id", &cy_id), 200),
+        (Call::to(users::SUSPEND).path("user_id", &ada_id), 409),
+        (
+            Call::to(users::SUSPEND).path("user_id", EventId::new()),
+            404,
+        ),
+        (Call::to(users::REINSTATE).path("user_id", "nope"), 400),
+    ] {
+        api.send(call.token(&token)).await.expect(status);
+    }
+    api.send(
+        Call::to(users::SUSPEND)
+            .token(&bob_token)
+            .path("user_id", &cy_id),
+    )
+    .await
+    .expect(403);
+    api.send(Call::to(users::REINSTATE).path("user_id", &cy_id))
+        .await
+        .expect(401);
 
     // events
     let event = api

@@ -83,6 +83,7 @@ impl World {
             user_id: user,
             connected_at: t,
             expires_at: connection_expiry(t),
+            session_id: None,
         };
         self.app
             .stores

@@ -350,14 +350,14 @@ async fn suspended_accounts_cannot_sign_in_or_refresh() {
     // The right password learns of the suspension; a wrong one learns nothing.
     auth(&app, &login_call("grace_h", PASSWORD))
         .await
-        .expect_error(403, "FORBIDDEN");
+        .expect_error(403, "ACCOUNT_SUSPENDED");
     auth(&app, &login_call("grace_h", "wrong password"))
         .await
         .expect_error(401, "UNAUTHORIZED");
     // An existing session cannot be refreshed, and it is revoked for good.
     auth(&app, &refresh_call(&pair.refresh_token))
         .await
-        .expect_error(403, "FORBIDDEN");
+        .expect_error(403, "ACCOUNT_SUSPENDED");
     let fam = app
         .sessions
         .issuer()
@@ -406,7 +406,20 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
             .into()
     );
 
-    // The rotated token again: a stolen copy. 401, and the newest token dies with it.
+    // The rotated token again at once (a second tab, a retry): the same pair.
+    let again = auth(&app, &refresh_call(&first.refresh_token))
+        .await
+        .expect(200);
+    assert_eq!(again.body["refresh_token"], r.body["refresh_token"]);
+    assert_eq!(again.body["access_token"], r.body["access_token"]);
+
+    // Past the grace window (zero here) it is a stolen copy: 401, and the newest token dies
+    // with it.
+    let mut app = app;
+    app.sessions = std::sync::Arc::new(
+        banter::auth::Sessions::new(app.sessions.issuer().clone(), app.stores.sessions.clone())
+            .with_grace(chrono::Duration::zero()),
+    );
     let reuse = auth(&app, &refresh_call(&first.refresh_token))
         .await
         .expect_error(401, "UNAUTHORIZED");
@@ -414,6 +427,30 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     auth(&app, &refresh_call(&second))
         .await
         .expect_error(401, "UNAUTHORIZED");
+}
+
+#[tokio::test]
+async fn two_concurrent_refreshes_of_one_token_both_get_the_same_pair() {
+    let World { app, .. } = World::with_defaults();
+    let (user, _) = seed_user(&app, "grace_h").await;
+    let first = app
+        .sessions
+        .login_tokens(user.user_id, now())
+        .await
+        .unwrap();
+    let call = refresh_call(&first.refresh_token);
+    let (a, b) = tokio::join!(auth(&app, &call), auth(&app, &call));
+    let (a, b) = (a.expect(200), b.expect(200));
+    assert_eq!(a.body["refresh_token"], b.body["refresh_token"]);
+    assert_eq!(a.body["access_token"], b.body["access_token"]);
+    assert_ne!(a.body["refresh_token"], first.refresh_token.as_str());
+    // The session lives on.
+    auth(
+        &app,
+        &refresh_call(a.body["refresh_token"].as_str().unwrap()),
+    )
+    .await
+    .expect(200);
 }
 
 #[tokio::test]
@@ -525,6 +562,129 @@ async fn auth_routes_are_rate_limited_per_ip() {
     .expect(400);
 }
 
+/// A wrong-password sign-in of `username` from `ip`.
+fn wrong_login(username: &str, ip: &str) -> Call {
+    login_call(username, "not the password at all").source_ip(ip)
+}
+
+#[tokio::test]
+async fn failed_logins_lock_the_account_whatever_the_ip() {
+    let World { app, .. } = World::with_config(Config {
+        login_failure_rate: RateRule::per(3, 600),
+        ..Config::default()
+    });
+    user_with_password(&app, "grace_h").await;
+    user_with_password(&app, "ada_l").await;
+    // Guesses spread over many IPs, in any letter case, all count for the one account.
+    for (i, name) in ["grace_h", "GRACE_H", "Grace_H"].iter().enumerate() {
+        auth(&app, &wrong_login(name, &format!("203.0.113.{i}")))
+            .await
+            .expect_error(401, "UNAUTHORIZED");
+    }
+    // Locked now: even the right password, from a fresh IP, waits — and no guess is checked.
+    for call in [
+        wrong_login("grace_h", "198.51.100.1"),
+        login_call("grace_h", PASSWORD).source_ip("198.51.100.2"),
+    ] {
+        let r = auth(&app, &call)
+            .await
+            .expect_error(429, "RATE_LIMIT_EXCEEDED");
+        let retry: u64 = r
+            .header("retry-after")
+            .expect("Retry-After")
+            .parse()
+            .unwrap();
+        assert!((1..=600).contains(&retry), "{retry}");
+        let details = r.body["error"]["details"].as_array().expect("details");
+        let detail = details
+            .iter()
+            .find(|d| d["field"] == "retry_after")
+            .unwrap_or_else(|| panic!("no retry_after in {details:?}"));
+        assert_eq!(detail["message"], retry.to_string());
+        assert!(r.message().contains("failed sign-ins"), "{}", r.message());
+    }
+    // Another account, and the same IPs, are unaffected.
+    auth(
+        &app,
+        &login_call("ada_l", PASSWORD).source_ip("203.0.113.0"),
+    )
+    .await
+    .expect(200);
+}
+
+#[tokio::test]
+async fn repeated_lockouts_back_off_to_the_longer_window() {
+    let World { app, .. } = World::with_config(Config {
+        login_failure_rate: RateRule::per(2, 1),
+        login_failure_backoff_rate: RateRule::per(3, 3600),
+        ..Config::default()
+    });
+    user_with_password(&app, "grace_h").await;
+    for ip in ["203.0.113.1", "203.0.113.2"] {
+        auth(&app, &wrong_login("grace_h", ip))
+            .await
+            .expect_error(401, "UNAUTHORIZED");
+    }
+    // The short lockout passes with its one-second window...
+    let start = std::time::Instant::now();
+    loop {
+        let r = auth(&app, &wrong_login("grace_h", "203.0.113.3")).await;
+        if r.status == 401 {
+            break;
+        }
+        assert_eq!(r.status, 429);
+        assert!(
+            start.elapsed().as_secs() < 5,
+            "the short lockout did not end"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // ...but a third failure trips the hour-long one.
+    let r = auth(
+        &app,
+        &login_call("grace_h", PASSWORD).source_ip("203.0.113.4"),
+    )
+    .await
+    .expect_error(429, "RATE_LIMIT_EXCEEDED");
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!(retry > 2, "{retry}");
+}
+
+#[tokio::test]
+async fn refresh_and_logout_with_a_valid_token_count_against_the_user() {
+    let World { app, .. } = World::with_config(Config {
+        auth_ip_rate: RateRule::per(1, 60),
+        rest_rate: RateRule::per(50, 60),
+        ..Config::default()
+    });
+    let (user, access) = seed_user(&app, "grace_h").await;
+    let pair = app
+        .sessions
+        .login_tokens(user.user_id, now())
+        .await
+        .unwrap();
+    // The IP's only auth request.
+    auth(&app, &Call::to(rest::auth::LOGIN).json(json!({})))
+        .await
+        .expect(400);
+    let r = auth(&app, &refresh_call(&pair.refresh_token).bearer(&access))
+        .await
+        .expect(200);
+    assert_eq!(r.header("x-ratelimit-limit"), Some("50"));
+    let next = r.body["refresh_token"].as_str().unwrap().to_owned();
+    let r = auth(&app, &logout_call(&next).bearer(&access))
+        .await
+        .expect(204);
+    assert_eq!(r.header("x-ratelimit-limit"), Some("50"));
+    // Without a token the IP's limit applies; sign-in stays on it even with a token.
+    auth(&app, &refresh_call(&next))
+        .await
+        .expect_error(429, "RATE_LIMIT_EXCEEDED");
+    auth(&app, &login_call("grace_h", PASSWORD).bearer(&access))
+        .await
+        .expect_error(429, "RATE_LIMIT_EXCEEDED");
+}
+
 #[tokio::test]
 async fn health_is_public_and_touches_nothing() {
     let World { app, .. } = World::with_defaults();
@@ -620,8 +780,12 @@ async fn every_sample_event_is_served_by_its_function() {
         check_response(name, &r);
     }
 
-    // With valid credentials every sample succeeds.
-    let World { app, .. } = World::with_defaults();
+    // With valid credentials every sample succeeds (the caller moderates, for the suspension
+    // samples).
+    let World { app, .. } = World::with_config(Config {
+        moderators: [samples::id(samples::ids::CALLER)].into(),
+        ..Config::default()
+    });
     let token = sample_world(&app).await;
     send_sample(
         &app,
@@ -663,4 +827,37 @@ async fn every_sample_event_is_served_by_its_function() {
             r.body
         );
     }
+}
+
+#[tokio::test]
+async fn a_signed_out_sessions_access_token_stops_working() {
+    let World { app, .. } = World::with_defaults();
+    let user = user_with_password(&app, "grace_h").await;
+    let signed_in = auth(&app, &login_call("grace_h", PASSWORD))
+        .await
+        .expect(200);
+    let access = signed_in.body["access_token"].as_str().unwrap().to_owned();
+    let refresh = signed_in.body["refresh_token"].as_str().unwrap().to_owned();
+    let me = Call::to(rest::users::GET_ME).bearer(&access);
+    send(&app, &me, rest::users::route).await.expect(200);
+    // Another sign-in of the same user.
+    let other = app
+        .sessions
+        .login_tokens(user.user_id, now())
+        .await
+        .unwrap();
+
+    auth(&app, &logout_call(&refresh)).await.expect(204);
+    let r = send(&app, &me, rest::users::route)
+        .await
+        .expect_error(401, "UNAUTHORIZED");
+    assert_eq!(r.message(), "session revoked");
+    // The other session is untouched.
+    send(
+        &app,
+        &Call::to(rest::users::GET_ME).bearer(&other.access_token),
+        rest::users::route,
+    )
+    .await
+    .expect(200);
 }

@@ -225,7 +225,7 @@ async fn create_needs_an_active_signed_in_user() {
     app.stores.users.update_user(&user).await.unwrap();
     events(&app, &Call::to(CREATE).bearer(&token).json(create_body()))
         .await
-        .expect_error(403, "FORBIDDEN");
+        .expect_error(403, "ACCOUNT_SUSPENDED");
 }
 
 #[tokio::test]

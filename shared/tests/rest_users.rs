@@ -279,7 +279,7 @@ async fn patch_me_is_refused_to_suspended_accounts() {
             .json(json!({"status_message": "back"})),
     )
     .await
-    .expect_error(403, "FORBIDDEN");
+    .expect_error(403, "ACCOUNT_SUSPENDED");
     // Reading one's own profile still works (it shows the status).
     let r = users(&app, &Call::to(GET_ME).bearer(&token))
         .await
@@ -511,4 +511,125 @@ async fn search_matches_display_names_and_validates_its_parameters() {
     users(&app, &search_call(&"a".repeat(64)).bearer(&token))
         .await
         .expect(200);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Suspension (issue 13, finding 2).
+// ---------------------------------------------------------------------------------------------
+
+fn suspend_call(id: UserId) -> Call {
+    Call::to(rest::users::SUSPEND).path_param("user_id", id)
+}
+
+fn reinstate_call(id: UserId) -> Call {
+    Call::to(rest::users::REINSTATE).path_param("user_id", id)
+}
+
+fn patch_me_call(token: &str) -> Call {
+    Call::to(PATCH_ME)
+        .bearer(token)
+        .json(json!({"status_message": "still here"}))
+}
+
+#[tokio::test]
+async fn a_moderator_suspends_and_reinstates_and_every_write_refuses_meanwhile() {
+    let moderator = UserId::new();
+    let World { app, .. } = World::with_config(banter::config::Config {
+        moderators: [moderator].into(),
+        ..banter::config::Config::default()
+    });
+    let (_, mod_token) = seed_user_with_id(&app, moderator, "mod_m").await;
+    let (target, token) = seed_user(&app, "grace_h").await;
+    users(&app, &patch_me_call(&token)).await.expect(200);
+
+    let r = users(&app, &suspend_call(target.user_id).bearer(&mod_token))
+        .await
+        .expect(200);
+    assert_eq!(r.body["account_status"], "suspended");
+    assert_eq!(
+        stored_user(&app, target.user_id).await.account_status,
+        AccountStatus::Suspended
+    );
+    // Every write of the suspended account, on any function: 403 ACCOUNT_SUSPENDED.
+    let r = users(&app, &patch_me_call(&token))
+        .await
+        .expect_error(403, "ACCOUNT_SUSPENDED");
+    assert!(r.message().contains("suspended"), "{}", r.message());
+    let event =
+        banter_testkit::events::seed_event(&app, moderator, banter::model::EventStatus::Live).await;
+    send(
+        &app,
+        &Call::to(rest::comments::CREATE)
+            .path_param("event_id", event.event_id)
+            .bearer(&token)
+            .json(json!({"content": "hello"})),
+        rest::comments::route,
+    )
+    .await
+    .expect_error(403, "ACCOUNT_SUSPENDED");
+    // Reading still works.
+    users(&app, &Call::to(GET_ME).bearer(&token))
+        .await
+        .expect(200);
+
+    let r = users(&app, &reinstate_call(target.user_id).bearer(&mod_token))
+        .await
+        .expect(200);
+    assert_eq!(r.body["account_status"], "active");
+    users(&app, &patch_me_call(&token)).await.expect(200);
+}
+
+#[tokio::test]
+async fn only_moderators_and_admins_suspend_and_never_themselves() {
+    let admin = UserId::new();
+    let World { app, .. } = World::with_config(banter::config::Config {
+        admins: [admin].into(),
+        ..banter::config::Config::default()
+    });
+    let (_, admin_token) = seed_user_with_id(&app, admin, "admin_a").await;
+    let (target, token) = seed_user(&app, "grace_h").await;
+    let (_, other) = seed_user(&app, "ada_l").await;
+    users(&app, &suspend_call(target.user_id).bearer(&other))
+        .await
+        .expect_error(403, "FORBIDDEN");
+    users(&app, &suspend_call(target.user_id))
+        .await
+        .expect_error(401, "UNAUTHORIZED");
+    users(&app, &suspend_call(admin).bearer(&admin_token))
+        .await
+        .expect_error(409, "CONFLICT");
+    users(&app, &suspend_call(UserId::new()).bearer(&admin_token))
+        .await
+        .expect_error(404, "NOT_FOUND");
+    users(
+        &app,
+        &Call::to(rest::users::SUSPEND)
+            .path_param("user_id", "nope")
+            .bearer(&admin_token),
+    )
+    .await
+    .expect_error(400, "VALIDATION_ERROR");
+    // Idempotent both ways.
+    for _ in 0..2 {
+        users(&app, &suspend_call(target.user_id).bearer(&admin_token))
+            .await
+            .expect(200);
+    }
+    for _ in 0..2 {
+        users(&app, &reinstate_call(target.user_id).bearer(&admin_token))
+            .await
+            .expect(200);
+    }
+    users(&app, &patch_me_call(&token)).await.expect(200);
+}
+
+/// Stores a user `id` named `username`; returns it with a valid access token.
+async fn seed_user_with_id(app: &App, id: UserId, username: &str) -> (User, String) {
+    let user = User {
+        user_id: id,
+        ..banter_testkit::users::user_named(username)
+    };
+    banter_testkit::users::store_user(app, &user).await;
+    let token = banter_testkit::tokens::token_for(app, id);
+    (user, token)
 }

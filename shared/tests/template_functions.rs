@@ -15,7 +15,10 @@
 //!   batching window), and the functions that post frames know the management endpoint;
 //! - every `*_TABLE` variable names a table of the template, the one its `TableDef` says, and
 //!   every function gets all of them;
-//! - the inline IAM policies grant no wildcard action or resource.
+//! - the inline IAM policies grant no wildcard action or resource;
+//! - only `auth` holds the token signing key (EdDSA, `BANTER_JWT_PRIVATE_KEY`); the functions
+//!   that verify tokens hold only the public key (`BANTER_JWT_PUBLIC_KEY`), the others no key
+//!   (`banter::functions::Function::key_role`).
 //!
 //! The template is read by `banter-deployment` (functions with their `Globals`, events, the
 //! WebSocket API, queues and event sources); the checks here compare that model with the
@@ -665,6 +668,106 @@ fn policy_mismatches(d: &Deployment) -> Vec<String> {
     problems
 }
 
+/// Every string inside `v` (the texts of `!Sub`, `!If` branches, …).
+fn strings_in(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Sequence(items) => items.iter().for_each(|i| strings_in(i, out)),
+        Value::Mapping(m) => m.values().for_each(|i| strings_in(i, out)),
+        Value::Tagged(t) => strings_in(&t.value, out),
+        _ => {}
+    }
+}
+
+/// The auth secret's field that variable `var` of `f` resolves, when its value is one
+/// unconditional `{{resolve:secretsmanager:${AuthSecretId}:SecretString:<field>}}`; `Err` with
+/// the reason otherwise.
+fn secret_field(f: &Function, var: &str) -> Result<String, String> {
+    let value = f
+        .environment
+        .get(var)
+        .ok_or_else(|| format!("{}: {var} is not set", f.binary))?;
+    let text = sub_string(value).ok_or_else(|| {
+        format!(
+            "{}: {var} is not one unconditional !Sub of the auth secret",
+            f.binary
+        )
+    })?;
+    text.strip_prefix("{{resolve:secretsmanager:${AuthSecretId}:SecretString:")
+        .and_then(|rest| rest.strip_suffix("}}"))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            format!(
+                "{}: {var} = {text:?} is not a field of the auth secret",
+                f.binary
+            )
+        })
+}
+
+/// Only the function that signs (`auth`) holds the private key, as an unconditional
+/// `BANTER_JWT_PRIVATE_KEY` (EdDSA; no HS256 secret anywhere); the functions that verify hold
+/// `BANTER_JWT_PUBLIC_KEY` (the secret's `public_key` field) and nothing else; the others hold
+/// no key. No variable of a function other than the signer mentions the `signing_key` field.
+fn signing_key_mismatches(d: &Deployment) -> Vec<String> {
+    use banter::functions::KeyRole;
+    const PRIVATE: &str = "BANTER_JWT_PRIVATE_KEY";
+    const PUBLIC: &str = "BANTER_JWT_PUBLIC_KEY";
+    const SECRET: &str = "BANTER_JWT_SECRET";
+    let mut problems = Vec::new();
+    for f in d.functions.values() {
+        let name = &f.binary;
+        let Some(role) = banter::functions::Function::from_binary(name).map(|c| c.key_role())
+        else {
+            continue; // reported by function_mismatches
+        };
+        if f.environment.contains_key(SECRET) {
+            problems.push(format!(
+                "{name}: {SECRET} is set (HS256 puts the signing secret on every verifier)"
+            ));
+        }
+        let has = |var: &str| f.environment.contains_key(var);
+        match role {
+            KeyRole::Sign => {
+                match secret_field(f, PRIVATE) {
+                    Ok(field) if field == "signing_key" => {}
+                    Ok(field) => problems.push(format!("{name}: {PRIVATE} is the {field} field")),
+                    Err(e) => problems.push(e),
+                }
+                if has(PUBLIC) {
+                    problems.push(format!("{name}: signs, yet {PUBLIC} is set"));
+                }
+            }
+            KeyRole::Verify => {
+                if has(PRIVATE) {
+                    problems.push(format!("{name}: only verifies, yet holds {PRIVATE}"));
+                }
+                match secret_field(f, PUBLIC) {
+                    Ok(field) if field == "public_key" => {}
+                    Ok(field) => problems.push(format!("{name}: {PUBLIC} is the {field} field")),
+                    Err(e) => problems.push(e),
+                }
+            }
+            KeyRole::None => {
+                for var in [PRIVATE, PUBLIC] {
+                    if has(var) {
+                        problems.push(format!("{name}: verifies nothing, yet holds {var}"));
+                    }
+                }
+            }
+        }
+        if role != KeyRole::Sign {
+            for (var, value) in &f.environment {
+                let mut texts = Vec::new();
+                strings_in(value, &mut texts);
+                if texts.iter().any(|t| t.contains("SecretString:signing_key")) {
+                    problems.push(format!("{name}: {var} holds the signing key"));
+                }
+            }
+        }
+    }
+    problems
+}
+
 /// Every problem of the deployment `d` against the workspace `binaries` and the REST `routes`.
 fn all_mismatches(
     d: &Deployment,
@@ -677,6 +780,7 @@ fn all_mismatches(
     problems.extend(fanout_mismatches(d));
     problems.extend(table_env_mismatches(d, &ALL));
     problems.extend(policy_mismatches(d));
+    problems.extend(signing_key_mismatches(d));
     problems
 }
 
@@ -760,6 +864,11 @@ fn table_variables_name_the_tables_of_the_template() {
 #[test]
 fn policies_are_inline_and_without_wildcards() {
     report("policies", &policy_mismatches(&load_deployment()));
+}
+
+#[test]
+fn only_the_auth_function_holds_the_signing_key() {
+    report("token keys", &signing_key_mismatches(&load_deployment()));
 }
 
 #[test]
@@ -983,6 +1092,25 @@ fn checks_detect_drift() {
             let id = function_id(t, "messages");
             res_mut(t, &id)["Properties"]["Environment"]["Variables"]["MESSAGES_TABLE"] =
                 yaml("!Ref NoSuchTable");
+        }),
+        ("private key on a verifier", "comments", |t| {
+            let id = function_id(t, "comments");
+            res_mut(t, &id)["Properties"]["Environment"]["Variables"]["BANTER_JWT_PRIVATE_KEY"] =
+                yaml(
+                    "!Sub \"{{resolve:secretsmanager:${AuthSecretId}:SecretString:signing_key}}\"",
+                );
+        }),
+        ("signing key under another name", "ws-disconnect", |t| {
+            let id = function_id(t, "ws-disconnect");
+            res_mut(t, &id)["Properties"]["Environment"]["Variables"]["KEY"] = yaml(
+                "!Sub \"{{resolve:secretsmanager:${AuthSecretId}:SecretString:signing_key}}\"",
+            );
+        }),
+        ("HS256 secret", "auth", |t| {
+            let id = function_id(t, "auth");
+            res_mut(t, &id)["Properties"]["Environment"]["Variables"]["BANTER_JWT_SECRET"] = yaml(
+                "!Sub \"{{resolve:secretsmanager:${AuthSecretId}:SecretString:signing_key}}\"",
+            );
         }),
         ("broad policy", "comments", |t| {
             let id = function_id(t, "comments");

@@ -97,12 +97,7 @@ impl World {
     }
 
     fn token(&self, user: UserId) -> String {
-        self.app
-            .sessions
-            .issuer()
-            .issue_access(user, now())
-            .unwrap()
-            .0
+        banter_testkit::tokens::token_for(&self.app, user)
     }
 
     async fn event(&self, creator: UserId, live: bool) -> EventId {
@@ -418,20 +413,9 @@ async fn connect_without_an_offered_subprotocol_sends_none() {
 async fn connect_rejects_missing_expired_forged_and_refresh_tokens_with_401() {
     let w = World::new();
     let user = w.user().await;
-    let expired = w
-        .app
-        .sessions
-        .issuer()
-        .issue_access(user, now() - chrono::Duration::days(1))
-        .unwrap()
-        .0;
-    let (other_app, _) = App::in_memory(Config::default()).unwrap();
-    let forged = other_app
-        .sessions
-        .issuer()
-        .issue_access(user, now())
-        .unwrap()
-        .0;
+    let expired =
+        banter_testkit::tokens::token_issued_at(&w.app, user, now() - chrono::Duration::days(1));
+    let forged = banter_testkit::tokens::forged_token_for(user);
     let refresh = w
         .app
         .sessions
@@ -2107,4 +2091,149 @@ async fn pings_and_unreadable_frames_are_rate_limited_per_connection() {
     assert_eq!(garbage[0]["payload"]["code"], "RATE_LIMIT_EXCEEDED");
     let other = w.connect(user).await;
     assert_eq!(w.ask(&other, &ping("q1")).await["type"], "pong");
+}
+
+/// Signs `user` in and connects with that session's access token; returns the connection
+/// and the session's refresh token.
+async fn connect_in_session(w: &World, user: UserId) -> (ConnectionId, String) {
+    let pair = w.app.sessions.login_tokens(user, now()).await.unwrap();
+    let connection = new_connection_id();
+    let resp = ws::connect::handle(
+        &w.app,
+        connect_request(
+            &connection,
+            json!({ "token": pair.access_token }),
+            json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(resp.status_code, 200, "{:?}", resp.body);
+    w.open(&connection);
+    (connection, pair.refresh_token)
+}
+
+#[tokio::test]
+async fn a_signed_out_sessions_socket_is_refused_every_frame_and_its_token_every_connect() {
+    let w = World::new();
+    let user = w.user().await;
+    let event = w.event(user, true).await;
+    let (signed_out, refresh) = connect_in_session(&w, user).await;
+    let (other, _) = connect_in_session(&w, user).await;
+    let subscribe = |id: &str| frame("subscribe", id, json!({"event_id": event}));
+    ack(&w.ask(&signed_out, &subscribe("s1")).await, "s1");
+
+    let claims = w
+        .app
+        .sessions
+        .issuer()
+        .verify_refresh_at(&refresh, now())
+        .unwrap();
+    w.app.sessions.logout(&refresh).await.unwrap();
+    error(
+        &w.ask(&signed_out, &subscribe("s2")).await,
+        "UNAUTHORIZED",
+        "s2",
+    );
+    // Another session of the same user goes on.
+    ack(&w.ask(&other, &subscribe("s3")).await, "s3");
+    // The signed-out session's access token no longer opens a socket.
+    let token = w
+        .app
+        .sessions
+        .issuer()
+        .issue_access(user, claims.fam, now())
+        .unwrap()
+        .0;
+    let resp = ws::connect::handle(
+        &w.app,
+        connect_request(&new_connection_id(), json!({ "token": token }), json!({})),
+    )
+    .await;
+    assert_eq!(resp.status_code, 401, "{:?}", resp.body);
+}
+
+#[tokio::test]
+async fn a_suspended_accounts_socket_is_refused_and_it_cannot_connect() {
+    let w = World::new();
+    let user = w.user().await;
+    let event = w.event(user, true).await;
+    let (connection, _) = connect_in_session(&w, user).await;
+    let mut account = w.app.stores.users.get_user(user).await.unwrap().unwrap();
+    account.account_status = banter::model::AccountStatus::Suspended;
+    account.version += 1;
+    w.app.stores.users.update_user(&account).await.unwrap();
+    let answer = w
+        .ask(
+            &connection,
+            &frame(
+                "comment_submit",
+                "c1",
+                json!({"event_id": event, "content": "hi"}),
+            ),
+        )
+        .await;
+    error(&answer, "ACCOUNT_SUSPENDED", "c1");
+    let resp = ws::connect::handle(
+        &w.app,
+        connect_request(
+            &new_connection_id(),
+            json!({ "token": w.token(user) }),
+            json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(resp.status_code, 403, "{:?}", resp.body);
+    assert_eq!(body_json(&resp)["error"]["code"], "ACCOUNT_SUSPENDED");
+}
+
+#[tokio::test]
+async fn signing_out_closes_that_sessions_sockets_and_suspension_closes_them_all() {
+    let moderator = UserId::new();
+    let mut w = World::with_config(Config {
+        moderators: [moderator].into(),
+        ..Config::default()
+    });
+    w.app = w.app.clone().with_closer(w.poster.clone());
+    let user = w.user().await;
+    let (first, refresh) = connect_in_session(&w, user).await;
+    let (second, _) = connect_in_session(&w, user).await;
+    let (third, _) = connect_in_session(&w, user).await;
+    let bystander = w.user().await;
+    let (theirs, _) = connect_in_session(&w, bystander).await;
+
+    banter::service::users::logout(&w.app, &refresh)
+        .await
+        .unwrap();
+    assert!(
+        !w.poster.is_open(&first),
+        "the signed-out socket is still open"
+    );
+    assert!(w.poster.is_open(&second) && w.poster.is_open(&third));
+    assert_eq!(
+        w.app
+            .stores
+            .connections
+            .get_connection(&first)
+            .await
+            .unwrap(),
+        None
+    );
+
+    banter::service::users::set_suspension(&w.app, moderator, user, true)
+        .await
+        .unwrap();
+    for c in [&second, &third] {
+        assert!(
+            !w.poster.is_open(c),
+            "a suspended user's socket is still open"
+        );
+        assert_eq!(
+            w.app.stores.connections.get_connection(c).await.unwrap(),
+            None
+        );
+    }
+    assert!(
+        w.poster.is_open(&theirs),
+        "another user's socket was closed"
+    );
 }

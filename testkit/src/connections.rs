@@ -6,9 +6,21 @@ use banter::model::{Connection, Subscription, connection_expiry};
 use banter::room::Room;
 use banter::time::now;
 
-/// Stores the connection `id` of `user`, opened now.
+/// Stores the connection `id` of `user`, opened now in a new session of theirs (frames are
+/// served only while the connection's session is live).
 pub async fn store_connection(app: &App, id: &ConnectionId, user: UserId) {
     let t = now();
+    let pair = app
+        .sessions
+        .login_tokens(user, t)
+        .await
+        .expect("a session for the connection");
+    let session = app
+        .sessions
+        .issuer()
+        .verify_access(&pair.access_token)
+        .expect("its access token")
+        .sid;
     app.stores
         .connections
         .put_connection(&Connection {
@@ -16,6 +28,7 @@ pub async fn store_connection(app: &App, id: &ConnectionId, user: UserId) {
             user_id: user,
             connected_at: t,
             expires_at: connection_expiry(t),
+            session_id: Some(session),
         })
         .await
         .expect("store the connection");

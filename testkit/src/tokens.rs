@@ -10,13 +10,16 @@ pub fn token_for(app: &App, user: UserId) -> String {
     token_issued_at(app, user, now())
 }
 
-/// An access token of `user` issued at `at` (an hour ago makes an expired one).
+/// An access token of `user` issued at `at` (an hour ago makes an expired one), in a new
+/// session of its own: access tokens work only while their session is live.
+///
+/// Synchronous for the convenience of the many callers: the sign-in runs with
+/// `futures::executor::block_on`, which suits the in-memory stores (they never wait on I/O).
+/// With DynamoDB stores use `app.sessions.login_tokens(..).await` instead.
 pub fn token_issued_at(app: &App, user: UserId, at: Timestamp) -> String {
-    app.sessions
-        .issuer()
-        .issue_access(user, at)
-        .expect("issue an access token")
-        .0
+    futures::executor::block_on(app.sessions.login_tokens(user, at))
+        .expect("sign in for an access token")
+        .access_token
 }
 
 /// The refresh token of a new sign-in of `user` (a session family of its own).

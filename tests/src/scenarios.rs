@@ -292,10 +292,10 @@ pub async fn forged_token_is_refused_at_upgrade(backend: Backend) {
         banter::app::App::in_memory(banter::config::Config::default()).expect("another app");
     let forged = other
         .sessions
-        .issuer()
-        .issue_access(banter::ids::UserId::new(), banter::time::now())
+        .login_tokens(banter::ids::UserId::new(), banter::time::now())
+        .await
         .expect("a token")
-        .0;
+        .access_token;
     for token in [forged.as_str(), "", "not-a-jwt"] {
         let refused = ws::connect(&gw.ws_url(), token, "")
             .await

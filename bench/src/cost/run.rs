@@ -127,12 +127,13 @@ async fn comments(
     let progress = bar(comments, format!("{label} comments"));
     let mut d = Deliveries::default();
     for i in 0..comments {
-        let (token, _) = stack
+        let token = stack
             .gateway
             .app()
             .sessions
-            .issuer()
-            .issue_access(poster, banter::time::now())?;
+            .login_tokens(poster, banter::time::now())
+            .await?
+            .access_token;
         let content = format!("cost benchmark comment {i}");
         let id = stack.post_comment(&token, event, &content).await?;
         let mut got: HashSet<usize> = HashSet::with_capacity(audience.clients());
@@ -211,7 +212,7 @@ async fn phases(
         SETTLE_LIMIT,
     )
     .await?;
-    let tokens = clients::access_tokens(stack.gateway.app(), &ids)?;
+    let tokens = clients::access_tokens(stack.gateway.app(), &ids).await?;
     let p2 = settle(stack).await;
 
     let started = Instant::now();

@@ -80,10 +80,11 @@ pub async fn owner_of_a_live_event(
     let event = banter_local::seed::live_event(app, me, username)
         .await
         .expect("a live event");
-    let (token, _) = app
+    let token = app
         .sessions
-        .issuer()
-        .issue_access(me, banter::time::now())
-        .expect("token");
+        .login_tokens(me, banter::time::now())
+        .await
+        .expect("token")
+        .access_token;
     (event, token)
 }

@@ -516,8 +516,6 @@ pub mod ids {
     pub const FANOUT_GONE: &str = "FanoutGone00000=";
 }
 
-/// The HS256 secret the test signs with (≥ 32 bytes).
-const JWT_SECRET: &str = "runtime-emulator-test-secret-0123456789abcdef";
 /// The cursor secret.
 const CURSOR_SECRET: &str = "runtime-emulator-cursor-secret-0123456789abcdef";
 
@@ -530,6 +528,9 @@ struct Wiring {
     management_endpoint: String,
     base_env: BTreeMap<String, String>,
     template: Template,
+    /// The test's Ed25519 key: the private PEM for the signer, the public PEM for verifiers.
+    private_pem: String,
+    public_pem: String,
 }
 
 impl Wiring {
@@ -542,10 +543,11 @@ impl Wiring {
                 "FANOUT_QUEUE_URL" => Some(self.queue_url.clone()),
                 "FANOUT_SHARD_QUEUE_URL" => Some(self.shard_queue_url.clone()),
                 "WEBSOCKET_MANAGEMENT_ENDPOINT" => Some(self.management_endpoint.clone()),
-                "BANTER_JWT_SECRET" => Some(JWT_SECRET.to_owned()),
-                // !If [UseHs256, AWS::NoValue, …]: unset with the default key type.
-                "BANTER_JWT_PRIVATE_KEY" => None,
+                "BANTER_JWT_PRIVATE_KEY" => Some(self.private_pem.clone()),
+                "BANTER_JWT_PUBLIC_KEY" => Some(self.public_pem.clone()),
                 "BANTER_CURSOR_SECRET" => Some(CURSOR_SECRET.to_owned()),
+                // The samples' caller moderates: the suspension samples need one.
+                "BANTER_MODERATORS" => Some(ids::CALLER.to_owned()),
                 _ => Some(self.template.resolve(value).unwrap_or_else(|| {
                     panic!(
                         "{}: no test value for {name} = {value:?}; teach \
@@ -611,11 +613,8 @@ impl World {
         let (queue_url, dlq_url) = queue(format!("{prefix}-fanout")).await;
         let (shard_queue_url, _) = queue(format!("{prefix}-fanout-shards")).await;
         let management = Management::start().await;
-        assert_eq!(
-            template.parameters.get("JwtKeyType").map(String::as_str),
-            Some("hs256"),
-            "the test signs with BANTER_JWT_SECRET, the template's default key type"
-        );
+        // The deployed key type: Ed25519, private key on `auth`, public key on the verifiers.
+        let signing_key = banter::auth::SigningKey::generate_ed25519(None).expect("a test key");
         let key = |name: &str| std::env::var(name).unwrap_or_else(|_| "testing".into());
         let base_env: BTreeMap<String, String> = [
             ("AWS_ENDPOINT_URL", endpoint.to_owned()),
@@ -633,6 +632,8 @@ impl World {
             management_endpoint: management.endpoint(),
             base_env,
             template: template.clone(),
+            private_pem: signing_key.ed25519_private_pem().expect("an Ed25519 key"),
+            public_pem: signing_key.ed25519_public_pem().expect("an Ed25519 key"),
         };
         // The app reads what a function given every function's variables would.
         let all: BTreeMap<String, String> = template
@@ -725,7 +726,14 @@ impl World {
             let token = if claims["typ"] == "refresh" {
                 tokens::refresh_token_for(&self.app, user).await
             } else {
-                tokens::token_for(&self.app, user)
+                // A sign-in on the world's (DynamoDB) stores: the sync helper suits only
+                // in-memory apps.
+                self.app
+                    .sessions
+                    .login_tokens(user, banter::time::now())
+                    .await
+                    .expect("a session")
+                    .access_token
             };
             fresh.insert(placeholder, token);
         }

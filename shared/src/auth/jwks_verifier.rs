@@ -105,7 +105,9 @@ mod tests {
         let issuer = eddsa_issuer("k1");
         let user = UserId::new();
         let now = time::now();
-        let (token, _) = issuer.issue_access(user, now).unwrap();
+        let (token, _) = issuer
+            .issue_access(user, crate::ids::FamilyId::new(), now)
+            .unwrap();
         let verifier =
             TokenVerifier::from_jwks_json(&issuer.jwks().to_json(), "banter", "banter-api")
                 .unwrap();
@@ -140,11 +142,15 @@ mod tests {
             TokenVerifier::from_jwks_json(&set.to_json(), "banter", "banter-api").unwrap();
         let now = time::now();
         for issuer in [&a, &b] {
-            let (token, _) = issuer.issue_access(UserId::new(), now).unwrap();
+            let (token, _) = issuer
+                .issue_access(UserId::new(), crate::ids::FamilyId::new(), now)
+                .unwrap();
             assert!(verifier.verify_access_at(&token, now).is_ok());
         }
         // A key the set does not hold.
-        let (token, _) = c.issue_access(UserId::new(), now).unwrap();
+        let (token, _) = c
+            .issue_access(UserId::new(), crate::ids::FamilyId::new(), now)
+            .unwrap();
         assert_eq!(
             verifier.verify_access_at(&token, now),
             Err(AuthError::Invalid("unknown key id"))
@@ -161,7 +167,7 @@ mod tests {
         let claims = serde_json::json!({
             "sub": UserId::new(), "iss": "banter", "aud": "banter-api",
             "iat": now.timestamp(), "exp": now.timestamp() + 600,
-            "jti": crate::ids::TokenId::new(), "typ": "access",
+            "jti": crate::ids::TokenId::new(), "sid": crate::ids::FamilyId::new(), "typ": "access",
         });
         let mut header = jsonwebtoken::Header::new(Algorithm::HS256);
         header.kid = Some("k1".into());

@@ -41,6 +41,9 @@ const MAX_KID_LEN: usize = 128;
 pub const ENV_SECRET: &str = "BANTER_JWT_SECRET";
 /// Env var: the Ed25519 private key (PKCS#8 PEM).
 pub const ENV_PRIVATE_KEY: &str = "BANTER_JWT_PRIVATE_KEY";
+/// Env var: the Ed25519 public key (SPKI PEM, `-----BEGIN PUBLIC KEY-----`), for a process
+/// that only verifies tokens; `\n` escapes are accepted.
+pub const ENV_PUBLIC_KEY: &str = "BANTER_JWT_PUBLIC_KEY";
 /// Env var: the key id of the Ed25519 key.
 pub const ENV_KID: &str = "BANTER_JWT_KID";
 /// Env var: the token issuer.
@@ -164,6 +167,23 @@ impl SigningKey {
         }
     }
 
+    /// The public key as an SPKI PEM document (`-----BEGIN PUBLIC KEY-----`, as
+    /// `openssl pkey -pubout` writes it) for an EdDSA key; `None` for HS256. This is what the
+    /// functions that only verify get (`BANTER_JWT_PUBLIC_KEY`).
+    pub fn ed25519_public_pem(&self) -> Option<String> {
+        match &self.0 {
+            Material::Hs256 { .. } => None,
+            Material::EdDsa { public, .. } => {
+                let mut der = ED25519_SPKI_PREFIX.to_vec();
+                der.extend_from_slice(public);
+                Some(format!(
+                    "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+                    STANDARD.encode(der)
+                ))
+            }
+        }
+    }
+
     /// The JWS algorithm this key signs with; verification accepts only this one.
     pub fn algorithm(&self) -> Algorithm {
         match &self.0 {
@@ -206,8 +226,35 @@ impl SigningKey {
     }
 }
 
+/// The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the 32-byte key follows.
+const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+
+/// The raw 32-byte key of an Ed25519 public key in SPKI PEM form (`\n` escapes accepted).
+/// Fails with [`AuthError::Config`] for anything else, a private key included.
+pub fn parse_ed25519_public_pem(pem: &str) -> Result<Vec<u8>, AuthError> {
+    let pem = if pem.contains('\n') {
+        pem.to_owned()
+    } else {
+        pem.replace("\\n", "\n")
+    };
+    let bad = || AuthError::Config("not an Ed25519 public key in SPKI PEM form".into());
+    let body = pem
+        .trim()
+        .strip_prefix("-----BEGIN PUBLIC KEY-----")
+        .and_then(|rest| rest.strip_suffix("-----END PUBLIC KEY-----"))
+        .ok_or_else(bad)?;
+    let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    let der = STANDARD.decode(b64).map_err(|_| bad())?;
+    match der.strip_prefix(&ED25519_SPKI_PREFIX[..]) {
+        Some(raw) if raw.len() == 32 => Ok(raw.to_vec()),
+        _ => Err(bad()),
+    }
+}
+
 /// The RFC 7638 thumbprint of an Ed25519 public key: base64url(SHA-256 of the canonical JWK).
-fn thumbprint(public: &[u8]) -> String {
+pub(crate) fn thumbprint(public: &[u8]) -> String {
     let canonical = format!(
         r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
         URL_SAFE_NO_PAD.encode(public)
@@ -405,6 +452,30 @@ mod tests {
         let named = SigningKey::ed25519_pem(&pem, Some("2026-01".into())).unwrap();
         assert_eq!(named.kid(), Some("2026-01"));
         assert_eq!(named.algorithm(), Algorithm::EdDSA);
+    }
+
+    #[test]
+    fn public_pem_round_trips_and_refuses_private_keys() {
+        let key = SigningKey::generate_ed25519(None).unwrap();
+        let public = key.ed25519_public_pem().unwrap();
+        assert!(public.starts_with("-----BEGIN PUBLIC KEY-----\n"));
+        let raw = parse_ed25519_public_pem(&public).unwrap();
+        assert_eq!(URL_SAFE_NO_PAD.encode(&raw), key.public_jwk().unwrap().x);
+        // One line with `\n` escapes, as environment files carry it.
+        assert_eq!(
+            parse_ed25519_public_pem(&public.replace('\n', "\\n")).unwrap(),
+            raw
+        );
+        let private = key.ed25519_private_pem().unwrap();
+        assert!(matches!(
+            parse_ed25519_public_pem(&private),
+            Err(AuthError::Config(_))
+        ));
+        assert!(parse_ed25519_public_pem("nope").is_err());
+        assert_eq!(
+            SigningKey::hs256(SECRET).unwrap().ed25519_public_pem(),
+            None
+        );
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //!   [`TokenIssuer`] and checked by [`TokenVerifier`] with the algorithm pinned and `exp`,
 //!   `iss`, `aud` and the token type checked.
 //! - [`jwks`]: the public JWKS document of an EdDSA key, and a verifier built from one.
+//! - [`role`]: which key a process holds ([`KeyRole`]): only the auth function signs, the
+//!   functions that authenticate requests verify with the public key, the others hold none.
 //! - [`sessions`]: sign-in, refresh-token rotation with reuse detection, and sign-out on top
 //!   of the [`SessionStore`](crate::store::SessionStore) port.
 //!
@@ -17,12 +19,14 @@ pub mod jwks;
 pub mod jwks_verifier;
 pub mod keys;
 pub mod password;
+pub mod role;
 pub mod sessions;
 pub mod tokens;
 
 pub use jwks::{JwkSet, PublicJwk};
 pub use keys::{AuthConfig, SigningKey};
 pub use password::{hash_password, verify_password, verify_password_dummy};
+pub use role::KeyRole;
 pub use sessions::{Sessions, TokenPair};
 pub use tokens::{AccessClaims, RefreshClaims, TokenIssuer, TokenType, TokenVerifier};
 

@@ -14,8 +14,13 @@ use serde::{Deserialize, Serialize};
 
 use super::AuthError;
 use super::tokens::TokenIssuer;
+
+/// How long, in seconds, the refresh token a rotation replaced still answers with the pair
+/// that rotation issued: two tabs refreshing at once, or a retry after a lost response, get
+/// the same new pair instead of revoking the session. Presented later, it is a reuse.
+pub const REFRESH_GRACE_SECS: i64 = 30;
 use crate::ids::{FamilyId, TokenId, UserId};
-use crate::store::{RefreshFamily, Rotation, SessionStore};
+use crate::store::{NextTokens, RefreshFamily, Rotation, SessionStore};
 use crate::time::Timestamp;
 
 /// The token response of a sign-in or a refresh. Its `Debug` output hides the tokens.
@@ -47,6 +52,7 @@ impl std::fmt::Debug for TokenPair {
 pub struct Sessions {
     issuer: TokenIssuer,
     store: Arc<dyn SessionStore>,
+    grace: chrono::Duration,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -60,7 +66,17 @@ impl std::fmt::Debug for Sessions {
 impl Sessions {
     /// Sessions signed by `issuer` and recorded in `store`.
     pub fn new(issuer: TokenIssuer, store: Arc<dyn SessionStore>) -> Self {
-        Self { issuer, store }
+        Self {
+            issuer,
+            store,
+            grace: chrono::Duration::seconds(REFRESH_GRACE_SECS),
+        }
+    }
+
+    /// The same sessions with another grace window (tests; zero turns replays off).
+    pub fn with_grace(mut self, grace: chrono::Duration) -> Self {
+        self.grace = grace;
+        self
     }
 
     /// The token issuer (and, through it, the access-token verifier).
@@ -73,6 +89,7 @@ impl Sessions {
     pub async fn login_tokens(&self, user: UserId, now: Timestamp) -> Result<TokenPair, AuthError> {
         let family_id = FamilyId::new();
         let jti = TokenId::new();
+        let access_jti = TokenId::new();
         let exp = now.timestamp() + self.issuer.refresh_ttl().num_seconds();
         let expires_at = chrono::DateTime::from_timestamp(exp, 0).ok_or_else(|| {
             AuthError::Config("the refresh-token lifetime is out of range".into())
@@ -84,10 +101,13 @@ impl Sessions {
                 current_jti: jti,
                 revoked: false,
                 expires_at,
+                previous_jti: None,
+                issued_at: now,
+                access_jti,
             })
             .await?;
         tracing::info!(user_id = %user, family_id = %family_id, "session started");
-        self.pair(user, family_id, jti, exp, now)
+        self.pair(user, family_id, jti, access_jti, exp, now, now)
     }
 
     /// Exchanges a refresh token for a new pair of the same family. Fails with
@@ -105,13 +125,38 @@ impl Sessions {
         now: Timestamp,
     ) -> Result<TokenPair, AuthError> {
         let claims = self.issuer.verify_refresh_at(refresh_token, now)?;
-        let new_jti = TokenId::new();
+        let next = NextTokens {
+            jti: TokenId::new(),
+            access_jti: TokenId::new(),
+        };
         match self
             .store
-            .rotate(claims.fam, claims.jti, new_jti, now)
+            .rotate(claims.fam, claims.jti, next, now, self.grace)
             .await?
         {
-            Rotation::Rotated => self.pair(claims.sub, claims.fam, new_jti, claims.exp, now),
+            Rotation::Rotated => self.pair(
+                claims.sub,
+                claims.fam,
+                next.jti,
+                next.access_jti,
+                claims.exp,
+                now,
+                now,
+            ),
+            Rotation::Replayed {
+                jti,
+                access_jti,
+                issued_at,
+            } => {
+                tracing::info!(
+                    user_id = %claims.sub,
+                    family_id = %claims.fam,
+                    "refresh replayed within the grace window; same pair"
+                );
+                self.pair(
+                    claims.sub, claims.fam, jti, access_jti, claims.exp, issued_at, now,
+                )
+            }
             Rotation::Reused => {
                 tracing::warn!(
                     user_id = %claims.sub,
@@ -137,16 +182,28 @@ impl Sessions {
         Ok(())
     }
 
+    /// The pair of refresh token `jti` and access token `access_jti` issued at `issued_at`
+    /// (deterministic: the same arguments give the same strings); `expires_in` counts from
+    /// `now`.
+    #[allow(clippy::too_many_arguments)]
     fn pair(
         &self,
         user: UserId,
         family: FamilyId,
         jti: TokenId,
+        access_jti: TokenId,
         exp: i64,
+        issued_at: Timestamp,
         now: Timestamp,
     ) -> Result<TokenPair, AuthError> {
-        let (access_token, expires_in) = self.issuer.issue_access(user, now)?;
-        let refresh_token = self.issuer.issue_refresh(user, family, jti, exp, now)?;
+        let access_token = self
+            .issuer
+            .issue_access_with(user, family, access_jti, issued_at)?;
+        let refresh_token = self
+            .issuer
+            .issue_refresh(user, family, jti, exp, issued_at)?;
+        let left = (issued_at + self.issuer.access_ttl() - now).num_seconds();
+        let expires_in = u64::try_from(left).unwrap_or(0);
         Ok(TokenPair {
             access_token,
             refresh_token,
@@ -256,9 +313,10 @@ mod tests {
         let now = time::now();
         let first = sessions.login_tokens(UserId::new(), now).await.unwrap();
         let second = sessions.refresh(&first.refresh_token, now).await.unwrap();
-        // The first token again: a stolen copy.
+        // The first token again, after the grace window: a stolen copy.
+        let later = now + Duration::seconds(REFRESH_GRACE_SECS + 1);
         assert_eq!(
-            sessions.refresh(&first.refresh_token, now).await,
+            sessions.refresh(&first.refresh_token, later).await,
             Err(AuthError::Reused)
         );
         let fam = sessions
@@ -269,7 +327,7 @@ mod tests {
         assert!(store.get_family(fam).await.unwrap().unwrap().revoked);
         // Even the newest token of the family is dead now.
         assert_eq!(
-            sessions.refresh(&second.refresh_token, now).await,
+            sessions.refresh(&second.refresh_token, later).await,
             Err(AuthError::Revoked)
         );
         // Another sign-in of the same user is unaffected.
@@ -343,26 +401,79 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn concurrent_refreshes_of_one_token_let_exactly_one_win() {
+    async fn two_tabs_refreshing_one_token_at_once_get_the_same_pair() {
+        for config in [hs256_config(), eddsa_config()] {
+            let (sessions, store) = sessions_with(config);
+            let now = time::now();
+            let pair = sessions.login_tokens(UserId::new(), now).await.unwrap();
+            let mut tasks = Vec::new();
+            for _ in 0..8 {
+                let sessions = sessions.clone();
+                let token = pair.refresh_token.clone();
+                tasks.push(tokio::spawn(
+                    async move { sessions.refresh(&token, now).await },
+                ));
+            }
+            let mut pairs = Vec::new();
+            for task in tasks {
+                pairs.push(task.await.unwrap().expect("every tab is refreshed"));
+            }
+            assert!(pairs.iter().all(|p| *p == pairs[0]), "not one pair");
+            assert_ne!(pairs[0].refresh_token, pair.refresh_token);
+            let fam = sessions
+                .issuer()
+                .verify_refresh_at(&pairs[0].refresh_token, now)
+                .unwrap()
+                .fam;
+            assert!(!store.get_family(fam).await.unwrap().unwrap().revoked);
+            // The new pair goes on rotating as usual.
+            assert!(sessions.refresh(&pairs[0].refresh_token, now).await.is_ok());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retry_within_the_grace_window_gets_the_same_pair_and_reuse_after_it_revokes() {
+        let (sessions, store) = sessions();
+        let now = time::now();
+        let first = sessions.login_tokens(UserId::new(), now).await.unwrap();
+        let second = sessions.refresh(&first.refresh_token, now).await.unwrap();
+        // The response was lost: the client retries within the window.
+        let within = now + Duration::seconds(REFRESH_GRACE_SECS - 1);
+        let retry = sessions
+            .refresh(&first.refresh_token, within)
+            .await
+            .unwrap();
+        assert_eq!(retry.access_token, second.access_token);
+        assert_eq!(retry.refresh_token, second.refresh_token);
+        // After the window the old token is a stolen copy again.
+        let after = now + Duration::seconds(REFRESH_GRACE_SECS + 1);
+        assert_eq!(
+            sessions.refresh(&first.refresh_token, after).await,
+            Err(AuthError::Reused)
+        );
+        let fam = sessions
+            .issuer()
+            .verify_refresh_at(&second.refresh_token, now)
+            .unwrap()
+            .fam;
+        assert!(store.get_family(fam).await.unwrap().unwrap().revoked);
+        assert_eq!(
+            sessions.refresh(&second.refresh_token, after).await,
+            Err(AuthError::Revoked)
+        );
+    }
+
+    #[tokio::test]
+    async fn only_the_token_just_rotated_is_replayed() {
         let (sessions, _) = sessions();
         let now = time::now();
-        let pair = sessions.login_tokens(UserId::new(), now).await.unwrap();
-        let mut tasks = Vec::new();
-        for _ in 0..8 {
-            let sessions = sessions.clone();
-            let token = pair.refresh_token.clone();
-            tasks.push(tokio::spawn(
-                async move { sessions.refresh(&token, now).await },
-            ));
-        }
-        let mut ok = 0;
-        for task in tasks {
-            match task.await.unwrap() {
-                Ok(_) => ok += 1,
-                Err(AuthError::Reused | AuthError::Revoked) => {}
-                Err(other) => panic!("unexpected {other:?}"),
-            }
-        }
-        assert_eq!(ok, 1);
+        let first = sessions.login_tokens(UserId::new(), now).await.unwrap();
+        let second = sessions.refresh(&first.refresh_token, now).await.unwrap();
+        let _third = sessions.refresh(&second.refresh_token, now).await.unwrap();
+        // Two rotations back, even within the window: reuse.
+        assert_eq!(
+            sessions.refresh(&first.refresh_token, now).await,
+            Err(AuthError::Reused)
+        );
     }
 }

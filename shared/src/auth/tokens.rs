@@ -1,7 +1,8 @@
 //! Access and refresh tokens (JWT).
 //!
 //! Both kinds carry `sub` (the user), `iss`, `aud`, `iat`, `exp`, `jti` and `typ`
-//! (`"access"` or `"refresh"`); refresh tokens also carry `fam`, their family. Verification:
+//! (`"access"` or `"refresh"`); refresh tokens also carry `fam`, their family, and access
+//! tokens `sid`, the same family: the session they belong to. Verification:
 //!
 //! - accepts only the configured algorithm, read from the header before anything else, so
 //!   `alg: none`, another HMAC size, or an HS256 token "signed" with a public key all fail;
@@ -54,6 +55,10 @@ pub struct AccessClaims {
     pub exp: i64,
     /// Unique token id.
     pub jti: TokenId,
+    /// The session (refresh-token family) the token was issued in: signing out that session
+    /// or suspending the user stops the token at once, since every authenticated request
+    /// looks the session up ([`crate::app::App::authenticate`]).
+    pub sid: FamilyId,
     /// Always [`TokenType::Access`] once verified.
     pub typ: TokenType,
 }
@@ -148,6 +153,39 @@ impl TokenVerifier {
             config.issuer.clone(),
             config.audience.clone(),
         )
+    }
+
+    /// A verifier of EdDSA tokens signed by the Ed25519 key whose raw 32-byte public key is
+    /// `public`, named `kid` (default: its RFC 7638 thumbprint, as [`super::SigningKey`]
+    /// names it). What a function that must not sign verifies with.
+    pub fn from_ed25519_public(
+        public: &[u8],
+        kid: Option<String>,
+        issuer: String,
+        audience: String,
+    ) -> Result<Self, AuthError> {
+        if public.len() != 32 {
+            return Err(AuthError::Config(
+                "an Ed25519 public key is 32 bytes".into(),
+            ));
+        }
+        let kid = kid
+            .map(|k| k.trim().to_owned())
+            .unwrap_or_else(|| super::keys::thumbprint(public));
+        Self::from_parts(
+            Algorithm::EdDSA,
+            vec![VerifyKey {
+                kid: Some(kid),
+                key: DecodingKey::from_ed_der(public),
+            }],
+            issuer,
+            audience,
+        )
+    }
+
+    /// A verifier with no key: every token fails. For a function that checks no token.
+    pub fn without_keys(issuer: String, audience: String) -> Result<Self, AuthError> {
+        Self::from_parts(Algorithm::EdDSA, Vec::new(), issuer, audience)
     }
 
     /// A verifier that accepts `algorithm` only, with `keys`, `issuer` and `audience`.
@@ -320,7 +358,8 @@ fn map_error(e: jsonwebtoken::errors::Error) -> AuthError {
 pub struct TokenIssuer {
     algorithm: Algorithm,
     kid: Option<String>,
-    encoding: EncodingKey,
+    /// `None`: this process only verifies ([`TokenIssuer::verify_only`]).
+    encoding: Option<EncodingKey>,
     issuer: String,
     audience: String,
     access_ttl: Duration,
@@ -347,7 +386,7 @@ impl TokenIssuer {
         Ok(Self {
             algorithm: config.key.algorithm(),
             kid: config.key.kid().map(str::to_owned),
-            encoding: config.key.encoding_key(),
+            encoding: Some(config.key.encoding_key()),
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             access_ttl: config.access_ttl,
@@ -359,22 +398,79 @@ impl TokenIssuer {
         })
     }
 
-    /// Issues an access token for `user` at `now`; returns it with its lifetime in seconds
-    /// (the `expires_in` of a token response).
-    pub fn issue_access(&self, user: UserId, now: Timestamp) -> Result<(String, u64), AuthError> {
-        let iat = now.timestamp();
-        let ttl = self.access_ttl.num_seconds();
+    /// An issuer that holds no signing key: it verifies with `verifier`, and every attempt to
+    /// issue a token fails with [`AuthError::Config`]. What every function but `auth` runs
+    /// with ([`super::KeyRole`]).
+    pub fn verify_only(verifier: TokenVerifier) -> Self {
+        let issuer = verifier
+            .validation
+            .iss
+            .as_ref()
+            .and_then(|set| set.iter().next().cloned())
+            .unwrap_or_default();
+        let audience = verifier
+            .validation
+            .aud
+            .as_ref()
+            .and_then(|set| set.iter().next().cloned())
+            .unwrap_or_default();
+        Self {
+            algorithm: verifier.algorithm,
+            kid: None,
+            encoding: None,
+            issuer,
+            audience,
+            access_ttl: Duration::seconds(AuthConfig::DEFAULT_ACCESS_TTL_SECS),
+            refresh_ttl: Duration::seconds(AuthConfig::DEFAULT_REFRESH_TTL_SECS),
+            verifier,
+            jwks: JwkSet::default(),
+        }
+    }
+
+    /// Whether this issuer can sign (it holds the private key).
+    pub fn can_sign(&self) -> bool {
+        self.encoding.is_some()
+    }
+
+    /// Issues an access token for `user` in session `sid` at `now`; returns it with its
+    /// lifetime in seconds (the `expires_in` of a token response). The token works only
+    /// while that session is stored and live.
+    pub fn issue_access(
+        &self,
+        user: UserId,
+        sid: FamilyId,
+        now: Timestamp,
+    ) -> Result<(String, u64), AuthError> {
+        let token = self.issue_access_with(user, sid, TokenId::new(), now)?;
+        Ok((
+            token,
+            u64::try_from(self.access_ttl.num_seconds()).unwrap_or(0),
+        ))
+    }
+
+    /// Issues the access token `jti` of `user` in session `sid`, issued at `iat`. Signing is
+    /// deterministic (HS256 and Ed25519 alike), so the same arguments give the same token:
+    /// how a refresh replayed within the grace window answers with the very pair it got
+    /// first.
+    pub fn issue_access_with(
+        &self,
+        user: UserId,
+        sid: FamilyId,
+        jti: TokenId,
+        iat: Timestamp,
+    ) -> Result<String, AuthError> {
+        let iat = iat.timestamp();
         let claims = AccessClaims {
             sub: user,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             iat,
-            exp: iat + ttl,
-            jti: TokenId::new(),
+            exp: iat + self.access_ttl.num_seconds(),
+            jti,
+            sid,
             typ: TokenType::Access,
         };
-        let token = self.sign(&claims)?;
-        Ok((token, u64::try_from(ttl).unwrap_or(0)))
+        self.sign(&claims)
     }
 
     /// Issues the refresh token `jti` of `family` for `user` at `now`, expiring at `exp`
@@ -401,9 +497,14 @@ impl TokenIssuer {
     }
 
     fn sign<T: Serialize>(&self, claims: &T) -> Result<String, AuthError> {
+        let Some(encoding) = &self.encoding else {
+            return Err(AuthError::Config(
+                "this function holds no signing key: only the auth function issues tokens".into(),
+            ));
+        };
         let mut header = Header::new(self.algorithm);
         header.kid = self.kid.clone();
-        jsonwebtoken::encode(&header, claims, &self.encoding)
+        jsonwebtoken::encode(&header, claims, encoding)
             .map_err(|_| AuthError::Crypto("token signing"))
     }
 
@@ -489,7 +590,7 @@ pub(crate) mod tests {
         serde_json::json!({
             "sub": UserId::new(), "iss": "banter", "aud": "banter-api",
             "iat": now.timestamp(), "exp": now.timestamp() + 600,
-            "jti": TokenId::new(), "typ": "access",
+            "jti": TokenId::new(), "sid": FamilyId::new(), "typ": "access",
         })
     }
 
@@ -498,7 +599,9 @@ pub(crate) mod tests {
         let issuer = TokenIssuer::new(&hs256_config()).unwrap();
         let user = UserId::new();
         let now = time::now();
-        let (token, expires_in) = issuer.issue_access(user, now).unwrap();
+        let (token, expires_in) = issuer
+            .issue_access(user, crate::ids::FamilyId::new(), now)
+            .unwrap();
         assert_eq!(expires_in, 900);
         let claims = issuer.verify_access_at(&token, now).unwrap();
         assert_eq!(claims.sub, user);
@@ -519,7 +622,9 @@ pub(crate) mod tests {
         let issuer = TokenIssuer::new(&eddsa_config()).unwrap();
         let user = UserId::new();
         let now = time::now();
-        let (token, _) = issuer.issue_access(user, now).unwrap();
+        let (token, _) = issuer
+            .issue_access(user, crate::ids::FamilyId::new(), now)
+            .unwrap();
         let claims = issuer.verify_access_at(&token, now).unwrap();
         assert_eq!(claims.sub, user);
         let header = jsonwebtoken::decode_header(&token).unwrap();
@@ -538,7 +643,9 @@ pub(crate) mod tests {
         for config in [hs256_config(), eddsa_config()] {
             let issuer = TokenIssuer::new(&config).unwrap();
             let now = time::now();
-            let (token, _) = issuer.issue_access(UserId::new(), now).unwrap();
+            let (token, _) = issuer
+                .issue_access(UserId::new(), crate::ids::FamilyId::new(), now)
+                .unwrap();
             // Valid until exp (and within the leeway), expired after.
             assert!(
                 issuer
@@ -551,7 +658,11 @@ pub(crate) mod tests {
             );
             // Issued long ago, checked with the real clock.
             let (old, _) = issuer
-                .issue_access(UserId::new(), now - Duration::hours(1))
+                .issue_access(
+                    UserId::new(),
+                    crate::ids::FamilyId::new(),
+                    now - Duration::hours(1),
+                )
                 .unwrap();
             assert_eq!(issuer.verify_access(&old), Err(AuthError::Expired));
         }
@@ -562,7 +673,11 @@ pub(crate) mod tests {
         let issuer = TokenIssuer::new(&hs256_config()).unwrap();
         let now = time::now();
         let (token, _) = issuer
-            .issue_access(UserId::new(), now + Duration::minutes(1))
+            .issue_access(
+                UserId::new(),
+                crate::ids::FamilyId::new(),
+                now + Duration::minutes(1),
+            )
             .unwrap();
         assert_eq!(
             issuer.verify_access_at(&token, now),
@@ -575,7 +690,9 @@ pub(crate) mod tests {
         for config in [hs256_config(), eddsa_config()] {
             let issuer = TokenIssuer::new(&config).unwrap();
             let now = time::now();
-            let (token, _) = issuer.issue_access(UserId::new(), now).unwrap();
+            let (token, _) = issuer
+                .issue_access(UserId::new(), crate::ids::FamilyId::new(), now)
+                .unwrap();
             let bad = tamper_signature(&token);
             assert_ne!(bad, token);
             assert!(matches!(
@@ -689,7 +806,9 @@ pub(crate) mod tests {
         }
         // And an EdDSA token is rejected when HS256 is configured.
         let hs = TokenIssuer::new(&hs256_config()).unwrap();
-        let (token, _) = issuer.issue_access(UserId::new(), now).unwrap();
+        let (token, _) = issuer
+            .issue_access(UserId::new(), crate::ids::FamilyId::new(), now)
+            .unwrap();
         assert_eq!(
             hs.verify_access_at(&token, now),
             Err(AuthError::Invalid("algorithm"))
@@ -700,7 +819,9 @@ pub(crate) mod tests {
     fn wrong_issuer_or_audience_is_rejected() {
         let now = time::now();
         let issuer = TokenIssuer::new(&hs256_config()).unwrap();
-        let (token, _) = issuer.issue_access(UserId::new(), now).unwrap();
+        let (token, _) = issuer
+            .issue_access(UserId::new(), crate::ids::FamilyId::new(), now)
+            .unwrap();
 
         let mut other = hs256_config();
         other.issuer = "someone-else".into();
@@ -709,7 +830,9 @@ pub(crate) mod tests {
             other.verify_access_at(&token, now),
             Err(AuthError::Invalid("issuer"))
         );
-        let (theirs, _) = other.issue_access(UserId::new(), now).unwrap();
+        let (theirs, _) = other
+            .issue_access(UserId::new(), crate::ids::FamilyId::new(), now)
+            .unwrap();
         assert_eq!(
             issuer.verify_access_at(&theirs, now),
             Err(AuthError::Invalid("issuer"))
@@ -722,7 +845,9 @@ pub(crate) mod tests {
             other.verify_access_at(&token, now),
             Err(AuthError::Invalid("audience"))
         );
-        let (theirs, _) = other.issue_access(UserId::new(), now).unwrap();
+        let (theirs, _) = other
+            .issue_access(UserId::new(), crate::ids::FamilyId::new(), now)
+            .unwrap();
         assert_eq!(
             issuer.verify_access_at(&theirs, now),
             Err(AuthError::Invalid("audience"))
@@ -764,11 +889,14 @@ pub(crate) mod tests {
             let refresh = issuer
                 .issue_refresh(user, FamilyId::new(), TokenId::new(), exp, now)
                 .unwrap();
-            let (access, _) = issuer.issue_access(user, now).unwrap();
-            assert_eq!(
+            let (access, _) = issuer
+                .issue_access(user, crate::ids::FamilyId::new(), now)
+                .unwrap();
+            // A refresh token has no `sid`: it does not even parse as an access token.
+            assert!(matches!(
                 issuer.verify_access_at(&refresh, now),
-                Err(AuthError::Invalid("token type"))
-            );
+                Err(AuthError::Invalid("token type" | "malformed"))
+            ));
             assert!(matches!(
                 issuer.verify_refresh_at(&access, now),
                 Err(AuthError::Invalid("token type" | "malformed"))
@@ -784,7 +912,9 @@ pub(crate) mod tests {
         let verifier = TokenVerifier::new(&config).unwrap();
         assert_eq!(verifier.algorithm(), Algorithm::EdDSA);
         let now = time::now();
-        let (token, _) = issuer.issue_access(UserId::new(), now).unwrap();
+        let (token, _) = issuer
+            .issue_access(UserId::new(), crate::ids::FamilyId::new(), now)
+            .unwrap();
         assert!(verifier.verify_access_at(&token, now).is_ok());
         // Neither the token nor key material shows up in errors or Debug output.
         let err = verifier

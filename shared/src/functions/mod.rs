@@ -10,6 +10,7 @@ pub use run::Error;
 use lambda_http::{Body, Request, Response};
 
 use crate::app::App;
+pub use crate::auth::KeyRole;
 use crate::rest;
 
 /// A Lambda function of Banter.
@@ -46,6 +47,19 @@ impl Function {
             Self::WsDisconnect => "ws-disconnect",
             Self::WsDefault => "ws-default",
             Self::Fanout => "fanout",
+        }
+    }
+
+    /// What it does with token keys: only `auth` signs (it holds the private key); the
+    /// functions that authenticate a request verify with the public key; the others hold no
+    /// key at all. `template.yaml` gives each exactly that (`shared/tests/template_functions.rs`)
+    /// and [`crate::app::App::from_env`] refuses key material beyond its role.
+    pub fn key_role(self) -> KeyRole {
+        match self {
+            Self::Rest(RestFunction::Auth) => KeyRole::Sign,
+            Self::Rest(RestFunction::Health) => KeyRole::None,
+            Self::Rest(_) | Self::WsConnect => KeyRole::Verify,
+            Self::WsDisconnect | Self::WsDefault | Self::Fanout => KeyRole::None,
         }
     }
 

@@ -4,8 +4,9 @@
 //!
 //! Environment, by function:
 //! - every function but `health` and `fanout`: the tables (`<NAME>_TABLE` variables, or
-//!   `BANTER_TABLE_PREFIX`), `FANOUT_QUEUE_URL` (required), `BANTER_JWT_*` (the token signing
-//!   key, issuer and audience) and the `BANTER_*` settings ([`App::from_env`]);
+//!   `BANTER_TABLE_PREFIX`), `FANOUT_QUEUE_URL` (required), `BANTER_JWT_*` (issuer, audience
+//!   and the key of [`Function::key_role`]: `BANTER_JWT_PRIVATE_KEY` on `auth` only,
+//!   `BANTER_JWT_PUBLIC_KEY` on the functions that verify tokens, none on the others) and the `BANTER_*` settings ([`App::from_env`]);
 //! - `health`: only the `BANTER_*` settings (an in-memory app: it touches no AWS service);
 //! - `ws-default`: also `WEBSOCKET_MANAGEMENT_ENDPOINT`, else derived from the first event
 //!   ([`DefaultRoute`]);
@@ -39,8 +40,8 @@ impl Function {
         crate::logging::init_json();
         match self {
             Self::Rest(rest) => rest.run().await,
-            Self::WsConnect => run_ws_route(crate::ws::connect::handle).await,
-            Self::WsDisconnect => run_ws_route(crate::ws::disconnect::handle).await,
+            Self::WsConnect => run_ws_route(self, crate::ws::connect::handle).await,
+            Self::WsDisconnect => run_ws_route(self, crate::ws::disconnect::handle).await,
             Self::WsDefault => {
                 let route = DefaultRoute::from_env().await?;
                 let route = &route;
@@ -62,11 +63,11 @@ impl Function {
 }
 
 /// Runs a WebSocket route whose handler needs only the [`App`] (`$connect`, `$disconnect`).
-async fn run_ws_route<F>(handle: F) -> Result<(), Error>
+async fn run_ws_route<F>(function: Function, handle: F) -> Result<(), Error>
 where
     F: AsyncFn(&App, ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse,
 {
-    let app = App::from_env().await?;
+    let app = App::from_env(function.key_role()).await?;
     let (app, handle) = (&app, &handle);
     lambda_runtime::run(service_fn(move |event: WsEvent| async move {
         Ok::<ApiGatewayProxyResponse, Error>(handle(app, event.payload).await)
@@ -80,7 +81,7 @@ impl RestFunction {
         let app = match self {
             // The health check answers from configuration alone: no AWS client to build.
             Self::Health => App::in_memory(Config::from_env()?)?.0,
-            _ => App::from_env().await?,
+            _ => App::from_env(Function::Rest(self).key_role()).await?,
         };
         let app = &app;
         lambda_http::run(service_fn(move |req: Request| async move {

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
-use crate::app::{App, RateStatus};
+use crate::app::{App, Authenticated, RateStatus};
 use crate::config::RateKind;
 use crate::error::{AppError, ErrorCode};
 use crate::fields::Fields;
@@ -45,7 +45,7 @@ pub struct Req {
     pub request_id: String,
     /// Client IP, from API Gateway.
     pub source_ip: Option<String>,
-    user: Result<UserId, AppError>,
+    user: Result<Authenticated, AppError>,
     /// A header every route checks (`X-Request-ID`) that is present but unusable: the
     /// request is refused with it before its route runs.
     bad_header: Option<AppError>,
@@ -79,7 +79,7 @@ fn client_request_id(headers: &HeaderMap) -> Result<Option<String>, AppError> {
 
 impl Req {
     /// Builds a `Req` from the `lambda_http` request of an API Gateway HTTP API event.
-    pub fn from_lambda(req: Request, app: &App) -> Self {
+    pub async fn from_lambda(req: Request, app: &App) -> Self {
         let (route_key, gateway_id, source_ip) = match req.request_context_ref() {
             Some(RequestContext::ApiGatewayV2(ctx)) => (
                 ctx.route_key.clone().unwrap_or_default(),
@@ -122,7 +122,7 @@ impl Req {
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .map(str::to_owned);
-        let user = app.authenticate(token.as_deref());
+        let user = app.authenticate(token.as_deref()).await;
         let body = match req.into_body() {
             Body::Empty => Vec::new(),
             Body::Text(t) => t.into_bytes(),
@@ -146,12 +146,26 @@ impl Req {
 
     /// The signed-in user, or 401.
     pub fn user(&self) -> Result<UserId, AppError> {
-        self.user.clone()
+        self.user.clone().map(|a| a.user)
     }
 
     /// The signed-in user, if a valid token was sent.
     pub fn user_opt(&self) -> Option<UserId> {
-        self.user.as_ref().ok().copied()
+        self.user.as_ref().ok().map(|a| a.user)
+    }
+
+    /// Whether this request writes: anything but `GET` (and `HEAD`). A suspended account's
+    /// writes are refused before any handler runs.
+    pub fn is_write(&self) -> bool {
+        !(self.route_key.starts_with("GET ") || self.route_key.starts_with("HEAD "))
+    }
+
+    /// 403 `ACCOUNT_SUSPENDED` when a suspended account's valid token is sent with a write.
+    fn refuse_suspended_writes(&self) -> Result<(), AppError> {
+        match &self.user {
+            Ok(a) if a.suspended && self.is_write() => Err(AppError::account_suspended()),
+            _ => Ok(()),
+        }
     }
 
     /// Path parameter `name` parsed as `T` (an id); 400 naming the field when malformed.
@@ -263,7 +277,8 @@ impl Reply {
 }
 
 /// Serves one request: builds the [`Req`], applies the rate limit (per user when signed in,
-/// per IP otherwise, with a tighter limit on the auth routes), calls `route`, and maps its result — or its error — to the
+/// per IP otherwise, with a tighter limit on the auth routes, where only refresh and sign-out
+/// move to the user's limit), calls `route`, and maps its result — or its error — to the
 /// response, with `X-Request-ID`, rate-limit and CORS headers. Logs one line per request in
 /// a span carrying the request id.
 pub async fn serve<F>(app: &App, req: Request, route: F) -> Response<Body>
@@ -275,7 +290,7 @@ where
         .get("origin")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let req = Req::from_lambda(req, app);
+    let req = Req::from_lambda(req, app).await;
     let span = tracing::info_span!(
         "request",
         request_id = %req.request_id,
@@ -288,9 +303,13 @@ where
     async {
         let limited = rate_limit(app, &req).await;
         let (result, rate) = match limited {
-            Ok(rate) => match &req.bad_header {
-                Some(e) => (Err(e.clone()), rate),
-                None => (route(app, &req).await, rate),
+            Ok(rate) => match req
+                .bad_header
+                .clone()
+                .map_or_else(|| req.refuse_suspended_writes(), Err)
+            {
+                Ok(()) => (route(app, &req).await, rate),
+                Err(e) => (Err(e), rate),
             },
             Err(e) => (Err(e), None),
         };
@@ -304,10 +323,20 @@ where
 
 async fn rate_limit(app: &App, req: &Req) -> Result<Option<RateStatus>, AppError> {
     let ip = req.source_ip.as_deref().unwrap_or("unknown");
-    // Auth routes are limited per IP whatever token is sent, so that one account's token
-    // cannot buy more password guesses.
+    // Sign-in and registration are limited per IP whatever token is sent, so that one
+    // account's token cannot buy more password guesses (failed sign-ins also count per
+    // account: `service::login_throttle`). Refresh and sign-out check no password: with a
+    // valid access token they count against its user, like any signed-in request.
     if req.route_key.starts_with("POST /v1/auth/") {
-        return app.rate_limit(RateKind::AuthIp, ip).await.map(Some);
+        let user = match req.route_key.as_str() {
+            crate::rest::auth::REFRESH | crate::rest::auth::LOGOUT => req.user_opt(),
+            _ => None,
+        };
+        return match user {
+            Some(user) => app.rate_limit(RateKind::Rest, &user.to_string()).await,
+            None => app.rate_limit(RateKind::AuthIp, ip).await,
+        }
+        .map(Some);
     }
     if let Some(user) = req.user_opt() {
         return app
@@ -480,7 +509,12 @@ mod tests {
     async fn valid_token_passes_and_rate_headers_are_set() {
         let (app, _) = App::in_memory(Config::default()).unwrap();
         let user = UserId::new();
-        let (token, _) = app.sessions.issuer().issue_access(user, now()).unwrap();
+        let token = app
+            .sessions
+            .login_tokens(user, now())
+            .await
+            .unwrap()
+            .access_token;
         let headers = serde_json::json!({"authorization": format!("Bearer {token}"), "x-request-id": "mine-1"});
         let r = serve(
             &app,
@@ -499,11 +533,12 @@ mod tests {
     async fn forged_token_is_refused() {
         let (app, _) = App::in_memory(Config::default()).unwrap();
         let (other, _) = App::in_memory(Config::default()).unwrap();
-        let (token, _) = other
+        let token = other
             .sessions
-            .issuer()
-            .issue_access(UserId::new(), now())
-            .unwrap();
+            .login_tokens(UserId::new(), now())
+            .await
+            .unwrap()
+            .access_token;
         let headers = serde_json::json!({"authorization": format!("Bearer {token}")});
         let r = serve(
             &app,

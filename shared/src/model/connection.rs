@@ -3,7 +3,7 @@
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ConnectionId, UserId};
+use crate::ids::{ConnectionId, FamilyId, UserId};
 use crate::room::Room;
 use crate::time::Timestamp;
 
@@ -26,6 +26,11 @@ pub struct Connection {
     pub connected_at: Timestamp,
     /// When the row stops counting (TTL).
     pub expires_at: Timestamp,
+    /// The session whose access token opened it: every frame checks that session, and
+    /// signing it out closes the connection. `None` only on rows stored before sessions
+    /// were recorded (they are treated as revoked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<FamilyId>,
 }
 
 /// A connection's subscription to a room.

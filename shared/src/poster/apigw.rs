@@ -125,6 +125,10 @@ impl Poster for ApiGatewayPoster {
     /// `PayloadTooLargeException`/413 → [`PostError::PayloadTooLarge`];
     /// `ForbiddenException`/403 → [`PostError::Forbidden`]; 5xx, other statuses, timeouts and
     /// transport failures → [`PostError::Transient`]. One request, never retried here.
+    async fn disconnect(&self, connection: &ConnectionId) -> Result<(), PostError> {
+        self.delete_connection(connection).await
+    }
+
     async fn post(&self, connection: &ConnectionId, data: &[u8]) -> Result<(), PostError> {
         match self
             .client

@@ -121,6 +121,12 @@ impl Poster for MemoryPoster {
     /// over the limit ([`PostError::PayloadTooLarge`]), answers [`PostError::Gone`] for a
     /// connection that is not open (or whose receiver was dropped, which also closes it), and
     /// delivers and records the frame.
+    /// Closes the connection as [`MemoryPoster::close`] does (its receiver ends).
+    async fn disconnect(&self, connection: &ConnectionId) -> Result<(), PostError> {
+        self.close(connection);
+        Ok(())
+    }
+
     async fn post(&self, connection: &ConnectionId, data: &[u8]) -> Result<(), PostError> {
         let mut inner = self.inner();
         if let Some(queue) = inner.scripted.get_mut(connection) {

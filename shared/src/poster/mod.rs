@@ -49,4 +49,8 @@ impl PostError {
 pub trait Poster: Send + Sync {
     /// Sends `data` as one text frame to `connection`.
     async fn post(&self, connection: &ConnectionId, data: &[u8]) -> Result<(), PostError>;
+    /// Closes `connection` (API Gateway's `DeleteConnection`; the client then sees the socket
+    /// close and `$disconnect` runs). A connection that is already gone is not an error. How
+    /// signing out and suspension end open sockets at once.
+    async fn disconnect(&self, connection: &ConnectionId) -> Result<(), PostError>;
 }

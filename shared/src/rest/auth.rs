@@ -1,6 +1,8 @@
 //! REST routes of the `auth` function: registration, password sign-in, token refresh and
-//! sign-out. None of them needs an access token; anonymous calls are rate-limited per client
-//! IP by [`crate::http::serve`] (429 with `Retry-After`).
+//! sign-out. None of them needs an access token. [`crate::http::serve`] rate-limits them per
+//! client IP (refresh and sign-out per user when a valid access token is sent; 429 with
+//! `Retry-After`), and failed sign-ins also count per account
+//! ([`crate::service::login_throttle`]).
 //!
 //! | Route | Body | Success |
 //! |---|---|---|

@@ -35,8 +35,13 @@ pub const GET_USER: &str = "GET /v1/users/{user_id}";
 /// `GET /v1/users/search`.
 pub const SEARCH: &str = "GET /v1/users/search";
 
+/// `POST /v1/users/{user_id}/suspension`: suspend an account (moderators and admins).
+pub const SUSPEND: &str = "POST /v1/users/{user_id}/suspension";
+/// `DELETE /v1/users/{user_id}/suspension`: reinstate a suspended account.
+pub const REINSTATE: &str = "DELETE /v1/users/{user_id}/suspension";
+
 /// Route keys served by this function.
-pub const ROUTES: &[&str] = &[GET_ME, PATCH_ME, GET_USER, SEARCH];
+pub const ROUTES: &[&str] = &[GET_ME, PATCH_ME, GET_USER, SEARCH, SUSPEND, REINSTATE];
 
 /// Default page size of a search.
 pub const DEFAULT_SEARCH_LIMIT: usize = 20;
@@ -52,6 +57,8 @@ pub async fn route(app: &App, req: &Req) -> Result<Reply, AppError> {
         PATCH_ME => patch_me(app, req).await,
         GET_USER => get_user(app, req).await,
         SEARCH => search(app, req).await,
+        SUSPEND => set_suspension(app, req, true).await,
+        REINSTATE => set_suspension(app, req, false).await,
         other => Err(AppError::not_found(&format!("route {other}"))),
     }
 }
@@ -65,6 +72,25 @@ pub struct UserPage {
     pub has_more: bool,
     /// Pass as `cursor` with the same `q` for the next page.
     pub next_cursor: Option<String>,
+}
+
+/// The answer of a suspension or reinstatement.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SuspensionView {
+    /// The account.
+    pub user_id: UserId,
+    /// `suspended` or `active`.
+    pub account_status: crate::model::AccountStatus,
+}
+
+async fn set_suspension(app: &App, req: &Req, suspend: bool) -> Result<Reply, AppError> {
+    let actor = req.user()?;
+    let target: UserId = req.path("user_id")?;
+    let user = users::set_suspension(app, actor, target, suspend).await?;
+    Ok(Reply::ok(SuspensionView {
+        user_id: user.user_id,
+        account_status: user.account_status,
+    }))
 }
 
 async fn get_me(app: &App, req: &Req) -> Result<Reply, AppError> {

@@ -4,6 +4,7 @@
 pub mod comments;
 pub mod conversations;
 pub mod events;
+pub mod login_throttle;
 pub mod messages;
 pub mod presence;
 pub mod rooms;

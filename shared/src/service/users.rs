@@ -14,6 +14,7 @@ use crate::model::{
     AccountStatus, PasswordHash, Registration, User, validate_avatar_url, validate_display_name,
     validate_email,
 };
+use crate::service::login_throttle;
 use crate::store::StoreError;
 use crate::time::now;
 use crate::validate::{ValidationErrors, optional_text};
@@ -60,7 +61,7 @@ fn invalid_credentials() -> AppError {
 
 /// 403 for a suspended account.
 fn suspended() -> AppError {
-    AppError::forbidden("the account is suspended")
+    AppError::account_suspended()
 }
 
 /// Runs CPU-heavy password work on the blocking pool. The failure text never includes the
@@ -128,14 +129,20 @@ fn username_taken() -> AppError {
 }
 
 /// Signs in with a username (any letter case) and password. Unknown usernames and wrong
-/// passwords get the same 401 after the same amount of hashing work; a suspended account
-/// (with the right password) gets 403.
+/// passwords get the same 401 after the same amount of hashing work, and count against the
+/// account's failed-sign-in limit ([`login_throttle`]: 429 while it is locked, before any
+/// password is checked); a suspended account (with the right password) gets 403.
 pub async fn login(app: &App, username: &str, password: String) -> Result<SignedIn, AppError> {
     let username = username.trim();
-    let user = if username.chars().count() > MAX_USERNAME_CHARS {
-        None
-    } else {
+    let t = now();
+    let plausible = username.chars().count() <= MAX_USERNAME_CHARS;
+    if plausible {
+        login_throttle::check(app, username, t).await?;
+    }
+    let user = if plausible {
         app.stores.users.get_user_by_username(username).await?
+    } else {
+        None
     };
     let verified = match &user {
         Some(u) => {
@@ -146,13 +153,16 @@ pub async fn login(app: &App, username: &str, password: String) -> Result<Signed
     };
     let Some(user) = user.filter(|_| verified) else {
         tracing::info!("sign-in refused: invalid credentials");
+        if plausible {
+            login_throttle::record_failure(app, username, t).await?;
+        }
         return Err(invalid_credentials());
     };
     if user.account_status == AccountStatus::Suspended {
         tracing::info!(user_id = %user.user_id, "sign-in refused: account suspended");
         return Err(suspended());
     }
-    let tokens = app.sessions.login_tokens(user.user_id, now()).await?;
+    let tokens = app.sessions.login_tokens(user.user_id, t).await?;
     Ok(SignedIn {
         user: PrivateProfile::from(&user),
         tokens,
@@ -178,10 +188,18 @@ pub async fn refresh(app: &App, refresh_token: &str) -> Result<TokenPair, AppErr
     }
 }
 
-/// Signs out the session of a refresh token. Idempotent; 401 for a token that does not
-/// verify.
+/// Signs out the session of a refresh token and closes the WebSocket connections opened in
+/// it ([`App::close_sockets`]). Idempotent; 401 for a token that does not verify.
 pub async fn logout(app: &App, refresh_token: &str) -> Result<(), AppError> {
-    Ok(app.sessions.logout(refresh_token).await?)
+    let claims = app
+        .sessions
+        .issuer()
+        .verifier()
+        .verify_refresh_ignoring_expiry(refresh_token)?;
+    app.sessions.logout(refresh_token).await?;
+    // The session's sockets end with it.
+    app.close_sockets(claims.sub, Some(claims.fam)).await;
+    Ok(())
 }
 
 /// The user, or 404.
@@ -201,6 +219,68 @@ pub async fn active(app: &App, id: UserId) -> Result<User, AppError> {
         Some(u) if u.account_status == AccountStatus::Suspended => Err(suspended()),
         Some(u) => Ok(u),
     }
+}
+
+/// Suspends (`suspend`) or reinstates the account `target`, by `actor`: a global moderator
+/// or an admin; a moderator cannot suspend an admin, and nobody their own account (409).
+/// Idempotent. From the next request on, every write of a suspended account answers 403
+/// `ACCOUNT_SUSPENDED` (the check is in the authentication, [`App::check_session`]), its
+/// refresh tokens are refused and its sessions revoked as they are presented, and its open
+/// sockets are closed at once ([`App::close_sockets`]; any left open are refused every
+/// frame). Returns the account as stored.
+pub async fn set_suspension(
+    app: &App,
+    actor: UserId,
+    target: UserId,
+    suspend: bool,
+) -> Result<User, AppError> {
+    if !app.is_global_moderator(actor) {
+        return Err(AppError::forbidden(
+            "only moderators and admins may suspend or reinstate accounts",
+        ));
+    }
+    if actor == target {
+        return Err(AppError::conflict("an account cannot suspend itself"));
+    }
+    if app.is_admin(target) && !app.is_admin(actor) {
+        return Err(AppError::forbidden("only an admin may suspend an admin"));
+    }
+    let status = if suspend {
+        AccountStatus::Suspended
+    } else {
+        AccountStatus::Active
+    };
+    for _ in 0..UPDATE_ATTEMPTS {
+        let current = get(app, target).await?;
+        if current.account_status == status {
+            return Ok(current);
+        }
+        let mut next = current.clone();
+        next.account_status = status;
+        next.version = current.version + 1;
+        next.updated_at = now().max(current.updated_at);
+        match app.stores.users.update_user(&next).await {
+            Ok(()) => {
+                tracing::info!(
+                    actor = %actor,
+                    user_id = %target,
+                    suspended = suspend,
+                    "account suspension changed"
+                );
+                if suspend {
+                    app.close_sockets(target, None).await;
+                }
+                return Ok(next);
+            }
+            Err(StoreError::Conflict(_)) => {
+                tracing::info!(user_id = %target, "account changed concurrently; retrying");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::conflict(
+        "the account is being changed concurrently; retry",
+    ))
 }
 
 /// A partial profile update as sent: `None` leaves a field alone; `Some(None)` (JSON

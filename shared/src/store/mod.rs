@@ -156,14 +156,43 @@ pub struct RefreshFamily {
     pub revoked: bool,
     /// When the family ends (TTL).
     pub expires_at: Timestamp,
+    /// The token the last rotation replaced: within the grace window it still gets the pair
+    /// that rotation issued. `None` before the first rotation.
+    pub previous_jti: Option<TokenId>,
+    /// When `current_jti` was issued (sign-in or last rotation): the `iat` of its pair.
+    pub issued_at: Timestamp,
+    /// The `jti` of the access token issued with `current_jti`, so a replay can issue the
+    /// very same pair.
+    pub access_jti: TokenId,
+}
+
+/// The tokens a rotation issues: the new current refresh token and its access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextTokens {
+    /// The new refresh token's id.
+    pub jti: TokenId,
+    /// The new access token's id.
+    pub access_jti: TokenId,
 }
 
 /// What happened to a presented refresh token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rotation {
-    /// It was current; `new_jti` is current now.
+    /// It was current; `next` is current now.
     Rotated,
-    /// It was rotated away before: a stolen copy. The family is now revoked.
+    /// It is the token the last rotation replaced, presented within the grace window (two
+    /// tabs, or a retry after a lost response): nothing changed, and the caller answers
+    /// with the pair that rotation issued, rebuilt from these.
+    Replayed {
+        /// The current refresh token's id.
+        jti: TokenId,
+        /// Its access token's id.
+        access_jti: TokenId,
+        /// When they were issued.
+        issued_at: Timestamp,
+    },
+    /// It was rotated away before (and is not a replay within the grace window): a stolen
+    /// copy. The family is now revoked.
     Reused,
     /// The family was revoked (logout or earlier reuse) or has expired.
     Revoked,
@@ -176,14 +205,17 @@ pub enum Rotation {
 pub trait SessionStore: Send + Sync {
     /// Stores a new family.
     async fn create_family(&self, family: &RefreshFamily) -> StoreResult<()>;
-    /// Atomically replaces `presented` with `new_jti` if `presented` is the family's current
-    /// token; revokes the family if `presented` is an older one.
+    /// Atomically replaces `presented` with `next` if `presented` is the family's current
+    /// token ([`Rotation::Rotated`]); answers [`Rotation::Replayed`] without a change if it is
+    /// the token the last rotation replaced and that rotation is less than `grace` old;
+    /// revokes the family if it is any other older token ([`Rotation::Reused`]).
     async fn rotate(
         &self,
         family: FamilyId,
         presented: TokenId,
-        new_jti: TokenId,
+        next: NextTokens,
         now: Timestamp,
+        grace: Duration,
     ) -> StoreResult<Rotation>;
     /// Revokes the family (logout). Idempotent.
     async fn revoke(&self, family: FamilyId) -> StoreResult<()>;
@@ -403,6 +435,9 @@ pub struct WindowCount {
 pub trait RateLimitStore: Send + Sync {
     /// Counts a hit on `key` in the window of length `window` that holds `now`.
     async fn hit(&self, key: &str, window: Duration, now: Timestamp) -> StoreResult<WindowCount>;
+    /// The hits on `key` in the window of length `window` that holds `now` (0 when none),
+    /// without counting one: how a lockout is checked before any work is done.
+    async fn peek(&self, key: &str, window: Duration, now: Timestamp) -> StoreResult<WindowCount>;
 }
 
 /// Every store, behind its port.

@@ -2,8 +2,10 @@
 //!
 //! - **Token**: an access token from the `Authorization: Bearer <token>` header or, since
 //!   browsers cannot set headers on a WebSocket, from the `?token=` query parameter (the header
-//!   wins when both are present). A missing, expired, forged or refresh token is answered 401
-//!   and nothing is stored.
+//!   wins when both are present). A missing, expired, forged or refresh token, or one whose
+//!   session was signed out, is answered 401, a suspended account's 403
+//!   (`ACCOUNT_SUSPENDED`), and nothing is stored. The connection remembers the token's
+//!   session: every later frame checks it ([`App::check_connection`]).
 //! - **Rooms at connect**: optional `?event_id=` and `?conversation_id=` subscribe the new
 //!   connection with the same permission checks as a `subscribe` frame. A malformed id is
 //!   answered 400, a room that does not exist or that the user may not read 404, and in every
@@ -80,7 +82,11 @@ async fn accept(
     request: &ApiGatewayWebsocketProxyRequest,
 ) -> Result<(UserId, Vec<Room>), AppError> {
     let connection_id = super::connection_id(request)?;
-    let user = app.authenticate(access_token(request))?;
+    let auth = app.authenticate(access_token(request)).await?;
+    if auth.suspended {
+        return Err(AppError::account_suspended());
+    }
+    let user = auth.user;
     tracing::Span::current().record("user_id", tracing::field::display(user));
     within_connection_cap(app, user).await?;
     let mut rooms = Vec::new();
@@ -93,6 +99,7 @@ async fn accept(
         user_id: user,
         connected_at,
         expires_at: connection_expiry(connected_at),
+        session_id: Some(auth.session),
     };
     app.stores.connections.put_connection(&connection).await?;
     if let Err(e) = subscribe_all(app, &connection, &rooms).await {

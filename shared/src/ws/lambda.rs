@@ -34,7 +34,7 @@ impl DefaultRoute {
     /// `WEBSOCKET_MANAGEMENT_ENDPOINT` is set, its poster.
     pub async fn from_env() -> Result<Self, AppError> {
         let sdk = AwsSettings::default().load().await;
-        let app = App::from_sdk(&sdk)?;
+        let app = App::from_sdk(&sdk, crate::functions::Function::WsDefault.key_role())?;
         let poster = OnceLock::new();
         if let Some(endpoint) = env::optional(env::process, "WEBSOCKET_MANAGEMENT_ENDPOINT") {
             tracing::info!(%endpoint, "management endpoint from WEBSOCKET_MANAGEMENT_ENDPOINT");

@@ -6,8 +6,8 @@
 //!
 //! - `ack` with the client's `message_id` and what was created or changed, or
 //! - `error` with the client's `message_id` (when it could be read) and a code from the closed
-//!   set `INVALID_MESSAGE`, `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`, `RATE_LIMIT_EXCEEDED`,
-//!   `PAYLOAD_TOO_LARGE`, `INTERNAL` ([`ErrorCode::ws_code`](crate::error::ErrorCode::ws_code)),
+//!   set `INVALID_MESSAGE`, `UNAUTHORIZED`, `FORBIDDEN`, `ACCOUNT_SUSPENDED`, `NOT_FOUND`,
+//!   `RATE_LIMIT_EXCEEDED`, `PAYLOAD_TOO_LARGE`, `INTERNAL` ([`ErrorCode::ws_code`](crate::error::ErrorCode::ws_code)),
 //!   mapped from the [`AppError`] in one place (`reply::Replier::fail`), or
 //! - `pong` for `ping`.
 //!
@@ -17,8 +17,9 @@
 //! Order of work: parse (a frame that cannot be read counts against the connection's control
 //! rate, and nothing else is read) → `ping` is answered at once without a store read, after
 //! the same control count (it is the keep-alive every client sends every 30 s) → the
-//! connection's user is
-//! read (unknown or expired connection → `UNAUTHORIZED`) → the operation: one handler per
+//! connection's user is read (unknown or expired connection → `UNAUTHORIZED`) → its session
+//! and account are checked ([`App::check_connection`]: signed out → `UNAUTHORIZED`, suspended
+//! → `ACCOUNT_SUSPENDED`) → the operation: one handler per
 //! message type, in [`commands`](super::commands).
 //!
 //! `subscribe` with `since` posts the missed frames (oldest first, at most

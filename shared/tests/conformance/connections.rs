@@ -19,6 +19,7 @@ fn connection(user: UserId, connected_at: Timestamp) -> Connection {
         user_id: user,
         connected_at,
         expires_at: connection_expiry(connected_at),
+        session_id: Some(banter::ids::FamilyId::new()),
     }
 }
 

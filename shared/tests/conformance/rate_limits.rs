@@ -108,4 +108,64 @@ async fn concurrent_hits_count_exactly(stores: Stores) {
     assert_eq!(after.count, 21);
 }
 
-conformance_tests!(counts_hits_per_window, concurrent_hits_count_exactly);
+async fn peek_reads_without_counting(stores: Stores) {
+    let key = format!("login-fail#{}", uuid::Uuid::now_v7());
+    let minute = Duration::seconds(60);
+    assert_eq!(
+        stores
+            .rate_limits
+            .peek(&key, minute, at(T0 + 5))
+            .await
+            .unwrap(),
+        WindowCount {
+            count: 0,
+            resets_at: at(T0 + 60),
+        }
+    );
+    for _ in 0..3 {
+        stores
+            .rate_limits
+            .hit(&key, minute, at(T0 + 10))
+            .await
+            .unwrap();
+    }
+    for _ in 0..2 {
+        assert_eq!(
+            stores
+                .rate_limits
+                .peek(&key, minute, at(T0 + 20))
+                .await
+                .unwrap(),
+            WindowCount {
+                count: 3,
+                resets_at: at(T0 + 60),
+            }
+        );
+    }
+    // The next hit is the fourth: peeking counted nothing.
+    assert_eq!(
+        stores
+            .rate_limits
+            .hit(&key, minute, at(T0 + 30))
+            .await
+            .unwrap()
+            .count,
+        4
+    );
+    // The next window is empty.
+    assert_eq!(
+        stores
+            .rate_limits
+            .peek(&key, minute, at(T0 + 60))
+            .await
+            .unwrap()
+            .count,
+        0
+    );
+}
+
+conformance_tests!(
+    peek_reads_without_counting,
+    counts_hits_per_window,
+    concurrent_hits_count_exactly
+);

@@ -12,10 +12,22 @@ fn family(expires_at: Timestamp) -> RefreshFamily {
         current_jti: TokenId::new(),
         revoked: false,
         expires_at,
+        previous_jti: None,
+        issued_at: now(),
+        access_jti: TokenId::new(),
     }
 }
 
-/// Rotates `family` from token `from` to `to` at `at`: the store's answer.
+/// The tokens of a rotation to `jti` (its access token id is fresh).
+fn next(jti: TokenId) -> NextTokens {
+    NextTokens {
+        jti,
+        access_jti: TokenId::new(),
+    }
+}
+
+/// Rotates `family` from token `from` to `to` at `at` without a grace window: the store's
+/// answer.
 async fn rotate(
     stores: &Stores,
     family: FamilyId,
@@ -23,7 +35,11 @@ async fn rotate(
     to: TokenId,
     at: Timestamp,
 ) -> Rotation {
-    stores.sessions.rotate(family, from, to, at).await.unwrap()
+    stores
+        .sessions
+        .rotate(family, from, next(to), at, Duration::zero())
+        .await
+        .unwrap()
 }
 
 /// The stored family `id`, which must exist.
@@ -150,7 +166,100 @@ async fn expired_family_is_revoked(stores: Stores) {
     );
 }
 
+async fn replaced_token_replays_within_the_grace_window(stores: Stores) {
+    let grace = Duration::seconds(30);
+    let t = now();
+    let f = family(t + Duration::days(30));
+    stores.sessions.create_family(&f).await.unwrap();
+    let second = next(TokenId::new());
+    assert_eq!(
+        stores
+            .sessions
+            .rotate(f.family_id, f.current_jti, second, t, grace)
+            .await
+            .unwrap(),
+        Rotation::Rotated
+    );
+    let stored = stored_family(&stores, f.family_id).await;
+    assert_eq!(stored.previous_jti, Some(f.current_jti));
+    assert_eq!(stored.current_jti, second.jti);
+    assert_eq!(stored.access_jti, second.access_jti);
+    assert_eq!(stored.issued_at.timestamp(), t.timestamp());
+
+    // The replaced token within the window: what that rotation issued, and nothing changes.
+    let replay = stores
+        .sessions
+        .rotate(
+            f.family_id,
+            f.current_jti,
+            next(TokenId::new()),
+            t + Duration::seconds(29),
+            grace,
+        )
+        .await
+        .unwrap();
+    let Rotation::Replayed {
+        jti,
+        access_jti,
+        issued_at,
+    } = replay
+    else {
+        panic!("expected a replay, got {replay:?}");
+    };
+    assert_eq!((jti, access_jti), (second.jti, second.access_jti));
+    assert_eq!(issued_at.timestamp(), t.timestamp());
+    assert_eq!(stored_family(&stores, f.family_id).await, stored);
+
+    // After the window it is a reuse: the family is revoked.
+    assert_eq!(
+        stores
+            .sessions
+            .rotate(
+                f.family_id,
+                f.current_jti,
+                next(TokenId::new()),
+                t + Duration::seconds(31),
+                grace,
+            )
+            .await
+            .unwrap(),
+        Rotation::Reused
+    );
+    assert!(stored_family(&stores, f.family_id).await.revoked);
+}
+
+async fn only_the_last_replaced_token_replays(stores: Stores) {
+    let grace = Duration::seconds(30);
+    let t = now();
+    let f = family(t + Duration::days(30));
+    stores.sessions.create_family(&f).await.unwrap();
+    let second = TokenId::new();
+    let third = TokenId::new();
+    for (from, to) in [(f.current_jti, second), (second, third)] {
+        assert_eq!(
+            stores
+                .sessions
+                .rotate(f.family_id, from, next(to), t, grace)
+                .await
+                .unwrap(),
+            Rotation::Rotated
+        );
+    }
+    // Two rotations back: a reuse, even within the window.
+    assert_eq!(
+        stores
+            .sessions
+            .rotate(f.family_id, f.current_jti, next(TokenId::new()), t, grace)
+            .await
+            .unwrap(),
+        Rotation::Reused
+    );
+    assert!(stored_family(&stores, f.family_id).await.revoked);
+}
+
 conformance_tests!(
+    replaced_token_replays_within_the_grace_window,
+    only_the_last_replaced_token_replays,
     rotate_current_token,
     reused_token_revokes_family,
     revoked_family_refuses_rotation,

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Duration};
 
 use super::item::{get_n, key, n};
-use super::ops::sdk_error;
+use super::ops::{get_item, sdk_error};
 use crate::store::{RateLimitStore, StoreError, StoreResult, WindowCount};
 use crate::time::Timestamp;
 
@@ -65,6 +65,29 @@ impl RateLimitStore for DynamoRateLimitStore {
             .attributes
             .ok_or_else(|| StoreError::Backend("rate limit: no attributes returned".into()))?;
         let count: u64 = get_n(&attributes, "count")?;
+        let resets_at = DateTime::from_timestamp(end, 0)
+            .ok_or_else(|| StoreError::Backend("rate limit: window end out of range".into()))?;
+        Ok(WindowCount { count, resets_at })
+    }
+
+    /// A consistent `GetItem` of the window's counter.
+    async fn peek(
+        &self,
+        key_name: &str,
+        window: Duration,
+        now: Timestamp,
+    ) -> StoreResult<WindowCount> {
+        let (start, end) = crate::store::memory::rate_limits::window_bounds(window, now)?;
+        let item = get_item(
+            &self.client,
+            &self.table,
+            key(format!("RL#{key_name}"), start.to_string()),
+        )
+        .await?;
+        let count: u64 = match item {
+            Some(item) if item.contains_key("count") => get_n(&item, "count")?,
+            _ => 0,
+        };
         let resets_at = DateTime::from_timestamp(end, 0)
             .ok_or_else(|| StoreError::Backend("rate limit: window end out of range".into()))?;
         Ok(WindowCount { count, resets_at })

@@ -1,17 +1,20 @@
 //! `SessionStore` over DynamoDB (table `users`; layout in `docs/data-model.md`).
 //!
 //! A refresh family is one item `FAMILY#<family_id>` / `FAMILY` with `user_id`, `current_jti`,
-//! `revoked`, `expires_at` and the TTL attribute `ttl_epoch` (from `expires_at`).
+//! `previous_jti` (after a rotation), `issued_at`, `access_jti`, `revoked`, `expires_at` and the
+//! TTL attribute `ttl_epoch` (from `expires_at`).
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use super::item::{Item, key, n, s, to_item, with_ttl};
+use super::item::{Item, av, key, n, s, to_item, with_ttl};
 use super::ops::{get_entity, put_new, sdk_error};
 use crate::ids::{FamilyId, TokenId, UserId};
-use crate::store::{RefreshFamily, Rotation, SessionStore, StoreError, StoreResult};
+use chrono::Duration;
+
+use crate::store::{NextTokens, RefreshFamily, Rotation, SessionStore, StoreError, StoreResult};
 use crate::time::Timestamp;
 
 /// `SessionStore` over the `users` table.
@@ -36,6 +39,14 @@ struct FamilyRow {
     current_jti: TokenId,
     revoked: bool,
     expires_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    previous_jti: Option<TokenId>,
+    // Absent on families stored before the grace window existed: they are never replayed
+    // (no `previous_jti`), so any value does.
+    #[serde(default)]
+    issued_at: Option<Timestamp>,
+    #[serde(default)]
+    access_jti: Option<TokenId>,
 }
 
 impl From<FamilyRow> for RefreshFamily {
@@ -46,6 +57,9 @@ impl From<FamilyRow> for RefreshFamily {
             current_jti: r.current_jti,
             revoked: r.revoked,
             expires_at: r.expires_at,
+            previous_jti: r.previous_jti,
+            issued_at: r.issued_at.unwrap_or(chrono::DateTime::UNIX_EPOCH),
+            access_jti: r.access_jti.unwrap_or_default(),
         }
     }
 }
@@ -79,6 +93,9 @@ impl SessionStore for DynamoSessionStore {
             current_jti: family.current_jti,
             revoked: family.revoked,
             expires_at: family.expires_at,
+            previous_jti: family.previous_jti,
+            issued_at: Some(family.issued_at),
+            access_jti: Some(family.access_jti),
         };
         let keys = [
             ("pk", family_pk(family.family_id)),
@@ -89,14 +106,16 @@ impl SessionStore for DynamoSessionStore {
     }
 
     /// One conditional update (`current_jti = :presented AND revoked = :false AND
-    /// ttl_epoch > :now`); when its condition fails, a consistent read tells why and a reused
-    /// token revokes the family.
+    /// ttl_epoch > :now`) that also records the replaced token, the new access token id and
+    /// the time; when its condition fails, a consistent read tells why: the replaced token
+    /// within `grace` is a replay, any other older token revokes the family.
     async fn rotate(
         &self,
         family: FamilyId,
         presented: TokenId,
-        new_jti: TokenId,
+        next: NextTokens,
         now: Timestamp,
+        grace: Duration,
     ) -> StoreResult<Rotation> {
         for _ in 0..ROTATE_ATTEMPTS {
             let rotated = self
@@ -104,11 +123,16 @@ impl SessionStore for DynamoSessionStore {
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(family_key(family)))
-                .update_expression("SET current_jti = :new")
+                .update_expression(
+                    "SET current_jti = :new, previous_jti = :presented, \
+                     access_jti = :access, issued_at = :issued",
+                )
                 .condition_expression(
                     "current_jti = :presented AND revoked = :false AND ttl_epoch > :now",
                 )
-                .expression_attribute_values(":new", s(new_jti.to_string()))
+                .expression_attribute_values(":new", s(next.jti.to_string()))
+                .expression_attribute_values(":access", s(next.access_jti.to_string()))
+                .expression_attribute_values(":issued", av(&now)?)
                 .expression_attribute_values(":presented", s(presented.to_string()))
                 .expression_attribute_values(":false", AttributeValue::Bool(false))
                 .expression_attribute_values(":now", n(now.timestamp()))
@@ -128,6 +152,13 @@ impl SessionStore for DynamoSessionStore {
                 return Ok(Rotation::Revoked);
             }
             if stored.current_jti != presented {
+                if stored.previous_jti == Some(presented) && now < stored.issued_at + grace {
+                    return Ok(Rotation::Replayed {
+                        jti: stored.current_jti,
+                        access_jti: stored.access_jti,
+                        issued_at: stored.issued_at,
+                    });
+                }
                 self.revoke(family).await?;
                 return Ok(Rotation::Reused);
             }

@@ -43,4 +43,14 @@ impl RateLimitStore for MemoryRateLimitStore {
             resets_at: DateTime::from_timestamp(end, 0).unwrap_or(now),
         })
     }
+
+    async fn peek(&self, key: &str, window: Duration, now: Timestamp) -> StoreResult<WindowCount> {
+        let (start, end) = window_bounds(window, now)?;
+        let g = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        let count = g.get(&(key.to_owned(), start)).map_or(0, |(c, _)| *c);
+        Ok(WindowCount {
+            count,
+            resets_at: DateTime::from_timestamp(end, 0).unwrap_or(now),
+        })
+    }
 }

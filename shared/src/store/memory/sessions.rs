@@ -6,8 +6,10 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
+use chrono::Duration;
+
 use crate::ids::{FamilyId, TokenId};
-use crate::store::{RefreshFamily, Rotation, SessionStore, StoreError, StoreResult};
+use crate::store::{NextTokens, RefreshFamily, Rotation, SessionStore, StoreError, StoreResult};
 use crate::time::{self, Timestamp};
 
 /// In-memory `SessionStore`.
@@ -43,8 +45,9 @@ impl SessionStore for MemorySessionStore {
         &self,
         family: FamilyId,
         presented: TokenId,
-        new_jti: TokenId,
+        next: NextTokens,
         now: Timestamp,
+        grace: Duration,
     ) -> StoreResult<Rotation> {
         let mut families = self.lock();
         let Some(f) = families.get_mut(&family) else {
@@ -54,8 +57,17 @@ impl SessionStore for MemorySessionStore {
             return Ok(Rotation::Revoked);
         }
         if f.current_jti == presented {
-            f.current_jti = new_jti;
+            f.previous_jti = Some(presented);
+            f.current_jti = next.jti;
+            f.access_jti = next.access_jti;
+            f.issued_at = now;
             Ok(Rotation::Rotated)
+        } else if f.previous_jti == Some(presented) && now < f.issued_at + grace {
+            Ok(Rotation::Replayed {
+                jti: f.current_jti,
+                access_jti: f.access_jti,
+                issued_at: f.issued_at,
+            })
         } else {
             f.revoked = true;
             Ok(Rotation::Reused)
@@ -85,8 +97,6 @@ impl SessionStore for MemorySessionStore {
 mod tests {
     use std::sync::Arc;
 
-    use chrono::Duration;
-
     use super::*;
     use crate::ids::UserId;
 
@@ -97,6 +107,16 @@ mod tests {
             current_jti: TokenId::new(),
             revoked: false,
             expires_at,
+            previous_jti: None,
+            issued_at: time::now(),
+            access_jti: TokenId::new(),
+        }
+    }
+
+    fn next(jti: TokenId) -> NextTokens {
+        NextTokens {
+            jti,
+            access_jti: TokenId::new(),
         }
     }
 
@@ -124,7 +144,15 @@ mod tests {
         store.create_family(&f).await.unwrap();
         let second = TokenId::new();
         assert_eq!(
-            store.rotate(f.family_id, f.current_jti, second, now).await,
+            store
+                .rotate(
+                    f.family_id,
+                    f.current_jti,
+                    next(second),
+                    now,
+                    Duration::zero()
+                )
+                .await,
             Ok(Rotation::Rotated)
         );
         let stored = store.get_family(f.family_id).await.unwrap().unwrap();
@@ -133,7 +161,13 @@ mod tests {
         // The first token again.
         assert_eq!(
             store
-                .rotate(f.family_id, f.current_jti, TokenId::new(), now)
+                .rotate(
+                    f.family_id,
+                    f.current_jti,
+                    next(TokenId::new()),
+                    now,
+                    Duration::zero()
+                )
                 .await,
             Ok(Rotation::Reused)
         );
@@ -142,7 +176,15 @@ mod tests {
         assert_eq!(stored.current_jti, second);
         // The current one no longer works either.
         assert_eq!(
-            store.rotate(f.family_id, second, TokenId::new(), now).await,
+            store
+                .rotate(
+                    f.family_id,
+                    second,
+                    next(TokenId::new()),
+                    now,
+                    Duration::zero()
+                )
+                .await,
             Ok(Rotation::Revoked)
         );
     }
@@ -158,7 +200,13 @@ mod tests {
         store.revoke(FamilyId::new()).await.unwrap();
         assert_eq!(
             store
-                .rotate(f.family_id, f.current_jti, TokenId::new(), now)
+                .rotate(
+                    f.family_id,
+                    f.current_jti,
+                    next(TokenId::new()),
+                    now,
+                    Duration::zero()
+                )
                 .await,
             Ok(Rotation::Revoked)
         );
@@ -173,7 +221,13 @@ mod tests {
         // `expires_at <= now` is expired.
         assert_eq!(
             store
-                .rotate(f.family_id, f.current_jti, TokenId::new(), now)
+                .rotate(
+                    f.family_id,
+                    f.current_jti,
+                    next(TokenId::new()),
+                    now,
+                    Duration::zero()
+                )
                 .await,
             Ok(Rotation::Revoked)
         );
@@ -183,13 +237,25 @@ mod tests {
         store.create_family(&g).await.unwrap();
         assert_eq!(
             store
-                .rotate(g.family_id, g.current_jti, TokenId::new(), now)
+                .rotate(
+                    g.family_id,
+                    g.current_jti,
+                    next(TokenId::new()),
+                    now,
+                    Duration::zero()
+                )
                 .await,
             Ok(Rotation::Rotated)
         );
         assert_eq!(
             store
-                .rotate(FamilyId::new(), TokenId::new(), TokenId::new(), now)
+                .rotate(
+                    FamilyId::new(),
+                    TokenId::new(),
+                    next(TokenId::new()),
+                    now,
+                    Duration::zero()
+                )
                 .await,
             Ok(Rotation::Unknown)
         );
@@ -206,7 +272,10 @@ mod tests {
             let store = store.clone();
             let (id, jti) = (f.family_id, f.current_jti);
             tasks.push(tokio::spawn(async move {
-                store.rotate(id, jti, TokenId::new(), now).await.unwrap()
+                store
+                    .rotate(id, jti, next(TokenId::new()), now, Duration::zero())
+                    .await
+                    .unwrap()
             }));
         }
         let mut outcomes = Vec::new();

@@ -49,6 +49,7 @@ pub(crate) async fn run(
         .await?
         .ok_or_else(|| AppError::unauthorized("unknown or expired connection; reconnect"))?;
     tracing::Span::current().record("user_id", tracing::field::display(connection.user_id));
+    app.check_connection(&connection).await?;
     let c = Caller {
         app,
         connection,

@@ -7,9 +7,13 @@ use super::call::Call;
 use super::samples::sample_names;
 use super::world::{Actor, World};
 
-/// A world holding everything the samples refer to, their event live; returns the caller.
+/// A world holding everything the samples refer to, their event live; returns the caller, who
+/// moderates (the suspension samples need one).
 pub async fn sample_world() -> (World, Actor) {
-    let w = World::new();
+    let w = World::with_config(banter::config::Config {
+        moderators: [id(ids::CALLER)].into(),
+        ..super::world::roomy_config()
+    });
     samples::seed(&w.app, EventStatus::Live).await;
     let caller = w.actor(id(ids::CALLER));
     (w, caller)
