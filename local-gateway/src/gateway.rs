@@ -33,7 +33,7 @@ use crate::start_error::{StartError, setup};
 use crate::state::{Shared, api_id};
 use crate::stats::{CountingPoster, Invocations, Posts};
 use crate::stores::build_stores;
-use crate::template::{self, Deployment};
+use crate::template::{self, Cors, Deployment};
 use crate::web::WebRoot;
 use crate::ws_routes::WsRouting;
 use crate::{rest, websocket};
@@ -303,7 +303,7 @@ fn shared_state(
         registry: Registry::default(),
         ws: WsRouting::new(template).map_err(|e| StartError::Unmapped(vec![e]))?,
         rest: RouteTable::new(template),
-        cors: template.http_cors.clone(),
+        cors: local_cors(template.http_cors.clone(), &app.config.cors_origins),
         poster: counted.router.clone(),
         invocations: counted.invocations.clone(),
         web: WebRoot::new(config.web_dir.clone(), listeners.ws_addr.port()),
@@ -396,6 +396,19 @@ fn start_event_sources(
         ));
     }
     Ok(pollers)
+}
+
+/// The HTTP API's CORS on the local stack. Its origins come from a parameter without a
+/// default (`CorsAllowOrigins`: each stack names its web app's origins); the local stack
+/// supplies them as `samconfig.toml` does for dev, from the functions' own setting
+/// (`BANTER_CORS_ORIGINS`, `*` unless set).
+fn local_cors(cors: Option<Cors>, origins: &[String]) -> Option<Cors> {
+    cors.map(|mut c| {
+        if c.allow_origins.is_empty() {
+            c.allow_origins = origins.to_vec();
+        }
+        c
+    })
 }
 
 /// One `Fanout` per poller (at least one): each is an execution environment with its own
