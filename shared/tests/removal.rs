@@ -197,6 +197,23 @@ async fn a_surviving_subscription_row_delivers_nothing(stores: Stores) {
         .map(|f| f["type"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert!(heard.contains(&"new_message".to_owned()), "{heard:?}");
+    // Nor does their presence reach the group through the surviving row.
+    let rooms = presence::update(
+        &w.app,
+        member,
+        &member_conn.connection_id,
+        PresenceStatus::Away,
+    )
+    .await
+    .expect("presence");
+    assert_eq!(rooms, 0);
+    w.deliver().await;
+    assert!(
+        frames(&mut owner_rx)
+            .iter()
+            .all(|f| f["type"] != "presence_changed"),
+        "the removed member's presence reached the group"
+    );
 }
 
 /// `subscribe` and the removal at once, many times: whichever wins, once both have answered

@@ -4,13 +4,15 @@
 use crate::app::App;
 use crate::config::RateKind;
 use crate::error::AppError;
-use crate::ids::{ConnectionId, UserId};
+use futures::future::try_join_all;
+
+use crate::ids::{ConnectionId, ConversationId, UserId};
 use crate::protocol::{PresenceStatus, broadcast};
 use crate::room::Room;
 use crate::time::now;
 
-/// Broadcasts `presence_changed` to the conversations `connection` is subscribed to (not back
-/// to it); returns how many. Rate-limited like receipts.
+/// Broadcasts `presence_changed` to the conversations `connection` is subscribed to and whose
+/// participant the user still is (not back to it); returns how many. Rate-limited like receipts.
 ///
 /// Event rooms are left out on purpose: every viewer's presence sent to every other viewer of
 /// a live event is quadratic in the audience (10,000 viewers flipping between active and away
@@ -23,13 +25,31 @@ pub async fn update(
 ) -> Result<usize, AppError> {
     app.rate_limit(RateKind::Presence, &user.to_string())
         .await?;
-    let rooms: Vec<Room> = app
+    let subscribed: Vec<ConversationId> = app
         .stores
         .connections
         .list_connection_rooms(connection)
         .await?
         .into_iter()
-        .filter(|r| matches!(r, Room::Conversation(_)))
+        .filter_map(|r| match r {
+            Room::Conversation(id) => Some(id),
+            Room::Event(_) => None,
+        })
+        .collect();
+    // Only the conversations the user still takes part in: a subscription row that outlived
+    // a removal must not carry their presence to the members (one GetItem per room, at most
+    // the connection's subscription cap).
+    let memberships = try_join_all(
+        subscribed
+            .iter()
+            .map(|id| app.stores.conversations.get_participant(*id, user)),
+    )
+    .await?;
+    let rooms: Vec<Room> = subscribed
+        .into_iter()
+        .zip(memberships)
+        .filter(|(_, p)| p.is_some())
+        .map(|(id, _)| Room::Conversation(id))
         .collect();
     app.broadcast_to(
         &rooms,
