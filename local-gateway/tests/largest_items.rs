@@ -7,43 +7,17 @@ mod support;
 use std::time::Duration;
 
 use banter::config::{Config, RateRule};
-use banter::ids::UserId;
 use banter::model::{
     ConversationType, MAX_CONTENT_CHARS, MAX_EDIT_HISTORY, MAX_REACTION_KINDS, MAX_REACTIONS,
 };
 use banter::poster::METERING_UNIT_BYTES;
 use banter::service::conversations::{self, ConversationInput};
-use banter::service::users::{self, RegisterInput};
 use banter_local::{Gateway, GatewayConfig, RunningGateway};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 const PATIENCE: Duration = Duration::from_secs(10);
-
-/// A user of the app and an access token of theirs.
-async fn member(app: &banter::app::App, name: &str) -> (UserId, String) {
-    let user = users::register(
-        app,
-        RegisterInput {
-            username: name.into(),
-            password: format!("{name}-password"),
-            display_name: Some("𝕯".repeat(64)),
-            email: None,
-        },
-    )
-    .await
-    .expect("registered")
-    .user
-    .user_id;
-    let token = app
-        .sessions
-        .login_tokens(user, banter::time::now())
-        .await
-        .expect("signed in")
-        .access_token;
-    (user, token)
-}
 
 /// 2000 characters of four bytes each (and a quote, which JSON escapes), different per `seed`.
 fn largest_text(seed: u32) -> String {
@@ -110,7 +84,8 @@ async fn the_largest_message_travels_rest_catch_up_and_fan_out_in_one_unit_frame
     let per_kind = MAX_REACTIONS / MAX_REACTION_KINDS;
     let mut members = Vec::new();
     for i in 0..=per_kind {
-        members.push(member(&app, &format!("member_{i}")).await);
+        let name = format!("member_{i}");
+        members.push(support::registered(&app, &name, Some("𝕯".repeat(64))).await);
     }
     let (author, author_token) = members[0].clone();
     let conversation = conversations::create(

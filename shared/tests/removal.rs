@@ -21,7 +21,6 @@ use banter::queue::memory::MemoryQueue;
 use banter::room::Room;
 use banter::service::{conversations, messages, presence, rooms};
 use banter::store::Stores;
-use banter::store::dynamodb::tables::{TableNames, create_all};
 use banter::time::now;
 use banter_testkit::{conversations::store_group, queue::drain, users};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -153,14 +152,6 @@ fn frames(rx: &mut UnboundedReceiver<Vec<u8>>) -> Vec<serde_json::Value> {
     out
 }
 
-async fn dynamodb_stores() -> Stores {
-    let sdk = support::moto_settings().load().await;
-    let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let names = TableNames::with_prefix(&support::unique_prefix("removal"));
-    create_all(&client, &names).await.expect("tables on moto");
-    banter::store::dynamodb::stores(client, names)
-}
-
 /// A subscription row that outlives the removal (written as a racing `subscribe` would write
 /// it, after the removal's unsubscribe) carries nothing to the removed user.
 async fn a_surviving_subscription_row_delivers_nothing(stores: Stores) {
@@ -254,7 +245,7 @@ async fn memory_a_surviving_subscription_row_delivers_nothing() {
 
 #[tokio::test]
 async fn dynamodb_a_surviving_subscription_row_delivers_nothing() {
-    a_surviving_subscription_row_delivers_nothing(dynamodb_stores().await).await;
+    a_surviving_subscription_row_delivers_nothing(support::moto_stores("removal").await).await;
 }
 
 #[tokio::test]
@@ -264,5 +255,6 @@ async fn memory_subscribe_racing_the_removal_delivers_nothing_after_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamodb_subscribe_racing_the_removal_delivers_nothing_after_it() {
-    subscribe_racing_the_removal_delivers_nothing_after_it(dynamodb_stores().await).await;
+    subscribe_racing_the_removal_delivers_nothing_after_it(support::moto_stores("removal").await)
+        .await;
 }

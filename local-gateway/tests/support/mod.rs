@@ -59,32 +59,36 @@ pub async fn exchange(
     (status, elapsed, body)
 }
 
+/// Registers `username` (shown as `display_name`, if given) through the app, which signs them
+/// in: `(user, access token)`.
+pub async fn registered(
+    app: &banter::app::App,
+    username: &str,
+    display_name: Option<String>,
+) -> (banter::ids::UserId, String) {
+    let signed_in = banter::service::users::register(
+        app,
+        banter::service::users::RegisterInput {
+            username: username.into(),
+            password: format!("{username}-password"),
+            display_name,
+            email: None,
+        },
+    )
+    .await
+    .expect("registered");
+    (signed_in.user.user_id, signed_in.tokens.access_token)
+}
+
 /// Registers `username`, makes a live event owned by them, and signs them an access token:
 /// `(event, token)`, set up through the app (nothing is invoked).
 pub async fn owner_of_a_live_event(
     app: &banter::app::App,
     username: &str,
 ) -> (banter::ids::EventId, String) {
-    let owner = banter::service::users::register(
-        app,
-        banter::service::users::RegisterInput {
-            username: username.into(),
-            password: format!("{username}-password"),
-            display_name: None,
-            email: None,
-        },
-    )
-    .await
-    .expect("registered");
-    let me = owner.user.user_id;
+    let (me, token) = registered(app, username, None).await;
     let event = banter_local::seed::live_event(app, me, username)
         .await
         .expect("a live event");
-    let token = app
-        .sessions
-        .login_tokens(me, banter::time::now())
-        .await
-        .expect("token")
-        .access_token;
     (event, token)
 }

@@ -53,11 +53,6 @@ impl Fingerprint {
         Self(hex)
     }
 
-    /// A stored fingerprint, as read back.
-    pub fn from_stored(s: String) -> Self {
-        Self(s)
-    }
-
     /// The hex text, as stored.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -5,7 +5,6 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-use banter::store::dynamodb::tables::{TableNames, create_all};
 use banter::store::{Appended, Cursor, Page, Slice, StoreResult, Stores, Window};
 
 /// Fresh in-memory stores.
@@ -15,13 +14,7 @@ pub async fn memory_stores() -> Stores {
 
 /// Fresh DynamoDB stores over moto, on tables no other test uses.
 pub async fn dynamodb_stores() -> Stores {
-    let sdk = support::moto_settings().load().await;
-    let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let names = TableNames::with_prefix(&support::unique_prefix("conf"));
-    create_all(&client, &names)
-        .await
-        .expect("create tables on moto");
-    banter::store::dynamodb::stores(client, names)
+    support::moto_stores("conf").await
 }
 
 /// The item of an append that must succeed and store a new item (no idempotent retry).

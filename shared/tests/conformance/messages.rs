@@ -266,7 +266,7 @@ async fn the_largest_message_fits_one_item(stores: Stores) {
         let content = Content::parse("content", &text(i)).unwrap();
         assert!(largest.apply_edit(content, Some("ℝ".repeat(100)), now()));
     }
-    let emoji: Vec<&str> = banter_emoji(MAX_REACTION_KINDS);
+    let emoji = some_emoji(MAX_REACTION_KINDS);
     for _ in 0..MAX_REACTIONS / MAX_REACTION_KINDS {
         let user = UserId::new();
         for e in &emoji {
@@ -281,14 +281,9 @@ async fn the_largest_message_fits_one_item(stores: Stores) {
     );
 }
 
-/// `n` distinct emoji, the longest first (in bytes).
-fn banter_emoji(n: usize) -> Vec<&'static str> {
-    let mut all: Vec<&'static str> = (0x1F600..0x1F650)
-        .filter_map(char::from_u32)
-        .map(|c| &*String::from(c).leak())
-        .collect();
-    all.truncate(n);
-    all
+/// `n` distinct emoji of the Unicode list.
+fn some_emoji(n: usize) -> Vec<&'static str> {
+    emojis::iter().take(n).map(|e| e.as_str()).collect()
 }
 
 async fn update_message_checks_version(stores: Stores) {

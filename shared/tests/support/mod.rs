@@ -22,6 +22,18 @@ pub fn moto_settings() -> AwsSettings {
     AwsSettings::local(moto_endpoint())
 }
 
+/// Fresh DynamoDB stores over the test's moto server, on tables named with a prefix no other
+/// test uses (`tag` names the test in it).
+pub async fn moto_stores(tag: &str) -> banter::store::Stores {
+    let sdk = moto_settings().load().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let names = banter::store::dynamodb::tables::TableNames::with_prefix(&unique_prefix(tag));
+    banter::store::dynamodb::tables::create_all(&client, &names)
+        .await
+        .expect("create tables on moto");
+    banter::store::dynamodb::stores(client, names)
+}
+
 /// A name prefix no other test uses (moto's state is shared by every client).
 pub fn unique_prefix(tag: &str) -> String {
     format!("t{}-{tag}", uuid::Uuid::now_v7().simple())

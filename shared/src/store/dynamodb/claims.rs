@@ -6,7 +6,7 @@
 
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
-use super::item::{Item, get_s, is_expired, n, s};
+use super::item::{Item, get_s, is_expired, n, parse_s, s};
 use super::txn::tx_put_with;
 use crate::model::Fingerprint;
 use crate::model::claim::{KEY_REUSED, claim_expiry};
@@ -41,17 +41,17 @@ pub(super) fn claim_put(
 
 /// The id (attribute `id_attr`) that a live claim item names for the same request, `None`
 /// for no live claim, or the key-reused conflict when the claim names another request.
-pub(super) fn claimed_id(
+pub(super) fn claimed_id<Id: std::str::FromStr>(
     claim: Option<Item>,
     id_attr: &str,
     fingerprint: &Fingerprint,
     now: Timestamp,
-) -> StoreResult<Option<String>> {
+) -> StoreResult<Option<Id>> {
     let Some(item) = claim.filter(|c| !is_expired(c, now)) else {
         return Ok(None);
     };
     if get_s(&item, "fingerprint")? != fingerprint.as_str() {
         return Err(StoreError::Conflict(KEY_REUSED));
     }
-    Ok(Some(get_s(&item, id_attr)?.to_owned()))
+    parse_s(&item, id_attr).map(Some)
 }

@@ -318,9 +318,7 @@ impl DynamoCommentStore {
             if let Some(claimed) =
                 claimed_id(claim, "comment_id", &new.fingerprint(), new.created_at)?
             {
-                id = claimed.parse().map_err(|_| {
-                    StoreError::Backend(format!("bad claimed comment id {claimed}"))
-                })?;
+                id = claimed;
             }
         }
         self.get_comment(id)

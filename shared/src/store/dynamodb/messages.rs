@@ -75,12 +75,8 @@ impl DynamoMessageStore {
     async fn original(&self, m: &NewMessage) -> StoreResult<Message> {
         let claim = claim_key(m.conversation_id, m.sender_id, &m.client_message_id);
         let claim = get_item(&self.client, &self.table, claim).await?;
-        let id = match claimed_id(claim, "message_id", &m.fingerprint(), m.created_at)? {
-            Some(claimed) => claimed
-                .parse()
-                .map_err(|_| StoreError::Backend(format!("bad claimed message id {claimed}")))?,
-            None => m.message_id,
-        };
+        let id = claimed_id(claim, "message_id", &m.fingerprint(), m.created_at)?
+            .unwrap_or(m.message_id);
         self.get_message(id)
             .await?
             .ok_or_else(|| StoreError::Backend(format!("claimed message {id} is missing")))
