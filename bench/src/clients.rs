@@ -182,6 +182,7 @@ pub async fn create_users(app: &App, count: usize, prefix: &str) -> Result<Vec<U
             updated_at: now,
             last_active_at: Some(now),
             version: 1,
+            privacy_settings: Default::default(),
         };
         app.stores.users.create_user(&user).await?;
         ids.push(user.user_id);

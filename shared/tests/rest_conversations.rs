@@ -627,3 +627,123 @@ async fn every_route_needs_a_valid_token() {
         2
     );
 }
+
+/// Sets `who`'s group-invitation choice over `PATCH /v1/users/me` and returns the profile.
+async fn invitations(w: &World, who: &Actor, choice: &str) -> Value {
+    Call::sample("http-users-me-patch")
+        .by(who)
+        .json(json!({"privacy_settings": {"group_invitations": choice}}))
+        .send(w)
+        .await
+        .expect(200)
+        .body
+}
+
+#[tokio::test]
+async fn a_user_who_accepts_no_group_invitations_is_never_put_into_a_group() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let cy = w.user("cy").await;
+    let me = invitations(&w, &cy, "nobody").await;
+    assert_eq!(
+        me["privacy_settings"],
+        json!({"group_invitations": "nobody"})
+    );
+
+    // Creating a group with cy in it: 403 naming her entry, and nothing is created.
+    let r = create(
+        &ada,
+        json!({"conversation_type": "group", "title": "T", "participant_ids": [bob.id, cy.id]}),
+    )
+    .send(&w)
+    .await
+    .expect_error(403, "FORBIDDEN");
+    assert_eq!(r.fields(), ["participant_ids[1]"]);
+    for who in [&ada, &bob, &cy] {
+        let listed = list(who).send(&w).await.expect(200).body;
+        assert_eq!(listed["conversations"], json!([]), "nothing was created");
+    }
+
+    // Adding her to an existing group: 403, and she is not in it.
+    let conv = group(&w, &ada, &[&bob]).await;
+    let r = participants(&conv, &ada, json!({"action": "add", "user_ids": [cy.id]}))
+        .send(&w)
+        .await
+        .expect_error(403, "FORBIDDEN");
+    assert_eq!(r.fields(), ["user_ids[0]"]);
+    let listed = list(&cy).send(&w).await.expect(200).body;
+    assert_eq!(listed["conversations"], json!([]), "cy was not added");
+
+    // A direct conversation, and groups she creates herself, stay open to her.
+    create(
+        &ada,
+        json!({"conversation_type": "direct", "participant_ids": [cy.id]}),
+    )
+    .send(&w)
+    .await
+    .expect(201);
+    create(
+        &cy,
+        json!({"conversation_type": "group", "title": "Mine", "participant_ids": [ada.id]}),
+    )
+    .send(&w)
+    .await
+    .expect(201);
+
+    // When she changes her mind, she can be added.
+    let me = invitations(&w, &cy, "anyone").await;
+    assert_eq!(me["privacy_settings"]["group_invitations"], "anyone");
+    let r = participants(&conv, &ada, json!({"action": "add", "user_ids": [cy.id]}))
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(r.body["added_participants"][0]["user_id"], json!(cy.id));
+}
+
+#[tokio::test]
+async fn many_messages_in_a_minute_write_each_participant_row_once() {
+    let (w, ada, bob, conv) = ada_and_bob_in_a_group().await;
+    let id: ConversationId = conv["conversation_id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("conversation id");
+    let rows = |w: &World| {
+        let stores = w.app.stores.clone();
+        async move {
+            stores
+                .conversations
+                .list_participants(id)
+                .await
+                .expect("participants")
+                .iter()
+                .map(|p| p.last_activity_at)
+                .collect::<Vec<_>>()
+        }
+    };
+    let before = rows(&w).await;
+    for i in 0..5 {
+        send(&w, &conv, if i % 2 == 0 { &ada } else { &bob }, "hi").await;
+    }
+    assert_eq!(
+        rows(&w).await,
+        before,
+        "messages within a minute leave the rows"
+    );
+    // The list still shows the conversation's latest message and puts it first.
+    let other = group(&w, &bob, &[&ada]).await;
+    send(&w, &conv, &ada, "latest").await;
+    let listed = list(&bob).send(&w).await.expect(200).body;
+    assert_eq!(
+        listed["conversations"][0]["conversation_id"],
+        conv["conversation_id"]
+    );
+    assert_eq!(
+        listed["conversations"][0]["last_message"]["content"],
+        "latest"
+    );
+    assert_eq!(
+        listed["conversations"][1]["conversation_id"],
+        other["conversation_id"]
+    );
+}

@@ -73,6 +73,7 @@ async fn me_is_the_private_profile() {
             "created_at",
             "updated_at",
             "last_active_at",
+            "privacy_settings",
         ])
     );
     assert_eq!(r.body["user_id"], user.user_id.to_string());
@@ -175,6 +176,11 @@ async fn patch_me_changes_and_clears_fields() {
         "https://cdn.banter.example/avatars/grace.png"
     );
     assert_eq!(r.body["email"], "grace_h@example.com", "absent: unchanged");
+    assert_eq!(
+        r.body["privacy_settings"],
+        json!({"group_invitations": "anyone"}),
+        "the default"
+    );
     let stored = stored_user(&app, user.user_id).await;
     assert_eq!(stored.version, 2);
     assert_eq!(stored.display_name, "Grace H.");
@@ -194,13 +200,30 @@ async fn patch_me_changes_and_clears_fields() {
     assert_eq!(r.body["email"], "new@example.com");
     assert_eq!(r.body["display_name"], "Grace H.");
 
+    // A privacy choice changes alone and is kept.
+    let r = users(
+        &app,
+        &Call::to(PATCH_ME)
+            .bearer(&token)
+            .json(json!({"privacy_settings": {"group_invitations": "nobody"}})),
+    )
+    .await
+    .expect(200);
+    assert_eq!(r.body["privacy_settings"]["group_invitations"], "nobody");
+    assert_eq!(r.body["email"], "new@example.com");
+    let stored = stored_user(&app, user.user_id).await;
+    assert_eq!(
+        stored.privacy_settings.group_invitations,
+        banter::model::GroupInvitations::Nobody
+    );
+
     // Nothing to change: the profile as it is, no write.
     let r = users(&app, &Call::to(PATCH_ME).bearer(&token).json(json!({})))
         .await
         .expect(200);
     assert_eq!(r.body["email"], "new@example.com");
     let stored = stored_user(&app, user.user_id).await;
-    assert_eq!(stored.version, 3);
+    assert_eq!(stored.version, 4);
     assert_eq!(stored.username, "grace_h");
 }
 
@@ -231,8 +254,15 @@ async fn patch_me_lists_every_invalid_field() {
         .expect_error(400, "VALIDATION_ERROR");
     assert_eq!(r.fields(), ["display_name"]);
 
-    // Unknown or immutable fields are refused, not ignored.
-    for body in [json!({"username": "new_name"}), json!({"password": "x"})] {
+    // Unknown or immutable fields are refused, not ignored; privacy choices are a closed set.
+    for body in [
+        json!({"username": "new_name"}),
+        json!({"password": "x"}),
+        json!({"privacy_settings": {"group_invitations": "friends"}}),
+        json!({"privacy_settings": {"show_everything": true}}),
+        json!({"privacy_settings": null}),
+        json!({"privacy_settings": "nobody"}),
+    ] {
         let r = users(&app, &patch(body))
             .await
             .expect_error(400, "VALIDATION_ERROR");

@@ -91,6 +91,7 @@ impl World {
             updated_at: t,
             last_active_at: None,
             version: 1,
+            privacy_settings: Default::default(),
         };
         self.app.stores.users.create_user(&user).await.unwrap();
         id

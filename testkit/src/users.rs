@@ -26,6 +26,7 @@ pub fn user_named(username: &str) -> User {
         updated_at: t,
         last_active_at: None,
         version: 1,
+        privacy_settings: Default::default(),
     }
 }
 

@@ -9,6 +9,17 @@ use crate::time::Timestamp;
 /// The most participants a group conversation may have.
 pub const MAX_PARTICIPANTS: usize = 256;
 
+/// How far a participant row's `last_activity_at` (the sort key of their conversation list)
+/// may lag the conversation's latest message. A message rewrites only the rows older than
+/// this, so a busy group of 256 costs at most 256 row writes a minute, not 256 per message;
+/// the conversation list re-sorts each page by the conversations' own activity.
+pub const ACTIVITY_STEP: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+/// Whether a participant row last active at `row` must move to a message at `at`.
+pub fn activity_stale(row: Timestamp, at: Timestamp) -> bool {
+    at - row >= ACTIVITY_STEP
+}
+
 /// Direct (exactly two people) or group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -29,6 +29,26 @@ pub enum AccountStatus {
     Suspended,
 }
 
+/// Who may put a user into a group conversation. A group can hold 256 people and every one of
+/// them hears each message, so joining one is the user's choice, not only its owner's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupInvitations {
+    /// Any user may add them (the default, as in most messengers).
+    #[default]
+    Anyone,
+    /// Nobody may: they join groups only by creating them.
+    Nobody,
+}
+
+/// The user's privacy choices; stored on the profile, shown only to its owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PrivacySettings {
+    /// Who may add the user to groups.
+    #[serde(default)]
+    pub group_invitations: GroupInvitations,
+}
+
 /// A stored user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
@@ -58,6 +78,9 @@ pub struct User {
     pub last_active_at: Option<Timestamp>,
     /// Incremented on every update, for optimistic concurrency.
     pub version: u64,
+    /// Privacy choices (absent on profiles stored before they existed: the defaults).
+    #[serde(default)]
+    pub privacy_settings: PrivacySettings,
 }
 
 /// Username rules: 3..=32 of `a-z A-Z 0-9 _ .`, starting with a letter or digit.

@@ -21,7 +21,8 @@ use crate::app::App;
 use crate::error::AppError;
 use crate::http::{Reply, Req, cursor};
 use crate::ids::UserId;
-use crate::service::users::{self, ProfilePatch};
+use crate::model::GroupInvitations;
+use crate::service::users::{self, PrivacyPatch, ProfilePatch};
 use crate::store::Cursor;
 use crate::validate::text;
 use crate::views::{PrivateProfile, PublicProfile};
@@ -111,6 +112,15 @@ struct PatchBody {
     status_message: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     email: Option<Option<String>>,
+    #[serde(default)]
+    privacy_settings: PrivacyBody,
+}
+
+/// `privacy_settings` of `PATCH /v1/users/me`: the choices named change, the others stay.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PrivacyBody {
+    group_invitations: Option<GroupInvitations>,
 }
 
 /// Tells a present `null` (`Some(None)`) from an absent field (`None`, via `default`).
@@ -126,6 +136,9 @@ async fn patch_me(app: &App, req: &Req) -> Result<Reply, AppError> {
         avatar_url: body.avatar_url,
         status_message: body.status_message,
         email: body.email,
+        privacy: PrivacyPatch {
+            group_invitations: body.privacy_settings.group_invitations,
+        },
     }
     .validate()?;
     let user = users::update_profile(app, me, &changes).await?;

@@ -12,7 +12,8 @@ use crate::app::App;
 use crate::error::AppError;
 use crate::ids::{ConversationId, UserId};
 use crate::model::{
-    Conversation, ConversationType, MAX_PARTICIPANTS, Participant, ParticipantRole,
+    Conversation, ConversationType, GroupInvitations, MAX_PARTICIPANTS, Participant,
+    ParticipantRole,
 };
 use crate::room::Room;
 use crate::store::{Created, Cursor, Page};
@@ -49,13 +50,14 @@ pub struct CreatedConversation {
 }
 
 /// Deduplicates `ids` (keeping the first occurrence), drops `except`, and fails naming each
-/// id (as `field[i]`) that is not a known user.
+/// id (as `field[i]`) that is not a known user. Returns each kept id with its position in
+/// `ids` and the user's group-invitation choice.
 async fn known_users(
     app: &App,
     field: &str,
     ids: &[UserId],
     except: Option<UserId>,
-) -> Result<Vec<UserId>, AppError> {
+) -> Result<Vec<Invitee>, AppError> {
     let mut seen = HashSet::new();
     let wanted: Vec<(usize, UserId)> = ids
         .iter()
@@ -64,23 +66,67 @@ async fn known_users(
         .filter(|(_, id)| Some(*id) != except && seen.insert(*id))
         .collect();
     let just_ids: Vec<UserId> = wanted.iter().map(|(_, id)| *id).collect();
-    let found: HashSet<UserId> = app
+    let found: HashMap<UserId, GroupInvitations> = app
         .stores
         .users
         .get_users(&just_ids)
         .await?
         .iter()
-        .map(|u| u.user_id)
+        .map(|u| (u.user_id, u.privacy_settings.group_invitations))
         .collect();
     let unknown: Vec<FieldError> = wanted
         .iter()
-        .filter(|(_, id)| !found.contains(id))
+        .filter(|(_, id)| !found.contains_key(id))
         .map(|(i, id)| FieldError::new(format!("{field}[{i}]"), format!("no such user {id}")))
         .collect();
     if !unknown.is_empty() {
         return Err(ValidationErrors(unknown).into());
     }
-    Ok(just_ids)
+    Ok(wanted
+        .into_iter()
+        .filter_map(|(index, user_id)| {
+            found.get(&user_id).map(|&invitations| Invitee {
+                index,
+                user_id,
+                invitations,
+            })
+        })
+        .collect())
+}
+
+/// A user named to join a conversation.
+#[derive(Debug, Clone, Copy)]
+struct Invitee {
+    /// Where the request named them (for `field[index]` in errors).
+    index: usize,
+    user_id: UserId,
+    /// Whether they let others add them to groups.
+    invitations: GroupInvitations,
+}
+
+/// Fails with 403 naming (as `field[i]`) each invitee whose privacy settings say nobody may
+/// add them to a group: joining a group is their choice.
+fn check_consent<'a>(
+    field: &str,
+    invitees: impl IntoIterator<Item = &'a Invitee>,
+) -> Result<(), AppError> {
+    let refused: Vec<FieldError> = invitees
+        .into_iter()
+        .filter(|i| i.invitations == GroupInvitations::Nobody)
+        .map(|i| {
+            FieldError::new(
+                format!("{field}[{}]", i.index),
+                format!("{} does not accept group invitations", i.user_id),
+            )
+        })
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(AppError {
+        details: refused,
+        ..AppError::forbidden("some of these users do not let others add them to groups")
+    })
 }
 
 /// Fails unless `ids` holds 1..=[`MAX_PARTICIPANTS`] entries.
@@ -138,7 +184,8 @@ pub async fn create(
             (title, description.flatten())
         }
     };
-    let others = known_users(app, "participant_ids", &input.participant_ids, Some(user)).await?;
+    let invitees = known_users(app, "participant_ids", &input.participant_ids, Some(user)).await?;
+    let others: Vec<UserId> = invitees.iter().map(|i| i.user_id).collect();
     match input.conversation_type {
         ConversationType::Direct if others.len() != 1 => {
             return Err(AppError::field(
@@ -160,7 +207,8 @@ pub async fn create(
                 ),
             ));
         }
-        _ => {}
+        ConversationType::Group => check_consent("participant_ids", &invitees)?,
+        ConversationType::Direct => {}
     }
     let t = now();
     let conversation = Conversation {
@@ -208,8 +256,17 @@ pub async fn list(
         .conversations
         .list_user_conversations(user, limit, cursor)
         .await?;
+    let mut items = page.items;
+    // Participant rows lag by up to ACTIVITY_STEP; the conversations themselves do not.
+    items.sort_by_key(|(c, p)| {
+        std::cmp::Reverse(
+            c.last_message
+                .as_ref()
+                .map_or(p.last_activity_at, |m| m.created_at.max(p.last_activity_at)),
+        )
+    });
     Ok(Page {
-        items: views(app, page.items).await?,
+        items: views(app, items).await?,
         next: page.next,
     })
 }
@@ -326,11 +383,15 @@ pub async fn add_participants(
         .iter()
         .map(|p| p.user_id)
         .collect();
-    let t = now();
-    let joining: Vec<Participant> = wanted
+    let newcomers: Vec<&Invitee> = wanted
         .iter()
-        .filter(|u| !current.contains(u))
-        .map(|u| Participant::joining(id, *u, ParticipantRole::Member, t))
+        .filter(|i| !current.contains(&i.user_id))
+        .collect();
+    check_consent("user_ids", newcomers.iter().copied())?;
+    let t = now();
+    let joining: Vec<Participant> = newcomers
+        .iter()
+        .map(|i| Participant::joining(id, i.user_id, ParticipantRole::Member, t))
         .collect();
     if current.len() + joining.len() > MAX_PARTICIPANTS {
         return Err(AppError::field(

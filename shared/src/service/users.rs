@@ -11,8 +11,8 @@ use crate::auth::{TokenPair, hash_password, verify_password, verify_password_dum
 use crate::error::AppError;
 use crate::ids::UserId;
 use crate::model::{
-    AccountStatus, PasswordHash, Registration, User, validate_avatar_url, validate_display_name,
-    validate_email,
+    AccountStatus, GroupInvitations, PasswordHash, Registration, User, validate_avatar_url,
+    validate_display_name, validate_email,
 };
 use crate::service::login_throttle;
 use crate::store::StoreError;
@@ -110,6 +110,7 @@ pub async fn register(app: &App, input: RegisterInput) -> Result<SignedIn, AppEr
         updated_at: t,
         last_active_at: Some(t),
         version: 1,
+        privacy_settings: Default::default(),
     };
     match app.stores.users.create_user(&user).await {
         Ok(()) => {}
@@ -295,6 +296,15 @@ pub struct ProfilePatch {
     pub status_message: Option<Option<String>>,
     /// New email, or `null` / `""` to remove it.
     pub email: Option<Option<String>>,
+    /// Privacy choices to change; the ones not named stay as they are.
+    pub privacy: PrivacyPatch,
+}
+
+/// A partial change of [`crate::model::PrivacySettings`]: `None` leaves a choice alone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PrivacyPatch {
+    /// Who may add the user to groups.
+    pub group_invitations: Option<GroupInvitations>,
 }
 
 /// A validated [`ProfilePatch`].
@@ -304,6 +314,7 @@ pub struct ProfileChanges {
     avatar_url: Option<Option<String>>,
     status_message: Option<Option<String>>,
     email: Option<Option<String>>,
+    privacy: PrivacyPatch,
 }
 
 impl ProfilePatch {
@@ -335,6 +346,7 @@ impl ProfilePatch {
             avatar_url,
             status_message,
             email,
+            privacy: self.privacy,
         })
     }
 }
@@ -359,6 +371,9 @@ impl ProfileChanges {
         }
         if let Some(v) = &self.email {
             next.email.clone_from(v);
+        }
+        if let Some(v) = self.privacy.group_invitations {
+            next.privacy_settings.group_invitations = v;
         }
         (next != *user).then_some(next)
     }

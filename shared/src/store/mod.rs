@@ -348,8 +348,9 @@ pub trait ConversationStore: Send + Sync {
         limit: usize,
         cursor: Option<&Cursor>,
     ) -> StoreResult<Page<(Conversation, Participant)>>;
-    /// Records a new latest message: sets the conversation's and every participant's last
-    /// activity. Never moves activity backwards.
+    /// Records a new latest message: sets the conversation's last message and activity, and
+    /// each participant's last activity when it is [`crate::model::ACTIVITY_STEP`] or more
+    /// behind (see [`crate::model::activity_stale`]). Never moves activity backwards.
     async fn record_activity(&self, id: ConversationId, last: &LastMessage) -> StoreResult<()>;
     /// Advances a participant's read (or delivered) marker; never moves it backwards.
     /// Returns the participant after the update.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::TokenPair;
 use crate::ids::UserId;
-use crate::model::{AccountStatus, User};
+use crate::model::{AccountStatus, PrivacySettings, User};
 use crate::time::Timestamp;
 
 /// The public face of a user, as embedded in comments (`comment_broadcast.payload.user`).
@@ -70,6 +70,8 @@ pub struct PrivateProfile {
     pub updated_at: Timestamp,
     /// Last time the user was seen active.
     pub last_active_at: Option<Timestamp>,
+    /// The user's privacy choices.
+    pub privacy_settings: PrivacySettings,
 }
 
 impl From<&User> for PrivateProfile {
@@ -86,6 +88,7 @@ impl From<&User> for PrivateProfile {
             created_at: u.created_at,
             updated_at: u.updated_at,
             last_active_at: u.last_active_at,
+            privacy_settings: u.privacy_settings,
         }
     }
 }

@@ -2,7 +2,8 @@
 
 use banter::ids::{ConversationId, MessageId, UserId};
 use banter::model::{
-    Conversation, ConversationType, LastMessage, MessageType, Participant, ParticipantRole, Receipt,
+    ACTIVITY_STEP, Conversation, ConversationType, LastMessage, MessageType, Participant,
+    ParticipantRole, Receipt,
 };
 use banter::room::Position;
 use banter::store::*;
@@ -338,6 +339,27 @@ async fn user_conversations_by_last_activity(stores: Stores) {
         .unwrap();
     assert_eq!(still, c0);
     assert_eq!(ids(&list(10, None).await)[0], convs[0].conversation_id);
+
+    // Within ACTIVITY_STEP of the rows' activity, a message moves the conversation but
+    // writes no participant row; at ACTIVITY_STEP it writes them all.
+    let soon = last_message(user, 3, t_msg + ACTIVITY_STEP - Duration::seconds(1));
+    record_activity(&stores, convs[0].conversation_id, &soon).await;
+    let moved = stored_conversation(&stores, convs[0].conversation_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        moved.last_message,
+        Some(soon.clone()),
+        "the conversation moves"
+    );
+    for p in participants_of(&stores, convs[0].conversation_id).await {
+        assert_eq!(p.last_activity_at, t_msg, "rows within the step stay");
+    }
+    let step = last_message(user, 4, t_msg + ACTIVITY_STEP);
+    record_activity(&stores, convs[0].conversation_id, &step).await;
+    for p in participants_of(&stores, convs[0].conversation_id).await {
+        assert_eq!(p.last_activity_at, step.created_at, "stale rows move");
+    }
 
     // A cursor belongs to its user.
     assert_eq!(

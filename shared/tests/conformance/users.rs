@@ -21,6 +21,7 @@ fn user(username: &str, display_name: &str) -> User {
         updated_at: t,
         last_active_at: None,
         version: 1,
+        privacy_settings: Default::default(),
     }
 }
 

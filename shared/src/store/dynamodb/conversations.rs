@@ -21,7 +21,7 @@ use super::ops::{
 use super::txn::{MAX_TRANSACTION_ACTIONS, transact, tx_put};
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::model::{
-    Conversation, ConversationType, LastMessage, Participant, Receipt, direct_pair,
+    Conversation, ConversationType, LastMessage, Participant, Receipt, activity_stale, direct_pair,
 };
 use crate::room::Position;
 use crate::store::{ConversationStore, Created, Cursor, Page, StoreError, StoreResult};
@@ -413,7 +413,7 @@ impl ConversationStore for DynamoConversationStore {
     /// The conversation's `last_message` moves only to a higher position and `updated_at`
     /// only to a later time (an optimistic read-then-conditional-write); each participant row's
     /// `last_activity_at`/`gsi1sk` moves only forward (`gsi1sk < :new`, one conditional
-    /// update per row).
+    /// update per row), and only for rows at least [`crate::model::ACTIVITY_STEP`] behind.
     async fn record_activity(&self, id: ConversationId, last: &LastMessage) -> StoreResult<()> {
         self.advance_conversation(id, last).await?;
         let at = last.created_at;
@@ -421,7 +421,7 @@ impl ConversationStore for DynamoConversationStore {
             .list_participants(id)
             .await?
             .into_iter()
-            .filter(|p| p.last_activity_at < at)
+            .filter(|p| activity_stale(p.last_activity_at, at))
             .collect();
         futures::stream::iter(stale)
             .map(|p| self.advance_participant(p, at))

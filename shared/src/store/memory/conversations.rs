@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use super::cursor;
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::model::{
-    Conversation, ConversationType, LastMessage, Participant, Receipt, direct_pair,
+    Conversation, ConversationType, LastMessage, Participant, Receipt, activity_stale, direct_pair,
 };
 use crate::room::Position;
 use crate::store::{ConversationStore, Created, Cursor, Page, StoreError, StoreResult};
@@ -169,7 +169,7 @@ impl ConversationStore for MemoryConversationStore {
             .range_mut((id, UserId::min())..)
             .take_while(|((c, _), _)| *c == id)
         {
-            if last.created_at > p.last_activity_at {
+            if activity_stale(p.last_activity_at, last.created_at) {
                 p.last_activity_at = last.created_at;
             }
         }
