@@ -138,9 +138,12 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, 
     if n > max {
         return Err(too_long(field, max));
     }
-    if trimmed
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    // Around visible text, the white space trimmed away may not hold controls either
+    // (U+000B, U+000C, U+0085): the documented pattern allows them only in a blank value.
+    if !trimmed.is_empty()
+        && value
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
     {
         return Err(FieldError::new(
             field,
@@ -170,8 +173,9 @@ pub fn optional_text(
     if value.is_some_and(|v| v.chars().count() > max) {
         return Err(too_long(field, max));
     }
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
+    match value {
+        None => Ok(None),
+        Some(v) if v.trim().is_empty() => Ok(None),
         Some(v) => text(field, v, 1, max).map(Some),
     }
 }
@@ -216,6 +220,27 @@ mod tests {
         assert_eq!(
             text("content", "👩\u{200d}💻", 1, 10).as_deref(),
             Ok("👩\u{200d}💻")
+        );
+    }
+
+    #[test]
+    fn controls_in_trimmed_white_space_are_refused_but_blank_values_stay_blank() {
+        for value in ["\u{b}*", "*\u{c}", "\u{85} hi", "hi\r\n"] {
+            let e = text("status_message", value, 0, 140).expect_err(value);
+            assert_eq!(
+                e.message, "must not contain control characters",
+                "{value:?}"
+            );
+        }
+        assert_eq!(
+            text("status_message", " \u{b}\t ", 0, 140).as_deref(),
+            Ok("")
+        );
+        assert_eq!(text("content", "\thi\n", 1, 140).as_deref(), Ok("hi"));
+        assert!(optional_text("status_message", Some("\u{c} *"), 140).is_err());
+        assert_eq!(
+            optional_text("status_message", Some("\u{c} "), 140),
+            Ok(None)
         );
     }
 

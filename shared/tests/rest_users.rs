@@ -260,6 +260,7 @@ async fn patch_me_lists_every_invalid_field() {
         json!({"password": "x"}),
         json!({"privacy_settings": {"group_invitations": "friends"}}),
         json!({"privacy_settings": {"show_everything": true}}),
+        json!({"privacy_settings": {"group_invitations": null}}),
         json!({"privacy_settings": null}),
         json!({"privacy_settings": "nobody"}),
     ] {

@@ -120,7 +120,13 @@ struct PatchBody {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct PrivacyBody {
+    #[serde(default, deserialize_with = "present")]
     group_invitations: Option<GroupInvitations>,
+}
+
+/// A choice that may be absent but never `null`.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<GroupInvitations>, D::Error> {
+    GroupInvitations::deserialize(d).map(Some)
 }
 
 /// Tells a present `null` (`Some(None)`) from an absent field (`None`, via `default`).
