@@ -428,7 +428,10 @@ fn fanout_environments(
                 shard_target.clone(),
                 config.fanout.clone(),
             )
-            .map(|f| f.with_membership(app.stores.conversations.clone()))
+            .map(|f| {
+                f.with_membership(app.stores.conversations.clone())
+                    .with_streams(app.stores.streams.clone(), app.stores.users.clone())
+            })
             .map_err(|e| setup("fan-out settings")(e.to_string()))
         })
         .collect()

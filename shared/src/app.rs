@@ -14,7 +14,7 @@ use crate::model::{AccountStatus, Connection};
 use crate::protocol::ServerMessage;
 use crate::queue::memory::MemoryQueue;
 use crate::queue::sqs::SqsQueue;
-use crate::queue::{FanoutJob, Queue};
+use crate::queue::{FanoutJob, Queue, StreamWork};
 use crate::room::Room;
 use crate::store::Stores;
 use crate::time::{Timestamp, now};
@@ -293,6 +293,17 @@ impl App {
             })
             .collect();
         self.queue.send(&jobs).await?;
+        Ok(())
+    }
+
+    /// Enqueues the live delivery of `room`'s stream after a change was committed to it
+    /// (`counts`: a like or a reply changed a comment's counts, to be flushed into the
+    /// stream). The job delivers everything committed so far, so a lost enqueue delays the
+    /// change until the room's next one, and catch-up has it in any case.
+    pub async fn publish(&self, room: Room, counts: bool) -> Result<(), AppError> {
+        self.queue
+            .send(&[FanoutJob::stream(room, StreamWork { counts })])
+            .await?;
         Ok(())
     }
 

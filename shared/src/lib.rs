@@ -25,6 +25,7 @@ pub mod rest;
 pub mod room;
 pub mod service;
 pub mod store;
+pub mod stream;
 pub mod time;
 pub mod validate;
 pub mod views;

@@ -956,6 +956,8 @@ fn config_reads_the_environment_and_rejects_bad_values() {
         ("BANTER_FANOUT_MAX_BACKOFF_MS", "500"),
         ("BANTER_FANOUT_DEADLINE_MARGIN_MS", "1500"),
         ("BANTER_FANOUT_RECORD_CONCURRENCY", "4"),
+        ("BANTER_FANOUT_POST_BUDGET", "3000"),
+        ("BANTER_FANOUT_FRAMES", "per_entry"),
     ]
     .into();
     let c = FanoutConfig::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap();
@@ -973,12 +975,19 @@ fn config_reads_the_environment_and_rejects_bad_values() {
             base_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_millis(500),
             deadline_margin: Duration::from_millis(1_500),
+            post_budget: 3_000,
+            frames: banter::stream::FrameMode::PerEntry,
         }
     );
 
     let bad = |k: &'static str, v: &'static str| {
         FanoutConfig::from_lookup(move |name| (name == k).then(|| v.to_owned())).unwrap_err()
     };
+    assert_eq!(
+        bad("BANTER_FANOUT_FRAMES", "sometimes").name,
+        "BANTER_FANOUT_FRAMES"
+    );
+    assert_eq!(bad("BANTER_FANOUT_POST_BUDGET", "0").name, "post_budget");
     let e = bad("BANTER_FANOUT_CONCURRENCY", "lots");
     assert_eq!(e.name, "BANTER_FANOUT_CONCURRENCY");
     assert_eq!(e.value, "lots");

@@ -83,7 +83,7 @@ async fn post_creates_the_comment_and_broadcasts_it() {
     assert_eq!(c["content"], "What a goal!");
     assert_eq!(c["user"]["user_id"], ada.id.to_string());
     assert_eq!(c["user"]["username"], "ada");
-    assert_eq!(c["position"], 1);
+    assert_eq!(c["position"], 2, "position 1 is the event going live");
     assert_eq!(c["moderation_status"], "approved");
     assert_eq!(c["like_count"], 0);
     assert_eq!(c["is_deleted"], false);
@@ -331,10 +331,15 @@ async fn like_toggles_are_rate_limited() {
         .expect(429);
     assert_eq!(r.code(), "RATE_LIMIT_EXCEEDED");
     assert!(r.headers.contains_key("retry-after"));
+    let heard = w.drain().await;
     assert_eq!(
-        w.drain().await.len(),
-        10,
-        "the refused toggle broadcasts nothing"
+        heard.len(),
+        1,
+        "ten toggles are one coalesced count: {heard:?}"
+    );
+    assert_eq!(
+        heard[0]["payload"]["like_count"], 0,
+        "the refused toggle changed nothing"
     );
     // Another user's toggles have their own window.
     on_comment("http-comments-like", &c["comment_id"], &ada)
@@ -349,7 +354,7 @@ async fn list_newest_pages_with_sealed_cursors() {
         post(&w, event, &ada, &format!("c{i}")).await;
     }
     let p1 = list(event, &ada).query("limit", 3).ok(&w).await;
-    assert_eq!(positions(&p1), [7, 6, 5]);
+    assert_eq!(positions(&p1), [8, 7, 6]);
     assert_eq!(p1.body["has_more"], true);
     assert_eq!(p1.body["comments"][0]["content"], "c7");
     let p2 = list(event, &ada)
@@ -357,19 +362,19 @@ async fn list_newest_pages_with_sealed_cursors() {
         .query("cursor", cursor(&p1))
         .ok(&w)
         .await;
-    assert_eq!(positions(&p2), [4, 3, 2]);
+    assert_eq!(positions(&p2), [5, 4, 3]);
     let p3 = list(event, &ada)
         .query("limit", 3)
         .query("sort", "newest")
         .query("cursor", cursor(&p2))
         .ok(&w)
         .await;
-    assert_eq!(positions(&p3), [1]);
+    assert_eq!(positions(&p3), [2]);
     assert_eq!(p3.body["has_more"], false);
     assert!(p3.body["next_cursor"].is_null());
     // Default page size holds everything.
     let all = list(event, &ada).ok(&w).await;
-    assert_eq!(positions(&all), [7, 6, 5, 4, 3, 2, 1]);
+    assert_eq!(positions(&all), [8, 7, 6, 5, 4, 3, 2]);
 }
 
 #[tokio::test]
@@ -383,31 +388,31 @@ async fn list_oldest_pages_and_after_catches_up() {
         .query("limit", 4)
         .ok(&w)
         .await;
-    assert_eq!(positions(&p1), [1, 2, 3, 4]);
+    assert_eq!(positions(&p1), [2, 3, 4, 5]);
     let p2 = list(event, &ada)
         .query("sort", "oldest")
         .query("limit", 4)
         .query("cursor", cursor(&p1))
         .ok(&w)
         .await;
-    assert_eq!(positions(&p2), [5, 6, 7]);
+    assert_eq!(positions(&p2), [6, 7, 8]);
     assert_eq!(p2.body["has_more"], false);
-    let caught = list(event, &ada).query("after", 4).ok(&w).await;
-    assert_eq!(positions(&caught), [5, 6, 7]);
+    let caught = list(event, &ada).query("after", 5).ok(&w).await;
+    assert_eq!(positions(&caught), [6, 7, 8]);
     let partial = list(event, &ada)
-        .query("after", 2)
+        .query("after", 3)
         .query("limit", 2)
         .ok(&w)
         .await;
-    assert_eq!(positions(&partial), [3, 4]);
+    assert_eq!(positions(&partial), [4, 5]);
     let rest = list(event, &ada)
         .query("sort", "oldest")
         .query("limit", 10)
         .query("cursor", cursor(&partial))
         .ok(&w)
         .await;
-    assert_eq!(positions(&rest), [5, 6, 7]);
-    let none = list(event, &ada).query("after", 7).ok(&w).await;
+    assert_eq!(positions(&rest), [6, 7, 8]);
+    let none = list(event, &ada).query("after", 8).ok(&w).await;
     assert_eq!(positions(&none), Vec::<u64>::new());
     list(event, &ada)
         .query("after", 2)
@@ -450,7 +455,7 @@ async fn list_popular_orders_by_likes_and_pages() {
         .query("limit", 2)
         .ok(&w)
         .await;
-    assert_eq!(positions(&p1), [3, 5]);
+    assert_eq!(positions(&p1), [4, 6]);
     assert_eq!(p1.body["comments"][0]["like_count"], 3);
     assert_eq!(p1.body["has_more"], true);
     let p2 = list(event, &ada)
@@ -459,14 +464,14 @@ async fn list_popular_orders_by_likes_and_pages() {
         .query("cursor", cursor(&p1))
         .ok(&w)
         .await;
-    assert_eq!(positions(&p2), [1, 4]);
+    assert_eq!(positions(&p2), [2, 5]);
     let p3 = list(event, &ada)
         .query("sort", "popular")
         .query("limit", 2)
         .query("cursor", cursor(&p2))
         .ok(&w)
         .await;
-    assert_eq!(positions(&p3), [2]);
+    assert_eq!(positions(&p3), [3]);
     assert_eq!(p3.body["has_more"], false);
     assert!(p3.body["next_cursor"].is_null());
 }
@@ -631,9 +636,11 @@ async fn like_toggles_and_broadcasts_the_count() {
         .ok(&w)
         .await;
     assert_eq!(r.body, json!({"liked": false, "like_count": 1}));
+    // Two toggles, one change heard: counts are coalesced into one entry per flush.
     let jobs = w.drain().await;
-    assert_eq!(jobs.len(), 2);
-    assert_eq!(jobs[1]["payload"]["like_count"], 1);
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0]["type"], "comment_updated");
+    assert_eq!(jobs[0]["payload"]["like_count"], 1);
 }
 
 /// Liking a deleted comment is refused and broadcasts nothing (issue 13, finding 3).
@@ -831,11 +838,11 @@ async fn replies_page_with_cursors() {
             .query("limit", 2)
     };
     let p1 = replies(&ada).ok(&w).await;
-    assert_eq!(positions(&p1), [3, 4]);
+    assert_eq!(positions(&p1), [4, 5]);
     let p2 = replies(&ada).query("cursor", cursor(&p1)).ok(&w).await;
-    assert_eq!(positions(&p2), [5, 6]);
+    assert_eq!(positions(&p2), [6, 7]);
     let p3 = replies(&ada).query("cursor", cursor(&p2)).ok(&w).await;
-    assert_eq!(positions(&p3), [7]);
+    assert_eq!(positions(&p3), [8]);
     assert_eq!(p3.body["has_more"], false);
     // A listing cursor is not a replies cursor.
     let page = list(event, &ada).query("limit", 1).ok(&w).await;
@@ -902,13 +909,11 @@ async fn in_strict_events_the_moderators_own_comments_need_no_approval() {
 async fn a_retry_without_an_idempotency_key_after_a_failed_broadcast_stores_one_comment() {
     let w = World::new();
     let flaky = Arc::new(FlakyQueue::new(w.queue.clone()));
-    let w = World {
-        app: App {
-            queue: flaky.clone(),
-            ..w.app.clone()
-        },
-        queue: w.queue,
+    let app = App {
+        queue: flaky.clone(),
+        ..w.app.clone()
     };
+    let w = w.with_app(app);
     let (ada, event) = {
         let ada = w.user("ada").await;
         let event = w.live_event(ada.id).await;

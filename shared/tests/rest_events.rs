@@ -382,7 +382,7 @@ async fn list_pages_by_status_with_a_sealed_cursor() {
 
 #[tokio::test]
 async fn creator_changes_status_and_it_is_broadcast() {
-    let World { app, queue } = World::with_defaults();
+    let World { app, queue, .. } = World::with_defaults();
     let (user, token) = seed_user(&app, "grace_h").await;
     let event = seed_event(&app, user.user_id, EventStatus::Scheduled).await;
 
@@ -400,12 +400,15 @@ async fn creator_changes_status_and_it_is_broadcast() {
         .unwrap();
     assert_eq!(stored.status, EventStatus::Live);
 
+    let told = banter_testkit::queue::Heard::default();
     let jobs = drain(&queue).await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].room, Room::Event(event.event_id));
-    assert_eq!(jobs[0].payload["type"], "event_status_changed");
+    let frames = banter_testkit::queue::heard(&app, jobs, &told).await;
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    assert_eq!(frames[0]["type"], "event_status_changed");
     assert_eq!(
-        jobs[0].payload["payload"],
+        frames[0]["payload"],
         json!({
             "event_id": event.event_id, "status": "live", "previous_status": "scheduled"
         })
@@ -415,16 +418,16 @@ async fn creator_changes_status_and_it_is_broadcast() {
     events(&app, &status_call(event.event_id, "ended").bearer(&token))
         .await
         .expect(200);
-    let jobs = drain(&queue).await;
-    assert_eq!(jobs.len(), 1);
-    assert_eq!(jobs[0].payload["payload"]["status"], "ended");
-    assert_eq!(jobs[0].payload["payload"]["previous_status"], "live");
+    let frames = banter_testkit::queue::heard(&app, drain(&queue).await, &told).await;
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    assert_eq!(frames[0]["payload"]["status"], "ended");
+    assert_eq!(frames[0]["payload"]["previous_status"], "live");
 }
 
 #[tokio::test]
 async fn an_admin_may_change_any_events_status() {
     let admin = banter::ids::UserId::new();
-    let World { app, queue } = World::with_config(Config {
+    let World { app, queue, .. } = World::with_config(Config {
         admins: HashSet::from([admin]),
         ..Config::default()
     });
@@ -447,7 +450,7 @@ async fn an_admin_may_change_any_events_status() {
 
 #[tokio::test]
 async fn others_may_not_change_the_status() {
-    let World { app, queue } = World::with_defaults();
+    let World { app, queue, .. } = World::with_defaults();
     let (creator, _) = seed_user(&app, "grace_h").await;
     let (_, other) = seed_user(&app, "ada_l").await;
     let event = seed_event(&app, creator.user_id, EventStatus::Scheduled).await;
@@ -470,7 +473,7 @@ async fn others_may_not_change_the_status() {
 
 #[tokio::test]
 async fn invalid_transitions_are_409() {
-    let World { app, queue } = World::with_defaults();
+    let World { app, queue, .. } = World::with_defaults();
     let (user, token) = seed_user(&app, "grace_h").await;
     let cases = [
         (EventStatus::Scheduled, "ended"),

@@ -65,3 +65,60 @@ impl Queue for FlakyQueue {
         self.inner.delete(receipt).await
     }
 }
+
+/// Where a test's reading of each room's stream has got to.
+pub type Heard =
+    std::sync::Mutex<std::collections::HashMap<banter::room::Room, banter::room::Position>>;
+
+/// What the subscribers of the jobs' rooms are told, one frame per change as the
+/// one-frame-per-entry delivery would post it: a frame job's payload as it is; for a stream
+/// job, the room's entries after what `heard` has got to (its counts flushed first when the
+/// job asks), rendered. Lets a request's test say what the room hears without running the
+/// fan-out.
+pub async fn heard(
+    app: &banter::app::App,
+    jobs: Vec<FanoutJob>,
+    heard: &Heard,
+) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for job in jobs {
+        let Some(work) = job.stream else {
+            out.push(job.payload);
+            continue;
+        };
+        if work.counts
+            && let banter::room::Room::Event(event) = job.room
+        {
+            app.stores
+                .streams
+                .flush_counts(event)
+                .await
+                .expect("flush counts");
+        }
+        let after = heard
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&job.room)
+            .copied()
+            .unwrap_or_default();
+        let slice = app
+            .stores
+            .streams
+            .read_stream(job.room, after, 1000)
+            .await
+            .expect("read the stream");
+        let items = banter::stream::render(app.stores.users.as_ref(), &slice.entries)
+            .await
+            .expect("render the stream");
+        if let Some(last) = slice.entries.last() {
+            heard
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(job.room, last.position);
+        }
+        for frame in banter::stream::legacy_frames(items) {
+            out.push(serde_json::to_value(&frame).expect("frame to JSON"));
+        }
+    }
+    out
+}

@@ -41,6 +41,14 @@ pub struct FanoutConfig {
     /// handler always returns its batch response in time (`BANTER_FANOUT_DEADLINE_MARGIN_MS`,
     /// default 1 s).
     pub deadline_margin: Duration,
+    /// `PostToConnection` calls per second one room's live delivery may use
+    /// (`BANTER_FANOUT_POST_BUDGET`, default 2,000). A pass to `n` subscribers is followed by
+    /// the next no sooner than `n / budget` later: a hot room's ticks widen with its audience
+    /// instead of the account's 10,000/s being exceeded; a small room is delivered at once.
+    pub post_budget: u32,
+    /// Live delivery frames: `batched` (`stream_batch`, the default) or `per_entry` (one frame
+    /// per change, as before streams; for measurements) (`BANTER_FANOUT_FRAMES`).
+    pub frames: crate::stream::FrameMode,
 }
 
 impl Default for FanoutConfig {
@@ -56,6 +64,8 @@ impl Default for FanoutConfig {
             max_attempts: 8,
             base_backoff: Duration::from_millis(25),
             max_backoff: Duration::from_secs(2),
+            post_budget: 2_000,
+            frames: crate::stream::FrameMode::Batched,
             deadline_margin: Duration::from_secs(1),
         }
     }
@@ -139,6 +149,18 @@ impl FanoutConfig {
                 "BANTER_FANOUT_DEADLINE_MARGIN_MS",
                 d.deadline_margin,
             )?,
+            post_budget: parse(&lookup, "BANTER_FANOUT_POST_BUDGET", d.post_budget)?,
+            frames: match lookup("BANTER_FANOUT_FRAMES").as_deref().map(str::trim) {
+                None | Some("batched") => crate::stream::FrameMode::Batched,
+                Some("per_entry") => crate::stream::FrameMode::PerEntry,
+                Some(other) => {
+                    return Err(invalid(
+                        "BANTER_FANOUT_FRAMES",
+                        other,
+                        "must be batched or per_entry",
+                    ));
+                }
+            },
         };
         config.validate()?;
         Ok(config)
@@ -159,6 +181,9 @@ impl FanoutConfig {
             if value == 0 {
                 return Err(invalid(name, value, "must be at least 1"));
             }
+        }
+        if self.post_budget == 0 {
+            return Err(invalid("post_budget", 0, "must be at least 1"));
         }
         if self.max_attempts == 0 {
             return Err(invalid("max_attempts", 0, "must be at least 1"));

@@ -53,6 +53,9 @@ pub enum FanoutError {
     /// Listing or enqueueing had not ended at the stop time.
     #[error("out of time before the subscriptions were read or the shards enqueued")]
     OutOfTime,
+    /// A stream job reached a fan-out built without [`Fanout::with_streams`].
+    #[error("stream job but no stream store")]
+    NoStreams,
 }
 
 /// What one [`Fanout::deliver`] did.
@@ -122,6 +125,8 @@ pub struct Fanout {
     config: FanoutConfig,
     /// Bounds the posts in flight over everything this instance does at once.
     permits: Semaphore,
+    /// Where stream jobs read from.
+    pub(super) streams: Option<super::stream::StreamSources>,
 }
 
 impl std::fmt::Debug for Fanout {
@@ -151,7 +156,23 @@ impl Fanout {
             shard_queue,
             permits: Semaphore::new(config.concurrency),
             config,
+            streams: None,
         })
+    }
+
+    /// Delivers stream jobs from `streams`, rendering comment authors from `users`.
+    pub fn with_streams(
+        mut self,
+        streams: Arc<dyn crate::store::StreamStore>,
+        users: Arc<dyn crate::store::UserStore>,
+    ) -> Self {
+        self.streams = Some(super::stream::StreamSources { streams, users });
+        self
+    }
+
+    /// The queue shard jobs (and the continuation of a stream delivery) go to.
+    pub(super) fn shard_queue(&self) -> &dyn Queue {
+        self.shard_queue.as_ref()
     }
 
     /// Posts a conversation's frames only to subscriptions of its current participants, read
@@ -201,7 +222,7 @@ impl Fanout {
     }
 
     /// No post starts after this.
-    fn stop_at(&self, deadline: Instant) -> Instant {
+    pub(super) fn stop_at(&self, deadline: Instant) -> Instant {
         deadline
             .checked_sub(self.config.deadline_margin)
             .unwrap_or_else(Instant::now)
@@ -229,6 +250,9 @@ impl Fanout {
         job: &FanoutJob,
         deadline: Instant,
     ) -> Result<DeliveryReport, FanoutError> {
+        if let Some(work) = job.stream {
+            return Box::pin(self.deliver_stream(job, work, deadline)).await;
+        }
         let started = Instant::now();
         let frame =
             serde_json::to_vec(&job.payload).map_err(|e| FanoutError::Payload(e.to_string()))?;

@@ -186,8 +186,9 @@ impl Settings {
 }
 
 /// The fan-out of the deployed `fanout` function: [`Settings`] from the process environment,
-/// the connections table (`CONNECTIONS_TABLE`, or `<BANTER_TABLE_PREFIX>-connections`) and the
-/// conversations table for membership (`CONVERSATIONS_TABLE`), the
+/// the connections table (`CONNECTIONS_TABLE`, or `<BANTER_TABLE_PREFIX>-connections`), the
+/// conversations table for membership (`CONVERSATIONS_TABLE`), the comments and messages
+/// tables for the room streams and the users table for their authors, the
 /// Management API poster and the shard queue, with the AWS SDK's own variables.
 pub async fn from_env() -> Result<Fanout, FromEnvError> {
     let settings = Settings::from_lookup(env::process)?;
@@ -199,7 +200,8 @@ pub async fn from_env() -> Result<Fanout, FromEnvError> {
         Arc::new(SqsQueue::new(&sdk, settings.shard_queue_url)),
         settings.config,
     )?
-    .with_membership(stores.conversations);
+    .with_membership(stores.conversations)
+    .with_streams(stores.streams, stores.users);
     tracing::info!(config = ?fanout.config(), "fanout ready");
     Ok(fanout)
 }

@@ -76,6 +76,7 @@
 mod config;
 mod delivery;
 pub mod lambda;
+mod stream;
 
 pub use config::{FanoutConfig, FanoutConfigError};
 pub use delivery::{DeliveryReport, Fanout, FanoutError};

@@ -6,6 +6,7 @@ pub mod connection;
 pub mod conversation;
 pub mod event;
 pub mod message;
+pub mod stream;
 pub mod user;
 
 pub use claim::{CLAIM_WINDOW, Fingerprint};
@@ -14,6 +15,7 @@ pub use connection::*;
 pub use conversation::*;
 pub use event::*;
 pub use message::*;
+pub use stream::*;
 pub use user::*;
 
 use serde::{Deserialize, Serialize};

@@ -56,12 +56,19 @@ impl RoomAck {
 /// What a `subscribe` with `since` sent before its ack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct CatchUpAck {
-    /// Catch-up frames sent before the ack.
+    /// `stream_batch` frames sent before the ack.
     pub count: usize,
-    /// Whether more items lie beyond them.
+    /// Whether more changes lie beyond them: subscribe again with `since: last_position`.
     pub has_more: bool,
-    /// Where to resume (`since`, or REST `after=`).
+    /// The highest position the frames cover with no gap before it: where to resume.
     pub last_position: Position,
+    /// The room's head when the catch-up was read.
+    pub head: Position,
+    /// Present when the client cannot resume from its `since` (`expired`: the changes after
+    /// it are past the stream's retention; `ahead`: it is past the head): reload from REST
+    /// and subscribe from the head.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reset: Option<crate::model::StreamReset>,
 }
 
 /// Ack of an item the client created: its view, flattened, and whether this call created it

@@ -17,6 +17,7 @@ pub use client::{
 };
 pub use server::{
     CommentDeleted, CommentUpdated, DeliveryStatusUpdate, ErrorPayload, EventStatusChanged,
-    MessageChanged, ModerationActionPayload, Pong, PresenceChanged, SERVER_MESSAGE_TYPES,
-    ServerMessage, ServerPayload, UserTyping, broadcast,
+    MessageChanged, ModerationActionPayload, ParticipantsChanged, Pong, PresenceChanged,
+    SERVER_MESSAGE_TYPES, ServerMessage, ServerPayload, StreamBatch, StreamItem, UserTyping,
+    broadcast,
 };

@@ -76,6 +76,10 @@ server_messages! {
     EventStatusChanged(EventStatusChanged) = "event_status_changed",
     /// The answer to `ping`.
     Pong(Pong) = "pong",
+    /// A room's changes in position order: live, one frame per tick, and in catch-up.
+    StreamBatch(StreamBatch) = "stream_batch",
+    /// Participants joined or left a conversation.
+    ParticipantsChanged(ParticipantsChanged) = "participants_changed",
 }
 
 /// Serializes `payload` with its keys in alphabetical order: payloads were built as
@@ -292,6 +296,56 @@ pub struct EventStatusChanged {
     pub previous_status: EventStatus,
 }
 
+/// Payload of `stream_batch`: the changes of one room in `(after, last_position]`, in
+/// position order. Every position of the range is covered, also those with no entry here (a
+/// change this client is not shown): once applied, a client that held `after` holds
+/// `last_position`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamBatch {
+    /// The room.
+    pub room: crate::room::Room,
+    /// The position this batch follows.
+    pub after: Position,
+    /// The last position it covers.
+    pub last_position: Position,
+    /// The changes, oldest first; one position may carry two (an approval, then the
+    /// comment).
+    pub entries: Vec<StreamItem>,
+}
+
+/// One change in a `stream_batch`: `{"position", "type", "payload"}`, `type` and `payload`
+/// as the frame of that type would carry them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamItem {
+    /// Its position in the room's stream.
+    pub position: Position,
+    /// What changed.
+    pub payload: ServerPayload,
+}
+
+impl Serialize for StreamItem {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut item = s.serialize_struct("StreamItem", 3)?;
+        item.serialize_field("position", &self.position)?;
+        item.serialize_field("type", self.payload.kind())?;
+        item.serialize_field("payload", &self.payload)?;
+        item.end()
+    }
+}
+
+/// Payload of `participants_changed`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ParticipantsChanged {
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// Who joined.
+    pub added: Vec<UserId>,
+    /// Who left or was removed.
+    pub removed: Vec<UserId>,
+    /// Who made the change.
+    pub changed_by: UserId,
+}
+
 /// Payload of `pong`: empty (`{}`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Pong {}
@@ -315,6 +369,23 @@ pub mod broadcast {
             like_count: c.like_count,
             reply_count: c.reply_count,
         }))
+    }
+
+    /// The `comment_updated` payload of coalesced counts.
+    pub fn counts(
+        comment_id: CommentId,
+        event_id: EventId,
+        position: Position,
+        like_count: u64,
+        reply_count: u64,
+    ) -> ServerPayload {
+        ServerPayload::CommentUpdated(CommentUpdated {
+            comment_id,
+            event_id,
+            position,
+            like_count,
+            reply_count,
+        })
     }
 
     /// `comment_deleted`.

@@ -28,6 +28,19 @@ pub struct FanoutJob {
     /// A connection that must not receive it (the sender of a typing indicator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude: Option<ConnectionId>,
+    /// Set for a stream delivery: "deliver the room's stream as far as it is committed"
+    /// (`payload` is then `null`: the frames are built from the stream). Unset for a frame
+    /// posted as it is (typing, presence, receipts, and the shards of a stream delivery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamWork>,
+}
+
+/// What a stream delivery job asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StreamWork {
+    /// Flush the room's coalesced counts first (a like or a reply changed one).
+    #[serde(default)]
+    pub counts: bool,
 }
 
 impl FanoutJob {
@@ -39,6 +52,15 @@ impl FanoutJob {
             payload,
             shard: None,
             exclude: None,
+            stream: None,
+        }
+    }
+
+    /// A stream delivery job for `room`.
+    pub fn stream(room: Room, work: StreamWork) -> Self {
+        Self {
+            stream: Some(work),
+            ..Self::new(room, serde_json::Value::Null)
         }
     }
 }

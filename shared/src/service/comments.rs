@@ -9,7 +9,6 @@ use crate::model::{
     CLAIM_WINDOW, ClientMetadata, Comment, Content, Event, EventStatus, LikeOutcome,
     ModerationAction, ModerationLevel, ModerationStatus, NewComment,
 };
-use crate::protocol::broadcast;
 use crate::room::Room;
 use crate::store::StoreError;
 use crate::time::now;
@@ -116,16 +115,11 @@ pub async fn submit(app: &App, user: UserId, input: CommentInput) -> Result<Subm
         })?;
     let comment = appended.item;
     let view = CommentView::new(&comment, app.user_summary(comment.user_id).await?);
-    if comment.moderation_status != ModerationStatus::Pending {
-        let room = Room::Event(comment.event_id);
-        app.broadcast(room, &broadcast::comment(&view), None)
-            .await?;
-        if let Some(parent) = comment.parent_comment_id {
-            let parent = self::comment(app, parent).await?;
-            app.broadcast(room, &broadcast::comment_updated(&parent), None)
-                .await?;
-        }
-    }
+    app.publish(
+        Room::Event(comment.event_id),
+        comment.parent_comment_id.is_some(),
+    )
+    .await?;
     Ok(Submitted {
         view,
         created: appended.created,
@@ -137,7 +131,7 @@ pub async fn submit(app: &App, user: UserId, input: CommentInput) -> Result<Subm
 pub async fn toggle_like(app: &App, user: UserId, id: CommentId) -> Result<LikeOutcome, AppError> {
     app.rate_limit(RateKind::Reaction, &user.to_string())
         .await?;
-    let mut c = comment(app, id).await?;
+    let c = comment(app, id).await?;
     if c.is_deleted {
         return Err(AppError::not_found("comment"));
     }
@@ -150,16 +144,9 @@ pub async fn toggle_like(app: &App, user: UserId, id: CommentId) -> Result<LikeO
             StoreError::NotFound => AppError::not_found("comment"),
             e => e.into(),
         })?;
-    c.like_count = outcome.like_count;
-    // A pending comment was never broadcast: its room must not learn of it.
-    if c.moderation_status != ModerationStatus::Pending {
-        app.broadcast(
-            Room::Event(c.event_id),
-            &broadcast::comment_updated(&c),
-            None,
-        )
-        .await?;
-    }
+    // The count reaches the room coalesced: one `comment_updated` per flush, not per toggle
+    // (a pending comment's counts reach nobody).
+    app.publish(Room::Event(c.event_id), true).await?;
     Ok(outcome)
 }
 
@@ -175,15 +162,7 @@ pub async fn delete(app: &App, user: UserId, id: CommentId) -> Result<CommentVie
         }
     }
     let deleted = app.stores.comments.delete_comment(id, user, now()).await?;
-    // A pending comment was never broadcast: its room must not learn of it.
-    if deleted.moderation_status != ModerationStatus::Pending {
-        app.broadcast(
-            Room::Event(deleted.event_id),
-            &broadcast::comment_deleted(&deleted),
-            None,
-        )
-        .await?;
-    }
+    app.publish(Room::Event(deleted.event_id), false).await?;
     Ok(CommentView::new(
         &deleted,
         app.user_summary(deleted.user_id).await?,
@@ -205,24 +184,13 @@ pub async fn moderate(
     if !moderates(app, user, &event) {
         return Err(AppError::forbidden("only moderators may moderate comments"));
     }
-    let was_pending = c.moderation_status == ModerationStatus::Pending;
     let updated = app
         .stores
         .comments
-        .moderate_comment(id, action.status(), reason.clone(), user, now())
+        .moderate_comment(id, action, reason.clone(), user, now())
         .await?;
     let view = CommentView::new(&updated, app.user_summary(updated.user_id).await?);
-    let room = Room::Event(updated.event_id);
-    app.broadcast(
-        room,
-        &broadcast::moderation(&updated, action, reason.as_deref(), user),
-        None,
-    )
-    .await?;
-    if was_pending && action == ModerationAction::Approve {
-        app.broadcast(room, &broadcast::comment(&view), None)
-            .await?;
-    }
+    app.publish(Room::Event(updated.event_id), false).await?;
     Ok(view)
 }
 

@@ -402,7 +402,14 @@ pub async fn add_participants(
     if joining.is_empty() {
         return Ok(Vec::new());
     }
-    let added = app.stores.conversations.add_participants(&joining).await?;
+    let added = app
+        .stores
+        .conversations
+        .add_participants(&joining, user)
+        .await?;
+    if !added.is_empty() {
+        app.publish(Room::Conversation(id), false).await?;
+    }
     let ids: Vec<UserId> = added.iter().map(|p| p.user_id).collect();
     let users: HashMap<UserId, UserSummary> = app.user_summaries(&ids).await?;
     Ok(added
@@ -441,7 +448,7 @@ pub async fn remove_participants(
     let removed = app
         .stores
         .conversations
-        .remove_participants(id, &wanted)
+        .remove_participants(id, &wanted, user)
         .await?;
     try_join_all(removed.iter().map(|u| async move {
         for connection in app.stores.connections.list_user_connections(*u).await? {
@@ -453,5 +460,8 @@ pub async fn remove_participants(
         Ok::<(), AppError>(())
     }))
     .await?;
+    if !removed.is_empty() {
+        app.publish(Room::Conversation(id), false).await?;
+    }
     Ok(removed)
 }

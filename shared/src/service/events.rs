@@ -8,7 +8,6 @@ use crate::app::App;
 use crate::error::AppError;
 use crate::ids::{EventId, UserId};
 use crate::model::{Event, EventStatus, NewEvent};
-use crate::protocol::broadcast;
 use crate::room::Room;
 use crate::store::{Cursor, Page, StoreError};
 use crate::time::now;
@@ -17,10 +16,10 @@ use crate::views::EventView;
 /// The view of one event (reads its comment count and creator).
 pub async fn view(app: &App, event: &Event) -> Result<EventView, AppError> {
     let (count, creator) = futures::try_join!(
-        async { Ok::<_, AppError>(app.stores.comments.head(event.event_id).await?) },
+        async { Ok::<_, AppError>(app.stores.comments.comment_count(event.event_id).await?) },
         app.user_summary(event.created_by),
     )?;
-    Ok(EventView::new(event, count.0, creator))
+    Ok(EventView::new(event, count, creator))
 }
 
 /// Views of several events, in order (one batched creator read, comment counts in
@@ -30,7 +29,12 @@ pub async fn views(app: &App, events: &[Event]) -> Result<Vec<EventView>, AppErr
     creators.sort();
     creators.dedup();
     let summaries = app.user_summaries(&creators).await?;
-    let counts = try_join_all(events.iter().map(|e| app.stores.comments.head(e.event_id))).await?;
+    let counts = try_join_all(
+        events
+            .iter()
+            .map(|e| app.stores.comments.comment_count(e.event_id)),
+    )
+    .await?;
     events
         .iter()
         .zip(counts)
@@ -41,7 +45,7 @@ pub async fn views(app: &App, events: &[Event]) -> Result<Vec<EventView>, AppErr
                 .get(&e.created_by)
                 .cloned()
                 .ok_or_else(|| AppError::internal("creator summary missing"))?;
-            Ok(EventView::new(e, count.0, creator))
+            Ok(EventView::new(e, count, creator))
         })
         .collect()
 }
@@ -83,9 +87,10 @@ pub fn manages(app: &App, user: UserId, event: &Event) -> bool {
 /// event's room. 404 for an unknown event, 403 unless `user` is its creator or an admin,
 /// 409 for a transition the lifecycle forbids (or that a concurrent change overtook).
 ///
-/// The change is committed before the broadcast is enqueued. If enqueueing fails the error
-/// is logged and the change is still reported as done: failing the request would invite a
-/// retry that can only answer 409, and subscribers learn the status on their next read.
+/// The change and its stream entry commit together; the room's delivery is enqueued after.
+/// If enqueueing fails the error is logged and the change is still reported as done:
+/// failing the request would invite a retry that can only answer 409, and the entry reaches
+/// subscribers with the room's next delivery or their next catch-up.
 pub async fn change_status(
     app: &App,
     user: UserId,
@@ -118,15 +123,8 @@ pub async fn change_status(
         Err(e) => return Err(e.into()),
     };
     tracing::info!(event_id = %id, from = from.as_str(), to = to.as_str(), "event status changed");
-    if let Err(e) = app
-        .broadcast(
-            Room::Event(id),
-            &broadcast::event_status(id, from, to),
-            None,
-        )
-        .await
-    {
-        tracing::error!(event_id = %id, error = %e, "could not enqueue event_status_changed");
+    if let Err(e) = app.publish(Room::Event(id), false).await {
+        tracing::error!(event_id = %id, error = %e, "could not enqueue the room's delivery");
     }
     Ok(updated)
 }

@@ -111,12 +111,8 @@ pub async fn send(app: &App, user: UserId, input: MessageInput) -> Result<Sent, 
             m.message_id,
         )
         .await?;
-    app.broadcast(
-        Room::Conversation(m.conversation_id),
-        &broadcast::new_message(&m),
-        None,
-    )
-    .await?;
+    app.publish(Room::Conversation(m.conversation_id), false)
+        .await?;
     Ok(Sent {
         view: MessageView::from(&m),
         created: appended.created,
@@ -144,12 +140,8 @@ async fn update(
         m.version += 1;
         match app.stores.messages.update_message(&m).await {
             Ok(()) => {
-                app.broadcast(
-                    Room::Conversation(m.conversation_id),
-                    &broadcast::message_updated(&m),
-                    None,
-                )
-                .await?;
+                app.publish(Room::Conversation(m.conversation_id), false)
+                    .await?;
                 return Ok(m);
             }
             Err(StoreError::Conflict(_)) => continue,

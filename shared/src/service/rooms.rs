@@ -3,10 +3,10 @@
 use crate::app::App;
 use crate::error::AppError;
 use crate::ids::{ConnectionId, UserId};
-use crate::model::{Connection, ModerationStatus, Subscription};
-use crate::protocol::{RoomRef, ServerMessage, broadcast};
+use crate::model::{Connection, StreamReset, Subscription};
+use crate::protocol::{RoomRef, ServerMessage, ServerPayload};
 use crate::room::{Position, Room};
-use crate::store::Window;
+use crate::stream::{batches, render};
 use crate::time::now;
 
 /// The room a reference names, if `user` may read it: any existing event; a conversation
@@ -24,25 +24,32 @@ pub async fn readable_room(app: &App, user: UserId, room: RoomRef) -> Result<Roo
     }
 }
 
-/// What a subscriber missed: the frames, oldest first, and where to resume.
+/// What a subscriber missed: `stream_batch` frames, oldest first, and where to resume.
 #[derive(Debug, Clone)]
 pub struct CatchUp {
-    /// `comment_broadcast` / `new_message` frames with their items' positions, oldest first.
+    /// The frames, each with the last position it covers; each fits one 32 KB unit.
     pub frames: Vec<(Position, ServerMessage)>,
-    /// Whether more items lie beyond the last frame (page on with REST `after=`).
+    /// Stream entries the frames cover.
+    pub entries: usize,
+    /// Whether more entries lie beyond the last frame (subscribe again from
+    /// `last_position`).
     pub has_more: bool,
-    /// Position of the last item sent (or `since` when none).
+    /// The last position covered (or `since` when none).
     pub last_position: Position,
+    /// Set when the client cannot resume from `since` and must reload from REST.
+    pub reset: Option<StreamReset>,
+    /// The room's head when read.
+    pub head: Position,
 }
 
 /// Subscribes a connection to a room, then reads what came after `since`. A connection holds
 /// at most [`Config::max_subscriptions`](crate::config::Config::max_subscriptions) rooms (one
 /// Query of its own rooms per subscribe; a resubscription to a room it holds always works).
 ///
-/// The subscription is written **before** the catch-up read: an item committed after the
-/// read is delivered live (its fan-out is enqueued after its commit and sees the
-/// subscription), and an item committed before it is in the read. Items in both arrive twice;
-/// clients drop positions they have.
+/// The subscription is written **before** the catch-up read: an entry committed after the
+/// read is delivered live (its delivery reads the subscriptions strongly consistently after
+/// its commit, so it sees this one), and an entry committed before it is in the read. Entries
+/// in both arrive twice; clients drop positions they have.
 pub async fn subscribe(
     app: &App,
     conn: &Connection,
@@ -77,46 +84,41 @@ pub async fn subscribe(
     Ok((room, Some(catch_up(app, room, since).await?)))
 }
 
-/// Reads the items of `room` after `since`, oldest first, bounded by the catch-up limit.
+/// Reads the room's stream after `since`, bounded by the catch-up limit, and renders it in
+/// `stream_batch` frames. A `since` whose successors expired, or that is past the head, gets
+/// no frames and a `reset`: the client reloads from REST.
 pub async fn catch_up(app: &App, room: Room, since: Position) -> Result<CatchUp, AppError> {
-    let window = Window::after(since, app.config.catch_up_limit.max(1));
-    let (frames, has_more, last) = match room {
-        Room::Event(id) => {
-            let slice = app.stores.comments.list_comments(id, window).await?;
-            let last = slice.items.last().map(|c| c.position);
-            let visible: Vec<_> = slice
-                .items
-                .into_iter()
-                .filter(|c| c.moderation_status != ModerationStatus::Pending)
-                .collect();
-            let views = super::comments::views(app, &visible).await?;
-            (
-                views
-                    .iter()
-                    .map(|v| (v.position, broadcast::comment(v)))
-                    .collect(),
-                slice.has_more,
-                last,
-            )
-        }
-        Room::Conversation(id) => {
-            let slice = app.stores.messages.list_messages(id, window).await?;
-            let last = slice.items.last().map(|m| m.position);
-            (
-                slice
-                    .items
-                    .iter()
-                    .map(|m| (m.position, broadcast::new_message(m)))
-                    .collect(),
-                slice.has_more,
-                last,
-            )
-        }
-    };
+    let limit = app.config.catch_up_limit.max(1);
+    let slice = app.stores.streams.read_stream(room, since, limit).await?;
+    if let Some(reset) = slice.reset_for(since) {
+        return Ok(CatchUp {
+            frames: Vec::new(),
+            entries: 0,
+            has_more: false,
+            last_position: since,
+            reset: Some(reset),
+            head: slice.head,
+        });
+    }
+    let last = slice.entries.last().map_or(since, |e| e.position);
+    let items = render(app.stores.users.as_ref(), &slice.entries).await?;
+    let frames = batches(room, since, last, items)
+        .into_iter()
+        .map(|f| {
+            let upto = match &f.payload {
+                ServerPayload::StreamBatch(b) => b.last_position,
+                _ => last,
+            };
+            (upto, f)
+        })
+        .collect();
     Ok(CatchUp {
         frames,
-        has_more,
-        last_position: last.unwrap_or(since),
+        entries: slice.entries.len(),
+        has_more: slice.has_more,
+        last_position: last,
+        reset: None,
+        head: slice.head,
     })
 }
 

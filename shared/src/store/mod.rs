@@ -16,7 +16,8 @@ use crate::ids::{
 };
 use crate::model::{
     BucketRange, Comment, Connection, Conversation, Event, EventStatus, LastMessage, LikeOutcome,
-    Message, ModerationStatus, NewComment, NewMessage, Participant, Subscription, User,
+    Message, ModerationAction, NewComment, NewMessage, Participant, StreamSlice, Subscription,
+    User,
 };
 use crate::room::{Position, Room};
 use crate::time::Timestamp;
@@ -108,6 +109,15 @@ pub struct Slice<T> {
     pub items: Vec<T>,
     /// Whether the window holds more items past the last one.
     pub has_more: bool,
+}
+
+impl<T> Default for Slice<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            has_more: false,
+        }
+    }
 }
 
 /// The result of an idempotent append.
@@ -280,17 +290,20 @@ pub trait CommentStore: Send + Sync {
         by: UserId,
         now: Timestamp,
     ) -> StoreResult<Comment>;
-    /// Sets the moderation status; returns the comment.
+    /// Applies a moderator's action (its status, reason and moderator); returns the comment.
     async fn moderate_comment(
         &self,
         id: CommentId,
-        status: ModerationStatus,
+        action: ModerationAction,
         reason: Option<String>,
         by: UserId,
         now: Timestamp,
     ) -> StoreResult<Comment>;
-    /// The highest position committed in the event (0 when empty).
+    /// The highest position committed in the event's stream (0 when empty).
     async fn head(&self, event: EventId) -> StoreResult<Position>;
+    /// How many comments the event has (deleted and pending ones included): kept on the
+    /// head, moved in the transaction that appends each comment.
+    async fn comment_count(&self, event: EventId) -> StoreResult<u64>;
 }
 
 /// Likes of comments: at most one per user per comment, with an exact count.
@@ -332,14 +345,21 @@ pub trait ConversationStore: Send + Sync {
     ) -> StoreResult<Option<Participant>>;
     /// Every participant of the conversation.
     async fn list_participants(&self, id: ConversationId) -> StoreResult<Vec<Participant>>;
-    /// Adds participants (already present ones are left as they are); returns the added ones.
-    async fn add_participants(&self, participants: &[Participant])
-    -> StoreResult<Vec<Participant>>;
-    /// Removes participants; returns the ids that were present.
+    /// Adds participants (already present ones are left as they are) and appends
+    /// `participants_changed` entries naming the added ones (`by` made the change); returns
+    /// the added ones.
+    async fn add_participants(
+        &self,
+        participants: &[Participant],
+        by: UserId,
+    ) -> StoreResult<Vec<Participant>>;
+    /// Removes participants and appends `participants_changed` entries naming them; returns
+    /// the ids that were present.
     async fn remove_participants(
         &self,
         id: ConversationId,
         users: &[UserId],
+        by: UserId,
     ) -> StoreResult<Vec<UserId>>;
     /// A user's conversations with their participation, by last activity, most recent first.
     async fn list_user_conversations(
@@ -462,6 +482,104 @@ pub struct Stores {
     pub connections: Arc<dyn ConnectionStore>,
     /// Rate-limit counters.
     pub rate_limits: Arc<dyn RateLimitStore>,
+    /// Room streams and their delivery cursors.
+    pub streams: Arc<dyn StreamStore>,
+}
+
+/// One delivering job's hold on a room's delivery cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeliveryLease(pub uuid::Uuid);
+
+impl DeliveryLease {
+    /// A fresh lease id.
+    pub fn new() -> Self {
+        Self(uuid::Uuid::now_v7())
+    }
+}
+
+impl Default for DeliveryLease {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What claiming a room's delivery gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Another job holds a live lease: it will deliver what this job wanted.
+    Busy,
+    /// This job delivers, from the position after `delivered`; `flush` when counts were
+    /// asked for (the request is taken: flush them now).
+    Claimed {
+        /// Highest position delivered so far.
+        delivered: Position,
+        /// Whether counts must be flushed first.
+        flush: bool,
+    },
+}
+
+/// What releasing a room's delivery gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// Released: nothing more was wanted.
+    Released,
+    /// Not released: more was wanted meanwhile; the lease is extended and the holder goes on
+    /// (flushing counts first when `flush`).
+    More {
+        /// Whether counts were asked for.
+        flush: bool,
+    },
+    /// The lease had expired and another job took the room.
+    Lost,
+}
+
+/// Room streams: every change of a room is an entry at a gap-free position, appended by the
+/// store that makes the change in the same transaction. This port reads them, turns
+/// coalesced counts into entries, and keeps each room's delivery cursor
+/// (`docs/data-model.md`, "Room streams").
+#[async_trait]
+pub trait StreamStore: Send + Sync {
+    /// The room's committed head, then up to `limit` entries after `after`, oldest first,
+    /// read strongly consistently; entries past [`crate::model::STREAM_RETENTION`] are left
+    /// out (they expire oldest first, so what is left is a suffix).
+    async fn read_stream(
+        &self,
+        room: Room,
+        after: Position,
+        limit: usize,
+    ) -> StoreResult<StreamSlice>;
+    /// The room's committed head (strongly consistent).
+    async fn stream_head(&self, room: Room) -> StoreResult<Position>;
+    /// Appends one `comment_counts` entry per comment of `event` whose likes or replies
+    /// changed since its last one; returns the highest position appended.
+    async fn flush_counts(&self, event: EventId) -> StoreResult<Option<Position>>;
+    /// Records that the room must be delivered up to `upto` (never lowers it) and, with
+    /// `counts`, that its counts must be flushed.
+    async fn want_delivery(
+        &self,
+        room: Room,
+        upto: Option<Position>,
+        counts: bool,
+    ) -> StoreResult<()>;
+    /// Takes the room's delivery for `lease` until `until`, unless another job holds a live
+    /// lease.
+    async fn claim_delivery(
+        &self,
+        room: Room,
+        lease: DeliveryLease,
+        until: Timestamp,
+    ) -> StoreResult<Claim>;
+    /// Records `delivered` and releases the room, unless more was wanted meanwhile (then the
+    /// lease is extended to `until`); `force` releases all the same (the holder is out of
+    /// time and has enqueued a job to go on).
+    async fn release_delivery(
+        &self,
+        room: Room,
+        lease: DeliveryLease,
+        delivered: Position,
+        until: Timestamp,
+        force: bool,
+    ) -> StoreResult<Release>;
 }
 
 /// Preview length of [`LastMessage::content`].

@@ -4,7 +4,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use banter::ids::{ClientKey, CommentId, EventId, UserId};
-use banter::model::{CLAIM_WINDOW, Comment, Content, ModerationStatus, NewComment};
+use banter::model::{
+    CLAIM_WINDOW, Comment, Content, ModerationAction, ModerationStatus, NewComment,
+};
 use banter::room::Position;
 use banter::store::*;
 use banter::time::now;
@@ -586,7 +588,7 @@ async fn moderation_sets_status(stores: Stores) {
         .comments
         .moderate_comment(
             c.comment_id,
-            ModerationStatus::Blocked,
+            ModerationAction::Block,
             Some("spam".into()),
             moderator,
             t,
@@ -602,7 +604,7 @@ async fn moderation_sets_status(stores: Stores) {
 
     let approved = stores
         .comments
-        .moderate_comment(c.comment_id, ModerationStatus::Approved, None, moderator, t)
+        .moderate_comment(c.comment_id, ModerationAction::Approve, None, moderator, t)
         .await
         .unwrap();
     assert_eq!(approved.moderation_status, ModerationStatus::Approved);
@@ -611,13 +613,7 @@ async fn moderation_sets_status(stores: Stores) {
     assert_eq!(
         stores
             .comments
-            .moderate_comment(
-                CommentId::new(),
-                ModerationStatus::Flagged,
-                None,
-                moderator,
-                t
-            )
+            .moderate_comment(CommentId::new(), ModerationAction::Flag, None, moderator, t)
             .await,
         Err(StoreError::NotFound)
     );

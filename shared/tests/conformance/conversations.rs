@@ -219,7 +219,7 @@ async fn add_and_remove_participants(stores: Stores) {
     let fresh = Participant::joining(c.conversation_id, newcomer, ParticipantRole::Member, later);
     let added = stores
         .conversations
-        .add_participants(&[again, fresh.clone()])
+        .add_participants(&[again, fresh.clone()], owner)
         .await
         .unwrap();
     assert_eq!(added, vec![fresh.clone()]);
@@ -237,7 +237,7 @@ async fn add_and_remove_participants(stores: Stores) {
     let stranger = UserId::new();
     let removed = stores
         .conversations
-        .remove_participants(c.conversation_id, &[newcomer, stranger, member])
+        .remove_participants(c.conversation_id, &[newcomer, stranger, member], owner)
         .await
         .unwrap();
     assert_eq!(removed, vec![newcomer, member]);
@@ -248,7 +248,7 @@ async fn add_and_remove_participants(stores: Stores) {
     assert_eq!(
         stores
             .conversations
-            .remove_participants(c.conversation_id, &[newcomer])
+            .remove_participants(c.conversation_id, &[newcomer], owner)
             .await
             .unwrap(),
         Vec::<UserId>::new()
@@ -257,7 +257,7 @@ async fn add_and_remove_participants(stores: Stores) {
     // Adding to a conversation that does not exist.
     let ghost = Participant::joining(ConversationId::new(), owner, ParticipantRole::Member, later);
     assert_eq!(
-        stores.conversations.add_participants(&[ghost]).await,
+        stores.conversations.add_participants(&[ghost], owner).await,
         Err(StoreError::NotFound)
     );
 }

@@ -106,4 +106,5 @@ mod likes;
 mod messages;
 mod rate_limits;
 mod sessions;
+mod streams;
 mod users;

@@ -9,17 +9,16 @@ use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use serde::de::DeserializeOwned;
 
 use super::claims::{claim_put, claimed_id};
 use super::item::{Item, TABLE_KEY, av, from_item, get_n, key, n, parse_s, s, to_item};
-use super::ops::{
-    Gsi, GsiPartition, Retry, get_entity, get_item, gsi_page, query, query_page, sdk_error,
-};
+use super::ops::{Gsi, GsiPartition, Retry, get_entity, get_item, gsi_page, query, query_page};
+use super::streams::{dirty_mark, entry_put};
 use super::txn::{transact_once, tx_put, tx_update};
 use crate::ids::{ClientKey, CommentId, EventId, UserId};
-use crate::model::{Comment, ModerationStatus, NewComment};
+use crate::model::{Change, Comment, ModerationAction, ModerationStatus, NewComment};
 use crate::room::Position;
 use crate::store::{
     Appended, CommentStore, Cursor, Order, Page, Slice, StoreError, StoreResult, Window,
@@ -133,6 +132,8 @@ pub(super) struct AppendActions {
     pub idempotency: Vec<usize>,
     /// Index into `actions` whose condition failing means the parent is missing.
     pub parent: Option<usize>,
+    /// Whether the head also counts one more comment (`comments`, the event's count).
+    pub counts_comment: bool,
 }
 
 /// Appends to the stream in partition `stream_pk`: one `TransactWriteItems` that moves the head
@@ -162,28 +163,38 @@ where
     let retry = Retry::CONTENDED;
     for attempt in 0..retry.attempts {
         let p = Position(head.saturating_add(1));
-        let head_update = if p.0 == 1 {
-            tx_update(
-                table,
-                key(stream_pk, HEAD_SK),
-                "SET seq = :p",
-                Some("attribute_not_exists(pk)"),
-                vec![(":p", n(p.0))],
-            )?
-        } else {
-            tx_update(
-                table,
-                key(stream_pk, HEAD_SK),
-                "SET seq = :p",
-                Some("seq = :prev"),
-                vec![(":p", n(p.0)), (":prev", n(head))],
-            )?
-        };
         let AppendActions {
             actions,
             idempotency,
             parent,
+            counts_comment,
         } = build(p)?;
+        let (set, mut values) = if counts_comment {
+            (
+                "SET seq = :p, comments = if_not_exists(comments, :zero) + :one",
+                vec![(":p", n(p.0)), (":zero", n(0)), (":one", n(1))],
+            )
+        } else {
+            ("SET seq = :p", vec![(":p", n(p.0))])
+        };
+        let head_update = if p.0 == 1 {
+            tx_update(
+                table,
+                key(stream_pk, HEAD_SK),
+                set,
+                Some("attribute_not_exists(pk)"),
+                values,
+            )?
+        } else {
+            values.push((":prev", n(head)));
+            tx_update(
+                table,
+                key(stream_pk, HEAD_SK),
+                set,
+                Some("seq = :prev"),
+                values,
+            )?
+        };
         let mut items = Vec::with_capacity(actions.len() + 1);
         items.push(head_update);
         items.extend(actions);
@@ -375,7 +386,7 @@ impl CommentStore for DynamoCommentStore {
                 )?);
             }
             let mut parent = None;
-            if let Some(parent_key) = &parent_key {
+            if let (Some(parent_key), Some(parent_id)) = (&parent_key, c.parent_comment_id) {
                 parent = Some(actions.len());
                 actions.push(tx_update(
                     table,
@@ -384,11 +395,20 @@ impl CommentStore for DynamoCommentStore {
                     Some("attribute_exists(pk)"),
                     vec![(":one", n(1))],
                 )?);
+                actions.push(dirty_mark(table, c.event_id, parent_id)?);
             }
+            actions.push(entry_put(
+                table,
+                &stream,
+                p,
+                c.created_at,
+                Change::CommentCreated { comment: c.clone() },
+            )?);
             Ok(AppendActions {
                 actions,
                 idempotency,
                 parent,
+                counts_comment: true,
             })
         })
         .await?;
@@ -477,6 +497,9 @@ impl CommentStore for DynamoCommentStore {
         })
     }
 
+    /// Reads the comment, then in one transaction sets the delete (`IF is_deleted = false`)
+    /// and appends `comment_deleted` to the event's stream. Only the first delete writes, so
+    /// the first `deleted_at` / `deleted_by` stay; a later one returns the comment as stored.
     async fn delete_comment(
         &self,
         id: CommentId,
@@ -484,74 +507,132 @@ impl CommentStore for DynamoCommentStore {
         now: Timestamp,
     ) -> StoreResult<Comment> {
         let item_key = self.item_key_of(id).await?;
-        // Only the first delete writes, so the first deleted_at / deleted_by stay.
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(item_key.clone()))
-            .update_expression(
-                "SET is_deleted = :t, deleted_at = :now, deleted_by = :by, updated_at = :now",
-            )
-            .condition_expression("attribute_exists(pk) AND is_deleted = :f")
-            .expression_attribute_values(":t", AttributeValue::Bool(true))
-            .expression_attribute_values(":f", AttributeValue::Bool(false))
-            .expression_attribute_values(":now", av(&now)?)
-            .expression_attribute_values(":by", s(by.to_string()))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match result {
-            Ok(out) => from_item(out.attributes.unwrap_or_default()),
-            Err(e) => match sdk_error(e, "deleted") {
-                StoreError::Conflict(_) => {
-                    match get_item(&self.client, &self.table, item_key).await? {
-                        Some(item) => from_item(item),
-                        None => Err(StoreError::NotFound),
-                    }
-                }
-                other => Err(other),
-            },
+        let current: Comment = get_entity(&self.client, &self.table, item_key.clone())
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if current.is_deleted {
+            return Ok(current);
+        }
+        let deleted = Comment {
+            is_deleted: true,
+            deleted_at: Some(now),
+            deleted_by: Some(by),
+            updated_at: now,
+            ..current
+        };
+        let table = self.table.as_str();
+        let stream = event_pk(deleted.event_id);
+        let outcome = append_to_stream(&self.client, table, &self.heads, &stream, |p| {
+            Ok(AppendActions {
+                actions: vec![
+                    tx_update(
+                        table,
+                        item_key.clone(),
+                        "SET is_deleted = :t, deleted_at = :now, deleted_by = :by, \
+                         updated_at = :now",
+                        Some("attribute_exists(pk) AND is_deleted = :f"),
+                        vec![
+                            (":t", AttributeValue::Bool(true)),
+                            (":f", AttributeValue::Bool(false)),
+                            (":now", av(&now)?),
+                            (":by", s(by.to_string())),
+                        ],
+                    )?,
+                    entry_put(
+                        table,
+                        &stream,
+                        p,
+                        now,
+                        Change::CommentDeleted {
+                            comment: deleted.clone(),
+                        },
+                    )?,
+                ],
+                idempotency: vec![0],
+                parent: None,
+                counts_comment: false,
+            })
+        })
+        .await?;
+        match outcome {
+            Ok(_) => Ok(deleted),
+            Err(_) => get_entity(&self.client, &self.table, item_key)
+                .await?
+                .ok_or(StoreError::NotFound),
         }
     }
 
+    /// Reads the comment, then in one transaction applies the action and appends
+    /// `comment_moderated` to the event's stream.
     async fn moderate_comment(
         &self,
         id: CommentId,
-        status: ModerationStatus,
+        action: ModerationAction,
         reason: Option<String>,
         by: UserId,
         now: Timestamp,
     ) -> StoreResult<Comment> {
         let item_key = self.item_key_of(id).await?;
-        let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(item_key))
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":s", av(&status)?)
-            .expression_attribute_values(":by", s(by.to_string()))
-            .expression_attribute_values(":now", av(&now)?)
-            .return_values(ReturnValue::AllNew);
-        req = match reason {
-            Some(r) => req
-                .update_expression(
-                    "SET moderation_status = :s, moderated_by = :by, updated_at = :now, \
-                     moderation_reason = :r",
-                )
-                .expression_attribute_values(":r", s(r)),
-            None => req.update_expression(
-                "SET moderation_status = :s, moderated_by = :by, updated_at = :now \
-                 REMOVE moderation_reason",
-            ),
+        let current: Comment = get_entity(&self.client, &self.table, item_key.clone())
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let was_pending = current.moderation_status == ModerationStatus::Pending;
+        let updated = Comment {
+            moderation_status: action.status(),
+            moderation_reason: reason.clone(),
+            moderated_by: Some(by),
+            updated_at: now,
+            ..current
         };
-        match req.send().await {
-            Ok(out) => from_item(out.attributes.unwrap_or_default()),
-            Err(e) => match sdk_error(e, "moderate") {
-                StoreError::Conflict(_) => Err(StoreError::NotFound),
-                other => Err(other),
-            },
+        let table = self.table.as_str();
+        let stream = event_pk(updated.event_id);
+        let outcome = append_to_stream(&self.client, table, &self.heads, &stream, |p| {
+            let mut values = vec![
+                (":s", av(&action.status())?),
+                (":by", s(by.to_string())),
+                (":now", av(&now)?),
+            ];
+            let update = match &reason {
+                Some(r) => {
+                    values.push((":r", s(r.clone())));
+                    "SET moderation_status = :s, moderated_by = :by, updated_at = :now, \
+                     moderation_reason = :r"
+                }
+                None => {
+                    "SET moderation_status = :s, moderated_by = :by, updated_at = :now \
+                     REMOVE moderation_reason"
+                }
+            };
+            Ok(AppendActions {
+                actions: vec![
+                    tx_update(
+                        table,
+                        item_key.clone(),
+                        update,
+                        Some("attribute_exists(pk)"),
+                        values,
+                    )?,
+                    entry_put(
+                        table,
+                        &stream,
+                        p,
+                        now,
+                        Change::CommentModerated {
+                            comment: updated.clone(),
+                            action,
+                            was_pending,
+                        },
+                    )?,
+                ],
+                idempotency: Vec::new(),
+                parent: Some(0),
+                counts_comment: false,
+            })
+        })
+        .await?;
+        match outcome {
+            Ok(_) => Ok(updated),
+            Err(_) => Err(StoreError::NotFound),
         }
     }
 
@@ -559,5 +640,12 @@ impl CommentStore for DynamoCommentStore {
         read_head(&self.client, &self.table, &event_pk(event))
             .await
             .map(Position)
+    }
+
+    async fn comment_count(&self, event: EventId) -> StoreResult<u64> {
+        match get_item(&self.client, &self.table, key(event_pk(event), HEAD_SK)).await? {
+            Some(item) if item.contains_key("comments") => get_n(&item, "comments"),
+            _ => Ok(0),
+        }
     }
 }

@@ -257,7 +257,11 @@ impl ConnectionStore for DynamoConnectionStore {
             None,
             "pk = :pk AND sk BETWEEN :lo AND :hi",
             vec![(":pk", s(pk)), (":lo", s(lo)), (":hi", s(hi))],
-        );
+        )
+        // Strongly consistent: a stream delivery reads the subscriptions after the entries
+        // it delivers were committed, and a subscriber whose catch-up read missed an entry
+        // wrote its subscription before that read (docs/data-model.md, "Room streams").
+        .consistent_read(true);
         let t = now();
         let (items, next) = query_page(
             query,

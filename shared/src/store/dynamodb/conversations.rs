@@ -6,26 +6,28 @@
 //! - direct pair claim: `(DIRECT#<low>#<high>, CLAIM)` with `conversation_id`.
 
 use std::collections::{HashMap, HashSet};
-use std::future::Future;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 use futures::{StreamExt, TryStreamExt};
 
+use super::comments::{AppendActions, HeadCache, append_to_stream};
 use super::item::{Item, av, from_item, key, parse_s, s, to_item};
 use super::ops::{
-    Gsi, GsiPartition, Retry, batch_get, batch_write, get_entity, get_item, gsi_page, put_new,
-    put_request, query, query_all, sdk_error,
+    Gsi, GsiPartition, Retry, batch_get, batch_write, get_entity, get_item, gsi_page, put_request,
+    query, query_all, sdk_error,
 };
-use super::txn::{MAX_TRANSACTION_ACTIONS, transact, tx_put};
+use super::streams::entry_put;
+use super::txn::{MAX_TRANSACTION_ACTIONS, transact, tx_delete, tx_put};
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::model::{
-    Conversation, ConversationType, LastMessage, Participant, Receipt, activity_stale, direct_pair,
+    Change, Conversation, ConversationType, LastMessage, Participant, Receipt, activity_stale,
+    direct_pair,
 };
 use crate::room::Position;
 use crate::store::{ConversationStore, Created, Cursor, Page, StoreError, StoreResult};
-use crate::time::{Timestamp, sort_key};
+use crate::time::{Timestamp, now, sort_key};
 
 /// Parallel single-item writes per call (participant updates).
 const PARALLEL_WRITES: usize = 8;
@@ -60,32 +62,99 @@ fn participant_to_item(p: &Participant) -> StoreResult<Item> {
     )
 }
 
-/// Runs `write` on each of `items`, [`PARALLEL_WRITES`] at a time, and keeps the `Some` results,
-/// in order.
-async fn each_kept<T, U, F, Fut>(items: Vec<T>, write: F) -> StoreResult<Vec<U>>
-where
-    F: FnMut(T) -> Fut,
-    Fut: Future<Output = StoreResult<Option<U>>>,
-{
-    let results: Vec<Option<U>> = futures::stream::iter(items)
-        .map(write)
-        .buffered(PARALLEL_WRITES)
-        .try_collect()
-        .await?;
-    Ok(results.into_iter().flatten().collect())
-}
-
 /// `ConversationStore` over the `conversations` table.
 #[derive(Clone)]
 pub struct DynamoConversationStore {
     client: Client,
     table: String,
+    /// The `messages` table, where each conversation's stream lives.
+    stream_table: Option<String>,
+    heads: std::sync::Arc<HeadCache>,
 }
+
+/// Participants per `participants_changed` transaction: the head, the entry and one row
+/// each stay within DynamoDB's 100 items.
+const MEMBERS_PER_ENTRY: usize = 90;
 
 impl DynamoConversationStore {
     /// The store over `table`.
     pub fn new(client: Client, table: String) -> Self {
-        Self { client, table }
+        Self {
+            client,
+            table,
+            stream_table: None,
+            heads: std::sync::Arc::default(),
+        }
+    }
+
+    /// Appends participant changes to the conversation streams in `messages` (required to
+    /// add or remove participants).
+    pub fn with_stream(mut self, messages: String) -> Self {
+        self.stream_table = Some(messages);
+        self
+    }
+
+    /// Writes `rows` (one conditional put or delete per user of `users`) with one
+    /// `participants_changed` entry naming them, in one transaction on the conversation's
+    /// stream. When a row's condition fails (someone already added or removed), falls back
+    /// to one transaction per user, so that the entry names exactly the users changed.
+    /// Returns the users changed.
+    async fn change_members<F>(
+        &self,
+        id: ConversationId,
+        users: &[UserId],
+        by: UserId,
+        adding: bool,
+        row: F,
+    ) -> StoreResult<Vec<UserId>>
+    where
+        F: Fn(UserId) -> StoreResult<TransactWriteItem>,
+    {
+        let Some(messages) = &self.stream_table else {
+            return Err(StoreError::Backend(
+                "conversation store without its stream table".into(),
+            ));
+        };
+        let pk = format!("CONV#{id}");
+        let change = |who: &[UserId]| Change::ParticipantsChanged {
+            conversation_id: id,
+            added: if adding { who.to_vec() } else { Vec::new() },
+            removed: if adding { Vec::new() } else { who.to_vec() },
+            by,
+        };
+        let attempt = |who: Vec<UserId>| {
+            let pk = pk.clone();
+            let change = change(&who);
+            let row = &row;
+            async move {
+                append_to_stream(&self.client, messages, &self.heads, &pk, |p| {
+                    let mut actions = vec![entry_put(messages, &pk, p, now(), change.clone())?];
+                    for u in &who {
+                        actions.push(row(*u)?);
+                    }
+                    Ok(AppendActions {
+                        idempotency: (1..actions.len()).collect(),
+                        actions,
+                        parent: None,
+                        counts_comment: false,
+                    })
+                })
+                .await
+            }
+        };
+        let mut changed = Vec::new();
+        for chunk in users.chunks(MEMBERS_PER_ENTRY) {
+            if attempt(chunk.to_vec()).await?.is_ok() {
+                changed.extend_from_slice(chunk);
+                continue;
+            }
+            for u in chunk {
+                if attempt(vec![*u]).await?.is_ok() {
+                    changed.push(*u);
+                }
+            }
+        }
+        Ok(changed)
     }
 
     /// The conversations with these ids that exist (`BatchGetItem`, strongly consistent).
@@ -190,30 +259,6 @@ impl DynamoConversationStore {
             }
         }
         Err(StoreError::Throttled)
-    }
-
-    /// Puts one participant unless present; returns it when added.
-    async fn add_one(&self, p: Participant) -> StoreResult<Option<Participant>> {
-        let item = participant_to_item(&p)?;
-        match put_new(&self.client, &self.table, item, "participant").await {
-            Ok(()) => Ok(Some(p)),
-            Err(StoreError::Conflict(_)) => Ok(None),
-            Err(other) => Err(other),
-        }
-    }
-
-    /// Deletes one participant row; returns the user when it was there.
-    async fn remove_one(&self, id: ConversationId, user: UserId) -> StoreResult<Option<UserId>> {
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(member_key(id, user)))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(|e| sdk_error(e, "participant"))?;
-        Ok(out.attributes.filter(|a| !a.is_empty()).map(|_| user))
     }
 
     /// Moves one participant row's `last_activity_at` (and `gsi1sk`) forward to `at`; a row
@@ -338,38 +383,67 @@ impl ConversationStore for DynamoConversationStore {
     }
 
     /// Each participant is one conditional put (`attribute_not_exists(pk)`), so present ones
-    /// stay as they are; `NotFound` when a participant's conversation does not exist.
+    /// stay as they are, written with their `participants_changed` entry
+    /// ([`DynamoConversationStore::change_members`]); `NotFound` when a participant's
+    /// conversation does not exist.
     async fn add_participants(
         &self,
         participants: &[Participant],
+        by: UserId,
     ) -> StoreResult<Vec<Participant>> {
-        let conversations: HashSet<ConversationId> =
-            participants.iter().map(|p| p.conversation_id).collect();
-        for id in conversations {
+        let mut by_conversation: HashMap<ConversationId, Vec<&Participant>> = HashMap::new();
+        let mut seen = HashSet::new();
+        for p in participants {
+            if seen.insert((p.conversation_id, p.user_id)) {
+                by_conversation
+                    .entry(p.conversation_id)
+                    .or_default()
+                    .push(p);
+            }
+        }
+        let mut added = Vec::new();
+        for (id, ps) in by_conversation {
             if get_item(&self.client, &self.table, conv_key(id))
                 .await?
                 .is_none()
             {
                 return Err(StoreError::NotFound);
             }
+            let rows: HashMap<UserId, Item> = ps
+                .iter()
+                .map(|p| Ok((p.user_id, participant_to_item(p)?)))
+                .collect::<StoreResult<_>>()?;
+            let users: Vec<UserId> = ps.iter().map(|p| p.user_id).collect();
+            let table = self.table.as_str();
+            let changed = self
+                .change_members(id, &users, by, true, |u| {
+                    let item = rows.get(&u).cloned().unwrap_or_default();
+                    tx_put(table, item, Some("attribute_not_exists(pk)"))
+                })
+                .await?;
+            let changed: HashSet<UserId> = changed.into_iter().collect();
+            added.extend(
+                ps.into_iter()
+                    .filter(|p| changed.contains(&p.user_id))
+                    .cloned(),
+            );
         }
-        let mut seen = HashSet::new();
-        let unique: Vec<Participant> = participants
-            .iter()
-            .filter(|p| seen.insert((p.conversation_id, p.user_id)))
-            .cloned()
-            .collect();
-        each_kept(unique, |p| self.add_one(p)).await
+        Ok(added)
     }
 
     async fn remove_participants(
         &self,
         id: ConversationId,
         users: &[UserId],
+        by: UserId,
     ) -> StoreResult<Vec<UserId>> {
         let mut seen = HashSet::new();
         let unique: Vec<UserId> = users.iter().copied().filter(|u| seen.insert(*u)).collect();
-        each_kept(unique, |user| self.remove_one(id, user)).await
+        let table = self.table.as_str();
+        self.change_members(id, &unique, by, false, |u| {
+            tx_delete(table, member_key(id, u), Some("attribute_exists(pk)"))
+        })
+        .await
     }
 
     async fn list_user_conversations(

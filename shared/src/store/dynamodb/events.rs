@@ -5,18 +5,23 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::ReturnValue;
 
+use super::comments::{AppendActions, HeadCache, append_to_stream, event_pk as event_pk_of_stream};
 use super::item::{av, from_item, key, s, to_item};
-use super::ops::{Gsi, GsiPartition, get_entity, gsi_page, put_new, sdk_error};
+use super::ops::{Gsi, GsiPartition, get_entity, gsi_page, put_new};
+use super::streams::entry_put;
+use super::txn::tx_update_named;
 use crate::ids::EventId;
-use crate::model::{Event, EventStatus};
+use crate::model::{Change, Event, EventStatus};
 use crate::store::{Cursor, EventStore, Page, StoreError, StoreResult};
 use crate::time::{Timestamp, sort_key};
 
 /// `EventStore` over the `events` table.
 #[derive(Clone)]
 pub struct DynamoEventStore {
+    /// The `comments` table, where each event's stream lives.
+    stream_table: Option<String>,
+    heads: std::sync::Arc<HeadCache>,
     client: Client,
     table: String,
 }
@@ -24,7 +29,19 @@ pub struct DynamoEventStore {
 impl DynamoEventStore {
     /// The store over `table`.
     pub fn new(client: Client, table: String) -> Self {
-        Self { client, table }
+        Self {
+            client,
+            table,
+            stream_table: None,
+            heads: std::sync::Arc::default(),
+        }
+    }
+
+    /// Appends status changes to the event streams in `comments` (required to change a
+    /// status).
+    pub fn with_stream(mut self, comments: String) -> Self {
+        self.stream_table = Some(comments);
+        self
     }
 }
 
@@ -61,6 +78,8 @@ impl EventStore for DynamoEventStore {
 
     /// One conditional update that sets `status`, `updated_at` and the `gsi1` partition;
     /// when its condition fails, a read tells `NotFound` from `Conflict("status")`.
+    /// One transaction across tables: the event's status (`IF status = :from`) and the
+    /// `event_status` entry at the next position of its stream (in `comments`).
     async fn set_status(
         &self,
         id: EventId,
@@ -68,34 +87,53 @@ impl EventStore for DynamoEventStore {
         to: EventStatus,
         now: Timestamp,
     ) -> StoreResult<Event> {
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(event_pk(id), "EVENT")))
-            .update_expression("SET #status = :to, updated_at = :now, gsi1pk = :gsi1pk")
-            .condition_expression("attribute_exists(pk) AND #status = :from")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":to", av(&to)?)
-            .expression_attribute_values(":from", av(&from)?)
-            .expression_attribute_values(":now", av(&now)?)
-            .expression_attribute_values(":gsi1pk", s(status_pk(to)))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match out {
-            Ok(out) => {
-                let item = out
-                    .attributes
-                    .ok_or_else(|| StoreError::Backend("set status: no attributes".into()))?;
-                from_item(item)
-            }
-            Err(e) => match sdk_error(e, "status") {
-                StoreError::Conflict(what) => match self.get_event(id).await? {
-                    None => Err(StoreError::NotFound),
-                    Some(_) => Err(StoreError::Conflict(what)),
-                },
-                other => Err(other),
+        let Some(comments) = &self.stream_table else {
+            return Err(StoreError::Backend(
+                "event store without its stream table".into(),
+            ));
+        };
+        let pk = event_pk_of_stream(id);
+        let event_key = key(event_pk(id), "EVENT");
+        let table = self.table.as_str();
+        let outcome = append_to_stream(&self.client, comments, &self.heads, &pk, |p| {
+            Ok(AppendActions {
+                actions: vec![
+                    entry_put(
+                        comments,
+                        &pk,
+                        p,
+                        now,
+                        Change::EventStatus {
+                            event_id: id,
+                            from,
+                            to,
+                        },
+                    )?,
+                    tx_update_named(
+                        table,
+                        event_key.clone(),
+                        "SET #status = :to, updated_at = :now, gsi1pk = :gsi1pk",
+                        Some("attribute_exists(pk) AND #status = :from"),
+                        &[("#status", "status")],
+                        vec![
+                            (":to", av(&to)?),
+                            (":from", av(&from)?),
+                            (":now", av(&now)?),
+                            (":gsi1pk", s(status_pk(to))),
+                        ],
+                    )?,
+                ],
+                idempotency: Vec::new(),
+                parent: Some(1),
+                counts_comment: false,
+            })
+        })
+        .await?;
+        match outcome {
+            Ok(_) => self.get_event(id).await?.ok_or(StoreError::NotFound),
+            Err(_) => match self.get_event(id).await? {
+                None => Err(StoreError::NotFound),
+                Some(_) => Err(StoreError::Conflict("status")),
             },
         }
     }

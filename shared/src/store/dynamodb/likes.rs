@@ -16,7 +16,10 @@
 //! - unlike: `Delete` the like row `IF attribute_exists(pk)`, and on the comment
 //!   `SET like_count = :old - 1, gsi2sk = …` `IF like_count = :old`.
 //!
-//! Both writes commit together or not at all, so `like_count` always equals the number of like
+//! The same transaction marks the comment's counts as changed (`ADD seq 1` on its count
+//! marker): the room's stream gets one `comment_counts` entry per flush, not one per toggle.
+//!
+//! The writes commit together or not at all, so `like_count` always equals the number of like
 //! rows and `gsi2sk` always matches `like_count`. A lost race (another toggle changed the count
 //! or the same user's like row in between, or a `TransactionConflict`) cancels the whole
 //! transaction; the toggle re-reads and retries with jitter, up to `Retry::CONTENDED` times (then
@@ -29,6 +32,7 @@ use aws_sdk_dynamodb::Client;
 use super::comments::{comment_item_key, comment_location, comment_pk, popular_sk};
 use super::item::{Item, av, get_n, key, n, s};
 use super::ops::{Retry, get_item};
+use super::streams::dirty_mark;
 use super::txn::{transact_once, tx_delete, tx_put, tx_update};
 use crate::ids::{CommentId, UserId};
 use crate::model::LikeOutcome;
@@ -105,7 +109,9 @@ impl LikeStore for DynamoLikeStore {
                 Some("like_count = :old"),
                 values,
             )?;
-            match transact_once(&self.client, vec![like_action, count_action], "like").await? {
+            let mark = dirty_mark(&self.table, event, comment)?;
+            match transact_once(&self.client, vec![like_action, count_action, mark], "like").await?
+            {
                 Ok(()) => {
                     return Ok(LikeOutcome {
                         liked,

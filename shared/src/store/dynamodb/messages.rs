@@ -20,10 +20,11 @@ use super::comments::{
     AppendActions, AppendRefused, HeadCache, append_to_stream, pos_sk, query_window, read_head,
 };
 use super::item::{Item, get_n, is_expired, key, n, parse_s, s, to_item};
-use super::ops::{get_entity, get_item, sdk_error};
-use super::txn::tx_put;
+use super::ops::{get_entity, get_item};
+use super::streams::entry_put;
+use super::txn::{tx_put, tx_put_with};
 use crate::ids::{ClientKey, ConversationId, MessageId, UserId};
-use crate::model::{CLAIM_WINDOW, Message, NewMessage};
+use crate::model::{CLAIM_WINDOW, Change, Message, NewMessage};
 use crate::room::Position;
 use crate::store::{Appended, MessageStore, Slice, StoreError, StoreResult, Window};
 use crate::time::now;
@@ -121,11 +122,19 @@ impl MessageStore for DynamoMessageStore {
                     Some("attribute_not_exists(pk)"),
                 )?,
                 claim,
+                entry_put(
+                    table,
+                    &stream,
+                    p,
+                    m.created_at,
+                    Change::MessageCreated { message: m.clone() },
+                )?,
             ];
             Ok(AppendActions {
                 actions,
                 idempotency: vec![1, 2],
                 parent: None,
+                counts_comment: false,
             })
         })
         .await?;
@@ -179,33 +188,50 @@ impl MessageStore for DynamoMessageStore {
 
     /// Replaces the item at the message's position if it still holds this message at version
     /// `message.version - 1`; `Conflict("version")` otherwise, `NotFound` for an unknown message.
+    /// One transaction on the conversation's stream: the message `IF version = :prev` and
+    /// its `message_updated` entry.
     async fn update_message(&self, message: &Message) -> StoreResult<()> {
         let Some(previous) = message.version.checked_sub(1) else {
             return Err(StoreError::Conflict("version"));
         };
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(message_to_item(message)?))
-            .condition_expression("message_id = :id AND version = :prev")
-            .expression_attribute_values(":id", s(message.message_id.to_string()))
-            .expression_attribute_values(":prev", n(previous))
-            .send()
-            .await;
-        match result {
+        let table = self.table.as_str();
+        let stream = conv_pk(message.conversation_id);
+        let outcome = append_to_stream(&self.client, table, &self.heads, &stream, |p| {
+            Ok(AppendActions {
+                actions: vec![
+                    tx_put_with(
+                        table,
+                        message_to_item(message)?,
+                        Some("message_id = :id AND version = :prev"),
+                        vec![
+                            (":id", s(message.message_id.to_string())),
+                            (":prev", n(previous)),
+                        ],
+                    )?,
+                    entry_put(
+                        table,
+                        &stream,
+                        p,
+                        message.updated_at,
+                        Change::MessageUpdated {
+                            message: message.clone(),
+                        },
+                    )?,
+                ],
+                idempotency: Vec::new(),
+                parent: Some(0),
+                counts_comment: false,
+            })
+        })
+        .await?;
+        match outcome {
             Ok(_) => Ok(()),
-            Err(e) => match sdk_error(e, "version") {
-                StoreError::Conflict(what) => {
-                    match get_item(&self.client, &self.table, pointer_key(message.message_id))
-                        .await?
-                    {
-                        Some(_) => Err(StoreError::Conflict(what)),
-                        None => Err(StoreError::NotFound),
-                    }
+            Err(_) => {
+                match get_item(&self.client, &self.table, pointer_key(message.message_id)).await? {
+                    Some(_) => Err(StoreError::Conflict("version")),
+                    None => Err(StoreError::NotFound),
                 }
-                other => Err(other),
-            },
+            }
         }
     }
 

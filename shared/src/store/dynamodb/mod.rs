@@ -13,6 +13,7 @@ pub mod likes;
 pub mod messages;
 pub mod rate_limits;
 pub mod sessions;
+pub mod streams;
 pub mod tables;
 pub mod users;
 
@@ -42,10 +43,10 @@ pub fn stores(client: Client, names: tables::TableNames) -> super::Stores {
             client.clone(),
             names.users.clone(),
         )),
-        events: Arc::new(events::DynamoEventStore::new(
-            client.clone(),
-            names.events.clone(),
-        )),
+        events: Arc::new(
+            events::DynamoEventStore::new(client.clone(), names.events.clone())
+                .with_stream(names.comments.clone()),
+        ),
         comments: Arc::new(comments::DynamoCommentStore::new(
             client.clone(),
             names.comments.clone(),
@@ -54,10 +55,13 @@ pub fn stores(client: Client, names: tables::TableNames) -> super::Stores {
             client.clone(),
             names.comments.clone(),
         )),
-        conversations: Arc::new(conversations::DynamoConversationStore::new(
-            client.clone(),
-            names.conversations.clone(),
-        )),
+        conversations: Arc::new(
+            conversations::DynamoConversationStore::new(
+                client.clone(),
+                names.conversations.clone(),
+            )
+            .with_stream(names.messages.clone()),
+        ),
         messages: Arc::new(messages::DynamoMessageStore::new(
             client.clone(),
             names.messages.clone(),
@@ -69,6 +73,11 @@ pub fn stores(client: Client, names: tables::TableNames) -> super::Stores {
         rate_limits: Arc::new(rate_limits::DynamoRateLimitStore::new(
             client.clone(),
             names.rate_limits.clone(),
+        )),
+        streams: Arc::new(streams::DynamoStreamStore::new(
+            client.clone(),
+            names.comments.clone(),
+            names.messages.clone(),
         )),
     }
 }

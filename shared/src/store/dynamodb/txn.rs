@@ -111,10 +111,21 @@ pub(super) fn tx_delete(
     key: Item,
     condition: Option<&str>,
 ) -> StoreResult<TransactWriteItem> {
+    tx_delete_with(table, key, condition, Vec::new())
+}
+
+/// A transactional delete with a condition that uses expression values.
+pub(super) fn tx_delete_with(
+    table: &str,
+    key: Item,
+    condition: Option<&str>,
+    values: Vec<(&str, AttributeValue)>,
+) -> StoreResult<TransactWriteItem> {
     let delete = Delete::builder()
         .table_name(table)
         .set_key(Some(key))
         .set_condition_expression(condition.map(str::to_owned))
+        .set_expression_attribute_values(expression_values(values))
         .build()
         .map_err(build_error)?;
     Ok(TransactWriteItem::builder().delete(delete).build())
@@ -128,11 +139,30 @@ pub(super) fn tx_update(
     condition: Option<&str>,
     values: Vec<(&str, AttributeValue)>,
 ) -> StoreResult<TransactWriteItem> {
+    tx_update_named(table, key, update, condition, &[], values)
+}
+
+/// [`tx_update`] with expression attribute names (`#name` → attribute), for reserved words.
+pub(super) fn tx_update_named(
+    table: &str,
+    key: Item,
+    update: &str,
+    condition: Option<&str>,
+    names: &[(&str, &str)],
+    values: Vec<(&str, AttributeValue)>,
+) -> StoreResult<TransactWriteItem> {
+    let names = (!names.is_empty()).then(|| {
+        names
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    });
     let update = Update::builder()
         .table_name(table)
         .set_key(Some(key))
         .update_expression(update)
         .set_condition_expression(condition.map(str::to_owned))
+        .set_expression_attribute_names(names)
         .set_expression_attribute_values(expression_values(values))
         .build()
         .map_err(build_error)?;

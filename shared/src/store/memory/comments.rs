@@ -1,27 +1,29 @@
 //! In-memory `CommentStore` and `LikeStore`, sharing one state so that a like and the
-//! comment's count change together, as the DynamoDB transaction does.
+//! comment's count change together, as the DynamoDB transaction does. Every change appends its
+//! entry to the event's stream ([`super::streams`]) under the same lock.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
 use super::cursor;
 use crate::ids::{ClientKey, CommentId, EventId, UserId};
-use crate::model::{Comment, LikeOutcome, ModerationStatus, NewComment};
-use crate::room::Position;
+use crate::model::{Change, Comment, LikeOutcome, ModerationAction, ModerationStatus, NewComment};
+use crate::room::{Position, Room};
 use crate::store::{
     Appended, CommentStore, Cursor, LikeStore, Order, Page, Slice, StoreError, StoreResult, Window,
 };
 use crate::time::Timestamp;
 
 use super::claims::Claims;
+use super::streams::{SharedStreams, lock as lock_streams};
 
 /// State shared by the comment and like stores.
 #[derive(Default)]
 pub struct CommentState {
-    /// Comments of each event; index `i` holds position `i + 1`.
-    streams: HashMap<EventId, Vec<Comment>>,
+    /// Comments of each event by position (the stream position of their creation).
+    streams: HashMap<EventId, BTreeMap<Position, Comment>>,
     /// Comment id → (event, position).
     by_id: HashMap<CommentId, (EventId, Position)>,
     /// (event, author, client key) → comment.
@@ -37,43 +39,58 @@ fn lock(s: &SharedComments) -> MutexGuard<'_, CommentState> {
     s.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Locks the comments (for the stream store's counts flush: comments before streams).
+pub fn lock_state(s: &SharedComments) -> MutexGuard<'_, CommentState> {
+    lock(s)
+}
+
 impl CommentState {
     fn get_mut(&mut self, id: CommentId) -> Option<&mut Comment> {
         let (event, pos) = *self.by_id.get(&id)?;
-        self.streams
-            .get_mut(&event)?
-            .get_mut(usize::try_from(pos.0).ok()?.checked_sub(1)?)
+        self.streams.get_mut(&event)?.get_mut(&pos)
     }
 
     fn get(&self, id: CommentId) -> Option<&Comment> {
         let (event, pos) = *self.by_id.get(&id)?;
-        self.streams
-            .get(&event)?
-            .get(usize::try_from(pos.0).ok()?.checked_sub(1)?)
+        self.streams.get(&event)?.get(&pos)
+    }
+
+    /// The `comment_counts` change of comment `id` as it stands.
+    pub fn counts_change(&self, id: CommentId) -> Option<Change> {
+        let c = self.get(id)?;
+        Some(Change::CommentCounts {
+            comment_id: c.comment_id,
+            event_id: c.event_id,
+            comment_position: c.position,
+            like_count: c.like_count,
+            reply_count: c.reply_count,
+            pending: c.moderation_status == ModerationStatus::Pending,
+        })
     }
 }
 
-/// Reads a position window from a stream where index `i` holds position `i + 1`.
-pub fn window_of<T: Clone>(stream: &[T], w: Window) -> Slice<T> {
-    let lo = w.after.map_or(0, |p| p.0) as usize; // first index after `after`
-    let hi = w.before.map_or(stream.len(), |p| {
-        (p.0.saturating_sub(1) as usize).min(stream.len())
-    });
-    if lo >= hi {
+/// Reads a position window from items keyed by position (positions may skip: other changes
+/// of the room hold the positions between).
+pub fn window_in<T: Clone>(items: &BTreeMap<Position, T>, w: Window) -> Slice<T> {
+    let lo = w.after.map_or(Position(1), Position::next);
+    let hi = w
+        .before
+        .map_or(Position(u64::MAX), |b| Position(b.0.saturating_sub(1)));
+    if lo > hi {
         return Slice {
             items: Vec::new(),
             has_more: false,
         };
     }
-    let all = &stream[lo..hi];
+    let range = items.range(lo..=hi);
     let limit = w.limit.max(1);
-    let items: Vec<T> = match w.order {
-        Order::Oldest => all.iter().take(limit).cloned().collect(),
-        Order::Newest => all.iter().rev().take(limit).cloned().collect(),
+    let all: Vec<&T> = match w.order {
+        Order::Oldest => range.map(|(_, v)| v).take(limit + 1).collect(),
+        Order::Newest => range.rev().map(|(_, v)| v).take(limit + 1).collect(),
     };
     Slice {
-        has_more: all.len() > items.len(),
-        items,
+        has_more: all.len() > limit,
+        items: all.into_iter().take(limit).cloned().collect(),
     }
 }
 
@@ -81,12 +98,13 @@ pub fn window_of<T: Clone>(stream: &[T], w: Window) -> Slice<T> {
 #[derive(Default, Clone)]
 pub struct MemoryCommentStore {
     state: SharedComments,
+    streams: SharedStreams,
 }
 
 impl MemoryCommentStore {
     /// A store over shared state (give the same state to [`MemoryLikeStore::new`]).
-    pub fn new(state: SharedComments) -> Self {
-        Self { state }
+    pub fn new(state: SharedComments, streams: SharedStreams) -> Self {
+        Self { state, streams }
     }
 }
 
@@ -114,8 +132,9 @@ impl CommentStore for MemoryCommentStore {
                 _ => return Err(StoreError::NotFound),
             }
         }
-        let stream = g.streams.entry(c.event_id).or_default();
-        let position = Position(stream.len() as u64 + 1);
+        let mut streams = lock_streams(&self.streams);
+        let room = Room::Event(c.event_id);
+        let position = streams.next_position(room);
         let (id, event, parent, key, user, at, window) = (
             c.comment_id,
             c.event_id,
@@ -126,7 +145,17 @@ impl CommentStore for MemoryCommentStore {
             c.claim_window,
         );
         let comment = c.into_comment(position);
-        stream.push(comment.clone());
+        streams.append(
+            room,
+            at,
+            Change::CommentCreated {
+                comment: comment.clone(),
+            },
+        );
+        g.streams
+            .entry(event)
+            .or_default()
+            .insert(position, comment.clone());
         g.by_id.insert(id, (event, position));
         if let Some(key) = key {
             g.claims
@@ -134,6 +163,7 @@ impl CommentStore for MemoryCommentStore {
         }
         if let Some(p) = parent.and_then(|p| g.get_mut(p)) {
             p.reply_count += 1;
+            streams.mark_dirty(event, p.comment_id);
         }
         Ok(Appended {
             item: comment,
@@ -147,10 +177,9 @@ impl CommentStore for MemoryCommentStore {
 
     async fn list_comments(&self, event: EventId, window: Window) -> StoreResult<Slice<Comment>> {
         let g = lock(&self.state);
-        Ok(window_of(
-            g.streams.get(&event).map_or(&[][..], Vec::as_slice),
-            window,
-        ))
+        Ok(g.streams
+            .get(&event)
+            .map_or_else(Slice::default, |items| window_in(items, window)))
     }
 
     async fn list_popular(
@@ -169,8 +198,8 @@ impl CommentStore for MemoryCommentStore {
         let mut rows: Vec<(String, Comment)> = g
             .streams
             .get(&event)
-            .map_or(&[][..], Vec::as_slice)
-            .iter()
+            .into_iter()
+            .flat_map(BTreeMap::values)
             .filter(|c| c.parent_comment_id.is_none())
             .map(|c| {
                 (
@@ -207,8 +236,8 @@ impl CommentStore for MemoryCommentStore {
         let replies: Vec<&Comment> = g
             .streams
             .get(event)
-            .map_or(&[][..], Vec::as_slice)
-            .iter()
+            .into_iter()
+            .flat_map(BTreeMap::values)
             .filter(|c| c.parent_comment_id == Some(parent))
             .filter(|c| after.is_none_or(|a| c.position > a))
             .collect();
@@ -232,6 +261,11 @@ impl CommentStore for MemoryCommentStore {
             c.deleted_at = Some(now);
             c.deleted_by = Some(by);
             c.updated_at = now;
+            lock_streams(&self.streams).append(
+                Room::Event(c.event_id),
+                now,
+                Change::CommentDeleted { comment: c.clone() },
+            );
         }
         Ok(c.clone())
     }
@@ -239,27 +273,39 @@ impl CommentStore for MemoryCommentStore {
     async fn moderate_comment(
         &self,
         id: CommentId,
-        status: ModerationStatus,
+        action: ModerationAction,
         reason: Option<String>,
         by: UserId,
         now: Timestamp,
     ) -> StoreResult<Comment> {
         let mut g = lock(&self.state);
         let c = g.get_mut(id).ok_or(StoreError::NotFound)?;
-        c.moderation_status = status;
+        let was_pending = c.moderation_status == ModerationStatus::Pending;
+        c.moderation_status = action.status();
         c.moderation_reason = reason;
         c.moderated_by = Some(by);
         c.updated_at = now;
+        lock_streams(&self.streams).append(
+            Room::Event(c.event_id),
+            now,
+            Change::CommentModerated {
+                comment: c.clone(),
+                action,
+                was_pending,
+            },
+        );
         Ok(c.clone())
     }
 
     async fn head(&self, event: EventId) -> StoreResult<Position> {
-        Ok(Position(
-            lock(&self.state)
-                .streams
-                .get(&event)
-                .map_or(0, |s| s.len() as u64),
-        ))
+        Ok(lock_streams(&self.streams).head(Room::Event(event)))
+    }
+
+    async fn comment_count(&self, event: EventId) -> StoreResult<u64> {
+        Ok(lock(&self.state)
+            .streams
+            .get(&event)
+            .map_or(0, |c| c.len() as u64))
     }
 }
 
@@ -267,12 +313,13 @@ impl CommentStore for MemoryCommentStore {
 #[derive(Default, Clone)]
 pub struct MemoryLikeStore {
     state: SharedComments,
+    streams: SharedStreams,
 }
 
 impl MemoryLikeStore {
     /// A store over the comment store's state.
-    pub fn new(state: SharedComments) -> Self {
-        Self { state }
+    pub fn new(state: SharedComments, streams: SharedStreams) -> Self {
+        Self { state, streams }
     }
 }
 
@@ -295,6 +342,7 @@ impl LikeStore for MemoryLikeStore {
         } else {
             c.like_count.saturating_sub(1)
         };
+        lock_streams(&self.streams).mark_dirty(c.event_id, c.comment_id);
         Ok(LikeOutcome {
             liked,
             like_count: c.like_count,

@@ -6,18 +6,20 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::cursor;
+use super::streams::{SharedStreams, lock as lock_streams};
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::model::{
-    Conversation, ConversationType, LastMessage, Participant, Receipt, activity_stale, direct_pair,
+    Change, Conversation, ConversationType, LastMessage, Participant, Receipt, activity_stale,
+    direct_pair,
 };
-use crate::room::Position;
+use crate::room::{Position, Room};
 use crate::store::{ConversationStore, Created, Cursor, Page, StoreError, StoreResult};
 use crate::time::sort_key;
 
 /// In-memory `ConversationStore`.
-#[derive(Default)]
 pub struct MemoryConversationStore {
     inner: Mutex<Inner>,
+    streams: SharedStreams,
 }
 
 #[derive(Default)]
@@ -28,8 +30,33 @@ struct Inner {
 }
 
 impl MemoryConversationStore {
+    /// A store appending participant changes to `streams`.
+    pub fn new(streams: SharedStreams) -> Self {
+        Self {
+            inner: Mutex::default(),
+            streams,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends who joined and left `id`, when anyone did.
+    fn record(&self, id: ConversationId, added: Vec<UserId>, removed: Vec<UserId>, by: UserId) {
+        if added.is_empty() && removed.is_empty() {
+            return;
+        }
+        lock_streams(&self.streams).append(
+            Room::Conversation(id),
+            crate::time::now(),
+            Change::ParticipantsChanged {
+                conversation_id: id,
+                added,
+                removed,
+                by,
+            },
+        );
     }
 }
 
@@ -91,6 +118,7 @@ impl ConversationStore for MemoryConversationStore {
     async fn add_participants(
         &self,
         participants: &[Participant],
+        by: UserId,
     ) -> StoreResult<Vec<Participant>> {
         let mut g = self.lock();
         let mut added = Vec::new();
@@ -105,6 +133,16 @@ impl ConversationStore for MemoryConversationStore {
                 added.push(p.clone());
             }
         }
+        let mut by_conversation: BTreeMap<ConversationId, Vec<UserId>> = BTreeMap::new();
+        for p in &added {
+            by_conversation
+                .entry(p.conversation_id)
+                .or_default()
+                .push(p.user_id);
+        }
+        for (id, users) in by_conversation {
+            self.record(id, users, Vec::new(), by);
+        }
         Ok(added)
     }
 
@@ -112,13 +150,16 @@ impl ConversationStore for MemoryConversationStore {
         &self,
         id: ConversationId,
         users: &[UserId],
+        by: UserId,
     ) -> StoreResult<Vec<UserId>> {
         let mut g = self.lock();
-        Ok(users
+        let removed: Vec<UserId> = users
             .iter()
             .filter(|u| g.members.remove(&(id, **u)).is_some())
             .copied()
-            .collect())
+            .collect();
+        self.record(id, Vec::new(), removed.clone(), by);
+        Ok(removed)
     }
 
     async fn list_user_conversations(

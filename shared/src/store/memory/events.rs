@@ -1,4 +1,4 @@
-//! In-memory `EventStore`.
+//! In-memory `EventStore`. A status change appends its entry to the event's stream.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -6,8 +6,10 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::cursor;
+use super::streams::{SharedStreams, lock as lock_streams};
 use crate::ids::EventId;
-use crate::model::{Event, EventStatus};
+use crate::model::{Change, Event, EventStatus};
+use crate::room::Room;
 use crate::store::{Cursor, EventStore, Page, StoreError, StoreResult};
 use crate::time::{Timestamp, sort_key};
 
@@ -15,9 +17,18 @@ use crate::time::{Timestamp, sort_key};
 #[derive(Default)]
 pub struct MemoryEventStore {
     events: Mutex<HashMap<EventId, Event>>,
+    streams: SharedStreams,
 }
 
 impl MemoryEventStore {
+    /// A store appending status changes to `streams`.
+    pub fn new(streams: SharedStreams) -> Self {
+        Self {
+            events: Mutex::default(),
+            streams,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<EventId, Event>> {
         self.events.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -52,6 +63,15 @@ impl EventStore for MemoryEventStore {
         }
         e.status = to;
         e.updated_at = now;
+        lock_streams(&self.streams).append(
+            Room::Event(id),
+            now,
+            Change::EventStatus {
+                event_id: id,
+                from,
+                to,
+            },
+        );
         Ok(e.clone())
     }
 

@@ -1,29 +1,31 @@
-//! In-memory `MessageStore`.
+//! In-memory `MessageStore`. Every new or changed message appends its entry to the
+//! conversation's stream under the same lock.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
 use super::claims::Claims;
-use super::comments::window_of;
+use super::comments::window_in;
+use super::streams::{SharedStreams, lock as lock_streams};
 use crate::ids::{ClientKey, ConversationId, MessageId, UserId};
 use crate::model::CLAIM_WINDOW;
-use crate::model::{Message, NewMessage};
-use crate::room::Position;
+use crate::model::{Change, Message, NewMessage};
+use crate::room::{Position, Room};
 use crate::store::{Appended, MessageStore, Slice, StoreError, StoreResult, Window};
 use crate::time::now;
 
 /// In-memory `MessageStore`.
-#[derive(Default)]
 pub struct MemoryMessageStore {
     inner: Mutex<Inner>,
+    streams: SharedStreams,
 }
 
 #[derive(Default)]
 struct Inner {
-    /// Messages of each conversation; index `i` holds position `i + 1`.
-    streams: HashMap<ConversationId, Vec<Message>>,
+    /// Messages of each conversation by position.
+    streams: HashMap<ConversationId, BTreeMap<Position, Message>>,
     by_id: HashMap<MessageId, (ConversationId, Position)>,
     claims: Claims<(ConversationId, UserId, ClientKey), MessageId>,
 }
@@ -31,20 +33,24 @@ struct Inner {
 impl Inner {
     fn slot(&mut self, id: MessageId) -> Option<&mut Message> {
         let (conv, pos) = *self.by_id.get(&id)?;
-        self.streams
-            .get_mut(&conv)?
-            .get_mut(usize::try_from(pos.0).ok()?.checked_sub(1)?)
+        self.streams.get_mut(&conv)?.get_mut(&pos)
     }
 
     fn get(&self, id: MessageId) -> Option<&Message> {
         let (conv, pos) = *self.by_id.get(&id)?;
-        self.streams
-            .get(&conv)?
-            .get(usize::try_from(pos.0).ok()?.checked_sub(1)?)
+        self.streams.get(&conv)?.get(&pos)
     }
 }
 
 impl MemoryMessageStore {
+    /// A store appending its changes to `streams`.
+    pub fn new(streams: SharedStreams) -> Self {
+        Self {
+            inner: Mutex::default(),
+            streams,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -63,11 +69,22 @@ impl MessageStore for MemoryMessageStore {
                 created: false,
             });
         }
-        let stream = g.streams.entry(m.conversation_id).or_default();
-        let position = Position(stream.len() as u64 + 1);
+        let mut streams = lock_streams(&self.streams);
+        let room = Room::Conversation(m.conversation_id);
+        let position = streams.next_position(room);
         let at = m.created_at;
         let message = m.into_message(position);
-        stream.push(message.clone());
+        streams.append(
+            room,
+            at,
+            Change::MessageCreated {
+                message: message.clone(),
+            },
+        );
+        g.streams
+            .entry(message.conversation_id)
+            .or_default()
+            .insert(position, message.clone());
         g.by_id
             .insert(message.message_id, (message.conversation_id, position));
         g.claims
@@ -101,10 +118,9 @@ impl MessageStore for MemoryMessageStore {
         window: Window,
     ) -> StoreResult<Slice<Message>> {
         let g = self.lock();
-        Ok(window_of(
-            g.streams.get(&conversation).map_or(&[][..], Vec::as_slice),
-            window,
-        ))
+        Ok(g.streams
+            .get(&conversation)
+            .map_or_else(Slice::default, |items| window_in(items, window)))
     }
 
     async fn update_message(&self, message: &Message) -> StoreResult<()> {
@@ -114,15 +130,17 @@ impl MessageStore for MemoryMessageStore {
             return Err(StoreError::Conflict("version"));
         }
         *stored = message.clone();
+        lock_streams(&self.streams).append(
+            Room::Conversation(message.conversation_id),
+            message.updated_at,
+            Change::MessageUpdated {
+                message: message.clone(),
+            },
+        );
         Ok(())
     }
 
     async fn head(&self, conversation: ConversationId) -> StoreResult<Position> {
-        Ok(Position(
-            self.lock()
-                .streams
-                .get(&conversation)
-                .map_or(0, |s| s.len() as u64),
-        ))
+        Ok(lock_streams(&self.streams).head(Room::Conversation(conversation)))
     }
 }

@@ -11,6 +11,7 @@ pub mod events;
 pub mod messages;
 pub mod rate_limits;
 pub mod sessions;
+pub mod streams;
 pub mod users;
 
 use std::sync::Arc;
@@ -18,14 +19,22 @@ use std::sync::Arc;
 /// Every store, in memory, fresh and empty.
 pub fn stores() -> super::Stores {
     let comment_state = comments::SharedComments::default();
+    let streams = streams::SharedStreams::default();
     super::Stores {
         users: Arc::new(users::MemoryUserStore::default()),
         sessions: Arc::new(sessions::MemorySessionStore::new()),
-        events: Arc::new(events::MemoryEventStore::default()),
-        comments: Arc::new(comments::MemoryCommentStore::new(comment_state.clone())),
-        likes: Arc::new(comments::MemoryLikeStore::new(comment_state)),
-        conversations: Arc::new(conversations::MemoryConversationStore::default()),
-        messages: Arc::new(messages::MemoryMessageStore::default()),
+        events: Arc::new(events::MemoryEventStore::new(streams.clone())),
+        comments: Arc::new(comments::MemoryCommentStore::new(
+            comment_state.clone(),
+            streams.clone(),
+        )),
+        likes: Arc::new(comments::MemoryLikeStore::new(
+            comment_state.clone(),
+            streams.clone(),
+        )),
+        conversations: Arc::new(conversations::MemoryConversationStore::new(streams.clone())),
+        messages: Arc::new(messages::MemoryMessageStore::new(streams.clone())),
+        streams: Arc::new(streams::MemoryStreamStore::new(streams, comment_state)),
         connections: Arc::new(connections::MemoryConnectionStore::default()),
         rate_limits: Arc::new(rate_limits::MemoryRateLimitStore::default()),
     }

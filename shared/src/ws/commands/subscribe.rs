@@ -1,5 +1,5 @@
 //! `subscribe`: subscribes the connection to a room and, with `since`, posts what it missed
-//! before the ack.
+//! (`stream_batch` frames of its stream) before the ack.
 
 use tokio::time::Instant;
 
@@ -60,6 +60,8 @@ pub(super) async fn run(
             } else {
                 last_sent.unwrap_or(since.unwrap_or(Position::ZERO))
             },
+            head: catch_up.head,
+            reset: catch_up.reset,
         });
     }
     Ok(Ack::Room(ack))

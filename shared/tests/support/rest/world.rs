@@ -28,6 +28,8 @@ pub struct World {
     pub app: App,
     /// Its queue.
     pub queue: Arc<MemoryQueue>,
+    /// How far [`World::drain`] has read each room's stream.
+    heard: queue::Heard,
 }
 
 /// Limits high enough that tests which post many items never hit them.
@@ -54,7 +56,16 @@ impl World {
     /// A world with `config`.
     pub fn with_config(config: Config) -> Self {
         let (app, queue) = App::in_memory(config).expect("in-memory app");
-        Self { app, queue }
+        Self {
+            app,
+            queue,
+            heard: queue::Heard::default(),
+        }
+    }
+
+    /// This world with another app (over the same queue), e.g. one whose queue fails.
+    pub fn with_app(self, app: App) -> Self {
+        Self { app, ..self }
     }
 
     /// `id` signed in: a valid access token of theirs.
@@ -94,14 +105,33 @@ impl World {
             ..events::event_by(creator, status, now())
         };
         events::store_event(&self.app, &event).await;
+        self.heard_so_far(banter::room::Room::Event(id)).await;
         id
     }
 
     /// A live, standard-moderation event of `creator`.
     pub async fn live_event(&self, creator: UserId) -> EventId {
-        events::seed_event(&self.app, creator, EventStatus::Live)
+        let id = events::seed_event(&self.app, creator, EventStatus::Live)
             .await
-            .event_id
+            .event_id;
+        self.heard_so_far(banter::room::Room::Event(id)).await;
+        id
+    }
+
+    /// Marks what `room`'s stream holds now (the event going live) as already heard: tests
+    /// drain what their own requests changed.
+    async fn heard_so_far(&self, room: banter::room::Room) {
+        let head = self
+            .app
+            .stores
+            .streams
+            .stream_head(room)
+            .await
+            .expect("stream head");
+        self.heard
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(room, head);
     }
 
     /// A group of `owner` with `members`, created through `POST /conversations` as a client
@@ -117,13 +147,11 @@ impl World {
             .body
     }
 
-    /// Takes every job from the queue; returns their payloads (server messages).
+    /// Takes every job from the queue; returns what the rooms are told, one server message
+    /// per change ([`queue::heard`]).
     pub async fn drain(&self) -> Vec<Value> {
-        queue::drain(&self.queue)
-            .await
-            .into_iter()
-            .map(|job| job.payload)
-            .collect()
+        let jobs = queue::drain(&self.queue).await;
+        queue::heard(&self.app, jobs, &self.heard).await
     }
 
     /// The `type` of every job in the queue (which is emptied).

@@ -1,0 +1,164 @@
+//! Live delivery of room streams: a stream job means "deliver room R as far as it is
+//! committed". See the [module documentation](super), "Room streams".
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::{Instant, sleep_until};
+
+use super::delivery::{DeliveryReport, Fanout, FanoutError};
+use crate::protocol::ServerMessage;
+use crate::queue::{FanoutJob, StreamWork};
+use crate::room::Room;
+use crate::store::{Claim, DeliveryLease, Release, StreamStore, UserStore};
+use crate::stream::{FrameMode, batches, legacy_frames, render};
+use crate::time::{Timestamp, now};
+
+/// Entries one pass reads at most (the frames they make are cut at 32 KB).
+const PASS_ENTRIES: usize = 500;
+
+/// What a stream delivery reads from.
+#[derive(Clone)]
+pub struct StreamSources {
+    /// The room streams and their delivery cursors.
+    pub streams: Arc<dyn StreamStore>,
+    /// Authors of the comments rendered.
+    pub users: Arc<dyn UserStore>,
+}
+
+/// Wall-clock time of a monotonic `deadline`, for the lease stored with the cursor.
+fn wall(deadline: Instant) -> Timestamp {
+    let left = deadline.saturating_duration_since(Instant::now());
+    now() + chrono::TimeDelta::from_std(left).unwrap_or(chrono::TimeDelta::zero())
+}
+
+impl Fanout {
+    /// Delivers a stream job: records what it wants, claims the room's delivery cursor (a
+    /// job that finds it held by a live lease is done: the holder delivers what it wanted),
+    /// then, as long as more is wanted, passes: flush counts if asked, read the entries after
+    /// the cursor, render them, post them as `stream_batch` frames (one per subscriber per
+    /// 32 KB), move the cursor. Passes of a room with `n` subscribers start at least
+    /// `n / post_budget` apart. A pass that leaves connections unfinished keeps the cursor
+    /// where it was and releases the room: the job's retry delivers the range again (clients
+    /// drop positions they hold). Near the deadline the holder releases and enqueues a job
+    /// to go on.
+    pub(super) async fn deliver_stream(
+        &self,
+        job: &FanoutJob,
+        work: StreamWork,
+        deadline: Instant,
+    ) -> Result<DeliveryReport, FanoutError> {
+        let sources = self.streams.as_ref().ok_or(FanoutError::NoStreams)?;
+        let store = sources.streams.as_ref();
+        let room = job.room;
+        let head = store.stream_head(room).await?;
+        store.want_delivery(room, Some(head), work.counts).await?;
+        let lease = DeliveryLease::new();
+        let until = wall(deadline);
+        let (mut delivered, mut flush) = match store.claim_delivery(room, lease, until).await? {
+            Claim::Busy => {
+                tracing::debug!(room = %room, "room being delivered by another job");
+                return Ok(DeliveryReport::default());
+            }
+            Claim::Claimed { delivered, flush } => (delivered, flush),
+        };
+        let mut report = DeliveryReport::default();
+        let mut next_pass: Option<Instant> = None;
+        let stop = self.stop_at(deadline);
+        loop {
+            if flush && let Room::Event(event) = room {
+                store.flush_counts(event).await?;
+            }
+            let slice = store.read_stream(room, delivered, PASS_ENTRIES).await?;
+            if slice.head > delivered {
+                if let Some(at) = next_pass {
+                    sleep_until(at.min(stop)).await;
+                }
+                let started = Instant::now();
+                let last = slice
+                    .entries
+                    .last()
+                    .map_or(slice.head, |e| e.position)
+                    .max(delivered);
+                let items = render(sources.users.as_ref(), &slice.entries).await?;
+                let frames: Vec<ServerMessage> = match self.config().frames {
+                    FrameMode::Batched => batches(room, delivered, last, items),
+                    FrameMode::PerEntry => legacy_frames(items),
+                };
+                let mut reached = 0usize;
+                let mut finished = true;
+                for frame in &frames {
+                    let payload = serde_json::to_value(frame)
+                        .map_err(|e| FanoutError::Payload(e.to_string()))?;
+                    let r = self
+                        .deliver(&FanoutJob::new(room, payload), deadline)
+                        .await?;
+                    reached = reached.max(
+                        r.subscribers
+                            .max(r.shards.len() * self.config().shard_target),
+                    );
+                    finished &= r.is_finished();
+                    merge(&mut report, r);
+                }
+                if !finished {
+                    store
+                        .release_delivery(room, lease, delivered, until, true)
+                        .await?;
+                    return Ok(report);
+                }
+                tracing::info!(
+                    room = %room,
+                    from = delivered.0,
+                    to = last.0,
+                    frames = frames.len(),
+                    subscribers = reached,
+                    "stream pass delivered"
+                );
+                delivered = last;
+                next_pass = Some(started + self.pass_interval(reached, frames.len()));
+            }
+            if Instant::now() >= stop {
+                store
+                    .release_delivery(room, lease, delivered, until, true)
+                    .await?;
+                self.go_on(room).await?;
+                return Ok(report);
+            }
+            match store
+                .release_delivery(room, lease, delivered, until, false)
+                .await?
+            {
+                Release::Released | Release::Lost => return Ok(report),
+                Release::More { flush: f } => flush = f,
+            }
+        }
+    }
+
+    /// How long after a pass of `frames` frames to `subscribers` the next may start.
+    fn pass_interval(&self, subscribers: usize, frames: usize) -> Duration {
+        let posts = (subscribers * frames.max(1)) as f64;
+        Duration::from_secs_f64(posts / f64::from(self.config().post_budget.max(1)))
+    }
+
+    /// Enqueues a stream job for `room` so that delivery goes on after this invocation.
+    async fn go_on(&self, room: Room) -> Result<(), FanoutError> {
+        self.shard_queue()
+            .send(&[FanoutJob::stream(room, StreamWork { counts: true })])
+            .await?;
+        Ok(())
+    }
+}
+
+/// Adds `r` into `total`.
+fn merge(total: &mut DeliveryReport, r: DeliveryReport) {
+    total.subscribers = total.subscribers.max(r.subscribers);
+    total.delivered += r.delivered;
+    total.gone += r.gone;
+    total.failed += r.failed;
+    total.unfinished += r.unfinished;
+    total.excluded += r.excluded;
+    total.not_members += r.not_members;
+    total.retries += r.retries;
+    total.cleanup_failed += r.cleanup_failed;
+    total.shards.extend(r.shards);
+}

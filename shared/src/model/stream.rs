@@ -1,0 +1,138 @@
+//! Room streams: every change to a room (an event's comments, a conversation's messages) as
+//! an entry at a gap-free position, committed in the same transaction as the change itself.
+//! Catch-up replays entries; live delivery sends them in coalesced frames
+//! (`docs/data-model.md`, "Room streams").
+
+use chrono::TimeDelta;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{CommentId, ConversationId, EventId, UserId};
+use crate::model::{Comment, EventStatus, Message, ModerationAction};
+use crate::room::Position;
+use crate::time::Timestamp;
+
+/// How long a stream keeps its entries (`ttl_epoch` = written + this). A client resuming
+/// from an older position is told to reload (`reset` in the subscribe ack), never left with
+/// a silent gap.
+pub const STREAM_RETENTION: TimeDelta = TimeDelta::hours(24);
+
+/// One change to a room. Entries hold what the change left (absolute counts, whole items),
+/// so replaying one twice, or after a REST read that already shows it, changes nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum Change {
+    /// A comment was posted. A pending one is in the stream (its position is taken) but is
+    /// shown to nobody until approved.
+    CommentCreated {
+        /// The comment as posted.
+        comment: Comment,
+    },
+    /// A comment was soft-deleted.
+    CommentDeleted {
+        /// The comment after the delete.
+        comment: Comment,
+    },
+    /// A moderator acted on a comment.
+    CommentModerated {
+        /// The comment after the action.
+        comment: Comment,
+        /// What was done.
+        action: ModerationAction,
+        /// Whether it was pending before (an approval then shows it for the first time).
+        was_pending: bool,
+    },
+    /// Like and reply counts of a comment as they stood when the entry was written: likes
+    /// and replies are coalesced (one entry per comment per flush, not per toggle).
+    CommentCounts {
+        /// The comment.
+        comment_id: CommentId,
+        /// Its event.
+        event_id: EventId,
+        /// Where the comment itself is.
+        comment_position: Position,
+        /// Likes then.
+        like_count: u64,
+        /// Replies then.
+        reply_count: u64,
+        /// Whether the comment is still pending (then nobody is told).
+        pending: bool,
+    },
+    /// The event changed status.
+    EventStatus {
+        /// The event.
+        event_id: EventId,
+        /// Before.
+        from: EventStatus,
+        /// After.
+        to: EventStatus,
+    },
+    /// A message was sent.
+    MessageCreated {
+        /// The message as sent.
+        message: Message,
+    },
+    /// A message was edited, deleted or reacted to.
+    MessageUpdated {
+        /// The message after the change.
+        message: Message,
+    },
+    /// Participants joined or left a group.
+    ParticipantsChanged {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// Who joined.
+        added: Vec<UserId>,
+        /// Who left or was removed.
+        removed: Vec<UserId>,
+        /// Who made the change.
+        by: UserId,
+    },
+}
+
+/// A change at its position in a room's stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamEntry {
+    /// Its place in the room's stream: 1, 2, 3, … without gaps.
+    pub position: Position,
+    /// When it was committed.
+    pub at: Timestamp,
+    /// What changed.
+    pub change: Change,
+}
+
+/// A read of a stream after some position.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StreamSlice {
+    /// The entries after the position asked, oldest first.
+    pub entries: Vec<StreamEntry>,
+    /// Whether more entries lie beyond the last one.
+    pub has_more: bool,
+    /// The room's committed head when read (0 for a room with no changes yet).
+    pub head: Position,
+}
+
+/// Why a client must reload from REST instead of resuming.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamReset {
+    /// The entries after its position are past [`STREAM_RETENTION`] and gone.
+    Expired,
+    /// Its position is beyond the room's head: the stream was rebuilt (a restored table).
+    Ahead,
+}
+
+impl StreamSlice {
+    /// Whether a client at `since` can resume from this read, or must reload: the first entry
+    /// must follow `since` directly (entries expire oldest first), and `since` must not be
+    /// past the head.
+    pub fn reset_for(&self, since: Position) -> Option<StreamReset> {
+        if since > self.head {
+            return Some(StreamReset::Ahead);
+        }
+        match self.entries.first() {
+            Some(first) if first.position != since.next() => Some(StreamReset::Expired),
+            None if self.head > since => Some(StreamReset::Expired),
+            _ => None,
+        }
+    }
+}
