@@ -56,7 +56,8 @@ impl World {
             FanoutConfig::default(),
         )
         .expect("fan-out")
-        .with_membership(stores.conversations.clone());
+        .with_membership(stores.conversations.clone())
+        .with_streams(stores.streams.clone(), stores.users.clone());
         Self {
             app,
             queue,
@@ -183,10 +184,7 @@ async fn a_surviving_subscription_row_delivers_nothing(stores: Stores) {
     assert_eq!(frames(&mut member_rx), Vec::<serde_json::Value>::new());
     // The owner, a participant, still hears the group (its own message, typing is excluded
     // from no one here, the receipt).
-    let heard: Vec<String> = frames(&mut owner_rx)
-        .iter()
-        .map(|f| f["type"].as_str().unwrap_or_default().to_owned())
-        .collect();
+    let heard: Vec<String> = banter_testkit::frames::kinds(&frames(&mut owner_rx));
     assert!(heard.contains(&"new_message".to_owned()), "{heard:?}");
     // Nor does their presence reach the group through the surviving row.
     let rooms = presence::update(

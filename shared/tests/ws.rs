@@ -46,6 +46,7 @@ struct World {
     queue: Arc<MemoryQueue>,
     poster: Arc<MemoryPoster>,
     inbox: Mutex<HashMap<ConnectionId, UnboundedReceiver<Vec<u8>>>>,
+    heard: banter_testkit::queue::Heard,
 }
 
 impl World {
@@ -60,6 +61,7 @@ impl World {
             queue,
             poster: Arc::new(MemoryPoster::new()),
             inbox: Mutex::new(HashMap::new()),
+            heard: banter_testkit::queue::Heard::default(),
         }
     }
 
@@ -209,6 +211,11 @@ impl World {
             out.push(serde_json::from_slice(&data).unwrap());
         }
         out
+    }
+
+    /// What `jobs` tell their rooms, one frame per change ([`banter_testkit::queue::heard`]).
+    async fn told(&self, jobs: Vec<FanoutJob>) -> Vec<Value> {
+        banter_testkit::queue::heard(&self.app, jobs, &self.heard).await
     }
 
     /// Every job enqueued since the last call, in order.
@@ -690,7 +697,7 @@ async fn subscribe_with_since_sends_catch_up_in_order_then_acks_where_to_resume(
             .await,
             &m,
         );
-        assert_eq!(a["position"], i);
+        assert_eq!(a["position"], i + 1, "position 1 is the event going live");
         ids.push(a["comment_id"].clone());
     }
 
@@ -699,34 +706,44 @@ async fn subscribe_with_since_sends_catch_up_in_order_then_acks_where_to_resume(
     let frames = w
         .send(
             &connection,
-            &frame("subscribe", &m, json!({ "event_id": event, "since": 1 })),
+            &frame("subscribe", &m, json!({ "event_id": event, "since": 2 })),
         )
         .await;
-    assert_eq!(frames.len(), 4, "{frames:#?}");
-    for (i, f) in frames[..3].iter().enumerate() {
-        assert_eq!(f["type"], "comment_broadcast");
-        assert_eq!(f["payload"]["position"], i + 2);
-        assert_eq!(f["payload"]["comment_id"], ids[i + 1]);
-        assert_eq!(f["payload"]["content"], format!("comment {}", i + 2));
+    // The first three changes after 2, in one stream_batch frame, then the ack.
+    assert_eq!(frames.len(), 2, "{frames:#?}");
+    assert_eq!(frames[0]["type"], "stream_batch");
+    assert_eq!(frames[0]["payload"]["after"], 2);
+    assert_eq!(frames[0]["payload"]["last_position"], 5);
+    let entries = banter_testkit::frames::flatten(&frames[..1]);
+    for (i, e) in entries.iter().enumerate() {
+        assert_eq!(e["type"], "comment_broadcast");
+        assert_eq!(e["position"], i + 3);
+        assert_eq!(e["payload"]["position"], i + 3);
+        assert_eq!(e["payload"]["comment_id"], ids[i + 1]);
+        assert_eq!(e["payload"]["content"], format!("comment {}", i + 2));
     }
-    let a = ack(&frames[3], &m);
+    assert_eq!(entries.len(), 3);
+    let a = ack(&frames[1], &m);
     assert_eq!(a["has_more"], true);
-    assert_eq!(a["last_position"], 4);
-    assert_eq!(a["count"], 3);
+    assert_eq!(a["last_position"], 5);
+    assert_eq!(a["count"], 1);
+    assert_eq!(a["head"], 6);
+    assert!(a.get("reset").is_none());
 
     let m = new_message_id();
     let frames = w
         .send(
             &connection,
-            &frame("subscribe", &m, json!({ "event_id": event, "since": 4 })),
+            &frame("subscribe", &m, json!({ "event_id": event, "since": 5 })),
         )
         .await;
     assert_eq!(frames.len(), 2);
-    assert_eq!(frames[0]["payload"]["position"], 5);
+    assert_eq!(frames[0]["payload"]["entries"][0]["position"], 6);
     let a = ack(&frames[1], &m);
     assert_eq!(a["has_more"], false);
-    assert_eq!(a["last_position"], 5);
+    assert_eq!(a["last_position"], 6);
 
+    // A position past the head (a rebuilt stream) is told to reload, not left waiting.
     let m = new_message_id();
     let a = ack(
         &w.ask(
@@ -737,13 +754,11 @@ async fn subscribe_with_since_sends_catch_up_in_order_then_acks_where_to_resume(
         &m,
     );
     assert_eq!(
-        (a["count"].clone(), a["has_more"].clone()),
-        (json!(0), json!(false))
+        (a["count"].clone(), a["has_more"].clone(), a["reset"].clone()),
+        (json!(0), json!(false), json!("ahead"))
     );
-    assert_eq!(
-        a["last_position"], 9,
-        "nothing new: resume where the client is"
-    );
+    assert_eq!(a["last_position"], 9);
+    assert_eq!(a["head"], 6);
 }
 
 #[tokio::test]
@@ -779,18 +794,23 @@ async fn subscribe_to_a_conversation_with_since_catches_up_messages() {
         )
         .await;
     let kinds: Vec<_> = frames.iter().map(|f| f["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["new_message", "new_message", "new_message", "ack"]);
-    let positions: Vec<_> = frames[..3]
+    assert_eq!(kinds, ["stream_batch", "ack"]);
+    let entries = banter_testkit::frames::flatten(&frames[..1]);
+    assert_eq!(
+        banter_testkit::frames::kinds(&frames[..1]),
+        ["new_message", "new_message", "new_message"]
+    );
+    let positions: Vec<_> = entries
         .iter()
         .map(|f| f["payload"]["message"]["position"].as_u64().unwrap())
         .collect();
     assert_eq!(positions, [1, 2, 3]);
     assert!(
-        frames[..3]
+        entries
             .iter()
             .all(|f| f["payload"]["message"]["message_id"].is_string())
     );
-    assert_eq!(ack(&frames[3], &m)["last_position"], 3);
+    assert_eq!(ack(&frames[1], &m)["last_position"], 3);
 }
 
 #[tokio::test]
@@ -885,7 +905,7 @@ async fn comment_submit_acks_and_enqueues_the_comment_broadcast() {
     );
     assert!(a["comment_id"].is_string());
     assert_eq!(a["event_id"], event.to_string());
-    assert_eq!(a["position"], 1);
+    assert_eq!(a["position"], 2, "position 1 is the event going live");
     assert_eq!(a["created"], true);
     assert_eq!(a["moderation_status"], "approved");
 
@@ -893,15 +913,17 @@ async fn comment_submit_acks_and_enqueues_the_comment_broadcast() {
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].room, Room::Event(event));
     assert_eq!(jobs[0].exclude, None);
-    assert_eq!(jobs[0].payload["type"], "comment_broadcast");
-    assert_eq!(jobs[0].payload["payload"]["comment_id"], a["comment_id"]);
-    assert_eq!(jobs[0].payload["payload"]["content"], "What a goal!");
-    assert_eq!(jobs[0].payload["payload"]["position"], 1);
+    let told = w.told(jobs).await;
+    let told = told.last().expect("the comment is told");
+    assert_eq!(told["type"], "comment_broadcast");
+    assert_eq!(told["payload"]["comment_id"], a["comment_id"]);
+    assert_eq!(told["payload"]["content"], "What a goal!");
+    assert_eq!(told["payload"]["position"], 2);
 
     // The ack carries the comment as the broadcast (and REST) show it, plus `created`.
     let mut view = a.clone();
     view.as_object_mut().unwrap().remove("created");
-    assert_eq!(view, jobs[0].payload["payload"]);
+    assert_eq!(view, told["payload"]);
 }
 
 /// A client that numbers its frames per connection (`m-1`, `m-2`…) reuses message ids across
@@ -970,11 +992,15 @@ async fn comment_submit_retry_with_the_same_message_id_returns_the_same_comment(
         .unwrap();
     assert_eq!(stored.items.len(), 1);
     let jobs = w.jobs().await;
-    assert_eq!(jobs.len(), 2, "the retry enqueues the broadcast again");
-    assert!(
-        jobs.iter()
-            .all(|j| j.payload["payload"]["comment_id"] == first["comment_id"])
-    );
+    assert_eq!(jobs.len(), 2, "the retry enqueues the delivery again");
+    assert!(jobs.iter().all(|j| j.room == Room::Event(event) && j.stream.is_some()));
+    let told = w.told(jobs).await;
+    let comments: Vec<&Value> = told
+        .iter()
+        .filter(|f| f["type"] == "comment_broadcast")
+        .collect();
+    assert_eq!(comments.len(), 1, "one comment, told once: {told:?}");
+    assert_eq!(comments[0]["payload"]["comment_id"], first["comment_id"]);
 }
 
 #[tokio::test]
@@ -1112,7 +1138,12 @@ async fn a_queue_failure_is_internal_and_a_retry_returns_the_stored_comment() {
     assert_eq!(a["comment_id"], stored.items[0].comment_id.to_string());
     let jobs = w.jobs().await;
     assert_eq!(jobs.len(), 1);
-    assert_eq!(jobs[0].payload["type"], "comment_broadcast");
+    let told = w.told(jobs).await;
+    assert_eq!(
+        banter_testkit::frames::kinds(&told),
+        ["event_status_changed", "comment_broadcast"],
+        "the comment stored before the outage reaches the room with the retry"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1241,14 +1272,19 @@ async fn send_message_is_idempotent_by_client_message_id() {
     assert_eq!(stored.items.len(), 1);
     let jobs = w.jobs().await;
     assert_eq!(jobs.len(), 2);
-    assert!(jobs.iter().all(|j| j.payload["type"] == "new_message"
-        && j.room == Room::Conversation(conversation)
-        && j.payload["payload"]["message"]["message_id"] == first["message_id"]));
+    assert!(
+        jobs.iter()
+            .all(|j| j.room == Room::Conversation(conversation) && j.stream.is_some())
+    );
+    let told = w.told(jobs).await;
+    assert_eq!(told.len(), 1, "one message, told once: {told:?}");
+    assert_eq!(told[0]["type"], "new_message");
+    assert_eq!(told[0]["payload"]["message"]["message_id"], first["message_id"]);
 
     // The ack carries the message as the broadcast (and REST) show it, plus `created`.
     let mut view = first.clone();
     view.as_object_mut().unwrap().remove("created");
-    assert_eq!(view, jobs[0].payload["payload"]["message"]);
+    assert_eq!(view, told[0]["payload"]["message"]);
 }
 
 #[tokio::test]
@@ -1582,20 +1618,26 @@ async fn a_comment_reaches_every_subscriber_through_the_fanout() {
         w.queue.clone(),
         FanoutConfig::default(),
     )
-    .unwrap();
+    .unwrap()
+    .with_streams(w.app.stores.streams.clone(), w.app.stores.users.clone());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     for job in w.jobs().await {
         assert!(fanout.deliver(&job, deadline).await.unwrap().is_finished());
     }
     let to_b = w.frames(&b);
-    let kinds: Vec<_> = to_b.iter().map(|f| f["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["comment_broadcast", "user_typing"]);
-    assert_eq!(to_b[0]["payload"]["comment_id"], comment["comment_id"]);
-    let to_a = w.frames(&a);
-    let kinds: Vec<_> = to_a.iter().map(|f| f["type"].as_str().unwrap()).collect();
+    assert_eq!(to_b[0]["type"], "stream_batch");
     assert_eq!(
-        kinds,
-        ["comment_broadcast"],
+        banter_testkit::frames::kinds(&to_b),
+        ["event_status_changed", "comment_broadcast", "user_typing"]
+    );
+    assert_eq!(
+        banter_testkit::frames::flatten(&to_b)[1]["payload"]["comment_id"],
+        comment["comment_id"]
+    );
+    let to_a = w.frames(&a);
+    assert_eq!(
+        banter_testkit::frames::kinds(&to_a),
+        ["event_status_changed", "comment_broadcast"],
         "the typist gets no echo of its own typing"
     );
 }
@@ -1976,7 +2018,8 @@ async fn subscribe_and_unsubscribe_frames_are_rate_limited_per_user() {
     let user = w.user().await;
     let event = w.event(user, true).await;
     let connection = w.connect(user).await;
-    let subscribe = |m: &str| frame("subscribe", m, json!({ "event_id": event, "since": 0 }));
+    // Since 1 (the event going live): nothing to catch up, one answer each.
+    let subscribe = |m: &str| frame("subscribe", m, json!({ "event_id": event, "since": 1 }));
     for i in 0..2 {
         let m = format!("s-{i}");
         ack(&w.ask(&connection, &subscribe(&m)).await, &m);

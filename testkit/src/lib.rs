@@ -9,6 +9,7 @@ pub mod comments;
 pub mod connections;
 pub mod conversations;
 pub mod events;
+pub mod frames;
 pub mod queue;
 pub mod samples;
 pub mod tokens;

@@ -102,7 +102,12 @@ pub async fn catch_up(app: &App, room: Room, since: Position) -> Result<CatchUp,
     }
     let last = slice.entries.last().map_or(since, |e| e.position);
     let items = render(app.stores.users.as_ref(), &slice.entries).await?;
-    let frames = batches(room, since, last, items)
+    let frames = if slice.entries.is_empty() {
+        Vec::new()
+    } else {
+        batches(room, since, last, items)
+    };
+    let frames = frames
         .into_iter()
         .map(|f| {
             let upto = match &f.payload {
