@@ -81,7 +81,10 @@ async fn every_invocation_and_post_is_counted_under_its_function() {
         while let Some(Ok(msg)) = socket.next().await {
             if let Message::Text(text) = msg
                 && let Ok(v) = serde_json::from_str::<Value>(&text)
-                && v["type"] == "comment_broadcast"
+                && v["type"] == "stream_batch"
+                && v["payload"]["entries"]
+                    .as_array()
+                    .is_some_and(|e| e.iter().any(|e| e["type"] == "comment_broadcast"))
             {
                 return Some(v);
             }

@@ -198,34 +198,58 @@ async fn the_largest_message_travels_rest_catch_up_and_fan_out_in_one_unit_frame
     let (mut socket, _) = tokio_tungstenite::connect_async(url)
         .await
         .expect("a member connects");
-    let subscribe = json!({
-        "type": "subscribe",
-        "message_id": "sub-1",
-        "payload": { "conversation_id": conversation, "since": 0 },
-    });
-    socket
-        .send(Message::text(subscribe.to_string()))
-        .await
-        .expect("subscribe sent");
+    // Every change of the message is in the stream (sent, each edit, each reaction), each
+    // entry a whole message: the catch-up pages through them, every frame one unit.
+    let mut since = 0u64;
     let mut caught_up = None;
-    let mut acked = false;
-    while !acked {
-        let msg = tokio::time::timeout(PATIENCE, socket.next())
+    for round in 1..=10 {
+        let subscribe = json!({
+            "type": "subscribe",
+            "message_id": format!("sub-{round}"),
+            "payload": { "conversation_id": conversation, "since": since },
+        });
+        socket
+            .send(Message::text(subscribe.to_string()))
             .await
-            .expect("an answer in time")
-            .expect("the socket is open")
-            .expect("a frame");
-        let Message::Text(text) = msg else { continue };
-        let frame = unit_frame(&text);
-        match frame["type"].as_str() {
-            Some("new_message") => caught_up = Some(frame),
-            Some("ack") => acked = true,
-            Some("error") => panic!("catch-up failed: {frame}"),
-            _ => {}
+            .expect("subscribe sent");
+        let ack = loop {
+            let msg = tokio::time::timeout(PATIENCE, socket.next())
+                .await
+                .expect("an answer in time")
+                .expect("the socket is open")
+                .expect("a frame");
+            let Message::Text(text) = msg else { continue };
+            let frame = unit_frame(&text);
+            match frame["type"].as_str() {
+                Some("stream_batch") => {
+                    for entry in frame["payload"]["entries"].as_array().expect("entries") {
+                        if matches!(
+                            entry["type"].as_str(),
+                            Some("new_message" | "message_updated")
+                        ) {
+                            caught_up = Some(entry.clone());
+                        }
+                    }
+                }
+                Some("ack") => break frame,
+                Some("error") => panic!("catch-up failed: {frame}"),
+                _ => {}
+            }
+        };
+        since = ack["payload"]["last_position"]
+            .as_u64()
+            .expect("last_position");
+        if ack["payload"]["has_more"] == false {
+            break;
         }
     }
     let caught_up = caught_up.expect("the message in the catch-up");
     assert_eq!(caught_up["payload"]["message"]["message_id"], id.as_str());
+    assert_eq!(
+        caught_up["payload"]["message"]["content"],
+        largest_text(MAX_EDIT_HISTORY as u32 + 3),
+        "the catch-up ends with the message as it stands"
+    );
 
     // Fan-out: one more edit reaches the subscribed member live, in one unit.
     let (status, body) = call(
@@ -245,8 +269,12 @@ async fn the_largest_message_travels_rest_catch_up_and_fan_out_in_one_unit_frame
             .expect("a frame");
         let Message::Text(text) = msg else { continue };
         let frame = unit_frame(&text);
-        if frame["type"] == "message_updated" {
-            break frame;
+        let entries = frame["payload"]["entries"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if let Some(e) = entries.iter().find(|e| e["type"] == "message_updated") {
+            break e.clone();
         }
     };
     assert_eq!(live["payload"]["message"]["content"], largest_text(99));

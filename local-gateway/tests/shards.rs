@@ -88,9 +88,13 @@ async fn a_large_room_is_delivered_by_shards_running_at_once_each_exactly_once()
             while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(until, socket.next()).await {
                 if let Message::Text(text) = msg
                     && let Ok(v) = serde_json::from_str::<Value>(&text)
-                    && v["type"] == "comment_broadcast"
+                    && v["type"] == "stream_batch"
                 {
-                    comments.push(v["payload"]["comment_id"].clone());
+                    for e in v["payload"]["entries"].as_array().into_iter().flatten() {
+                        if e["type"] == "comment_broadcast" {
+                            comments.push(e["payload"]["comment_id"].clone());
+                        }
+                    }
                     until = tokio::time::Instant::now() + Duration::from_secs(1);
                 }
             }

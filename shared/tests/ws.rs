@@ -754,7 +754,11 @@ async fn subscribe_with_since_sends_catch_up_in_order_then_acks_where_to_resume(
         &m,
     );
     assert_eq!(
-        (a["count"].clone(), a["has_more"].clone(), a["reset"].clone()),
+        (
+            a["count"].clone(),
+            a["has_more"].clone(),
+            a["reset"].clone()
+        ),
         (json!(0), json!(false), json!("ahead"))
     );
     assert_eq!(a["last_position"], 9);
@@ -993,7 +997,10 @@ async fn comment_submit_retry_with_the_same_message_id_returns_the_same_comment(
     assert_eq!(stored.items.len(), 1);
     let jobs = w.jobs().await;
     assert_eq!(jobs.len(), 2, "the retry enqueues the delivery again");
-    assert!(jobs.iter().all(|j| j.room == Room::Event(event) && j.stream.is_some()));
+    assert!(
+        jobs.iter()
+            .all(|j| j.room == Room::Event(event) && j.stream.is_some())
+    );
     let told = w.told(jobs).await;
     let comments: Vec<&Value> = told
         .iter()
@@ -1279,7 +1286,10 @@ async fn send_message_is_idempotent_by_client_message_id() {
     let told = w.told(jobs).await;
     assert_eq!(told.len(), 1, "one message, told once: {told:?}");
     assert_eq!(told[0]["type"], "new_message");
-    assert_eq!(told[0]["payload"]["message"]["message_id"], first["message_id"]);
+    assert_eq!(
+        told[0]["payload"]["message"]["message_id"],
+        first["message_id"]
+    );
 
     // The ack carries the message as the broadcast (and REST) show it, plus `created`.
     let mut view = first.clone();

@@ -37,6 +37,10 @@ pub struct Client {
     pub protocol: Option<String>,
     /// Frames read and not yet taken.
     pending: Vec<Value>,
+    /// Entries of a `stream_batch` read and not yet returned by `read`.
+    unpacked: std::collections::VecDeque<Value>,
+    /// `stream_batch` frames received.
+    pub batches: usize,
     closed: Option<Closed>,
     counter: u64,
 }
@@ -79,6 +83,8 @@ pub async fn connect_with(url: &str, protocols: &[&str]) -> Result<Client, Refus
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
             pending: Vec::new(),
+            unpacked: std::collections::VecDeque::new(),
+            batches: 0,
             closed: None,
             counter: 0,
         }),
@@ -130,8 +136,27 @@ impl Client {
         format!("m-{}-{}", self.counter, fastid())
     }
 
-    /// Reads the next JSON frame, waiting at most `wait`. `None` on timeout or close.
+    /// Reads the next JSON frame, waiting at most `wait`, as a client of the protocol reads
+    /// it: a `stream_batch` is its entries (`{position, type, payload}`), one by one. `None`
+    /// on timeout or close.
     async fn read(&mut self, wait: Duration) -> Option<Value> {
+        loop {
+            if let Some(entry) = self.unpacked.pop_front() {
+                return Some(entry);
+            }
+            let frame = self.read_frame(wait).await?;
+            if frame["type"] != "stream_batch" {
+                return Some(frame);
+            }
+            self.batches += 1;
+            if let Some(entries) = frame["payload"]["entries"].as_array() {
+                self.unpacked.extend(entries.iter().cloned());
+            }
+        }
+    }
+
+    /// Reads the next JSON frame as sent.
+    async fn read_frame(&mut self, wait: Duration) -> Option<Value> {
         if self.closed.is_some() {
             return None;
         }

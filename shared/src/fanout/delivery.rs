@@ -85,6 +85,8 @@ pub struct DeliveryReport {
     /// The ranges of the shard jobs enqueued when the job was split; empty when it was
     /// delivered.
     pub shards: Vec<BucketRange>,
+    /// The unfinished connections themselves (a stream delivery retries them alone).
+    pub unfinished_connections: Vec<ConnectionId>,
 }
 
 impl DeliveryReport {
@@ -283,6 +285,26 @@ impl Fanout {
             self.config.reshard_threshold
         };
 
+        if let Some(targets) = &job.targets {
+            let subs: Vec<Subscription> = targets
+                .iter()
+                .map(|c| Subscription {
+                    room: job.room,
+                    connection_id: c.clone(),
+                    user_id: UserId::min(),
+                    subscribed_at: crate::time::now(),
+                    expires_at: crate::time::now(),
+                })
+                .collect();
+            let report = self.post_all(job, &subs, &frame, stop).await;
+            tracing::info!(
+                targets = subs.len(),
+                delivered = report.delivered,
+                unfinished = report.unfinished,
+                "retry of unfinished connections"
+            );
+            return Ok(report);
+        }
         let subs = match timeout_at(backstop, self.read_or_split(job, range, split_above)).await {
             Err(_) => return Err(FanoutError::OutOfTime),
             Ok(Err(e)) => return Err(e),
@@ -434,6 +456,7 @@ impl Fanout {
                 }
                 PostOutcome::Unfinished(e) => {
                     report.unfinished += 1;
+                    report.unfinished_connections.push(connection.clone());
                     tracing::debug!(
                         connection_id = %connection,
                         attempts,

@@ -38,10 +38,10 @@ impl Fanout {
     /// then, as long as more is wanted, passes: flush counts if asked, read the entries after
     /// the cursor, render them, post them as `stream_batch` frames (one per subscriber per
     /// 32 KB), move the cursor. Passes of a room with `n` subscribers start at least
-    /// `n / post_budget` apart. A pass that leaves connections unfinished keeps the cursor
-    /// where it was and releases the room: the job's retry delivers the range again (clients
-    /// drop positions they hold). Near the deadline the holder releases and enqueues a job
-    /// to go on.
+    /// `n / post_budget` apart. Connections a pass leaves unfinished (still 429/5xx at the
+    /// stop time) get the frame in a job of their own on the shard queue, so one bad
+    /// connection never holds the room back. Near the deadline the holder releases and
+    /// enqueues a job to go on.
     pub(super) async fn deliver_stream(
         &self,
         job: &FanoutJob,
@@ -86,26 +86,31 @@ impl Fanout {
                     FrameMode::PerEntry => legacy_frames(items),
                 };
                 let mut reached = 0usize;
-                let mut finished = true;
                 for frame in &frames {
                     let payload = serde_json::to_value(frame)
                         .map_err(|e| FanoutError::Payload(e.to_string()))?;
                     let r = self
-                        .deliver(&FanoutJob::new(room, payload), deadline)
+                        .deliver(&FanoutJob::new(room, payload.clone()), deadline)
                         .await?;
                     reached = reached.max(
                         r.subscribers
                             .max(r.shards.len() * self.config().shard_target),
                     );
-                    finished &= r.is_finished();
+                    if !r.unfinished_connections.is_empty() {
+                        // The room moves on; the connections still failing get this frame
+                        // in a job of their own (retried by the queue, then dead-lettered).
+                        self.shard_queue()
+                            .send(&[FanoutJob {
+                                targets: Some(r.unfinished_connections.clone()),
+                                ..FanoutJob::new(room, payload)
+                            }])
+                            .await?;
+                    }
                     merge(&mut report, r);
                 }
-                if !finished {
-                    store
-                        .release_delivery(room, lease, delivered, until, true)
-                        .await?;
-                    return Ok(report);
-                }
+                // The unfinished are retried apart: this pass is done.
+                report.unfinished = 0;
+                report.unfinished_connections.clear();
                 tracing::info!(
                     room = %room,
                     from = delivered.0,

@@ -33,6 +33,10 @@ pub struct FanoutJob {
     /// posted as it is (typing, presence, receipts, and the shards of a stream delivery).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<StreamWork>,
+    /// Set to post the frame to these connections only, without reading the room's
+    /// subscriptions: a stream delivery's retry of the connections a pass left unfinished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Vec<ConnectionId>>,
 }
 
 /// What a stream delivery job asks.
@@ -53,6 +57,7 @@ impl FanoutJob {
             shard: None,
             exclude: None,
             stream: None,
+            targets: None,
         }
     }
 
