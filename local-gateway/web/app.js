@@ -34,6 +34,8 @@
   })();
 
   const PING_EVERY_MS = 30000;
+  /** How long a stream_batch past a gap waits for the frames before it, then the room catches up. */
+  const HOLD_MS = 1500;
   const PENDING_POLL_MS = 4000;
   const TYPING_STALE_MS = 10000;
   const TYPING_IDLE_MS = 3000;
@@ -479,8 +481,17 @@
         else p.resolve(payload);
         return;
       }
-      for (const fn of this.handlers.get(frame.type) || []) {
-        try { fn(frame.payload || {}, frame); } catch (err) { console.error('banter: handler for', frame.type, err); }
+      if (frame.type === 'stream_batch') {
+        rooms.onBatch(frame.payload || {});
+        return;
+      }
+      this.dispatch(frame.type, frame.payload || {}, frame);
+    },
+
+    /** Hands one frame (or one entry of a stream_batch) to its handlers. */
+    dispatch(type, payload, frame) {
+      for (const fn of this.handlers.get(type) || []) {
+        try { fn(payload, frame); } catch (err) { console.error('banter: handler for', type, err); }
       }
     },
   };
@@ -498,11 +509,14 @@
   // ===================================================================================
 
   /**
-   * The rooms this page follows, each with its watermark `lastPos`: every position up to it
-   * has been seen (or was skipped by the server). Positions above it that already arrived
-   * wait in `above` until the gap closes. After a reconnect every room is subscribed again
-   * with `since: lastPos`, so whatever was missed arrives first; duplicates are dropped by
-   * position (and by id in the views).
+   * The rooms this page follows, each with its watermark `lastPos`: the highest stream
+   * position held with no gap before it. A `stream_batch` covering `(after, last_position]`
+   * is applied when `after <= lastPos` (its entries above the watermark are handed to the
+   * views, then the watermark moves to `last_position`); one past a gap is held until the
+   * frames before it arrive, or for at most HOLD_MS, then the room catches up. After a
+   * reconnect every room is subscribed again with `since: lastPos`, so whatever was missed
+   * arrives first; duplicates are dropped by position (and by id in the views). A room whose
+   * ack says `reset` is reloaded.
    */
   const rooms = {
     map: new Map(), // 'event:<id>' | 'conversation:<id>' -> {kind, id, lastPos, above:Set}
@@ -515,7 +529,7 @@
       const k = this.key(kind, id);
       let room = this.map.get(k);
       if (!room) {
-        room = { kind, id, lastPos: 0, above: new Set() };
+        room = { kind, id, lastPos: 0, above: new Set(), held: new Map(), holdTimer: null };
         this.map.set(k, room);
       }
       this.advanceTo(room, lastPos || 0);
@@ -546,7 +560,14 @@
           }
           return;
         }
+        if (ack.reset) {
+          // The stream cannot resume from here (expired or rebuilt): reload the room.
+          this.advanceTo(room, ack.head || 0);
+          if (room.kind === 'event') events.reloadComments({ quiet: true });
+          return;
+        }
         if (typeof ack.last_position === 'number') this.advanceTo(room, ack.last_position);
+        this.applyHeld(room);
         if (!ack.has_more) return;
       }
     },
@@ -559,6 +580,34 @@
       if (pos > room.lastPos) room.lastPos = pos;
       for (const p of room.above) if (p <= room.lastPos) room.above.delete(p);
       while (room.above.has(room.lastPos + 1)) { room.above.delete(room.lastPos + 1); room.lastPos += 1; }
+    },
+
+    /** Applies a `stream_batch`: in order when it follows the watermark, else held. */
+    onBatch(b) {
+      const [kind, id] = String(b.room || '').split(':');
+      const room = this.get(kind, id);
+      if (!room || typeof b.after !== 'number' || typeof b.last_position !== 'number') return;
+      if (b.after > room.lastPos) {
+        room.held.set(b.after, b);
+        if (!room.holdTimer) {
+          room.holdTimer = setTimeout(() => { room.holdTimer = null; if (room.held.size) this.subscribe(room); }, HOLD_MS);
+        }
+        return;
+      }
+      for (const e of b.entries || []) {
+        if (typeof e.position === 'number' && e.position > room.lastPos) socket.dispatch(e.type, e.payload || {}, e);
+      }
+      this.advanceTo(room, b.last_position);
+      this.applyHeld(room);
+    },
+
+    /** Applies held batches the watermark has reached. */
+    applyHeld(room) {
+      for (const [after, b] of Array.from(room.held.entries()).sort((x, y) => x[0] - y[0])) {
+        if (b.last_position <= room.lastPos) { room.held.delete(after); continue; }
+        if (after <= room.lastPos) { room.held.delete(after); this.onBatch(b); }
+      }
+      if (!room.held.size && room.holdTimer) { clearTimeout(room.holdTimer); room.holdTimer = null; }
     },
 
     /** Records an item's position; false when it was seen before (a duplicate). */
@@ -1105,7 +1154,8 @@
             { content, parent_comment_id: parent, client_metadata: { platform: 'web' } },
             { headers: { 'Idempotency-Key': key } });
         }
-        if (view.position) { rooms.accept('event', ev.event_id, view.position); this.noteCount(ev.event_id, view.position); }
+        if (view.position) rooms.accept('event', ev.event_id, view.position);
+        if (!this.comments.has(view.comment_id)) this.noteCount(ev.event_id);
         this.upsert(view, { mine: true });
         input.value = '';
         input.dispatchEvent(new Event('input'));
@@ -1162,16 +1212,16 @@
         this.upsert(p, { quiet: true });
         return;
       }
+      if (!this.comments.has(p.comment_id)) this.noteCount(p.event_id);
       this.upsert(p);
-      this.noteCount(p.event_id, p.position);
     },
 
-    /** Keeps the list's comment count current (the count is the highest position). */
-    noteCount(eventId, position) {
+    /** Counts one more comment of the event in the list (a comment this page had not seen). */
+    noteCount(eventId) {
       let changed = false;
-      for (const ev of this.list.concat(this.current ? [this.current] : [])) {
-        if (ev.event_id === eventId && typeof position === 'number' && position > (ev.comment_count || 0)) {
-          ev.comment_count = position;
+      for (const ev of this.list.concat(this.current && !this.list.includes(this.current) ? [this.current] : [])) {
+        if (ev.event_id === eventId) {
+          ev.comment_count = (ev.comment_count || 0) + 1;
           changed = true;
         }
       }

@@ -1,6 +1,20 @@
 //! Fan-out: delivers each [`FanoutJob`] to every WebSocket connection subscribed to its room,
 //! as the SQS-triggered `fanout` Lambda does.
 //!
+//! # Room streams
+//!
+//! Every change to a room is an entry of its stream (`crate::store::StreamStore`,
+//! `docs/data-model.md`, "Room streams"). A stream job ([`FanoutJob::stream`]) means "deliver
+//! room R as far as it is committed": it records what it wants on the room's delivery cursor,
+//! and the one job holding the cursor's lease passes over the room: flushes coalesced counts,
+//! reads the entries after the cursor, renders them ([`crate::stream::render`]) into
+//! `stream_batch` frames cut at the 32 KB metering unit, posts each frame to the room's
+//! subscribers with the machinery below, moves the cursor, and goes on while more was wanted.
+//! Passes of a room with `n` subscribers start at least `n / post_budget` apart
+//! ([`FanoutConfig::post_budget`]); connections a pass leaves unfinished get the frame in a
+//! job of their own (`targets`). With [`FanoutConfig::frames`] = `PerEntry` each change is its
+//! own frame, as before streams (to measure against).
+//!
 //! # One job
 //!
 //! [`Fanout::deliver`] reads the subscriptions of the job's bucket range (the whole room, or
@@ -65,6 +79,7 @@
 //! reports the records that did not finish; see there.
 //!
 //! [`FanoutJob`]: crate::queue::FanoutJob
+//! [`FanoutJob::stream`]: crate::queue::FanoutJob::stream
 //! [`BucketRange::split`]: crate::model::BucketRange::split
 //! [`Queue::send`]: crate::queue::Queue::send
 //! [`PostError::Gone`]: crate::poster::PostError::Gone

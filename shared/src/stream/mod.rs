@@ -1,4 +1,4 @@
-//! Room streams on the wire: what clients are told of each [`StreamEntry`], and the
+//! Room streams on the wire: what clients are told of each [`StreamEntry`](crate::model::StreamEntry), and the
 //! `stream_batch` frames that carry them, cut at the 32 KB metering unit.
 //!
 //! One function renders entries for both catch-up and live delivery, so a client hears

@@ -384,7 +384,7 @@ impl ConversationStore for DynamoConversationStore {
 
     /// Each participant is one conditional put (`attribute_not_exists(pk)`), so present ones
     /// stay as they are, written with their `participants_changed` entry
-    /// ([`DynamoConversationStore::change_members`]); `NotFound` when a participant's
+    /// (`change_members`); `NotFound` when a participant's
     /// conversation does not exist.
     async fn add_participants(
         &self,
