@@ -653,14 +653,15 @@ async fn read_frames(
         match stream.next().await {
             Some(Ok(Message::Text(text))) => {
                 let at = SystemTime::now();
-                let (frame_type, id) = describe(&text);
-                let receipt = Receipt {
-                    client,
-                    at,
-                    frame_type,
-                    id,
-                };
-                let _ = out.send(Report::Frame(receipt).line());
+                for (frame_type, id) in describe(&text) {
+                    let receipt = Receipt {
+                        client,
+                        at,
+                        frame_type,
+                        id,
+                    };
+                    let _ = out.send(Report::Frame(receipt).line());
+                }
             }
             Some(Ok(Message::Close(frame))) => {
                 break format!("closed by the gateway: {frame:?}");
@@ -675,19 +676,34 @@ async fn read_frames(
     }
 }
 
-/// A frame's `type` and the id of its item (see [`Receipt::id`]).
-fn describe(text: &str) -> (String, Option<String>) {
+/// A frame's `type` and the id of its item (see [`Receipt::id`]); a `stream_batch` is each of
+/// its entries, as a client reads it.
+fn describe(text: &str) -> Vec<(String, Option<String>)> {
     let Ok(v) = serde_json::from_str::<Value>(text) else {
-        return (String::new(), None);
+        return vec![(String::new(), None)];
     };
+    if v["type"] == "stream_batch" {
+        return v["payload"]["entries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| described(e, None))
+            .collect();
+    }
+    vec![described(&v, v["message_id"].as_str())]
+}
+
+/// The `type` of a frame or entry and its item's id (else `fallback`).
+fn described(v: &Value, fallback: Option<&str>) -> (String, Option<String>) {
     let frame_type = v["type"].as_str().unwrap_or_default().to_owned();
     let id = [
         &v["payload"]["comment_id"],
-        &v["payload"]["message_id"],
-        &v["message_id"],
+        &v["payload"]["message"]["message_id"],
     ]
     .into_iter()
-    .find_map(|x| x.as_str().map(str::to_owned));
+    .find_map(|x| x.as_str())
+    .or(fallback)
+    .map(str::to_owned);
     (frame_type, id)
 }
 
@@ -726,13 +742,26 @@ mod tests {
 
     #[test]
     fn frames_are_described_by_type_and_item() {
-        let (t, id) = describe(r#"{"type":"comment_broadcast","payload":{"comment_id":"c1"}}"#);
+        let one = |text: &str| describe(text).remove(0);
+        let (t, id) = one(r#"{"type":"comment_broadcast","payload":{"comment_id":"c1"}}"#);
         assert_eq!(
             (t.as_str(), id.as_deref()),
             ("comment_broadcast", Some("c1"))
         );
-        let (t, id) = describe(r#"{"type":"ack","message_id":"m1","payload":{}}"#);
+        let (t, id) = one(r#"{"type":"ack","message_id":"m1","payload":{}}"#);
         assert_eq!((t.as_str(), id.as_deref()), ("ack", Some("m1")));
-        assert_eq!(describe("not json"), (String::new(), None));
+        assert_eq!(one("not json"), (String::new(), None));
+        let batch = describe(
+            r#"{"type":"stream_batch","message_id":"b","payload":{"entries":[
+                {"position":2,"type":"comment_broadcast","payload":{"comment_id":"c2"}},
+                {"position":3,"type":"comment_updated","payload":{"comment_id":"c1"}}]}}"#,
+        );
+        assert_eq!(
+            batch,
+            [
+                ("comment_broadcast".to_owned(), Some("c2".to_owned())),
+                ("comment_updated".to_owned(), Some("c1".to_owned()))
+            ]
+        );
     }
 }

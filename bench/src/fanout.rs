@@ -76,9 +76,25 @@ pub struct Flags {
     /// Wait at most this long after the last comment
     #[arg(long, value_name = "D", default_value = "60s", value_parser = duration)]
     settle: Duration,
+    /// Live frames: batched (stream_batch, one frame per viewer per tick) or per_entry (one
+    /// frame per change, the delivery before room streams)
+    #[arg(long, value_name = "MODE", default_value = "batched", value_parser = frame_mode)]
+    frames: banter::stream::FrameMode,
+    /// PostToConnection calls per second one room may use (as BANTER_FANOUT_POST_BUDGET)
+    #[arg(long, value_name = "P", default_value_t = FanoutConfig::default().post_budget, value_parser = number::<u32>)]
+    post_budget: u32,
     /// Where the JSON and SVG go [default: bench/results]
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+}
+
+/// `--frames`: `batched` or `per_entry`.
+fn frame_mode(raw: &str) -> Result<banter::stream::FrameMode, String> {
+    match raw.trim() {
+        "batched" => Ok(banter::stream::FrameMode::Batched),
+        "per_entry" => Ok(banter::stream::FrameMode::PerEntry),
+        other => Err(format!("{other:?} is not batched or per_entry")),
+    }
 }
 
 /// `--rate`: a positive number of comments per second.
@@ -121,6 +137,8 @@ impl Options {
             shard_threshold: flags.shard_threshold,
             shard_target: flags.shard_target,
             reshard_threshold: defaults.reshard_threshold.max(flags.shard_target),
+            frames: flags.frames,
+            post_budget: flags.post_budget,
             ..defaults
         };
         fanout.validate()?;
@@ -305,6 +323,12 @@ async fn run_one(
     let summary = tally.summary();
     let row = row_of(options, n, t, &summary, &jobs);
     print_run(&row, &summary, &facts);
+    let per_comment_viewer = jobs_posts(&jobs) as f64 / (options.comments.max(1) * n.max(1)) as f64;
+    println!(
+        "  PostToConnection calls: {} ({per_comment_viewer:.3} per comment per viewer, {:?} frames)",
+        jobs_posts(&jobs),
+        options.fanout.frames
+    );
     let json = result_json(options, &row, &summary, &jobs, facts);
     Ok(RunResult {
         row,
@@ -592,6 +616,14 @@ struct JobsSummary {
     retries: u64,
     unfinished_jobs: usize,
     job_elapsed_ms: Percentiles,
+}
+
+/// `PostToConnection` calls that delivered, over the run's jobs.
+fn jobs_posts(jobs: &[JobEnd]) -> u64 {
+    jobs.iter()
+        .filter(|j| j.shards == 0)
+        .map(|j| j.delivered)
+        .sum()
 }
 
 fn summarize_jobs(jobs: &[JobEnd]) -> JobsSummary {
