@@ -13,7 +13,12 @@ use clap::error::ErrorKind;
 use clap::{Arg, ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
 
 use crate::config::{GatewayConfig, Limits, QueueBackend, Storage, TemplateSource};
-use crate::flag_values::{Trimmed, bytes, duration, ip, port, switch};
+use crate::flag_values::{Trimmed, bytes, duration, ip, number, port, switch};
+
+/// `--inject`: a valid fault plan, kept as written (the seed comes from its own flag).
+fn fault_plan(raw: &str) -> Result<String, String> {
+    crate::faults::FaultPlan::parse(raw, 0).map(|_| raw.to_owned())
+}
 
 /// Text after the flags in `--help`.
 const AFTER_HELP: &str = "\
@@ -92,6 +97,12 @@ struct Flags {
     /// Delay of every management API POST, e.g. 20ms to model AWS
     #[arg(long, value_name = "D", env = "BANTER_LOCAL_POST_LATENCY", default_value = "0", value_parser = duration)]
     post_latency: Duration,
+    /// Faults PostToConnection answers with (429, 5xx), drawn with --fault-seed, e.g. 429:5%,500:2%
+    #[arg(long, value_name = "STATUS:P%[,…]", env = "BANTER_LOCAL_INJECT", default_value = "", value_parser = fault_plan)]
+    inject: String,
+    /// Seed of the injected faults
+    #[arg(long, value_name = "N", env = "BANTER_LOCAL_FAULT_SEED", default_value = "0", value_parser = number::<u64>)]
+    fault_seed: u64,
     /// Static files at / [default: local-gateway/web]
     #[arg(long, value_name = "PATH", env = "BANTER_LOCAL_WEB_DIR")]
     web_dir: Option<String>,
@@ -233,6 +244,9 @@ impl Flags {
                 max_frame_bytes: self.max_frame_bytes,
                 max_message_bytes: self.max_message_bytes,
                 post_latency: self.post_latency,
+                // Checked by its value parser already.
+                inject: crate::faults::FaultPlan::parse(&self.inject, self.fault_seed)
+                    .unwrap_or_default(),
                 ..defaults.limits
             },
             seed: self.seed,
@@ -348,6 +362,25 @@ mod tests {
         let e = parse(&[], &[("BANTER_CURSOR_SECRET", "short")]).expect_err("refused");
         assert!(e.to_string().contains("BANTER_CURSOR_SECRET"), "{e}");
         assert!(parse(&[], &[("BANTER_CURSOR_SECRET", &"s".repeat(32))]).is_ok());
+    }
+
+    #[test]
+    fn injected_faults_from_flags_and_bad_plans_refused() {
+        let cli = parse(&["--inject", "429:5%,500:2%", "--fault-seed", "9"], &[]).unwrap();
+        assert_eq!(
+            cli.config.limits.inject,
+            crate::faults::FaultPlan::parse("429:5%,500:2%", 9).unwrap()
+        );
+        assert!(
+            parse(&[], &[])
+                .unwrap()
+                .config
+                .limits
+                .inject
+                .faults
+                .is_empty()
+        );
+        assert!(parse(&["--inject", "404:5%"], &[]).is_err());
     }
 
     #[test]

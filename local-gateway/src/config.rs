@@ -37,6 +37,8 @@ pub struct Limits {
     /// answered: the round trip of a post to API Gateway, which loopback lacks (≈20 ms
     /// models AWS). Zero (the default) answers at once.
     pub post_latency: Duration,
+    /// Faults `PostToConnection` answers with instead of delivering (`--inject`).
+    pub inject: crate::faults::FaultPlan,
 }
 
 impl Default for Limits {
@@ -48,6 +50,7 @@ impl Default for Limits {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             client_buffer: DEFAULT_CLIENT_BUFFER,
             post_latency: Duration::ZERO,
+            inject: crate::faults::FaultPlan::default(),
         }
     }
 }

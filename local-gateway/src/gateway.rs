@@ -310,6 +310,7 @@ fn shared_state(
         deliver_disconnect: config.deliver_disconnect,
         shutdown,
         faults: Mutex::new(Default::default()),
+        injector: crate::faults::Injector::new(config.limits.inject.clone()),
     }))
 }
 

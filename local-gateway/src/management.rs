@@ -104,6 +104,10 @@ async fn post_to_connection(
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return aws_error(status, error_type(code), "scripted failure");
     }
+    if let Some(code) = shared.injector.draw() {
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return aws_error(status, error_type(code), "injected failure");
+    }
     let Some(conn) = shared.registry.get(&connection_id) else {
         return gone();
     };

@@ -136,3 +136,52 @@ impl StreamSlice {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::EventId;
+    use crate::time::now;
+
+    fn entry(p: u64) -> StreamEntry {
+        StreamEntry {
+            position: Position(p),
+            at: now(),
+            change: Change::EventStatus {
+                event_id: EventId::new(),
+                from: EventStatus::Scheduled,
+                to: EventStatus::Live,
+            },
+        }
+    }
+
+    fn slice(entries: &[u64], head: u64) -> StreamSlice {
+        StreamSlice {
+            entries: entries.iter().copied().map(entry).collect(),
+            has_more: false,
+            head: Position(head),
+        }
+    }
+
+    #[test]
+    fn a_client_resumes_only_where_nothing_before_the_first_entry_is_gone() {
+        let since = Position(4);
+        assert_eq!(
+            slice(&[5, 6], 6).reset_for(since),
+            None,
+            "the next entry follows"
+        );
+        assert_eq!(slice(&[], 4).reset_for(since), None, "nothing new");
+        assert_eq!(
+            slice(&[7, 8], 8).reset_for(since),
+            Some(StreamReset::Expired),
+            "5 and 6 expired"
+        );
+        assert_eq!(
+            slice(&[], 8).reset_for(since),
+            Some(StreamReset::Expired),
+            "everything after 4 expired"
+        );
+        assert_eq!(slice(&[], 3).reset_for(since), Some(StreamReset::Ahead));
+    }
+}
