@@ -323,10 +323,11 @@ async fn run_one(
     let summary = tally.summary();
     let row = row_of(options, n, t, &summary, &jobs);
     print_run(&row, &summary, &facts);
-    let per_comment_viewer = jobs_posts(&jobs) as f64 / (options.comments.max(1) * n.max(1)) as f64;
+    let per_comment_viewer = facts.posts as f64 / (options.comments.max(1) * n.max(1)) as f64;
     println!(
-        "  PostToConnection calls: {} ({per_comment_viewer:.3} per comment per viewer, {:?} frames)",
-        jobs_posts(&jobs),
+        "  PostToConnection calls: {} ({:.0}/s over the run; {per_comment_viewer:.3} per comment per viewer; {:?} frames)",
+        facts.posts,
+        facts.posts as f64 / facts.run_time.as_secs_f64().max(1e-9),
         options.fanout.frames
     );
     let json = result_json(options, &row, &summary, &jobs, facts);
@@ -416,6 +417,7 @@ impl Room {
             clients_cpu,
             load: (before.load, after.load),
             invocations: after.invocations.saturating_sub(before.invocations),
+            posts: after.posts.saturating_sub(before.posts),
         })
     }
 }
@@ -425,6 +427,8 @@ struct Usage {
     load: Option<f64>,
     cpu: Option<Duration>,
     invocations: u64,
+    /// `PostToConnection` calls of the fan-out so far (delivered and failed).
+    posts: u64,
 }
 
 impl Usage {
@@ -433,6 +437,10 @@ impl Usage {
             load: clients::load_average(),
             cpu: clients::cpu_time(),
             invocations: fanout_invocations(gw),
+            posts: gw
+                .posts()
+                .get("fanout")
+                .map_or(0, |p| p.delivered + p.failed),
         }
     }
 }
@@ -605,6 +613,8 @@ struct RunFacts {
     load: (Option<f64>, Option<f64>),
     /// Fan-out function invocations (SQS batches) over the delivery phase.
     invocations: u64,
+    /// `PostToConnection` calls over the delivery phase.
+    posts: u64,
 }
 
 /// The fan-out jobs of a run, summed.
@@ -616,14 +626,6 @@ struct JobsSummary {
     retries: u64,
     unfinished_jobs: usize,
     job_elapsed_ms: Percentiles,
-}
-
-/// `PostToConnection` calls that delivered, over the run's jobs.
-fn jobs_posts(jobs: &[JobEnd]) -> u64 {
-    jobs.iter()
-        .filter(|j| j.shards == 0)
-        .map(|j| j.delivered)
-        .sum()
 }
 
 fn summarize_jobs(jobs: &[JobEnd]) -> JobsSummary {
@@ -681,6 +683,8 @@ fn result_json(
                 "shard_target": f.shard_target,
                 "reshard_threshold": f.reshard_threshold,
                 "page_size": f.page_size,
+                "frames": format!("{:?}", f.frames),
+                "post_budget": f.post_budget,
             },
             "fanout_environments": {
                 "note": "local pollers, each one execution environment with its own concurrency bound",
@@ -703,6 +707,12 @@ fn result_json(
             "dead_letters": facts.dead_letters,
         },
         "fanout_invocations": facts.invocations,
+        "post_to_connection": {
+            "calls": facts.posts,
+            "per_second": facts.posts as f64 / facts.run_time.as_secs_f64().max(1e-9),
+            "per_comment_per_viewer": facts.posts as f64
+                / (options.comments.max(1) * row.clients.max(1)) as f64,
+        },
         "fanout_jobs": summarize_jobs(jobs),
         "deliveries": summary,
     })

@@ -139,8 +139,12 @@ impl Fanout {
         }
     }
 
-    /// How long after a pass of `frames` frames to `subscribers` the next may start.
+    /// How long after a pass of `frames` frames to `subscribers` the next may start. The
+    /// one-frame-per-change delivery is not paced: it is kept as it was, to measure against.
     fn pass_interval(&self, subscribers: usize, frames: usize) -> Duration {
+        if self.config().frames == FrameMode::PerEntry {
+            return Duration::ZERO;
+        }
         let posts = (subscribers * frames.max(1)) as f64;
         Duration::from_secs_f64(posts / f64::from(self.config().post_budget.max(1)))
     }
