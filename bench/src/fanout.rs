@@ -11,6 +11,7 @@
 //! be 0), and the ideal bound N·t/(C·S) (C the fan-out's concurrency, S the shards the room
 //! was split into) beside the measured time to the last subscriber.
 
+pub mod hot_room;
 mod joblog;
 mod plot;
 mod tally;

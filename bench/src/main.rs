@@ -2,6 +2,7 @@
 //!
 //! ```sh
 //! cargo run --release -p banter-bench -- fanout [--help]   # fan-out latency, 1k/10k subscribers
+//! cargo run --release -p banter-bench -- hot-room [--help] # a room under a sustained rate
 //! cargo run --release -p banter-bench -- cost [--help]     # requests and dollars per comment
 //! ```
 //!
@@ -33,6 +34,8 @@ struct Bench {
 enum Command {
     /// Comment fan-out latency to N WebSocket subscribers (1k/10k) on the local stack
     Fanout(fanout::Flags),
+    /// A live room under a sustained comment rate: stream delivery against one frame per change
+    HotRoom(fanout::hot_room::Flags),
     /// Requests and dollars per comment, on the local stack with DynamoDB and SQS on moto
     Cost(cost::Flags),
     /// The WebSocket clients of a benchmark, in a process of their own (see `clients`).
@@ -46,6 +49,7 @@ async fn main() -> ExitCode {
     let bench = Bench::parse();
     let result: Result<(), BoxError> = match bench.command {
         Command::Fanout(flags) => fanout::run(flags).await,
+        Command::HotRoom(flags) => fanout::hot_room::run(flags).await,
         // The words after `cost`, recorded with the results.
         Command::Cost(flags) => cost::run(flags, std::env::args().skip(2).collect()).await,
         Command::ClientsWorker => clients::worker_main().await,
