@@ -38,7 +38,8 @@ impl Fanout {
     /// then, as long as more is wanted, passes: flush counts if asked, read the entries after
     /// the cursor, render them, post them as `stream_batch` frames (one per subscriber per
     /// 32 KB), move the cursor. Passes of a room with `n` subscribers start at least
-    /// `n / post_budget` apart. Connections a pass leaves unfinished (still 429/5xx at the
+    /// `n / post_budget` apart: the holder keeps the room that long after a pass before it
+    /// releases it, so the pacing holds across jobs too. Connections a pass leaves unfinished (still 429/5xx at the
     /// stop time) get the frame in a job of their own on the shard queue, so one bad
     /// connection never holds the room back. Near the deadline the holder releases and
     /// enqueues a job to go on.
@@ -71,9 +72,6 @@ impl Fanout {
             }
             let slice = store.read_stream(room, delivered, PASS_ENTRIES).await?;
             if slice.head > delivered {
-                if let Some(at) = next_pass {
-                    sleep_until(at.min(stop)).await;
-                }
                 let started = Instant::now();
                 let last = slice
                     .entries
@@ -121,6 +119,12 @@ impl Fanout {
                 );
                 delivered = last;
                 next_pass = Some(started + self.pass_interval(reached, frames.len()));
+            }
+            // The tick: hold the room until the next pass may start, so what arrives
+            // meanwhile goes out together (a pass that only enqueued shard jobs ends at once;
+            // releasing then would let the next change start a pass of its own).
+            if let Some(at) = next_pass.take() {
+                sleep_until(at.min(stop)).await;
             }
             if Instant::now() >= stop {
                 store
