@@ -89,6 +89,20 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// The `comment_counts` change of `c` as it stands (both adapters' counts flush).
+    pub fn counts_of(c: &Comment) -> Self {
+        Self::CommentCounts {
+            comment_id: c.comment_id,
+            event_id: c.event_id,
+            comment_position: c.position,
+            like_count: c.like_count,
+            reply_count: c.reply_count,
+            pending: c.moderation_status == crate::model::ModerationStatus::Pending,
+        }
+    }
+}
+
 /// A change at its position in a room's stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreamEntry {

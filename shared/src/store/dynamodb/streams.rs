@@ -19,7 +19,7 @@ use super::item::{Item, from_item, get_n, is_expired, key, n, parse_s, s, to_ite
 use super::ops::{get_entity, query, query_page, sdk_error};
 use super::txn::{tx_delete_with, tx_put, tx_update};
 use crate::ids::{CommentId, EventId};
-use crate::model::{Change, Comment, ModerationStatus, STREAM_RETENTION, StreamEntry, StreamSlice};
+use crate::model::{Change, Comment, STREAM_RETENTION, StreamEntry, StreamSlice};
 use crate::room::{Position, Room};
 use crate::store::{Claim, DeliveryLease, Release, StoreError, StoreResult, StreamStore};
 use crate::time::{Timestamp, epoch_seconds, now};
@@ -68,18 +68,6 @@ pub(super) fn dirty_mark(
         None,
         vec![(":one", n(1)), (":c", s(comment.to_string()))],
     )
-}
-
-/// The `comment_counts` change of `c` as it stands.
-fn counts_of(c: &Comment) -> Change {
-    Change::CommentCounts {
-        comment_id: c.comment_id,
-        event_id: c.event_id,
-        comment_position: c.position,
-        like_count: c.like_count,
-        reply_count: c.reply_count,
-        pending: c.moderation_status == ModerationStatus::Pending,
-    }
 }
 
 /// `StreamStore` over the `comments` (events) and `messages` (conversations) tables.
@@ -259,7 +247,7 @@ impl StreamStore for DynamoStreamStore {
             let outcome = append_to_stream(&self.client, table, &self.heads, &pk, |p| {
                 Ok(AppendActions {
                     actions: vec![
-                        entry_put(table, &pk, p, now(), counts_of(&c))?,
+                        entry_put(table, &pk, p, now(), Change::counts_of(&c))?,
                         tx_delete_with(
                             table,
                             marker.clone(),

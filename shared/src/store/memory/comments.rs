@@ -57,15 +57,7 @@ impl CommentState {
 
     /// The `comment_counts` change of comment `id` as it stands.
     pub fn counts_change(&self, id: CommentId) -> Option<Change> {
-        let c = self.get(id)?;
-        Some(Change::CommentCounts {
-            comment_id: c.comment_id,
-            event_id: c.event_id,
-            comment_position: c.position,
-            like_count: c.like_count,
-            reply_count: c.reply_count,
-            pending: c.moderation_status == ModerationStatus::Pending,
-        })
+        self.get(id).map(Change::counts_of)
     }
 }
 
