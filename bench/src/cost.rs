@@ -16,7 +16,7 @@ mod counts;
 mod item_size;
 mod meter;
 mod model;
-mod moto;
+pub(crate) mod moto;
 mod phase;
 mod plot;
 mod pricing;

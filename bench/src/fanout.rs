@@ -14,7 +14,7 @@
 pub mod hot_room;
 mod joblog;
 mod plot;
-mod tally;
+pub(crate) mod tally;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -8,6 +8,7 @@
 //!
 //! Each writes machine-readable results and a plot under `bench/results/`.
 
+mod ceiling;
 mod clients;
 mod cost;
 mod error;
@@ -36,6 +37,8 @@ enum Command {
     Fanout(fanout::Flags),
     /// A live room under a sustained comment rate: stream delivery against one frame per change
     HotRoom(fanout::hot_room::Flags),
+    /// Comments per second one room accepts from many writers (DynamoDB on moto, latency added)
+    WriteCeiling(ceiling::Flags),
     /// Requests and dollars per comment, on the local stack with DynamoDB and SQS on moto
     Cost(cost::Flags),
     /// The WebSocket clients of a benchmark, in a process of their own (see `clients`).
@@ -50,6 +53,7 @@ async fn main() -> ExitCode {
     let result: Result<(), BoxError> = match bench.command {
         Command::Fanout(flags) => fanout::run(flags).await,
         Command::HotRoom(flags) => fanout::hot_room::run(flags).await,
+        Command::WriteCeiling(flags) => ceiling::run(flags).await,
         // The words after `cost`, recorded with the results.
         Command::Cost(flags) => cost::run(flags, std::env::args().skip(2).collect()).await,
         Command::ClientsWorker => clients::worker_main().await,
