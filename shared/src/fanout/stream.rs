@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::time::{Instant, sleep_until};
 
 use super::delivery::{DeliveryReport, Fanout, FanoutError};
+use crate::model::RESERVATION_GRACE;
 use crate::protocol::ServerMessage;
 use crate::queue::{FanoutJob, StreamWork};
 use crate::room::Room;
@@ -16,6 +17,10 @@ use crate::time::{Timestamp, now};
 
 /// Entries one pass reads at most (the frames they make are cut at 32 KB).
 const PASS_ENTRIES: usize = 500;
+
+/// How long a holder waits before it reads again a stream whose next position is reserved
+/// but not committed (a writer is between its reservation and its transaction).
+const PENDING_POLL: Duration = Duration::from_millis(20);
 
 /// What a stream delivery reads from.
 #[derive(Clone)]
@@ -65,19 +70,37 @@ impl Fanout {
         };
         let mut report = DeliveryReport::default();
         let mut next_pass: Option<Instant> = None;
+        // The pending position the passes wait for, and since when.
+        let mut waiting: Option<(crate::room::Position, Instant)> = None;
         let stop = self.stop_at(deadline);
         loop {
             if flush && let Room::Event(event) = room {
                 store.flush_counts(event).await?;
             }
             let slice = store.read_stream(room, delivered, PASS_ENTRIES).await?;
-            if slice.head > delivered {
+            let last = match (slice.entries.last(), slice.pending) {
+                (Some(e), _) => e.position,
+                // Waiting for a writer to commit the next position.
+                (None, Some(_)) => delivered,
+                // Expired before they were delivered: nothing to send for them.
+                (None, None) => slice.head,
+            }
+            .max(delivered);
+            if let Some(p) = slice.pending {
+                if waiting.is_none_or(|(q, _)| q != p) {
+                    waiting = Some((p, Instant::now()));
+                }
+                if let Some((_, since)) = waiting
+                    && since.elapsed() >= RESERVATION_GRACE
+                {
+                    let voided = store.void_position(room, p).await?;
+                    tracing::warn!(room = %room, position = p.0, voided, "reserved position voided");
+                    waiting = None;
+                    continue;
+                }
+            }
+            if last > delivered {
                 let started = Instant::now();
-                let last = slice
-                    .entries
-                    .last()
-                    .map_or(slice.head, |e| e.position)
-                    .max(delivered);
                 let items = render(sources.users.as_ref(), &slice.entries).await?;
                 let frames: Vec<ServerMessage> = match self.config().frames {
                     FrameMode::Batched => batches(room, delivered, last, items),
@@ -119,6 +142,10 @@ impl Fanout {
                 );
                 delivered = last;
                 next_pass = Some(started + self.pass_interval(reached, frames.len()));
+            }
+            if slice.pending.is_some() {
+                let poll = Instant::now() + PENDING_POLL;
+                next_pass = Some(next_pass.map_or(poll, |at| at.max(poll)));
             }
             // The tick: hold the room until the next pass may start, so what arrives
             // meanwhile goes out together (a pass that only enqueued shard jobs ends at once;

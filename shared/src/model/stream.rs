@@ -16,6 +16,11 @@ use crate::time::Timestamp;
 /// a silent gap.
 pub const STREAM_RETENTION: TimeDelta = TimeDelta::hours(24);
 
+/// How long a reserved position may stay without its entry before the room's delivery voids
+/// it ([`Change::Void`]). A writer commits within one transaction of reserving; one that is
+/// slower (or crashed) loses the position and, if alive, reserves another.
+pub const RESERVATION_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// One change to a room. Entries hold what the change left (absolute counts, whole items),
 /// so replaying one twice, or after a REST read that already shows it, changes nothing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,6 +92,10 @@ pub enum Change {
         /// Who made the change.
         by: UserId,
     },
+    /// Nothing: the position was reserved by a writer that did not commit (its change was
+    /// refused, it failed, or it was slower than [`RESERVATION_GRACE`]). Shown to nobody; a
+    /// batch's range covers it like any other position.
+    Void,
 }
 
 impl Change {
@@ -121,8 +130,12 @@ pub struct StreamSlice {
     pub entries: Vec<StreamEntry>,
     /// Whether more entries lie beyond the last one.
     pub has_more: bool,
-    /// The room's committed head when read (0 for a room with no changes yet).
+    /// The room's head when read: the highest position reserved (0 for a room with no
+    /// changes yet).
     pub head: Position,
+    /// The position after the entries when its writer has reserved it but not committed yet:
+    /// the read stops there, and what lies beyond waits for it (or for its void).
+    pub pending: Option<Position>,
 }
 
 /// Why a client must reload from REST instead of resuming.
@@ -138,14 +151,14 @@ pub enum StreamReset {
 impl StreamSlice {
     /// Whether a client at `since` can resume from this read, or must reload: the first entry
     /// must follow `since` directly (entries expire oldest first), and `since` must not be
-    /// past the head.
+    /// past the head. A next position that is only pending is no reason to reload.
     pub fn reset_for(&self, since: Position) -> Option<StreamReset> {
         if since > self.head {
             return Some(StreamReset::Ahead);
         }
         match self.entries.first() {
             Some(first) if first.position != since.next() => Some(StreamReset::Expired),
-            None if self.head > since => Some(StreamReset::Expired),
+            None if self.head > since && self.pending.is_none() => Some(StreamReset::Expired),
             _ => None,
         }
     }
@@ -174,6 +187,7 @@ mod tests {
             entries: entries.iter().copied().map(entry).collect(),
             has_more: false,
             head: Position(head),
+            pending: None,
         }
     }
 
@@ -197,5 +211,10 @@ mod tests {
             "everything after 4 expired"
         );
         assert_eq!(slice(&[], 3).reset_for(since), Some(StreamReset::Ahead));
+        let waiting = StreamSlice {
+            pending: Some(Position(5)),
+            ..slice(&[], 8)
+        };
+        assert_eq!(waiting.reset_for(since), None, "5 is reserved, not gone");
     }
 }

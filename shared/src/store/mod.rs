@@ -548,8 +548,12 @@ pub trait StreamStore: Send + Sync {
         after: Position,
         limit: usize,
     ) -> StoreResult<StreamSlice>;
-    /// The room's committed head (strongly consistent).
+    /// The room's head (strongly consistent): the highest position reserved.
     async fn stream_head(&self, room: Room) -> StoreResult<Position>;
+    /// Voids `position`, reserved longer than [`crate::model::RESERVATION_GRACE`] ago without
+    /// its entry (its writer crashed or stalls), unless the entry is in by now; true when
+    /// this call voided it.
+    async fn void_position(&self, room: Room, position: Position) -> StoreResult<bool>;
     /// Appends one `comment_counts` entry per comment of `event` whose likes or replies
     /// changed since its last one; returns the highest position appended.
     async fn flush_counts(&self, event: EventId) -> StoreResult<Option<Position>>;

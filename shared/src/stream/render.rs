@@ -130,6 +130,7 @@ pub async fn render(
                 removed: removed.clone(),
                 changed_by: *by,
             })),
+            Change::Void => {}
         }
     }
     Ok(items)

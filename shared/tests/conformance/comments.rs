@@ -113,7 +113,7 @@ async fn idempotent_append_returns_original(stores: Stores) {
     let event = EventId::new();
     let user = UserId::new();
     let first = append(&stores, keyed(new_comment(event, user, "hello"), "msg-1")).await;
-    append(&stores, new_comment(event, user, "unkeyed")).await;
+    let unkeyed = append(&stores, new_comment(event, user, "unkeyed")).await;
 
     // A retry with the same author, key and text, whatever its id, returns the original.
     let retry = stores
@@ -123,7 +123,10 @@ async fn idempotent_append_returns_original(stores: Stores) {
         .unwrap();
     assert!(!retry.created);
     assert_eq!(retry.item, first);
-    assert_eq!(stores.comments.head(event).await.unwrap(), Position(2));
+    assert_eq!(
+        crate::changes_in(&stores, banter::room::Room::Event(event)).await,
+        2
+    );
 
     // The same key from another author, or another key, is a new comment.
     let other_user = append(
@@ -131,11 +134,15 @@ async fn idempotent_append_returns_original(stores: Stores) {
         keyed(new_comment(event, UserId::new(), "x"), "msg-1"),
     )
     .await;
-    assert_eq!(other_user.position, Position(3));
     let other_key = append(&stores, keyed(new_comment(event, user, "y"), "msg-2")).await;
-    assert_eq!(other_key.position, Position(4));
+    // (The retry's own position, on an adapter that reserves one first, is a void.)
+    let want: Vec<u64> = [&first, &unkeyed, &other_user, &other_key]
+        .iter()
+        .map(|c| c.position.0)
+        .collect();
+    assert!(want.is_sorted_by(|a, b| a < b), "{want:?}");
     let listed = listed(&stores, event, Window::after(Position::ZERO, 10)).await;
-    assert_eq!(positions(&listed.items), vec![1, 2, 3, 4]);
+    assert_eq!(positions(&listed.items), want);
     assert_eq!(listed.items[0], first);
 }
 
@@ -181,7 +188,10 @@ async fn client_key_with_other_content_conflicts(stores: Stores) {
         other_parent,
         Err(StoreError::Conflict("idempotency_key_reused"))
     );
-    assert_eq!(stores.comments.head(event).await.unwrap(), Position(1));
+    assert_eq!(
+        crate::changes_in(&stores, banter::room::Room::Event(event)).await,
+        1
+    );
     let after = stored_comment(&stores, first.comment_id).await.unwrap();
     assert_eq!(after.reply_count, 0);
 }

@@ -24,6 +24,28 @@ pub fn created<T>(out: StoreResult<Appended<T>>) -> T {
     out.item
 }
 
+/// The changes `room`'s stream holds: its entries but voids (positions that an adapter
+/// reserving positions gave up, for a refused change). On an adapter that never voids, this
+/// is the head.
+pub async fn changes_in(stores: &Stores, room: banter::room::Room) -> u64 {
+    let mut after = banter::room::Position::ZERO;
+    let mut changes = 0;
+    loop {
+        let slice = stores
+            .streams
+            .read_stream(room, after, 1000)
+            .await
+            .expect("read stream");
+        for e in &slice.entries {
+            after = e.position;
+            changes += u64::from(e.change != banter::model::Change::Void);
+        }
+        if !slice.has_more || slice.entries.is_empty() {
+            return changes;
+        }
+    }
+}
+
 /// A window to read, and what it must hold: (case, window, the positions read, has_more).
 pub type WindowCase = (&'static str, Window, Vec<u64>, bool);
 
@@ -105,6 +127,7 @@ mod events;
 mod likes;
 mod messages;
 mod rate_limits;
+mod reservations;
 mod sessions;
 mod streams;
 mod users;

@@ -25,13 +25,26 @@ pub fn moto_settings() -> AwsSettings {
 /// Fresh DynamoDB stores over the test's moto server, on tables named with a prefix no other
 /// test uses (`tag` names the test in it).
 pub async fn moto_stores(tag: &str) -> banter::store::Stores {
+    moto_tables(tag).await.0
+}
+
+/// [`moto_stores`], with the client and table names (for a test that writes items the way no
+/// adapter call would: a writer that crashed midway).
+pub async fn moto_tables(
+    tag: &str,
+) -> (
+    banter::store::Stores,
+    aws_sdk_dynamodb::Client,
+    banter::store::dynamodb::tables::TableNames,
+) {
     let sdk = moto_settings().load().await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     let names = banter::store::dynamodb::tables::TableNames::with_prefix(&unique_prefix(tag));
     banter::store::dynamodb::tables::create_all(&client, &names)
         .await
         .expect("create tables on moto");
-    banter::store::dynamodb::stores(client, names)
+    let stores = banter::store::dynamodb::stores(client.clone(), names.clone());
+    (stores, client, names)
 }
 
 /// A name prefix no other test uses (moto's state is shared by every client).

@@ -1,22 +1,22 @@
 //! `CommentStore` over DynamoDB (table `comments`; layout in `docs/data-model.md`).
 //!
-//! This module also holds the machinery shared by the position-ordered streams (comments here,
-//! messages in `messages.rs`): the "allocate a position and write the item in one transaction"
-//! loop ([`append_to_stream`]), the head and window reads.
+//! This module also holds the reads shared by the position-ordered streams (comments here,
+//! messages in `messages.rs`): the head and window reads. Appending is in
+//! [`append`](super::append).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::de::DeserializeOwned;
 
+use super::append::{AppendActions, AppendRefused, Counted, append_to_stream, committed_through};
 use super::claims::{claim_put, claimed_id};
 use super::item::{Item, TABLE_KEY, av, from_item, get_n, key, n, parse_s, s, to_item};
-use super::ops::{Gsi, GsiPartition, Retry, get_entity, get_item, gsi_page, query, query_page};
+use super::ops::{Gsi, GsiPartition, get_entity, get_item, gsi_page, query, query_page};
 use super::streams::{dirty_mark, entry_put};
-use super::txn::{transact_once, tx_put, tx_update};
+use super::txn::{tx_put, tx_update};
 use crate::ids::{ClientKey, CommentId, EventId, UserId};
 use crate::model::{Change, Comment, ModerationAction, ModerationStatus, NewComment};
 use crate::room::Position;
@@ -74,11 +74,22 @@ pub(super) async fn query_window<T: DeserializeOwned + Send>(
     )
     .scan_index_forward(window.order == Order::Oldest)
     .consistent_read(true);
-    let (items, next) = query_page(query, &TABLE_KEY, limit, None, "list window", |item| {
-        from_item(item).map(Some)
+    let (mut items, next) = query_page(query, &TABLE_KEY, limit, None, "list window", |item| {
+        let position = Position(get_n(&item, "position")?);
+        Ok(Some((position, from_item::<T>(item)?)))
     })
     .await?;
-    Ok((items, next.is_some()))
+    let mut more = next.is_some();
+    // A resume read (`after`) must not pass a position still reserved: its item may commit
+    // after this read, below what the reader then holds.
+    if let (Some(after), Some(highest)) = (window.after, items.iter().map(|(p, _)| *p).max()) {
+        let through = committed_through(client, table, pk, after, highest).await?;
+        if through < highest {
+            items.retain(|(p, _)| *p <= through);
+            more = false;
+        }
+    }
+    Ok((items.into_iter().map(|(_, t)| t).collect(), more))
 }
 
 /// The committed head (`seq`) of the stream in partition `pk`, read strongly consistently
@@ -88,144 +99,6 @@ pub(super) async fn read_head(client: &Client, table: &str, pk: &str) -> StoreRe
         Some(item) => get_n(&item, "seq"),
         None => Ok(0),
     }
-}
-
-/// The last head each stream was seen at, so an append usually guesses its position right
-/// without reading the head first. Only a hint: the head condition decides.
-#[derive(Default)]
-pub(super) struct HeadCache(Mutex<HashMap<String, u64>>);
-
-impl HeadCache {
-    fn get(&self, pk: &str) -> Option<u64> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(pk)
-            .copied()
-    }
-
-    fn observe(&self, pk: &str, seq: u64) {
-        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        // Bound the memory of a long-lived Lambda instance that sees many rooms.
-        if map.len() >= 10_000 && !map.contains_key(pk) {
-            map.clear();
-        }
-        let e = map.entry(pk.to_owned()).or_insert(seq);
-        *e = (*e).max(seq);
-    }
-}
-
-/// Why an append wrote nothing.
-pub(super) enum AppendRefused {
-    /// An idempotency action (the claim, or the pointer of an already used id) found its item
-    /// already there: the append happened before.
-    AlreadyDone,
-    /// The parent (reply target) does not exist.
-    ParentMissing,
-}
-
-/// The transaction actions of one append, besides the head update.
-pub(super) struct AppendActions {
-    /// The actions (item, pointer, claim, parent…).
-    pub actions: Vec<TransactWriteItem>,
-    /// Indexes into `actions` whose condition failing means the append was already done.
-    pub idempotency: Vec<usize>,
-    /// Index into `actions` whose condition failing means the parent is missing.
-    pub parent: Option<usize>,
-    /// Whether the head also counts one more comment (`comments`, the event's count).
-    pub counts_comment: bool,
-}
-
-/// Appends to the stream in partition `stream_pk`: one `TransactWriteItems` that moves the head
-/// from `p - 1` to `p` (`SET seq = :p IF seq = :p - 1`, or `IF attribute_not_exists(pk)` for
-/// `p = 1`) together with the actions `build(p)` returns (the item at `POS#p`, its pointer,
-/// its idempotency claim, a parent's reply count). The head can only move in the transaction
-/// that writes item `p`, so committed positions are always exactly `1..=head`.
-///
-/// The first guess comes from `cache` (or a consistent read of the head). When the head
-/// condition fails (another writer took `p`), or DynamoDB reports a transaction conflict, the
-/// head is re-read strongly consistently and the append retried at `head + 1`, with jitter, up
-/// to [`Retry::CONTENDED`] attempts (then `Throttled`).
-pub(super) async fn append_to_stream<F>(
-    client: &Client,
-    table: &str,
-    cache: &HeadCache,
-    stream_pk: &str,
-    mut build: F,
-) -> StoreResult<Result<Position, AppendRefused>>
-where
-    F: FnMut(Position) -> StoreResult<AppendActions>,
-{
-    let mut head = match cache.get(stream_pk) {
-        Some(h) => h,
-        None => read_head(client, table, stream_pk).await?,
-    };
-    let retry = Retry::CONTENDED;
-    for attempt in 0..retry.attempts {
-        let p = Position(head.saturating_add(1));
-        let AppendActions {
-            actions,
-            idempotency,
-            parent,
-            counts_comment,
-        } = build(p)?;
-        let (set, mut values) = if counts_comment {
-            (
-                "SET seq = :p, comments = if_not_exists(comments, :zero) + :one",
-                vec![(":p", n(p.0)), (":zero", n(0)), (":one", n(1))],
-            )
-        } else {
-            ("SET seq = :p", vec![(":p", n(p.0))])
-        };
-        let head_update = if p.0 == 1 {
-            tx_update(
-                table,
-                key(stream_pk, HEAD_SK),
-                set,
-                Some("attribute_not_exists(pk)"),
-                values,
-            )?
-        } else {
-            values.push((":prev", n(head)));
-            tx_update(
-                table,
-                key(stream_pk, HEAD_SK),
-                set,
-                Some("seq = :prev"),
-                values,
-            )?
-        };
-        let mut items = Vec::with_capacity(actions.len() + 1);
-        items.push(head_update);
-        items.extend(actions);
-        let cancelled = match transact_once(client, items, "append").await? {
-            Ok(()) => {
-                cache.observe(stream_pk, p.0);
-                return Ok(Ok(p));
-            }
-            Err(cancelled) => cancelled,
-        };
-        // Reason 0 is the head; action i is reason i + 1.
-        let failed = |i: usize| cancelled.condition_failed(i + 1);
-        if idempotency.iter().any(|&i| failed(i)) {
-            return Ok(Err(AppendRefused::AlreadyDone));
-        }
-        if parent.is_some_and(failed) {
-            return Ok(Err(AppendRefused::ParentMissing));
-        }
-        if let Some(code) = cancelled.hard_failure() {
-            return Err(StoreError::Backend(format!(
-                "append to {stream_pk}: transaction cancelled: {code}"
-            )));
-        }
-        // The head moved (or the transaction collided with another): look again.
-        if attempt > 0 {
-            retry.backoff(attempt).await;
-        }
-        head = read_head(client, table, stream_pk).await?;
-        cache.observe(stream_pk, head);
-    }
-    Err(StoreError::Throttled)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -288,7 +161,6 @@ fn comment_to_item(c: &Comment) -> StoreResult<Item> {
 pub struct DynamoCommentStore {
     client: Client,
     table: String,
-    heads: std::sync::Arc<HeadCache>,
 }
 
 /// The idempotency claim of `user`'s `client_key` in `event`.
@@ -299,11 +171,7 @@ fn claim_key(event: EventId, user: UserId, client_key: &ClientKey) -> Item {
 impl DynamoCommentStore {
     /// The store over `table`.
     pub fn new(client: Client, table: String) -> Self {
-        Self {
-            client,
-            table,
-            heads: std::sync::Arc::default(),
-        }
+        Self { client, table }
     }
 
     /// The comment at a known location.
@@ -353,7 +221,7 @@ impl CommentStore for DynamoCommentStore {
         };
         let table = self.table.as_str();
         let stream = event_pk(comment.event_id);
-        let outcome = append_to_stream(&self.client, table, &self.heads, &stream, |p| {
+        let outcome = append_to_stream(&self.client, table, &stream, Counted::Comment, |p| {
             let c = comment.clone().into_comment(p);
             let mut actions = vec![
                 tx_put(
@@ -408,7 +276,6 @@ impl CommentStore for DynamoCommentStore {
                 actions,
                 idempotency,
                 parent,
-                counts_comment: true,
             })
         })
         .await?;
@@ -522,7 +389,7 @@ impl CommentStore for DynamoCommentStore {
         };
         let table = self.table.as_str();
         let stream = event_pk(deleted.event_id);
-        let outcome = append_to_stream(&self.client, table, &self.heads, &stream, |p| {
+        let outcome = append_to_stream(&self.client, table, &stream, Counted::No, |p| {
             Ok(AppendActions {
                 actions: vec![
                     tx_update(
@@ -550,7 +417,6 @@ impl CommentStore for DynamoCommentStore {
                 ],
                 idempotency: vec![0],
                 parent: None,
-                counts_comment: false,
             })
         })
         .await?;
@@ -586,7 +452,7 @@ impl CommentStore for DynamoCommentStore {
         };
         let table = self.table.as_str();
         let stream = event_pk(updated.event_id);
-        let outcome = append_to_stream(&self.client, table, &self.heads, &stream, |p| {
+        let outcome = append_to_stream(&self.client, table, &stream, Counted::No, |p| {
             let mut values = vec![
                 (":s", av(&action.status())?),
                 (":by", s(by.to_string())),
@@ -626,7 +492,6 @@ impl CommentStore for DynamoCommentStore {
                 ],
                 idempotency: Vec::new(),
                 parent: Some(0),
-                counts_comment: false,
             })
         })
         .await?;

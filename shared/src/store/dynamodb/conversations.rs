@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 use futures::{StreamExt, TryStreamExt};
 
-use super::comments::{AppendActions, HeadCache, append_to_stream};
+use super::append::{AppendActions, Counted, append_to_stream};
 use super::item::{Item, av, from_item, key, parse_s, s, to_item};
 use super::ops::{
     Gsi, GsiPartition, Retry, batch_get, batch_write, get_entity, get_item, gsi_page, put_request,
@@ -69,7 +69,6 @@ pub struct DynamoConversationStore {
     table: String,
     /// The `messages` table, where each conversation's stream lives.
     stream_table: Option<String>,
-    heads: std::sync::Arc<HeadCache>,
 }
 
 /// Participants per `participants_changed` transaction: the head, the entry and one row
@@ -83,7 +82,6 @@ impl DynamoConversationStore {
             client,
             table,
             stream_table: None,
-            heads: std::sync::Arc::default(),
         }
     }
 
@@ -127,7 +125,7 @@ impl DynamoConversationStore {
             let change = change(&who);
             let row = &row;
             async move {
-                append_to_stream(&self.client, messages, &self.heads, &pk, |p| {
+                append_to_stream(&self.client, messages, &pk, Counted::No, |p| {
                     let mut actions = vec![entry_put(messages, &pk, p, now(), change.clone())?];
                     for u in &who {
                         actions.push(row(*u)?);
@@ -136,7 +134,6 @@ impl DynamoConversationStore {
                         idempotency: (1..actions.len()).collect(),
                         actions,
                         parent: None,
-                        counts_comment: false,
                     })
                 })
                 .await

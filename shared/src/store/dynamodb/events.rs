@@ -6,7 +6,8 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 
-use super::comments::{AppendActions, HeadCache, append_to_stream, event_pk as event_pk_of_stream};
+use super::append::{AppendActions, Counted, append_to_stream};
+use super::comments::event_pk as event_pk_of_stream;
 use super::item::{av, from_item, key, s, to_item};
 use super::ops::{Gsi, GsiPartition, get_entity, gsi_page, put_new};
 use super::streams::entry_put;
@@ -21,7 +22,6 @@ use crate::time::{Timestamp, sort_key};
 pub struct DynamoEventStore {
     /// The `comments` table, where each event's stream lives.
     stream_table: Option<String>,
-    heads: std::sync::Arc<HeadCache>,
     client: Client,
     table: String,
 }
@@ -33,7 +33,6 @@ impl DynamoEventStore {
             client,
             table,
             stream_table: None,
-            heads: std::sync::Arc::default(),
         }
     }
 
@@ -95,7 +94,7 @@ impl EventStore for DynamoEventStore {
         let pk = event_pk_of_stream(id);
         let event_key = key(event_pk(id), "EVENT");
         let table = self.table.as_str();
-        let outcome = append_to_stream(&self.client, comments, &self.heads, &pk, |p| {
+        let outcome = append_to_stream(&self.client, comments, &pk, Counted::No, |p| {
             Ok(AppendActions {
                 actions: vec![
                     entry_put(
@@ -125,7 +124,6 @@ impl EventStore for DynamoEventStore {
                 ],
                 idempotency: Vec::new(),
                 parent: Some(1),
-                counts_comment: false,
             })
         })
         .await?;

@@ -10,15 +10,13 @@
 //! ([`super::comments::append_to_stream`]).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 
+use super::append::{AppendActions, AppendRefused, Counted, append_to_stream};
 use super::claims::{claim_put, claimed_id};
-use super::comments::{
-    AppendActions, AppendRefused, HeadCache, append_to_stream, pos_sk, query_window, read_head,
-};
+use super::comments::{pos_sk, query_window, read_head};
 use super::item::{Item, get_n, is_expired, key, n, parse_s, s, to_item};
 use super::ops::{get_entity, get_item};
 use super::streams::entry_put;
@@ -59,17 +57,12 @@ fn message_to_item(m: &Message) -> StoreResult<Item> {
 pub struct DynamoMessageStore {
     client: Client,
     table: String,
-    heads: Arc<HeadCache>,
 }
 
 impl DynamoMessageStore {
     /// The store over `table`.
     pub fn new(client: Client, table: String) -> Self {
-        Self {
-            client,
-            table,
-            heads: Arc::default(),
-        }
+        Self { client, table }
     }
 
     /// The message an earlier append with the same claim (or the same message id) stored.
@@ -91,7 +84,7 @@ impl MessageStore for DynamoMessageStore {
     async fn append_message(&self, message: NewMessage) -> StoreResult<Appended<Message>> {
         let table = self.table.as_str();
         let stream = conv_pk(message.conversation_id);
-        let outcome = append_to_stream(&self.client, table, &self.heads, &stream, |p| {
+        let outcome = append_to_stream(&self.client, table, &stream, Counted::No, |p| {
             let m = message.clone().into_message(p);
             let claim = claim_put(
                 table,
@@ -134,7 +127,6 @@ impl MessageStore for DynamoMessageStore {
                 actions,
                 idempotency: vec![1, 2],
                 parent: None,
-                counts_comment: false,
             })
         })
         .await?;
@@ -196,7 +188,7 @@ impl MessageStore for DynamoMessageStore {
         };
         let table = self.table.as_str();
         let stream = conv_pk(message.conversation_id);
-        let outcome = append_to_stream(&self.client, table, &self.heads, &stream, |p| {
+        let outcome = append_to_stream(&self.client, table, &stream, Counted::No, |p| {
             Ok(AppendActions {
                 actions: vec![
                     tx_put_with(
@@ -220,7 +212,6 @@ impl MessageStore for DynamoMessageStore {
                 ],
                 idempotency: Vec::new(),
                 parent: Some(0),
-                counts_comment: false,
             })
         })
         .await?;

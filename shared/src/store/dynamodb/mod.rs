@@ -17,6 +17,7 @@ pub mod streams;
 pub mod tables;
 pub mod users;
 
+mod append;
 mod claims;
 mod item;
 mod ops;

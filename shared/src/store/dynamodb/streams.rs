@@ -5,18 +5,14 @@
 //! `(EVENT#e, DIRTY#<comment_id>)` carry a change counter `seq` (`ADD seq 1` in the like or
 //! reply transaction); the room's delivery cursor is `(…, DELIVERY)`.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 
-use super::comments::{
-    AppendActions, AppendRefused, HeadCache, append_to_stream, comment_item_key, event_pk,
-    read_head,
-};
+use super::append::{AppendActions, AppendRefused, Counted, append_to_stream, void_position};
+use super::comments::{comment_item_key, event_pk, read_head};
 use super::item::{Item, from_item, get_n, is_expired, key, n, parse_s, s, to_item};
-use super::ops::{get_entity, query, query_page, sdk_error};
+use super::ops::{get_entity, get_item, query, query_page, sdk_error};
 use super::txn::{tx_delete_with, tx_put, tx_update};
 use crate::ids::{CommentId, EventId};
 use crate::model::{Change, Comment, STREAM_RETENTION, StreamEntry, StreamSlice};
@@ -29,14 +25,13 @@ pub(super) fn entry_sk(p: Position) -> String {
     format!("ENTRY#{}", p.key())
 }
 
-/// The `Put` of a stream entry in partition `pk`, with its TTL.
-pub(super) fn entry_put(
-    table: &str,
+/// The item of a stream entry in partition `pk`, with its TTL.
+pub(super) fn entry_item(
     pk: &str,
     position: Position,
     at: Timestamp,
     change: Change,
-) -> StoreResult<TransactWriteItem> {
+) -> StoreResult<Item> {
     let entry = StreamEntry {
         position,
         at,
@@ -47,7 +42,23 @@ pub(super) fn entry_put(
         "ttl_epoch".to_owned(),
         n(epoch_seconds(at + STREAM_RETENTION)),
     );
-    tx_put(table, item, Some("attribute_not_exists(pk)"))
+    Ok(item)
+}
+
+/// The `Put` of a stream entry, on the condition that its position holds none yet (a void
+/// may have taken it: see [`append`](super::append)).
+pub(super) fn entry_put(
+    table: &str,
+    pk: &str,
+    position: Position,
+    at: Timestamp,
+    change: Change,
+) -> StoreResult<TransactWriteItem> {
+    tx_put(
+        table,
+        entry_item(pk, position, at, change)?,
+        Some("attribute_not_exists(pk)"),
+    )
 }
 
 /// Key of the count marker of `comment` in `event`.
@@ -76,7 +87,6 @@ pub struct DynamoStreamStore {
     client: Client,
     comments: String,
     messages: String,
-    heads: Arc<HeadCache>,
 }
 
 impl DynamoStreamStore {
@@ -86,7 +96,6 @@ impl DynamoStreamStore {
             client,
             comments,
             messages,
-            heads: Arc::default(),
         }
     }
 
@@ -150,7 +159,10 @@ fn delivered_of(item: &Item) -> StoreResult<Position> {
 #[async_trait]
 impl StreamStore for DynamoStreamStore {
     /// Reads the head first, then the entries: an empty read with a head past `after` then
-    /// means the entries expired, never that they were committed in between.
+    /// means the entries expired, or that the next position is reserved and not committed
+    /// yet. The read stops at the first position without an entry; whether that one is
+    /// pending or expired, the delivery cursor tells: delivery never passes a position
+    /// before its entry (or void) is in, so one past `delivered` is pending.
     async fn read_stream(
         &self,
         room: Room,
@@ -173,7 +185,7 @@ impl StreamStore for DynamoStreamStore {
         )
         .consistent_read(true);
         let t = now();
-        let (entries, next) = query_page(
+        let (found, next) = query_page(
             q,
             &super::item::TABLE_KEY,
             limit,
@@ -188,10 +200,47 @@ impl StreamStore for DynamoStreamStore {
             },
         )
         .await?;
+        let contiguous = found
+            .iter()
+            .zip(1u64..)
+            .take_while(|(e, i)| e.position == Position(after.0 + i))
+            .count();
+        let missing = Position(after.0 + contiguous as u64 + 1);
+        let gap = contiguous < found.len() || (next.is_none() && missing <= head);
+        if !gap {
+            return Ok(StreamSlice {
+                entries: found,
+                has_more: next.is_some(),
+                head,
+                pending: None,
+            });
+        }
+        let (cursor_table, cursor) = self.cursor_key(room);
+        let delivered = match get_item(&self.client, cursor_table, cursor).await? {
+            Some(item) => delivered_of(&item)?,
+            None => Position::ZERO,
+        };
+        let mut entries = found;
+        if missing > delivered {
+            entries.truncate(contiguous);
+            return Ok(StreamSlice {
+                entries,
+                has_more: false,
+                head,
+                pending: Some(missing),
+            });
+        }
+        // Expired: entries after a kept prefix are read again from its end (and then found
+        // to follow a gap); none kept, the reader is told by `reset_for`.
+        let has_more = next.is_some() || contiguous < entries.len();
+        if contiguous > 0 {
+            entries.truncate(contiguous);
+        }
         Ok(StreamSlice {
             entries,
-            has_more: next.is_some(),
+            has_more,
             head,
+            pending: None,
         })
     }
 
@@ -244,7 +293,7 @@ impl StreamStore for DynamoStreamStore {
                 continue;
             };
             let marker = dirty_key(event, comment);
-            let outcome = append_to_stream(&self.client, table, &self.heads, &pk, |p| {
+            let outcome = append_to_stream(&self.client, table, &pk, Counted::No, |p| {
                 Ok(AppendActions {
                     actions: vec![
                         entry_put(table, &pk, p, now(), Change::counts_of(&c))?,
@@ -257,7 +306,6 @@ impl StreamStore for DynamoStreamStore {
                     ],
                     idempotency: vec![1],
                     parent: None,
-                    counts_comment: false,
                 })
             })
             .await?;
@@ -267,6 +315,12 @@ impl StreamStore for DynamoStreamStore {
             }
         }
         Ok(last)
+    }
+
+    async fn void_position(&self, room: Room, position: Position) -> StoreResult<bool> {
+        let (table, pk) = self.locate(room);
+        let outcome = void_position(&self.client, table, &pk, position).await?;
+        Ok(outcome == super::append::Released::Voided)
     }
 
     async fn want_delivery(

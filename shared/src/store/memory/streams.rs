@@ -114,11 +114,18 @@ impl StreamStore for MemoryStreamStore {
             has_more: live.len() > limit,
             entries: live.into_iter().take(limit).cloned().collect(),
             head: Position(entries.len() as u64),
+            // One lock commits a position with its entry: none is ever pending here.
+            pending: None,
         })
     }
 
     async fn stream_head(&self, room: Room) -> StoreResult<Position> {
         Ok(lock(&self.streams).head(room))
+    }
+
+    /// Positions are taken with their entries under one lock: none is ever left to void.
+    async fn void_position(&self, _room: Room, _position: Position) -> StoreResult<bool> {
+        Ok(false)
     }
 
     async fn flush_counts(&self, event: EventId) -> StoreResult<Option<Position>> {
