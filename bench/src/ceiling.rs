@@ -42,6 +42,10 @@ pub struct Flags {
     /// Added to every DynamoDB request; one set of runs per value
     #[arg(long, value_name = "D[,D…]", value_delimiter = ',', default_value = "0ms,10ms", value_parser = duration)]
     db_latency: Vec<Duration>,
+    /// Also run each writer count with one room per writer (nothing shared: what moto
+    /// itself carries of this request mix)
+    #[arg(long)]
+    control: bool,
     /// Names the results (`before`, `after`…)
     #[arg(long, default_value = "current")]
     label: String,
@@ -57,6 +61,7 @@ pub struct Flags {
 #[derive(Debug, Clone, Serialize)]
 struct RunFigures {
     writers: usize,
+    rooms: usize,
     db_latency_ms: f64,
     seconds: f64,
     accepted: u64,
@@ -84,11 +89,16 @@ pub async fn run(flags: Flags) -> Result<(), BoxError> {
     for &latency in &flags.db_latency {
         let proxy = LatencyProxy::start(moto.endpoint(), latency).await?;
         let stores = open_stores(proxy.url()).await?;
-        for &w in &flags.writers {
-            let r = one_run(&stores, &proxy, w, latency, flags.duration).await?;
+        let shapes = flags.writers.iter().flat_map(|&w| {
+            let control = (flags.control && w > 1).then_some((w, w));
+            std::iter::once((w, 1)).chain(control)
+        });
+        for (w, rooms) in shapes {
+            let r = one_run(&stores, &proxy, w, rooms, latency, flags.duration).await?;
             println!(
-                "db latency {:>4.0} ms, {w:>4} writers: {:>7.1} comments/s accepted, {} refused, \
-                 p50 {:.1} ms p99 {:.1} ms, {:.2} DynamoDB requests/comment, gap-free {}",
+                "db latency {:>4.0} ms, {w:>4} writers, {rooms:>4} room(s): {:>7.1} comments/s \
+                 accepted, {} refused, p50 {:.1} ms p99 {:.1} ms, {:.2} DynamoDB \
+                 requests/comment, gap-free {}",
                 r.db_latency_ms,
                 r.accepted_per_second,
                 r.refused,
@@ -142,20 +152,23 @@ async fn open_stores(endpoint: &str) -> Result<Stores, BoxError> {
     Ok(banter::store::dynamodb::stores(client, names))
 }
 
-/// `writers` tasks appending to one new event for `length`; then the stream is checked.
+/// `writers` tasks appending to `rooms` new events (writer `i` to room `i % rooms`) for
+/// `length`; then each stream is checked.
 async fn one_run(
     stores: &Stores,
     proxy: &LatencyProxy,
     writers: usize,
+    rooms: usize,
     latency: Duration,
     length: Duration,
 ) -> Result<RunFigures, BoxError> {
-    let event = EventId::new();
+    let events: Vec<EventId> = (0..rooms.max(1)).map(|_| EventId::new()).collect();
     let requests_before = proxy.requests();
     let started = Instant::now();
     let deadline = started + length;
     let mut tasks = Vec::with_capacity(writers);
-    for _ in 0..writers {
+    for i in 0..writers {
+        let event = events[i % events.len()];
         let comments = Arc::clone(&stores.comments);
         let user = UserId::new();
         tasks.push(tokio::spawn(async move {
@@ -181,13 +194,15 @@ async fn one_run(
                     Err(e) => refusals.push(refusal_kind(&e)),
                 }
             }
-            Ok::<_, String>((latencies, refusals))
+            Ok::<_, String>((event, latencies, refusals))
         }));
     }
     let mut latencies = Vec::new();
+    let mut accepted_in: std::collections::BTreeMap<EventId, u64> = Default::default();
     let mut refusals: std::collections::BTreeMap<String, u64> = Default::default();
     for t in tasks {
-        let (l, r) = t.await??;
+        let (event, l, r) = t.await??;
+        *accepted_in.entry(event).or_default() += l.len() as u64;
         latencies.extend(l);
         for kind in r {
             *refusals.entry(kind).or_default() += 1;
@@ -197,9 +212,18 @@ async fn one_run(
     let requests = proxy.requests() - requests_before;
     latencies.sort_unstable();
     let accepted = latencies.len() as u64;
-    let (head, entries, voids, gap_free) = check_stream(stores, event, accepted).await?;
+    let (mut head, mut entries, mut voids, mut gap_free) = (0, 0, 0, true);
+    for event in &events {
+        let want = accepted_in.get(event).copied().unwrap_or(0);
+        let (h, e, v, ok) = check_stream(stores, *event, want).await?;
+        head += h;
+        entries += e;
+        voids += v;
+        gap_free &= ok;
+    }
     Ok(RunFigures {
         writers,
+        rooms: events.len(),
         db_latency_ms: latency.as_secs_f64() * 1_000.0,
         seconds,
         accepted,
@@ -225,8 +249,8 @@ fn refusal_kind(e: &StoreError) -> String {
     }
 }
 
-/// Reads the whole stream: (head, entries, void entries, whether positions are exactly
-/// `1..=head` with one comment per accepted append).
+/// Reads the whole stream of `event`: (head, entries, void entries, whether positions are
+/// exactly `1..=head` with one comment per accepted append).
 async fn check_stream(
     stores: &Stores,
     event: EventId,
@@ -236,7 +260,7 @@ async fn check_stream(
     let mut after = Position::ZERO;
     let mut entries = 0u64;
     let mut created = 0u64;
-    let voids = 0u64;
+    let mut voids = 0u64;
     let mut contiguous = true;
     let head = loop {
         let slice = stores.streams.read_stream(room, after, 1000).await?;
@@ -246,6 +270,7 @@ async fn check_stream(
             entries += 1;
             match e.change {
                 Change::CommentCreated { .. } => created += 1,
+                Change::Void => voids += 1,
                 _ => {}
             }
         }
@@ -287,14 +312,29 @@ fn plot(path: &std::path::Path, label: &str, runs: &[RunFigures]) -> Result<(), 
         let color = Palette99::pick(i).to_rgba();
         let points: Vec<(f64, f64)> = runs
             .iter()
-            .filter(|r| r.db_latency_ms == *l)
+            .filter(|r| r.db_latency_ms == *l && r.rooms == 1)
             .map(|r| (r.writers as f64, r.accepted_per_second))
             .collect();
         chart
             .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
             .label(format!("DynamoDB latency {l:.0} ms"))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color));
-        chart.draw_series(points.into_iter().map(|p| Circle::new(p, 4, color.filled())))?;
+        chart.draw_series(
+            points
+                .into_iter()
+                .map(|p| Circle::new(p, 4, color.filled())),
+        )?;
+        let control: Vec<(f64, f64)> = runs
+            .iter()
+            .filter(|r| r.db_latency_ms == *l && r.rooms > 1)
+            .map(|r| (r.writers as f64, r.accepted_per_second))
+            .collect();
+        if !control.is_empty() {
+            chart
+                .draw_series(DashedLineSeries::new(control, 6, 4, color.stroke_width(1)))?
+                .label(format!("{l:.0} ms, one room per writer (moto's own bound)"))
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color));
+        }
     }
     chart
         .configure_series_labels()
