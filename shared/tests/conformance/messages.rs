@@ -375,7 +375,8 @@ async fn concurrent_retries_store_one_message(stores: Stores) {
     assert_eq!(outs.iter().filter(|o| o.created).count(), 1);
     let first = outs[0].item.clone();
     assert!(outs.iter().all(|o| o.item == first));
-    assert_eq!(first.position, Position(1));
+    // (A retry may have reserved position 1 first and voided it: the message is the one
+    // change, wherever it stands.)
     assert_eq!(
         crate::changes_in(&stores, banter::room::Room::Conversation(conv)).await,
         1
