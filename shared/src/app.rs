@@ -299,12 +299,17 @@ impl App {
     /// Enqueues the live delivery of `room`'s stream after a change was committed to it
     /// (`counts`: a like or a reply changed a comment's counts, to be flushed into the
     /// stream). The job delivers everything committed so far, so a lost enqueue delays the
-    /// change until the room's next one, and catch-up has it in any case.
-    pub async fn publish(&self, room: Room, counts: bool) -> Result<(), AppError> {
-        self.queue
+    /// change until the room's next one, and catch-up has it in any case: a failed enqueue is
+    /// logged, never an error of the request (the change is committed; an error would have the
+    /// client send it again).
+    pub async fn publish(&self, room: Room, counts: bool) {
+        if let Err(e) = self
+            .queue
             .send(&[FanoutJob::stream(room, StreamWork { counts })])
-            .await?;
-        Ok(())
+            .await
+        {
+            tracing::error!(room = %room, error = %e, "could not enqueue the room's delivery");
+        }
     }
 
     /// The public summary of a user; a placeholder for a user that no longer exists.

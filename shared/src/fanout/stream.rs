@@ -10,7 +10,7 @@ use super::delivery::{DeliveryReport, Fanout, FanoutError};
 use crate::model::RESERVATION_GRACE;
 use crate::protocol::ServerMessage;
 use crate::queue::{FanoutJob, StreamWork};
-use crate::room::Room;
+use crate::room::{Position, Room};
 use crate::store::{Claim, DeliveryLease, Release, StreamStore, UserStore};
 use crate::stream::{FrameMode, batches, legacy_frames, render};
 use crate::time::{Timestamp, now};
@@ -29,6 +29,15 @@ pub struct StreamSources {
     pub streams: Arc<dyn StreamStore>,
     /// Authors of the comments rendered.
     pub users: Arc<dyn UserStore>,
+}
+
+/// A room this job holds the delivery of.
+#[derive(Clone, Copy)]
+struct Held {
+    room: Room,
+    lease: DeliveryLease,
+    until: Timestamp,
+    deadline: Instant,
 }
 
 /// Wall-clock time of a monotonic `deadline`, for the lease stored with the cursor.
@@ -68,24 +77,59 @@ impl Fanout {
             }
             Claim::Claimed { delivered, flush } => (delivered, flush),
         };
+        let held = Held {
+            room,
+            lease,
+            until,
+            deadline,
+        };
+        let outcome = self
+            .passes(sources, &held, &mut delivered, &mut flush)
+            .await;
+        if outcome.is_err() {
+            // Hand the room back now (best effort): the next job (this one retried, or the
+            // next change's) claims it at once instead of waiting out the lease.
+            let _ = store
+                .release_delivery(room, lease, delivered, until, true)
+                .await;
+        }
+        outcome
+    }
+
+    /// The passes of a claimed room, until it is released (see [`Fanout::deliver_stream`]);
+    /// `delivered` follows each pass.
+    async fn passes(
+        &self,
+        sources: &StreamSources,
+        held: &Held,
+        delivered: &mut Position,
+        flush: &mut bool,
+    ) -> Result<DeliveryReport, FanoutError> {
+        let store = sources.streams.as_ref();
+        let Held {
+            room,
+            lease,
+            until,
+            deadline,
+        } = *held;
         let mut report = DeliveryReport::default();
         let mut next_pass: Option<Instant> = None;
         // The pending position the passes wait for, and since when.
-        let mut waiting: Option<(crate::room::Position, Instant)> = None;
+        let mut waiting: Option<(Position, Instant)> = None;
         let stop = self.stop_at(deadline);
         loop {
-            if flush && let Room::Event(event) = room {
+            if *flush && let Room::Event(event) = room {
                 store.flush_counts(event).await?;
             }
-            let slice = store.read_stream(room, delivered, PASS_ENTRIES).await?;
+            let slice = store.read_stream(room, *delivered, PASS_ENTRIES).await?;
             let last = match (slice.entries.last(), slice.pending) {
                 (Some(e), _) => e.position,
                 // Waiting for a writer to commit the next position.
-                (None, Some(_)) => delivered,
+                (None, Some(_)) => *delivered,
                 // Expired before they were delivered: nothing to send for them.
                 (None, None) => slice.head,
             }
-            .max(delivered);
+            .max(*delivered);
             if let Some(p) = slice.pending {
                 if waiting.is_none_or(|(q, _)| q != p) {
                     waiting = Some((p, Instant::now()));
@@ -99,11 +143,11 @@ impl Fanout {
                     continue;
                 }
             }
-            if last > delivered {
+            if last > *delivered {
                 let started = Instant::now();
                 let items = render(sources.users.as_ref(), &slice.entries).await?;
                 let frames: Vec<ServerMessage> = match self.config().frames {
-                    FrameMode::Batched => batches(room, delivered, last, items),
+                    FrameMode::Batched => batches(room, *delivered, last, items),
                     FrameMode::PerEntry => legacy_frames(items),
                 };
                 let mut reached = 0usize;
@@ -140,7 +184,7 @@ impl Fanout {
                     subscribers = reached,
                     "stream pass delivered"
                 );
-                delivered = last;
+                *delivered = last;
                 next_pass = Some(started + self.pass_interval(reached, frames.len()));
             }
             if slice.pending.is_some() {
@@ -155,17 +199,17 @@ impl Fanout {
             }
             if Instant::now() >= stop {
                 store
-                    .release_delivery(room, lease, delivered, until, true)
+                    .release_delivery(room, lease, *delivered, until, true)
                     .await?;
                 self.go_on(room).await?;
                 return Ok(report);
             }
             match store
-                .release_delivery(room, lease, delivered, until, false)
+                .release_delivery(room, lease, *delivered, until, false)
                 .await?
             {
                 Release::Released | Release::Lost => return Ok(report),
-                Release::More { flush: f } => flush = f,
+                Release::More { flush: f } => *flush = f,
             }
         }
     }

@@ -119,7 +119,7 @@ pub async fn submit(app: &App, user: UserId, input: CommentInput) -> Result<Subm
         Room::Event(comment.event_id),
         comment.parent_comment_id.is_some(),
     )
-    .await?;
+    .await;
     Ok(Submitted {
         view,
         created: appended.created,
@@ -146,7 +146,7 @@ pub async fn toggle_like(app: &App, user: UserId, id: CommentId) -> Result<LikeO
         })?;
     // The count reaches the room coalesced: one `comment_updated` per flush, not per toggle
     // (a pending comment's counts reach nobody).
-    app.publish(Room::Event(c.event_id), true).await?;
+    app.publish(Room::Event(c.event_id), true).await;
     Ok(outcome)
 }
 
@@ -162,7 +162,7 @@ pub async fn delete(app: &App, user: UserId, id: CommentId) -> Result<CommentVie
         }
     }
     let deleted = app.stores.comments.delete_comment(id, user, now()).await?;
-    app.publish(Room::Event(deleted.event_id), false).await?;
+    app.publish(Room::Event(deleted.event_id), false).await;
     Ok(CommentView::new(
         &deleted,
         app.user_summary(deleted.user_id).await?,
@@ -190,7 +190,7 @@ pub async fn moderate(
         .moderate_comment(id, action, reason.clone(), user, now())
         .await?;
     let view = CommentView::new(&updated, app.user_summary(updated.user_id).await?);
-    app.publish(Room::Event(updated.event_id), false).await?;
+    app.publish(Room::Event(updated.event_id), false).await;
     Ok(view)
 }
 

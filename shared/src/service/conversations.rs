@@ -408,7 +408,7 @@ pub async fn add_participants(
         .add_participants(&joining, user)
         .await?;
     if !added.is_empty() {
-        app.publish(Room::Conversation(id), false).await?;
+        app.publish(Room::Conversation(id), false).await;
     }
     let ids: Vec<UserId> = added.iter().map(|p| p.user_id).collect();
     let users: HashMap<UserId, UserSummary> = app.user_summaries(&ids).await?;
@@ -461,7 +461,7 @@ pub async fn remove_participants(
     }))
     .await?;
     if !removed.is_empty() {
-        app.publish(Room::Conversation(id), false).await?;
+        app.publish(Room::Conversation(id), false).await;
     }
     Ok(removed)
 }

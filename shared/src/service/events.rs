@@ -123,8 +123,6 @@ pub async fn change_status(
         Err(e) => return Err(e.into()),
     };
     tracing::info!(event_id = %id, from = from.as_str(), to = to.as_str(), "event status changed");
-    if let Err(e) = app.publish(Room::Event(id), false).await {
-        tracing::error!(event_id = %id, error = %e, "could not enqueue the room's delivery");
-    }
+    app.publish(Room::Event(id), false).await;
     Ok(updated)
 }

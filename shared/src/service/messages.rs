@@ -112,7 +112,7 @@ pub async fn send(app: &App, user: UserId, input: MessageInput) -> Result<Sent, 
         )
         .await?;
     app.publish(Room::Conversation(m.conversation_id), false)
-        .await?;
+        .await;
     Ok(Sent {
         view: MessageView::from(&m),
         created: appended.created,
@@ -141,7 +141,7 @@ async fn update(
         match app.stores.messages.update_message(&m).await {
             Ok(()) => {
                 app.publish(Room::Conversation(m.conversation_id), false)
-                    .await?;
+                    .await;
                 return Ok(m);
             }
             Err(StoreError::Conflict(_)) => continue,
