@@ -28,9 +28,8 @@
 //! ([`SystemTime`]), the one clock both processes share; compare them with a `SystemTime`
 //! taken in the benchmark's process.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use banter::app::App;
@@ -39,14 +38,14 @@ use banter::fanout::FanoutConfig;
 use banter::ids::{EventId, UserId};
 use banter::model::{AccountStatus, PasswordHash, User};
 use banter_local::{Gateway, GatewayConfig, Limits, RunningGateway};
-use futures::stream::{self, SplitSink};
+use futures::stream;
 use futures::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::TcpStream;
 use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -78,6 +77,8 @@ pub struct GatewaySettings {
     /// Pollers of the shard queue, each one execution environment
     /// ([`GatewayConfig::shard_pollers`]).
     pub shard_pollers: usize,
+    /// Faults the stack injects (`--inject`).
+    pub inject: banter_local::faults::FaultPlan,
 }
 
 impl Default for GatewaySettings {
@@ -86,6 +87,7 @@ impl Default for GatewaySettings {
             post_latency: Duration::ZERO,
             fanout: FanoutConfig::default(),
             shard_pollers: GatewayConfig::default().shard_pollers,
+            inject: banter_local::faults::FaultPlan::default(),
         }
     }
 }
@@ -152,7 +154,10 @@ pub async fn start_gateway(settings: GatewaySettings) -> Result<RunningGateway, 
     let config = GatewayConfig {
         rest_addr: "127.0.0.1:0".parse()?,
         ws_addr: "127.0.0.1:0".parse()?,
-        limits: bench_limits(settings.post_latency),
+        limits: Limits {
+            inject: settings.inject,
+            ..bench_limits(settings.post_latency)
+        },
         app: unlimited_rates(),
         fanout: settings.fanout,
         shard_pollers: settings.shard_pollers,
@@ -251,9 +256,23 @@ enum Report {
     Dropped(usize, String),
     /// `e <message>`: the worker failed.
     Fatal(String),
-    /// `d <n> <cpu nanos>`: n sockets closed on request, and the CPU time the worker used
-    /// from all connected until asked to close; the worker is done.
-    Done(usize, Duration),
+    /// `k <client>`: the client's catch-up (asked with `catchup`) reached the head.
+    CaughtUp(usize),
+    /// `d <n> <cpu nanos> <duplicates> <reconnects>`: n sockets closed on request, the CPU
+    /// time the worker used from all connected until asked to close, stream entries its
+    /// clients dropped as already held (by position), and reconnects after the gateway
+    /// closed a socket; the worker is done.
+    Done(usize, Duration, Resilience),
+}
+
+/// What the clients of a worker did to receive every change exactly once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resilience {
+    /// Stream entries dropped because the client already held their position (a catch-up
+    /// overlapping live frames, or a frame posted twice).
+    pub position_duplicates: u64,
+    /// Reconnects (with `subscribe` + `since`) after the gateway closed a socket.
+    pub reconnects: u64,
 }
 
 impl Report {
@@ -279,7 +298,13 @@ impl Report {
             }
             Self::Dropped(c, reason) => format!("x {c} {}\n", reason.replace('\n', " ")),
             Self::Fatal(m) => format!("e {}\n", m.replace('\n', " ")),
-            Self::Done(n, cpu) => format!("d {n} {}\n", cpu.as_nanos()),
+            Self::CaughtUp(c) => format!("k {c}\n"),
+            Self::Done(n, cpu, r) => format!(
+                "d {n} {} {} {}\n",
+                cpu.as_nanos(),
+                r.position_duplicates,
+                r.reconnects
+            ),
         }
     }
 
@@ -309,9 +334,21 @@ impl Report {
                 Self::Dropped(c.parse().ok()?, reason.to_owned())
             }
             "e" => Self::Fatal(rest.to_owned()),
+            "k" => Self::CaughtUp(rest.trim().parse().ok()?),
             "d" => {
-                let (n, cpu) = rest.trim().split_once(' ')?;
-                Self::Done(n.parse().ok()?, Duration::from_nanos(cpu.parse().ok()?))
+                let mut f = rest.split_whitespace();
+                let n = f.next()?.parse().ok()?;
+                let cpu = Duration::from_nanos(f.next()?.parse().ok()?);
+                let position_duplicates = f.next()?.parse().ok()?;
+                let reconnects = f.next()?.parse().ok()?;
+                Self::Done(
+                    n,
+                    cpu,
+                    Resilience {
+                        position_duplicates,
+                        reconnects,
+                    },
+                )
             }
             _ => return None,
         })
@@ -326,6 +363,9 @@ struct WorkerJob {
     /// Index of the first token's client in the whole audience.
     first_client: usize,
     tokens: Vec<String>,
+    /// The event's stream position when the clients connect: what each holds at first.
+    #[serde(default)]
+    since: u64,
 }
 
 /// A report from worker `worker`.
@@ -340,6 +380,16 @@ pub struct Audience {
     reports: mpsc::UnboundedReceiver<WorkerReport>,
     clients: usize,
     dropped: Vec<(usize, String)>,
+    caught_up: usize,
+}
+
+/// What [`Audience::close`] returns.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Closed {
+    /// CPU time (user + system) the worker processes used from when all were connected.
+    pub cpu: Duration,
+    /// What the clients did to receive every change exactly once.
+    pub resilience: Resilience,
 }
 
 impl std::fmt::Debug for Audience {
@@ -359,6 +409,7 @@ impl Audience {
     pub async fn open(
         ws_url: &str,
         event: Option<EventId>,
+        since: u64,
         tokens: Vec<String>,
         progress: impl Fn(usize),
     ) -> Result<Self, BoxError> {
@@ -371,6 +422,7 @@ impl Audience {
             reports,
             clients,
             dropped: Vec::new(),
+            caught_up: 0,
         };
         for (w, chunk) in tokens.chunks(CLIENTS_PER_WORKER.max(1)).enumerate() {
             let mut child = Command::new(&exe)
@@ -388,6 +440,7 @@ impl Audience {
                 event_id: event.map(|e| e.to_string()),
                 first_client: w * CLIENTS_PER_WORKER,
                 tokens: chunk.to_vec(),
+                since,
             };
             let mut line = serde_json::to_vec(&job)?;
             line.push(b'\n');
@@ -429,7 +482,7 @@ impl Audience {
                 Report::Ready => ready += 1,
                 Report::Fatal(m) => return Err(format!("client worker {w}: {m}").into()),
                 Report::Dropped(c, reason) => audience.dropped.push((c, reason)),
-                Report::Frame(_) | Report::Done(..) => {}
+                Report::Frame(_) | Report::Done(..) | Report::CaughtUp(_) => {}
             }
         }
         Ok(audience)
@@ -472,8 +525,28 @@ impl Audience {
                 self.dropped.push((usize::MAX, m));
                 None
             }
+            Report::CaughtUp(_) => {
+                self.caught_up += 1;
+                None
+            }
             _ => None,
         }
+    }
+
+    /// Asks every client to catch up: `subscribe` with `since` set to the highest position it
+    /// holds with no gap before it, until the head. Its frames come through
+    /// [`Audience::recv`]; [`Audience::caught_up`] counts the clients done.
+    pub async fn ask_catch_up(&mut self) -> Result<(), BoxError> {
+        for stdin in &mut self.stdins {
+            stdin.write_all(b"catchup\n").await?;
+            stdin.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Clients whose asked catch-up reached the head, as far as [`Audience::recv`] has read.
+    pub fn caught_up(&self) -> usize {
+        self.caught_up
     }
 
     /// Clients whose socket closed without being asked to, with the reason (client
@@ -486,20 +559,22 @@ impl Audience {
     /// the workers to end. Frames not yet read are discarded. Returns the CPU time (user +
     /// system) the worker processes used from when all were connected until this call: the
     /// clients' share of what the run cost.
-    pub async fn close(mut self) -> Result<Duration, BoxError> {
+    pub async fn close(mut self) -> Result<Closed, BoxError> {
         for stdin in &mut self.stdins {
             // A worker that already ended is fine: its sockets are gone too.
             let _ = stdin.write_all(b"close\n").await;
             let _ = stdin.flush().await;
         }
         self.stdins.clear();
-        let mut cpu = Duration::ZERO;
+        let mut closed = Closed::default();
         let drain = async {
             let mut done = 0;
             while done < self.workers.len() {
                 match self.reports.recv().await {
-                    Some((_, Report::Done(_, used))) => {
-                        cpu += used;
+                    Some((_, Report::Done(_, used, r))) => {
+                        closed.cpu += used;
+                        closed.resilience.position_duplicates += r.position_duplicates;
+                        closed.resilience.reconnects += r.reconnects;
                         done += 1;
                     }
                     Some((_, Report::Fatal(_))) => done += 1,
@@ -517,7 +592,7 @@ impl Audience {
                 }
             }
         }
-        Ok(cpu)
+        Ok(closed)
     }
 }
 
@@ -561,8 +636,7 @@ async fn worker(out: mpsc::UnboundedSender<String>) -> Result<(), BoxError> {
     let Some(line) = stdin.next_line().await? else {
         return Err("no job on stdin".into());
     };
-    let job: WorkerJob = serde_json::from_str(&line)?;
-    let closing = Arc::new(AtomicBool::new(false));
+    let job: Arc<WorkerJob> = Arc::new(serde_json::from_str(&line)?);
     let connected = AtomicUsize::new(0);
     let first = job.first_client;
     let opened: Vec<Result<(usize, Socket), BoxError>> =
@@ -583,44 +657,53 @@ async fn worker(out: mpsc::UnboundedSender<String>) -> Result<(), BoxError> {
             .buffer_unordered(CONNECT_CONCURRENCY)
             .collect()
             .await;
-    let mut sinks: HashMap<usize, SplitSink<Socket, Message>> = HashMap::new();
-    let mut readers = Vec::new();
+    let (phase_tx, phase) = watch::channel(Phase::Live);
+    let mut clients = Vec::new();
     for o in opened {
         let (client, socket) = o?;
-        let (sink, stream) = socket.split();
-        sinks.insert(client, sink);
-        readers.push(tokio::spawn(read_frames(
-            client,
-            stream,
-            out.clone(),
-            closing.clone(),
+        let token = job.tokens[client - first].clone();
+        clients.push(tokio::spawn(run_client(
+            Client {
+                index: client,
+                token,
+                job: job.clone(),
+                out: out.clone(),
+            },
+            socket,
+            phase.clone(),
         )));
     }
     let _ = out.send(Report::Ready.line());
     let cpu_at_ready = cpu_time().unwrap_or_default();
 
-    // Wait for `close` (or the end of stdin: the benchmark is gone).
+    // `catchup`, then `close` (or the end of stdin: the benchmark is gone).
+    let mut cpu_used = None;
     while let Ok(Some(line)) = stdin.next_line().await {
-        if line.trim() == "close" {
-            break;
+        match line.trim() {
+            "catchup" => {
+                let _ = phase_tx.send(Phase::CatchUp);
+            }
+            "close" => {
+                cpu_used = Some(cpu_time().unwrap_or_default().saturating_sub(cpu_at_ready));
+                break;
+            }
+            _ => {}
         }
     }
-    let cpu_used = cpu_time().unwrap_or_default().saturating_sub(cpu_at_ready);
-    closing.store(true, Ordering::SeqCst);
-    let closed = AtomicUsize::new(0);
-    stream::iter(sinks.into_values())
-        .for_each_concurrent(256, |mut sink| {
-            let closed = &closed;
-            async move {
-                if sink.send(Message::Close(None)).await.is_ok() {
-                    closed.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        })
-        .await;
-    // Each reader ends when the gateway answers the close.
-    let _ = tokio::time::timeout(Duration::from_secs(30), futures::future::join_all(readers)).await;
-    let _ = out.send(Report::Done(closed.load(Ordering::Relaxed), cpu_used).line());
+    let cpu_used =
+        cpu_used.unwrap_or_else(|| cpu_time().unwrap_or_default().saturating_sub(cpu_at_ready));
+    let _ = phase_tx.send(Phase::Close);
+    let mut closed = 0;
+    let mut resilience = Resilience::default();
+    let ended = tokio::time::timeout(Duration::from_secs(30), futures::future::join_all(clients));
+    if let Ok(results) = ended.await {
+        for (ok, r) in results.into_iter().flatten() {
+            closed += usize::from(ok);
+            resilience.position_duplicates += r.position_duplicates;
+            resilience.reconnects += r.reconnects;
+        }
+    }
+    let _ = out.send(Report::Done(closed, cpu_used, resilience).line());
     Ok(())
 }
 
@@ -642,38 +725,233 @@ async fn connect_retrying(
     }
 }
 
-/// Reports every text frame of one client until its socket ends.
-async fn read_frames(
-    client: usize,
-    mut stream: futures::stream::SplitStream<Socket>,
+/// What the worker asks of its clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Receive.
+    Live,
+    /// Subscribe with `since` (the highest position held with no gap before it) until the
+    /// head, and report `k`.
+    CatchUp,
+    /// Close the socket.
+    Close,
+}
+
+/// One client of a worker.
+struct Client {
+    index: usize,
+    token: String,
+    job: Arc<WorkerJob>,
     out: mpsc::UnboundedSender<String>,
-    closing: Arc<AtomicBool>,
-) {
-    let reason = loop {
-        match stream.next().await {
-            Some(Ok(Message::Text(text))) => {
-                let at = SystemTime::now();
-                for (frame_type, id) in describe(&text) {
-                    let receipt = Receipt {
-                        client,
-                        at,
-                        frame_type,
-                        id,
-                    };
-                    let _ = out.send(Report::Frame(receipt).line());
+}
+
+/// The stream positions a client holds: ranges `(after, last]` of the `stream_batch` frames
+/// it applied, merged.
+#[derive(Debug, Default)]
+struct Held {
+    /// Start → end of each disjoint range of held positions (`start..=end`).
+    ranges: std::collections::BTreeMap<u64, u64>,
+    /// Entry positions received (duplicates are dropped by these).
+    entries: std::collections::HashSet<u64>,
+}
+
+impl Held {
+    fn new(since: u64) -> Self {
+        let mut h = Self::default();
+        h.ranges.insert(0, since);
+        h
+    }
+
+    /// Adds positions `after + 1 ..= last`.
+    fn cover(&mut self, after: u64, last: u64) {
+        if last <= after {
+            return;
+        }
+        let (mut start, mut end) = (after + 1, last);
+        let overlapping: Vec<(u64, u64)> = self
+            .ranges
+            .range(..=end.saturating_add(1))
+            .filter(|(_, e)| **e + 1 >= start)
+            .map(|(s, e)| (*s, *e))
+            .collect();
+        for (s, e) in overlapping {
+            self.ranges.remove(&s);
+            start = start.min(s);
+            end = end.max(e);
+        }
+        self.ranges.insert(start, end);
+    }
+
+    /// The highest position held with no gap before it: where to resume.
+    fn resume_at(&self) -> u64 {
+        self.ranges.get(&0).copied().unwrap_or(0)
+    }
+}
+
+/// Receives for one client until asked to close: reports each new entry (dropping those whose
+/// position it holds), reconnects and catches up when the gateway closes its socket, and
+/// catches up to the head when asked. Returns whether its close was answered, with what it
+/// did to stay whole.
+async fn run_client(
+    client: Client,
+    socket: Socket,
+    mut phase: watch::Receiver<Phase>,
+) -> (bool, Resilience) {
+    let mut held = Held::new(client.job.since);
+    let mut resilience = Resilience::default();
+    let (mut sink, mut stream) = socket.split();
+    // The message id of the subscribe awaiting its ack, and whether it is the asked catch-up.
+    let mut asked: Option<(String, bool)> = None;
+    let mut sent = 0u64;
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            changed = phase.changed(), if !closing => {
+                let now = if changed.is_ok() { *phase.borrow() } else { Phase::Close };
+                match now {
+                    Phase::CatchUp => {
+                        sent += 1;
+                        let id = format!("catchup-{sent}");
+                        let _ = sink.send(subscribe(&client, &id, held.resume_at())).await;
+                        asked = Some((id, true));
+                    }
+                    Phase::Close => {
+                        closing = true;
+                        if sink.send(Message::Close(None)).await.is_err() {
+                            return (false, resilience);
+                        }
+                    }
+                    Phase::Live => {}
                 }
             }
-            Some(Ok(Message::Close(frame))) => {
-                break format!("closed by the gateway: {frame:?}");
+            frame = stream.next() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    let at = SystemTime::now();
+                    let Ok(v) = serde_json::from_str::<Value>(&text) else { continue };
+                    let asked_id = asked.as_ref().map(|(id, _)| id.clone());
+                    let is_answer = asked_id.is_some() && v["message_id"].as_str() == asked_id.as_deref();
+                    match v["type"].as_str() {
+                        Some("stream_batch") => {
+                            let p = &v["payload"];
+                            for e in p["entries"].as_array().into_iter().flatten() {
+                                let Some(pos) = e["position"].as_u64() else { continue };
+                                if !held.entries.insert(pos) {
+                                    resilience.position_duplicates += 1;
+                                    continue;
+                                }
+                                let (frame_type, id) = described(e, None);
+                                let receipt = Receipt { client: client.index, at, frame_type, id };
+                                let _ = client.out.send(Report::Frame(receipt).line());
+                            }
+                            if let (Some(a), Some(l)) = (p["after"].as_u64(), p["last_position"].as_u64()) {
+                                held.cover(a, l);
+                            }
+                        }
+                        Some("ack") if is_answer => {
+                            let catch_up = asked.as_ref().is_some_and(|(_, c)| *c);
+                            if v["payload"]["has_more"].as_bool() == Some(true) {
+                                sent += 1;
+                                let id = format!("resume-{sent}");
+                                let _ = sink.send(subscribe(&client, &id, held.resume_at())).await;
+                                asked = Some((id, catch_up));
+                            } else {
+                                asked = None;
+                                if catch_up {
+                                    let _ = client.out.send(Report::CaughtUp(client.index).line());
+                                }
+                            }
+                        }
+                        Some("error") if is_answer => {
+                            // The catch-up failed (a fault): ask again.
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                            sent += 1;
+                            let catch_up = asked.as_ref().is_some_and(|(_, c)| *c);
+                            let id = format!("retry-{sent}");
+                            let _ = sink.send(subscribe(&client, &id, held.resume_at())).await;
+                            asked = Some((id, catch_up));
+                        }
+                        _ => {
+                            for (frame_type, id) in describe(&text) {
+                                let receipt = Receipt { client: client.index, at, frame_type, id };
+                                let _ = client.out.send(Report::Frame(receipt).line());
+                            }
+                        }
+                    }
+                }
+                Some(Ok(Message::Close(frame))) if !closing => {
+                    let reason = format!("closed by the gateway: {frame:?}");
+                    match reconnect(&client, &held, &mut resilience, &mut sent).await {
+                        Some((socket, id)) => {
+                            (sink, stream) = socket.split();
+                            let catch_up = asked.as_ref().is_some_and(|(_, c)| *c);
+                            asked = Some((id, catch_up));
+                        }
+                        None => {
+                            let _ = client.out.send(Report::Dropped(client.index, reason).line());
+                            return (false, resilience);
+                        }
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None => return (closing, resilience),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    if closing {
+                        return (false, resilience);
+                    }
+                    let reason = format!("socket error: {e}");
+                    match reconnect(&client, &held, &mut resilience, &mut sent).await {
+                        Some((socket, id)) => {
+                            (sink, stream) = socket.split();
+                            let catch_up = asked.as_ref().is_some_and(|(_, c)| *c);
+                            asked = Some((id, catch_up));
+                        }
+                        None => {
+                            let _ = client.out.send(Report::Dropped(client.index, reason).line());
+                            return (false, resilience);
+                        }
+                    }
+                }
             }
-            Some(Ok(_)) => {}
-            Some(Err(e)) => break format!("socket error: {e}"),
-            None => break "socket ended".into(),
         }
-    };
-    if !closing.load(Ordering::SeqCst) {
-        let _ = out.send(Report::Dropped(client, reason).line());
     }
+}
+
+/// A `subscribe` to the job's event with `since`.
+fn subscribe(client: &Client, id: &str, since: u64) -> Message {
+    let event = client.job.event_id.clone().unwrap_or_default();
+    Message::text(
+        serde_json::json!({
+            "type": "subscribe",
+            "message_id": id,
+            "payload": { "event_id": event, "since": since }
+        })
+        .to_string(),
+    )
+}
+
+/// Connects again and subscribes with `since` (a socket the gateway closed: the client was
+/// told it is gone); the subscribe's message id comes back with the socket.
+async fn reconnect(
+    client: &Client,
+    held: &Held,
+    resilience: &mut Resilience,
+    sent: &mut u64,
+) -> Option<(Socket, String)> {
+    let mut socket = connect_retrying(
+        &client.job.ws_url,
+        &client.token,
+        client.job.event_id.as_deref(),
+    )
+    .await
+    .ok()?;
+    resilience.reconnects += 1;
+    *sent += 1;
+    let id = format!("reconnect-{sent}");
+    socket
+        .send(subscribe(client, &id, held.resume_at()))
+        .await
+        .ok()?;
+    Some((socket, id))
 }
 
 /// A frame's `type` and the id of its item (see [`Receipt::id`]); a `stream_batch` is each of
@@ -732,7 +1010,15 @@ mod tests {
             no_id,
             Report::Dropped(3, "closed by the gateway: 1001".into()),
             Report::Fatal("client 3: refused".into()),
-            Report::Done(5_000, Duration::from_millis(1_234)),
+            Report::Done(
+                5_000,
+                Duration::from_millis(1_234),
+                Resilience {
+                    position_duplicates: 3,
+                    reconnects: 2,
+                },
+            ),
+            Report::CaughtUp(7),
         ] {
             let line = r.line();
             assert!(line.ends_with('\n') && line.matches('\n').count() == 1);

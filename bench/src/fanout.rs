@@ -120,6 +120,8 @@ struct Options {
     shard_environments: usize,
     settle: Duration,
     out: PathBuf,
+    /// Faults the stack injects; with any, the clients catch up at the end.
+    inject: banter_local::faults::FaultPlan,
 }
 
 /// Comments per second when `--rate` is not given: 1, or 2,000 deliveries per second's worth
@@ -154,6 +156,7 @@ impl Options {
             out: flags
                 .out
                 .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results")),
+            inject: banter_local::faults::FaultPlan::default(),
         })
     }
 }
@@ -355,6 +358,7 @@ impl Room {
             post_latency: t,
             fanout: options.fanout.clone(),
             shard_pollers: options.shard_environments,
+            inject: options.inject.clone(),
         })
         .await?;
         let app = gw.app().clone();
@@ -366,9 +370,14 @@ impl Room {
             .await?
             .remove(0);
 
+        let head = app
+            .stores
+            .streams
+            .stream_head(banter::room::Room::Event(event))
+            .await?;
         let connecting = bar(n, "connecting + subscribing");
         let started = Instant::now();
-        let audience = Audience::open(&gw.ws_url(), Some(event), tokens, |k| {
+        let audience = Audience::open(&gw.ws_url(), Some(event), head.0, tokens, |k| {
             connecting.set_position(k as u64);
         })
         .await?;
@@ -402,7 +411,8 @@ impl Room {
         let dropped = self.audience.dropped().len();
         let queue_left = queue_len(&self.gw);
         let dead_letters = self.gw.dead_letters().await.map(|d| d.len()).unwrap_or(0);
-        let clients_cpu = self.audience.close().await?;
+        let injected = self.gw.injected();
+        let closed = self.audience.close().await?;
         self.gw.shutdown().await;
         Ok(RunFacts {
             connect_time: self.connect_time,
@@ -415,10 +425,13 @@ impl Room {
                 (Some(a), Some(b)) => b.saturating_sub(a),
                 _ => Duration::ZERO,
             },
-            clients_cpu,
+            clients_cpu: closed.cpu,
             load: (before.load, after.load),
             invocations: after.invocations.saturating_sub(before.invocations),
             posts: after.posts.saturating_sub(before.posts),
+            failed_posts: after.failed_posts.saturating_sub(before.failed_posts),
+            resilience: closed.resilience,
+            injected,
         })
     }
 }
@@ -430,6 +443,8 @@ struct Usage {
     invocations: u64,
     /// `PostToConnection` calls of the fan-out so far (delivered and failed).
     posts: u64,
+    /// Of those, failed.
+    failed_posts: u64,
 }
 
 impl Usage {
@@ -442,6 +457,7 @@ impl Usage {
                 .posts()
                 .get("fanout")
                 .map_or(0, |p| p.delivered + p.failed),
+            failed_posts: gw.posts().get("fanout").map_or(0, |p| p.failed),
         }
     }
 }
@@ -458,8 +474,12 @@ async fn deliver(
     let socket = clients::connect(&room.gw.ws_url(), &room.sender_token, None).await?;
     let (tx, mut sent_rx) = mpsc::unbounded_channel();
     let sender = tokio::spawn(send_comments(
-        socket,
-        room.event.to_string(),
+        Writer {
+            socket,
+            ws_url: room.gw.ws_url(),
+            token: room.sender_token.clone(),
+            event_id: room.event.to_string(),
+        },
         options.comments,
         Duration::from_secs_f64(1.0 / rate),
         tx,
@@ -512,10 +532,33 @@ async fn deliver(
             break;
         }
     }
+    if !options.inject.is_empty() {
+        catch_up(options, room, tally).await?;
+    }
     let run_time = run_started.elapsed();
     delivering.finish_and_clear();
     sender.abort();
     Ok(run_time)
+}
+
+/// Under injected faults: every client subscribes with `since` (the highest position it holds
+/// with no gap before it) until the head, as a client that reconnects does; counts what that
+/// brings, until every client is done or `settle` has passed.
+async fn catch_up(options: &Options, room: &mut Room, tally: &mut Tally) -> Result<(), BoxError> {
+    room.audience.ask_catch_up().await?;
+    let until = Instant::now() + options.settle;
+    while room.audience.caught_up() < room.audience.clients() {
+        match tokio::time::timeout_at(until, room.audience.recv()).await {
+            Ok(Some(r)) => count(tally, &r),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    println!(
+        "  catch-up: {} of {} clients reached the head",
+        room.audience.caught_up(),
+        room.audience.clients()
+    );
+    Ok(())
 }
 
 /// Counts a receipt that is a comment broadcast.
@@ -616,6 +659,12 @@ struct RunFacts {
     invocations: u64,
     /// `PostToConnection` calls over the delivery phase.
     posts: u64,
+    /// Of those, calls that failed (injected faults among them), retries included.
+    failed_posts: u64,
+    /// What the clients did to receive every change once (reconnects, duplicates dropped).
+    resilience: clients::Resilience,
+    /// Faults the stack injected.
+    injected: banter_local::faults::Injected,
 }
 
 /// The fan-out jobs of a run, summed.
@@ -716,6 +765,22 @@ fn result_json(
         },
         "fanout_jobs": summarize_jobs(jobs),
         "deliveries": summary,
+        "faults": {
+            "plan": options.inject.faults.iter().map(|f| json!({"status": f.status, "percent": f64::from(f.per_million) / 1e4})).collect::<Vec<_>>(),
+            "dynamodb_percent": f64::from(options.inject.dynamodb) / 1e4,
+            "sqs_percent": f64::from(options.inject.sqs) / 1e4,
+            "seed": options.inject.seed,
+            "injected": {
+                "management": facts.injected.management.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<String, Value>>(),
+                "dynamodb": facts.injected.dynamodb,
+                "sqs_send_failures": facts.injected.sqs_send_failures,
+                "sqs_duplicates": facts.injected.sqs_duplicates,
+            },
+            "failed_posts": facts.failed_posts,
+            "client_reconnects": facts.resilience.reconnects,
+            "entries_dropped_as_held": facts.resilience.position_duplicates,
+            "dead_letters": facts.dead_letters,
+        },
     })
 }
 
@@ -751,62 +816,119 @@ async fn wait_for_empty_queue(gw: &banter_local::RunningGateway, within: Duratio
     }
 }
 
-/// Sends `count` comments, one every `every`, and reports sends and acks.
-async fn send_comments(
+/// The writer's connection, and what it takes to open it again.
+struct Writer {
     socket: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
+    ws_url: String,
+    token: String,
     event_id: String,
+}
+
+/// A comment sent and not acked yet is sent again (same `message_id`: the server keeps one
+/// comment per id and acks it again) after this long.
+const RESEND_AFTER: Duration = Duration::from_secs(2);
+
+/// Sends `count` comments, one every `every`, and reports sends and acks. A socket the
+/// gateway closes (an injected 410) is opened again, and comments not acked (an ack lost to
+/// a fault) are sent again with the same `message_id`, as a client does.
+async fn send_comments(
+    writer: Writer,
     count: usize,
     every: Duration,
     tx: mpsc::UnboundedSender<Sent>,
 ) {
-    let (mut sink, mut stream) = socket.split();
-    let acks = tx.clone();
-    let reader = tokio::spawn(async move {
-        while let Some(frame) = stream.next().await {
-            let Ok(Message::Text(text)) = frame else {
-                continue;
-            };
-            let Ok(v) = serde_json::from_str::<Value>(&text) else {
-                continue;
-            };
-            let index = v["message_id"]
-                .as_str()
-                .and_then(|m| m.strip_prefix("bench-"))
-                .and_then(|i| i.parse::<usize>().ok());
-            let report = match (v["type"].as_str(), index) {
-                (Some("ack"), Some(i)) => match v["payload"]["comment_id"].as_str() {
-                    Some(id) => Sent::Acked(i, id.to_owned()),
-                    None => Sent::Failed(format!("ack without a comment id: {v}")),
-                },
-                (Some("error"), _) => Sent::Failed(format!("comment refused: {v}")),
-                _ => continue,
-            };
-            if acks.send(report).is_err() {
-                break;
-            }
-        }
-    });
-    let start = Instant::now();
-    for i in 0..count {
-        tokio::time::sleep_until(start + every.mul_f64(i as f64)).await;
-        let frame = json!({
+    let Writer {
+        socket,
+        ws_url,
+        token,
+        event_id,
+    } = writer;
+    let frame_of = |i: usize| {
+        json!({
             "type": "comment_submit",
             "message_id": format!("bench-{i}"),
             "payload": { "event_id": event_id, "content": format!("comment {i}") },
         })
-        .to_string();
-        let at = SystemTime::now();
-        if let Err(e) = sink.send(Message::Text(frame.into())).await {
-            let _ = tx.send(Sent::Failed(e.to_string()));
+        .to_string()
+    };
+    let (mut sink, mut stream) = socket.split();
+    let mut unacked: std::collections::BTreeMap<usize, Instant> = Default::default();
+    let mut next = 0usize;
+    let start = Instant::now();
+    let mut resend = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        if next == count && unacked.is_empty() {
             return;
         }
-        if tx.send(Sent::At(i, at)).is_err() {
-            return;
+        let due = start + every.mul_f64(next as f64);
+        tokio::select! {
+            () = tokio::time::sleep_until(due), if next < count => {
+                let at = SystemTime::now();
+                if sink.send(Message::Text(frame_of(next).into())).await.is_err() {
+                    // Sent again after the reconnect below.
+                }
+                unacked.insert(next, Instant::now());
+                if tx.send(Sent::At(next, at)).is_err() {
+                    return;
+                }
+                next += 1;
+            }
+            _ = resend.tick() => {
+                let late: Vec<usize> = unacked
+                    .iter()
+                    .filter(|(_, at)| at.elapsed() >= RESEND_AFTER)
+                    .map(|(i, _)| *i)
+                    .collect();
+                for i in late {
+                    let _ = sink.send(Message::Text(frame_of(i).into())).await;
+                    unacked.insert(i, Instant::now());
+                }
+            }
+            frame = stream.next() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    let Ok(v) = serde_json::from_str::<Value>(&text) else { continue };
+                    let index = v["message_id"]
+                        .as_str()
+                        .and_then(|m| m.strip_prefix("bench-"))
+                        .and_then(|i| i.parse::<usize>().ok());
+                    let report = match (v["type"].as_str(), index) {
+                        (Some("ack"), Some(i)) => match v["payload"]["comment_id"].as_str() {
+                            Some(id) => {
+                                if unacked.remove(&i).is_none() {
+                                    continue; // the ack of a resend, already counted
+                                }
+                                Sent::Acked(i, id.to_owned())
+                            }
+                            None => Sent::Failed(format!("ack without a comment id: {v}")),
+                        },
+                        (Some("error"), _) => Sent::Failed(format!("comment refused: {v}")),
+                        _ => continue,
+                    };
+                    if tx.send(report).is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => {
+                    match clients::connect(&ws_url, &token, None).await {
+                        Ok(socket) => {
+                            (sink, stream) = socket.split();
+                            for i in unacked.keys().copied().collect::<Vec<_>>() {
+                                let _ = sink.send(Message::Text(frame_of(i).into())).await;
+                                unacked.insert(i, Instant::now());
+                            }
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Sent::Failed(format!("reconnecting: {e}")));
+                            return;
+                        }
+                    }
+                }
+            },
         }
     }
-    let _ = reader.await;
 }
 
 #[cfg(test)]

@@ -97,8 +97,8 @@ struct Flags {
     /// Delay of every management API POST, e.g. 20ms to model AWS
     #[arg(long, value_name = "D", env = "BANTER_LOCAL_POST_LATENCY", default_value = "0", value_parser = duration)]
     post_latency: Duration,
-    /// Faults PostToConnection answers with (429, 5xx), drawn with --fault-seed, e.g. 429:5%,500:2%
-    #[arg(long, value_name = "STATUS:P%[,…]", env = "BANTER_LOCAL_INJECT", default_value = "", value_parser = fault_plan)]
+    /// Faults to inject, drawn with --fault-seed: PostToConnection answers (410 also drops the socket, 429, 5xx), failing room-stream store calls (dynamodb) and failing or doubled fan-out jobs (sqs), e.g. 410:2%,429:5%,500:2%,dynamodb:1%,sqs:1%
+    #[arg(long, value_name = "TARGET:P%[,…]", env = "BANTER_LOCAL_INJECT", default_value = "", value_parser = fault_plan)]
     inject: String,
     /// Seed of the injected faults
     #[arg(long, value_name = "N", env = "BANTER_LOCAL_FAULT_SEED", default_value = "0", value_parser = number::<u64>)]

@@ -37,7 +37,7 @@ pub struct Limits {
     /// answered: the round trip of a post to API Gateway, which loopback lacks (≈20 ms
     /// models AWS). Zero (the default) answers at once.
     pub post_latency: Duration,
-    /// Faults `PostToConnection` answers with instead of delivering (`--inject`).
+    /// Faults the local stack injects (`--inject`; see [`crate::faults`]).
     pub inject: crate::faults::FaultPlan,
 }
 

@@ -52,8 +52,10 @@ impl Gateway {
         let plan = FanoutPlan::of(&template)?;
         let listeners = Listeners::bind(&config).await?;
         let sdk = aws_sdk_config(&config).await;
-        let stores = build_stores(&config.storage, sdk.as_ref()).await?;
-        let queues = open_queues(&config, &plan, sdk.as_ref()).await?;
+        let injector = Arc::new(crate::faults::Injector::new(config.limits.inject.clone()));
+        let mut stores = build_stores(&config.storage, sdk.as_ref()).await?;
+        let mut queues = open_queues(&config, &plan, sdk.as_ref()).await?;
+        inject_faults(&injector, &mut stores, &mut queues);
         let app = build_app(&config, stores, queues.fanout.queue.clone())?;
         let management_endpoint = format!("http://{}/{stage}", listeners.ws_addr);
         let counted = Counted::new(&management_endpoint).await;
@@ -64,8 +66,9 @@ impl Gateway {
         // wait in the queue until the event source mapping starts.)
         let seeded = seed_if_asked(config.seed, &app).await?;
         let (shutdown_tx, shutdown) = watch::channel(false);
+        let controls = Controls { shutdown, injector };
         let shared = shared_state(
-            &config, &template, &app, &listeners, &stage, &counted, shutdown,
+            &config, &template, &app, &listeners, &stage, &counted, controls,
         )?;
         let (rest_addr, ws_addr) = (listeners.rest_addr, listeners.ws_addr);
         let servers = serve(listeners, &shared);
@@ -291,8 +294,9 @@ fn shared_state(
     listeners: &Listeners,
     stage: &str,
     counted: &Counted,
-    shutdown: watch::Receiver<bool>,
+    controls: Controls,
 ) -> Result<Arc<Shared>, StartError> {
+    let Controls { shutdown, injector } = controls;
     Ok(Arc::new(Shared {
         app: app.clone(),
         rest_addr: listeners.rest_addr,
@@ -310,8 +314,35 @@ fn shared_state(
         deliver_disconnect: config.deliver_disconnect,
         shutdown,
         faults: Mutex::new(Default::default()),
-        injector: crate::faults::Injector::new(config.limits.inject.clone()),
+        injector,
     }))
+}
+
+/// What drives the shared state besides its parts: the shutdown signal and the faults.
+struct Controls {
+    shutdown: watch::Receiver<bool>,
+    injector: Arc<crate::faults::Injector>,
+}
+
+/// Puts the `dynamodb` and `sqs` faults of the plan in front of the room-stream store and the
+/// fan-out queue (the management API's are drawn where it answers).
+fn inject_faults(
+    injector: &Arc<crate::faults::Injector>,
+    stores: &mut banter::store::Stores,
+    queues: &mut FanoutQueues,
+) {
+    if injector.plan().dynamodb > 0 {
+        stores.streams = Arc::new(crate::faulty::FaultyStreams {
+            inner: stores.streams.clone(),
+            injector: injector.clone(),
+        });
+    }
+    if injector.plan().sqs > 0 {
+        queues.fanout.queue = Arc::new(crate::faulty::FaultyQueue {
+            inner: queues.fanout.queue.clone(),
+            injector: injector.clone(),
+        });
+    }
 }
 
 /// Serves the HTTP API and the WebSocket API (with the management API) until shutdown.

@@ -26,6 +26,7 @@
 // Leaves: settings, the template, route tables, the connection registry, URL helpers.
 pub mod config;
 pub mod faults;
+mod faulty;
 pub mod flag_values;
 pub mod logging;
 mod registry;

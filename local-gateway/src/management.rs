@@ -105,6 +105,14 @@ async fn post_to_connection(
         return aws_error(status, error_type(code), "scripted failure");
     }
     if let Some(code) = shared.injector.draw() {
+        if code == 410 {
+            // The client is gone, as one whose network dropped: its socket closes and
+            // `$disconnect` runs; it reconnects and catches up.
+            if let Some(conn) = shared.registry.remove(&connection_id) {
+                conn.close.notify_one();
+            }
+            return gone();
+        }
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return aws_error(status, error_type(code), "injected failure");
     }

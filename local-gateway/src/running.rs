@@ -140,6 +140,11 @@ impl RunningGateway {
             .clear();
     }
 
+    /// The faults injected so far (`--inject`).
+    pub fn injected(&self) -> crate::faults::Injected {
+        self.shared.injector.injected()
+    }
+
     /// Jobs in the dead-letter queues (of the fan-out queue and of the shard queue). For SQS
     /// this receives them from the dead-letter queues the gateway created (they stay there,
     /// invisible for its visibility timeout).

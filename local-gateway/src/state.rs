@@ -38,8 +38,8 @@ pub(crate) struct Shared {
     pub(crate) shutdown: watch::Receiver<bool>,
     /// Connection id → HTTP status the management API answers every POST to it with.
     pub(crate) faults: Mutex<HashMap<String, u16>>,
-    /// Faults drawn for every POST (`--inject`).
-    pub(crate) injector: crate::faults::Injector,
+    /// Faults drawn for every POST and, through the decorated ports, for stream-store calls and fan-out jobs (`--inject`).
+    pub(crate) injector: std::sync::Arc<crate::faults::Injector>,
 }
 
 impl Shared {

@@ -217,7 +217,7 @@ async fn phases(
 
     let started = Instant::now();
     let progress = bar(size, format!("{label} connect"));
-    let mut audience = Audience::open(&stack.gateway.ws_url(), Some(event), tokens, |n| {
+    let mut audience = Audience::open(&stack.gateway.ws_url(), Some(event), 0, tokens, |n| {
         progress.set_position(n as u64);
     })
     .await?;

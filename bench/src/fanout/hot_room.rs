@@ -40,6 +40,14 @@ pub struct Flags {
     /// Skip the one-frame-per-change run
     #[arg(long)]
     batched_only: bool,
+    /// Faults the stack injects, as `banter-local --inject` takes them
+    /// (`410:2%,429:5%,500:2%,dynamodb:1%,sqs:1%`); the viewers then reconnect when a socket
+    /// is dropped and catch up at the end
+    #[arg(long, value_name = "PLAN", default_value = "")]
+    inject: String,
+    /// Seed of the injected faults
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    fault_seed: u64,
     /// Wait at most this long after the last comment
     #[arg(long, value_name = "D", default_value = "90s", value_parser = duration)]
     settle: Duration,
@@ -56,6 +64,7 @@ pub async fn run(flags: Flags) -> Result<(), BoxError> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results"));
     std::fs::create_dir_all(&out)?;
+    let inject = banter_local::faults::FaultPlan::parse(&flags.inject, flags.fault_seed)?;
     println!("open-file limit: {}", clients::raise_open_files());
     let mut lines = Vec::new();
     let mut bad = false;
@@ -82,6 +91,7 @@ pub async fn run(flags: Flags) -> Result<(), BoxError> {
                     shard_environments: GatewaySettings::default().shard_pollers,
                     settle: flags.settle,
                     out: out.clone(),
+                    inject: inject.clone(),
                 };
                 println!(
                     "\nhot room: {v} viewers, {r}/s for {:?}, {mode:?} frames",
@@ -100,7 +110,11 @@ pub async fn run(flags: Flags) -> Result<(), BoxError> {
                 },
                 _ => None,
             };
-            let stem = format!("hot-room-{v}-{r}");
+            let stem = if inject.is_empty() {
+                format!("hot-room-{v}-{r}")
+            } else {
+                format!("hot-room-{v}-{r}-faults")
+            };
             let json = json!({
                 "viewers": v,
                 "rate_per_second": r,
