@@ -23,7 +23,7 @@ use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem};
 use super::comments::HEAD_SK;
 use super::item::{TABLE_KEY, from_item, get_n, key, n, s};
 use super::ops::{Retry, get_item, query, query_page, sdk_error};
-use super::streams::{entry_item, entry_sk};
+use super::streams::{DELIVERY_SK, entry_item, entry_sk};
 use super::txn::transact_once;
 use crate::model::{Change, StreamEntry};
 use crate::room::Position;
@@ -268,8 +268,10 @@ pub(super) async fn void_position(
 }
 
 /// The highest position in `after..=upto` up to which every position holds its entry (or
-/// void): a strongly consistent `Query` of the entry keys alone. `after` when `after + 1` is
-/// still reserved. Looks at most 1,000 positions ahead.
+/// void): `after` when `after + 1` is still reserved. Everything up to the room's delivery
+/// cursor is (delivery never passes a position before its entry is in; entries past their
+/// retention are gone, so their absence proves nothing), and beyond it a strongly consistent
+/// `Query` of the entries says. Looks at most 1,000 positions past the cursor.
 pub(super) async fn committed_through(
     client: &Client,
     table: &str,
@@ -280,7 +282,15 @@ pub(super) async fn committed_through(
     if upto <= after {
         return Ok(upto);
     }
-    let upto = Position(upto.0.min(after.0.saturating_add(1000)));
+    let delivered = match get_item(client, table, key(stream_pk, DELIVERY_SK)).await? {
+        Some(cursor) if cursor.contains_key("delivered") => Position(get_n(&cursor, "delivered")?),
+        _ => Position::ZERO,
+    };
+    let from = after.max(delivered);
+    if from >= upto {
+        return Ok(upto);
+    }
+    let upto = Position(upto.0.min(from.0.saturating_add(1000)));
     let q = query(
         client,
         table,
@@ -288,7 +298,7 @@ pub(super) async fn committed_through(
         "pk = :pk AND sk BETWEEN :lo AND :hi",
         vec![
             (":pk", s(stream_pk)),
-            (":lo", s(entry_sk(after.next()))),
+            (":lo", s(entry_sk(from.next()))),
             (":hi", s(entry_sk(upto))),
         ],
     )
@@ -299,7 +309,7 @@ pub(super) async fn committed_through(
         Ok(Some(Position(get_n(&item, "position")?)))
     })
     .await?;
-    let mut through = after;
+    let mut through = from;
     for p in positions {
         if p != through.next() {
             break;

@@ -51,13 +51,30 @@ pub(super) async fn query_window<T: DeserializeOwned + Send>(
 ) -> StoreResult<(Vec<T>, bool)> {
     let limit = window.limit.clamp(1, MAX_WINDOW);
     let lo = window.after.map_or(1, |a| a.0.saturating_add(1)).max(1);
-    let hi = match window.before {
+    let asked_hi = match window.before {
         Some(b) => match b.0.checked_sub(1) {
             Some(h) => h,
             None => return Ok((Vec::new(), false)),
         },
         None => u64::MAX,
     };
+    // A resume read (`after`) must not pass a position still reserved: its item may commit
+    // after this read, below what the reader then holds. So it first finds how far every
+    // position is committed (the entry keys), then reads items only up to there: an entry
+    // seen means its transaction committed, item included.
+    let mut hi = asked_hi;
+    let mut beyond = false;
+    if let Some(after) = window.after {
+        let probe = Position(
+            after
+                .0
+                .saturating_add((limit as u64).saturating_mul(4))
+                .min(asked_hi),
+        );
+        let through = committed_through(client, table, pk, after, probe).await?;
+        hi = hi.min(through.0);
+        beyond = through == probe && probe.0 < asked_hi;
+    }
     if lo > hi {
         return Ok((Vec::new(), false));
     }
@@ -74,22 +91,11 @@ pub(super) async fn query_window<T: DeserializeOwned + Send>(
     )
     .scan_index_forward(window.order == Order::Oldest)
     .consistent_read(true);
-    let (mut items, next) = query_page(query, &TABLE_KEY, limit, None, "list window", |item| {
-        let position = Position(get_n(&item, "position")?);
-        Ok(Some((position, from_item::<T>(item)?)))
+    let (items, next) = query_page(query, &TABLE_KEY, limit, None, "list window", |item| {
+        from_item(item).map(Some)
     })
     .await?;
-    let mut more = next.is_some();
-    // A resume read (`after`) must not pass a position still reserved: its item may commit
-    // after this read, below what the reader then holds.
-    if let (Some(after), Some(highest)) = (window.after, items.iter().map(|(p, _)| *p).max()) {
-        let through = committed_through(client, table, pk, after, highest).await?;
-        if through < highest {
-            items.retain(|(p, _)| *p <= through);
-            more = false;
-        }
-    }
-    Ok((items.into_iter().map(|(_, t)| t).collect(), more))
+    Ok((items, next.is_some() || beyond))
 }
 
 /// The committed head (`seq`) of the stream in partition `pk`, read strongly consistently

@@ -20,6 +20,9 @@ use crate::room::{Position, Room};
 use crate::store::{Claim, DeliveryLease, Release, StoreError, StoreResult, StreamStore};
 use crate::time::{Timestamp, epoch_seconds, now};
 
+/// Sort key of a room's delivery cursor, beside its head.
+pub(super) const DELIVERY_SK: &str = "DELIVERY";
+
 /// Sort key of the stream entry at `p`.
 pub(super) fn entry_sk(p: Position) -> String {
     format!("ENTRY#{}", p.key())
@@ -109,7 +112,7 @@ impl DynamoStreamStore {
 
     fn cursor_key(&self, room: Room) -> (&str, Item) {
         let (table, pk) = self.locate(room);
-        (table, key(pk, "DELIVERY"))
+        (table, key(pk, DELIVERY_SK))
     }
 
     /// One conditional update of the room's delivery cursor; `Ok(None)` when the condition
