@@ -19,7 +19,7 @@ mod model;
 pub(crate) mod moto;
 mod phase;
 mod plot;
-mod pricing;
+pub(crate) mod pricing;
 mod report;
 mod results;
 mod run;
@@ -198,7 +198,8 @@ fn publish(results: &mut CostResults, a: &Args, json: &Path) -> Result<(), BoxEr
     std::fs::write(json, serde_json::to_string_pretty(results)? + "\n")?;
     let svg = a.out.join("cost.svg");
     plot::write(results, &svg)?;
-    std::fs::write(&a.doc, report::markdown(results))?;
+    let hot_rooms = report::hot_rooms(&a.out);
+    std::fs::write(&a.doc, report::markdown(results, &hot_rooms))?;
     eprintln!(
         "wrote {}, {} and {}",
         json.display(),

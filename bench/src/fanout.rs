@@ -11,6 +11,7 @@
 //! be 0), and the ideal bound N·t/(C·S) (C the fan-out's concurrency, S the shards the room
 //! was split into) beside the measured time to the last subscriber.
 
+mod dollars;
 pub mod hot_room;
 mod joblog;
 mod plot;
@@ -430,6 +431,13 @@ impl Room {
             invocations: after.invocations.saturating_sub(before.invocations),
             posts: after.posts.saturating_sub(before.posts),
             failed_posts: after.failed_posts.saturating_sub(before.failed_posts),
+            delivery: dollars::DeliveryUse {
+                comments: 0,
+                metered_messages: after.metered.saturating_sub(before.metered),
+                bytes: after.bytes.saturating_sub(before.bytes),
+                invocations: after.invocations.saturating_sub(before.invocations),
+                milliseconds: (after.fanout_ms - before.fanout_ms).max(0.0),
+            },
             resilience: closed.resilience,
             injected,
         })
@@ -445,6 +453,11 @@ struct Usage {
     posts: u64,
     /// Of those, failed.
     failed_posts: u64,
+    /// The fan-out's delivered posts as API Gateway meters them, their bytes, and the
+    /// fan-out's summed invocation time (ms).
+    metered: u64,
+    bytes: u64,
+    fanout_ms: f64,
 }
 
 impl Usage {
@@ -458,6 +471,12 @@ impl Usage {
                 .get("fanout")
                 .map_or(0, |p| p.delivered + p.failed),
             failed_posts: gw.posts().get("fanout").map_or(0, |p| p.failed),
+            metered: gw.posts().get("fanout").map_or(0, |p| p.metered_messages),
+            bytes: gw.posts().get("fanout").map_or(0, |p| p.bytes),
+            fanout_ms: gw
+                .invocations()
+                .get("fanout")
+                .map_or(0.0, |f| f.total().as_secs_f64() * 1e3),
         }
     }
 }
@@ -661,6 +680,8 @@ struct RunFacts {
     posts: u64,
     /// Of those, calls that failed (injected faults among them), retries included.
     failed_posts: u64,
+    /// What the delivery used, for its dollars.
+    delivery: dollars::DeliveryUse,
     /// What the clients did to receive every change once (reconnects, duplicates dropped).
     resilience: clients::Resilience,
     /// Faults the stack injected.
@@ -765,6 +786,7 @@ fn result_json(
         },
         "fanout_jobs": summarize_jobs(jobs),
         "deliveries": summary,
+        "delivery_dollars_per_million_comments": delivery_dollars(options, &facts),
         "faults": {
             "plan": options.inject.faults.iter().map(|f| json!({"status": f.status, "percent": f64::from(f.per_million) / 1e4})).collect::<Vec<_>>(),
             "dynamodb_percent": f64::from(options.inject.dynamodb) / 1e4,
@@ -782,6 +804,20 @@ fn result_json(
             "dead_letters": facts.dead_letters,
         },
     })
+}
+
+/// The run's delivery in dollars per million comments ([`dollars`]); `null` when the
+/// template cannot be read.
+fn delivery_dollars(options: &Options, facts: &RunFacts) -> Value {
+    let template = crate::cost::moto::repository_root().join("template.yaml");
+    let Ok(functions) = crate::cost::pricing::functions(&template) else {
+        return Value::Null;
+    };
+    let used = dollars::DeliveryUse {
+        comments: options.comments as u64,
+        ..facts.delivery
+    };
+    dollars::per_million(&used, &functions, &crate::cost::pricing::Prices::current())
 }
 
 /// Seconds since the Unix epoch (the results carry no time-zone dependency).

@@ -3,6 +3,7 @@
 //! the counts per comment behind them, the setup cost per connection, the prices with their
 //! date and sources, and how everything was counted.
 
+use serde_json::Value;
 use std::fmt::Write as _;
 
 use super::model::{self, Costs, component};
@@ -370,16 +371,106 @@ fn fanout_note(out: &mut String, results: &CostResults) {
     );
 }
 
-/// The whole document for `results` (whose dollars are recomputed from the counts).
-pub fn markdown(results: &CostResults) -> String {
+/// The whole document for `results` (whose dollars are recomputed from the counts), with the
+/// rate dimension from the `hot_rooms` results.
+pub fn markdown(results: &CostResults, hot_rooms: &[Value]) -> String {
     let mut out = String::new();
     intro_section(&mut out, results);
     dollars_section(&mut out, results);
+    rate_section(&mut out, results, hot_rooms);
     counts_section(&mut out, results);
     connecting_section(&mut out, results);
     prices_section(&mut out, results);
     out.push_str(METHOD);
     out
+}
+
+/// The `hot-room-<viewers>-<rate>.json` results in `dir` (runs without injected faults), by
+/// viewers then rate.
+pub fn hot_rooms(dir: &std::path::Path) -> Vec<Value> {
+    let mut found: Vec<Value> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            name.starts_with("hot-room-") && name.ends_with(".json") && !name.contains("faults")
+        })
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter_map(|t| serde_json::from_str::<Value>(&t).ok())
+        .collect();
+    let key = |v: &Value| {
+        (
+            v["viewers"].as_u64().unwrap_or(0),
+            (v["rate_per_second"].as_f64().unwrap_or(0.0) * 1000.0) as u64,
+        )
+    };
+    found.sort_by_key(key);
+    found
+}
+
+/// Dollars per million comments against the comment rate: the delivery's lines as each
+/// hot-room run measured them (one frame per viewer per tick against one frame per change),
+/// plus the write path of the nearest audience above.
+fn rate_section(out: &mut String, results: &CostResults, hot_rooms: &[Value]) {
+    out.push_str(
+        "## By comment rate (hot room)
+
+",
+    );
+    out.push_str(
+        "The tables above deliver one comment at a time. In a busy room the delivery \
+         coalesces: one `stream_batch` frame per viewer per tick, however many comments the \
+         tick holds, so what a comment costs falls as the rate rises. Measured by \
+         `cargo run --release -p banter-bench -- hot-room` (viewers on real WebSocket \
+         connections, 20 ms per post, the default post budget); the delivery's lines \
+         (WebSocket messages, data transfer, the fan-out's requests and duration) are priced \
+         from each run; the write path (DynamoDB writes, SQS, HTTP API: the same at any rate) \
+         comes from the table above, at the audience nearest below or at the run's size.\n\n",
+    );
+    if hot_rooms.is_empty() {
+        out.push_str("No hot-room results in `bench/results/` yet.\n\n");
+        return;
+    }
+    out.push_str(
+        "| viewers | comments/s | frames | PostToConnection per comment per viewer | delivery $ | write path $ | total $ per million comments |\n|---:|---:|---|---:|---:|---:|---:|\n",
+    );
+    for room in hot_rooms {
+        let viewers = room["viewers"].as_u64().unwrap_or(0) as usize;
+        let write_path = results
+            .runs
+            .iter()
+            .filter(|r| r.audience <= viewers.max(1))
+            .max_by_key(|r| r.audience)
+            .map(|r| {
+                let b = &r.dollars.banter;
+                (b.of(component::DYNAMODB_WRITES)
+                    + b.of(component::SQS)
+                    + b.of(component::HTTP_API)
+                    + b.of(component::OTHER_READS))
+                    * 1e6
+            });
+        for run in room["runs"].as_array().into_iter().flatten() {
+            let r = &run["result"];
+            let delivery = r["delivery_dollars_per_million_comments"]["total"].as_f64();
+            let per_viewer = r["post_to_connection"]["per_comment_per_viewer"].as_f64();
+            let total = delivery.zip(write_path).map(|(d, w)| d + w);
+            let cell = |x: Option<f64>| x.map_or("–".to_owned(), dollars);
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                num(viewers as f64),
+                num(room["rate_per_second"].as_f64().unwrap_or(0.0)),
+                run["frames"].as_str().unwrap_or("?"),
+                per_viewer.map_or("–".to_owned(), |x| format!("{x:.3}")),
+                cell(delivery),
+                cell(write_path),
+                cell(total),
+            );
+        }
+    }
+    out.push('\n');
 }
 
 /// The title, the generated-file notice and what the figures are.

@@ -110,6 +110,16 @@ pub async fn run(flags: Flags) -> Result<(), BoxError> {
                 },
                 _ => None,
             };
+            let dollars = |j: &serde_json::Value| {
+                j["delivery_dollars_per_million_comments"]["total"].as_f64()
+            };
+            let dollar_ratio = match (runs.first(), runs.get(1)) {
+                (Some((_, b)), Some((_, p))) => match (dollars(&b.json), dollars(&p.json)) {
+                    (Some(b), Some(p)) if b > 0.0 => Some(p / b),
+                    _ => None,
+                },
+                _ => None,
+            };
             let stem = if inject.is_empty() {
                 format!("hot-room-{v}-{r}")
             } else {
@@ -122,6 +132,7 @@ pub async fn run(flags: Flags) -> Result<(), BoxError> {
                 "post_latency_ms": flags.post_latency.as_secs_f64() * 1e3,
                 "post_budget": flags.post_budget,
                 "per_entry_posts_over_batched": ratio,
+                "per_entry_dollars_over_batched": dollar_ratio,
                 "runs": runs.iter().map(|(m, res)| json!({"frames": format!("{m:?}"), "result": res.json})).collect::<Vec<_>>(),
             });
             std::fs::write(
@@ -143,9 +154,10 @@ pub async fn run(flags: Flags) -> Result<(), BoxError> {
             }
             for (mode, res) in &runs {
                 lines.push(format!(
-                    "| {v} | {r} | {mode:?} | {} | {:.3} | {:.0} ms | {:.0} ms | {:.0} ms | {} / {} |",
+                    "| {v} | {r} | {mode:?} | {} | {:.3} | ${:.0} | {:.0} ms | {:.0} ms | {:.0} ms | {} / {} |",
                     res.json["post_to_connection"]["calls"],
                     posts(&res.json).unwrap_or_default(),
+                    dollars(&res.json).unwrap_or_default(),
                     res.row.latency.p50,
                     res.row.latency.p99,
                     res.row.latency.max,
@@ -153,16 +165,18 @@ pub async fn run(flags: Flags) -> Result<(), BoxError> {
                     res.row.duplicated,
                 ));
             }
-            if let Some(x) = ratio {
-                lines.push(format!("|  |  | per entry / batched | | {x:.1}× | | | | |"));
+            if let (Some(x), Some(d)) = (ratio, dollar_ratio) {
+                lines.push(format!(
+                    "|  |  | per entry / batched | | {x:.1}× | {d:.1}× | | | | |"
+                ));
             }
             println!("  wrote {}", out.join(format!("{stem}.json")).display());
         }
     }
     println!(
-        "\n| viewers | comments/s | frames | PostToConnection | per comment per viewer | p50 | p99 | max | lost / dup |"
+        "\n| viewers | comments/s | frames | PostToConnection | per comment per viewer | delivery $ per million comments | p50 | p99 | max | lost / dup |"
     );
-    println!("|---:|---:|---|---:|---:|---:|---:|---:|---|");
+    println!("|---:|---:|---|---:|---:|---:|---:|---:|---:|---|");
     for l in lines {
         println!("{l}");
     }
