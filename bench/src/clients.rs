@@ -805,6 +805,8 @@ async fn run_client(
     let mut sent = 0u64;
     let mut closing = false;
     loop {
+        // Why the socket ended on its own, if it did: reconnect below.
+        let mut lost: Option<String> = None;
         tokio::select! {
             changed = phase.changed(), if !closing => {
                 let now = if changed.is_ok() { *phase.borrow() } else { Phase::Close };
@@ -879,18 +881,7 @@ async fn run_client(
                     }
                 }
                 Some(Ok(Message::Close(frame))) if !closing => {
-                    let reason = format!("closed by the gateway: {frame:?}");
-                    match reconnect(&client, &held, &mut resilience, &mut sent).await {
-                        Some((socket, id)) => {
-                            (sink, stream) = socket.split();
-                            let catch_up = asked.as_ref().is_some_and(|(_, c)| *c);
-                            asked = Some((id, catch_up));
-                        }
-                        None => {
-                            let _ = client.out.send(Report::Dropped(client.index, reason).line());
-                            return (false, resilience);
-                        }
-                    }
+                    lost = Some(format!("closed by the gateway: {frame:?}"));
                 }
                 Some(Ok(Message::Close(_))) | None => return (closing, resilience),
                 Some(Ok(_)) => {}
@@ -898,18 +889,22 @@ async fn run_client(
                     if closing {
                         return (false, resilience);
                     }
-                    let reason = format!("socket error: {e}");
-                    match reconnect(&client, &held, &mut resilience, &mut sent).await {
-                        Some((socket, id)) => {
-                            (sink, stream) = socket.split();
-                            let catch_up = asked.as_ref().is_some_and(|(_, c)| *c);
-                            asked = Some((id, catch_up));
-                        }
-                        None => {
-                            let _ = client.out.send(Report::Dropped(client.index, reason).line());
-                            return (false, resilience);
-                        }
-                    }
+                    lost = Some(format!("socket error: {e}"));
+                }
+            }
+        }
+        if let Some(reason) = lost {
+            match reconnect(&client, &held, &mut resilience, &mut sent).await {
+                Some((socket, id)) => {
+                    (sink, stream) = socket.split();
+                    let catch_up = asked.as_ref().is_some_and(|(_, c)| *c);
+                    asked = Some((id, catch_up));
+                }
+                None => {
+                    let _ = client
+                        .out
+                        .send(Report::Dropped(client.index, reason).line());
+                    return (false, resilience);
                 }
             }
         }
