@@ -732,6 +732,8 @@ async fn many_messages_in_a_minute_write_each_participant_row_once() {
     );
     // The list still shows the conversation's latest message and puts it first.
     let other = group(&w, &bob, &[&ada]).await;
+    // Timestamps are milliseconds: a message in the same one as the new group would tie it.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     send(&w, &conv, &ada, "latest").await;
     let listed = list(&bob).send(&w).await.expect(200).body;
     assert_eq!(
