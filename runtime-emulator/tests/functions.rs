@@ -143,7 +143,7 @@ async fn check_effect(
             Err(format!("sign-in returned no access token: {}", answer.json))
         }
         n if n.starts_with("ws-connect") => match stored().await? {
-            Some(c) if c.user_id.to_string() == ids::WS_USER => Ok(()),
+            Some(c) if c.user_id().is_some_and(|u| u.to_string() == ids::WS_USER) => Ok(()),
             other => Err(format!("$connect did not store the connection: {other:?}")),
         },
         "ws-default-ping.json" if !frames.iter().any(|f| f["type"] == "pong") => Err(format!(

@@ -111,7 +111,7 @@ async fn room_of(n: usize) -> Result<(Arc<MemoryConnectionStore>, Room), BoxErro
             .subscribe(&Subscription {
                 room,
                 connection_id: format!("bench{i:07}Q=").parse()?,
-                user_id: UserId::new(),
+                user_id: Some(UserId::new()),
                 subscribed_at: now,
                 expires_at: connection_expiry(now),
             })

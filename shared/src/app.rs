@@ -10,7 +10,7 @@ use crate::aws::AwsSettings;
 use crate::config::{Config, RateKind};
 use crate::error::AppError;
 use crate::ids::{ConnectionId, FamilyId, UserId};
-use crate::model::{AccountStatus, Connection};
+use crate::model::{AccountStatus, Connection, Viewer};
 use crate::protocol::ServerMessage;
 use crate::queue::memory::MemoryQueue;
 use crate::queue::sqs::SqsQueue;
@@ -187,15 +187,25 @@ impl App {
     /// What every WebSocket frame (but `ping`) passes before it runs: the connection's
     /// session is still live ([`App::check_session`]; 401 once it was signed out or revoked)
     /// and its account is not suspended (403 `ACCOUNT_SUSPENDED`). A socket authorized at
-    /// `$connect` is trusted for no longer than its session.
+    /// `$connect` is trusted for no longer than its session. An anonymous viewer has no
+    /// session to check: its connection is read-only, and the commands refuse its writes.
     pub async fn check_connection(&self, connection: &Connection) -> Result<(), AppError> {
-        let Some(sid) = connection.session_id else {
-            return Err(AppError::unauthorized(
-                "session revoked; sign in and reconnect",
-            ));
+        let (user, sid) = match &connection.viewer {
+            Viewer::Anonymous { .. } => return Ok(()),
+            Viewer::User {
+                user_id,
+                session_id: Some(sid),
+            } => (*user_id, *sid),
+            Viewer::User {
+                session_id: None, ..
+            } => {
+                return Err(AppError::unauthorized(
+                    "session revoked; sign in and reconnect",
+                ));
+            }
         };
         let auth = self
-            .check_session(connection.user_id, sid)
+            .check_session(user, sid)
             .await
             .map_err(|e| match e.code {
                 crate::error::ErrorCode::Unauthorized => {
@@ -222,10 +232,10 @@ impl App {
             }
         };
         let mut closed = 0;
-        for c in connections
-            .iter()
-            .filter(|c| session.is_none() || c.session_id == session)
-        {
+        for c in connections.iter().filter(|c| {
+            session.is_none()
+                || matches!(&c.viewer, Viewer::User { session_id, .. } if *session_id == session)
+        }) {
             if let Some(closer) = &self.closer
                 && let Err(e) = closer.disconnect(&c.connection_id).await
             {

@@ -126,6 +126,10 @@ pub struct Config {
     pub max_subscriptions: usize,
     /// Most open connections of one user.
     pub max_connections_per_user: usize,
+    /// Most open anonymous (read-only) connections from one IP
+    /// (`BANTER_MAX_ANONYMOUS_CONNECTIONS_PER_IP`, default 100: a venue's or a carrier's NAT
+    /// puts many viewers behind one address).
+    pub max_anonymous_connections_per_ip: usize,
     /// Secret that signs REST pagination cursors.
     pub cursor_secret: Vec<u8>,
     /// Origins allowed by CORS (`*` for any).
@@ -171,6 +175,7 @@ impl Default for Config {
             catch_up_budget: std::time::Duration::from_secs(5),
             max_subscriptions: 50,
             max_connections_per_user: 10,
+            max_anonymous_connections_per_ip: 100,
             cursor_secret: b"banter-development-cursor-secret!".to_vec(),
             cors_origins: vec!["*".into()],
         }
@@ -255,6 +260,9 @@ impl Config {
         }
         if let Some(n) = number("BANTER_MAX_CONNECTIONS_PER_USER").filter(|n| *n > 0) {
             c.max_connections_per_user = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        if let Some(n) = number("BANTER_MAX_ANONYMOUS_CONNECTIONS_PER_IP").filter(|n| *n > 0) {
+            c.max_anonymous_connections_per_ip = usize::try_from(n).unwrap_or(usize::MAX);
         }
         if let Some(s) = get("BANTER_CURSOR_SECRET").filter(|s| !s.is_empty()) {
             if s.len() < MIN_CURSOR_SECRET_BYTES {

@@ -20,7 +20,9 @@ use banter::fanout::{
     DeliveryReport, Fanout, FanoutConfig, FanoutError, deadline_from_epoch_millis,
 };
 use banter::ids::{ConnectionId, ConversationId, EventId, UserId};
-use banter::model::{BUCKETS, BucketRange, Connection, Subscription, bucket_of, connection_expiry};
+use banter::model::{
+    BUCKETS, BucketRange, Connection, Subscription, Viewer, bucket_of, connection_expiry,
+};
 use banter::poster::Poster;
 use banter::poster::apigw::ApiGatewayPoster;
 use banter::poster::memory::MemoryPoster;
@@ -232,10 +234,12 @@ async fn connect(store: &dyn ConnectionStore, id: &ConnectionId, room: Room) {
     store
         .put_connection(&Connection {
             connection_id: id.clone(),
-            user_id,
+            viewer: Viewer::User {
+                user_id,
+                session_id: Some(banter::ids::FamilyId::new()),
+            },
             connected_at: now,
             expires_at: connection_expiry(now),
-            session_id: Some(banter::ids::FamilyId::new()),
         })
         .await
         .unwrap();
@@ -248,7 +252,7 @@ async fn subscribe(store: &dyn ConnectionStore, id: &ConnectionId, room: Room) {
         .subscribe(&Subscription {
             room,
             connection_id: id.clone(),
-            user_id: UserId::new(),
+            user_id: Some(UserId::new()),
             subscribed_at: now,
             expires_at: connection_expiry(now),
         })
@@ -322,7 +326,7 @@ async fn every_live_subscriber_gets_every_job_exactly_once() {
         .subscribe(&Subscription {
             room,
             connection_id: expired.clone(),
-            user_id: UserId::new(),
+            user_id: Some(UserId::new()),
             subscribed_at: past - chrono::Duration::hours(2),
             expires_at: past,
         })

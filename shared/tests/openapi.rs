@@ -50,7 +50,12 @@ const TOKEN_FREE: [&str; 5] = [
 ];
 
 /// Reads that answer anonymous callers but refuse an invalid token when one is sent.
-const PUBLIC_READS: [&str; 2] = [events::LIST, events::GET_EVENT];
+const PUBLIC_READS: [&str; 4] = [
+    events::LIST,
+    events::GET_EVENT,
+    comments::LIST,
+    comments::REPLIES,
+];
 
 /// The reference that every error response must use.
 const ERROR_SCHEMA: &str = "#/components/schemas/Error";

@@ -14,7 +14,7 @@ use banter::auth::{AuthConfig, SigningKey};
 use banter::config::{Config, RateRule};
 use banter::fanout::{Fanout, FanoutConfig};
 use banter::ids::{ClientKey, ConnectionId, ConversationId, UserId};
-use banter::model::{Connection, Receipt, connection_expiry};
+use banter::model::{Connection, Receipt, Viewer, connection_expiry};
 use banter::poster::memory::MemoryPoster;
 use banter::protocol::{PresenceStatus, RoomRef};
 use banter::queue::memory::MemoryQueue;
@@ -80,10 +80,12 @@ impl World {
         let t = now();
         let connection = Connection {
             connection_id: id.clone(),
-            user_id: user,
+            viewer: Viewer::User {
+                user_id: user,
+                session_id: None,
+            },
             connected_at: t,
             expires_at: connection_expiry(t),
-            session_id: None,
         };
         self.app
             .stores
@@ -111,9 +113,10 @@ impl World {
     /// the owner.
     async fn group_activity(&self, group: ConversationId, owner: &Connection, i: usize) {
         let key: ClientKey = format!("after-{i}").parse().expect("key");
+        let me = owner.user_id().expect("the owner is signed in");
         let sent = messages::send(
             &self.app,
-            owner.user_id,
+            me,
             messages::MessageInput {
                 conversation_id: group,
                 content: format!("after the removal {i}"),
@@ -124,23 +127,18 @@ impl World {
         .await
         .expect("sent");
         let id = sent.view.message_id;
-        messages::typing(&self.app, owner.user_id, group, true, None)
+        messages::typing(&self.app, me, group, true, None)
             .await
             .expect("typing");
-        messages::receipt(&self.app, owner.user_id, group, id, Receipt::Read)
+        messages::receipt(&self.app, me, group, id, Receipt::Read)
             .await
             .expect("receipt");
         rooms::subscribe(&self.app, owner, RoomRef::Conversation(group), None)
             .await
             .expect("the owner subscribes");
-        presence::update(
-            &self.app,
-            owner.user_id,
-            &owner.connection_id,
-            PresenceStatus::Active,
-        )
-        .await
-        .expect("presence");
+        presence::update(&self.app, me, &owner.connection_id, PresenceStatus::Active)
+            .await
+            .expect("presence");
         self.deliver().await;
     }
 }

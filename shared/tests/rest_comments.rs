@@ -8,7 +8,7 @@ use std::sync::Arc;
 use banter::app::App;
 use banter::config::{Config, RateRule};
 use banter::ids::{CommentId, EventId};
-use banter::model::{EventStatus, ModerationLevel};
+use banter::model::{CommentSettings, EventStatus, ModerationLevel};
 use banter::rest::comments::ROUTES;
 use banter_testkit::queue::FlakyQueue;
 use serde_json::{Value, json};
@@ -772,29 +772,112 @@ async fn moderation_needs_a_moderator_and_broadcasts() {
 }
 
 #[tokio::test]
-async fn every_route_needs_a_valid_token() {
+async fn every_write_needs_a_valid_token_and_reads_refuse_an_invalid_one() {
     let (w, ada, event) = ada_at_a_live_event().await;
     let c = post(&w, event, &ada, "hi").await;
     let forged = forged_token_for(ada.id);
-    let calls = [
+    let writes = [
         create(event, &ada, "x"),
-        list(event, &ada),
-        on_comment("http-comments-replies", &c["comment_id"], &ada),
         on_comment("http-comments-like", &c["comment_id"], &ada),
         on_comment("http-comments-delete", &c["comment_id"], &ada),
         on_comment("http-comments-moderate", &c["comment_id"], &ada),
     ];
-    assert_eq!(calls.len(), ROUTES.len());
-    for call in calls {
-        check_needs_token(&w, &call, &forged).await;
+    let reads = [
+        list(event, &ada),
+        on_comment("http-comments-replies", &c["comment_id"], &ada),
+    ];
+    assert_eq!(writes.len() + reads.len(), ROUTES.len());
+    for call in &writes {
+        check_needs_token(&w, call, &forged).await;
+    }
+    for call in writes.iter().chain(&reads) {
         let key = call.route_key();
         let r = call.clone().bearer("not.a.jwt").send(&w).await;
         assert_eq!(r.status, 401, "{key} garbage: {}", r.body);
+        let r = call.clone().bearer(&forged).send(&w).await;
+        assert_eq!(r.status, 401, "{key} forged: {}", r.body);
     }
     // Nothing changed.
     let listed = list(event, &ada).ok(&w).await;
     assert_eq!(count(&listed), 1);
     assert_eq!(listed.body["comments"][0]["like_count"], 0);
+}
+
+#[tokio::test]
+async fn anonymous_viewers_read_comments_and_replies_but_never_pending_ones() {
+    let w = World::new();
+    let host = w.user("host").await;
+    let ada = w.user("ada").await;
+    let open = w.live_event(host.id).await;
+    let first = post(&w, open, &ada, "first").await;
+    let reply = create(open, &ada, "a reply")
+        .json(json!({"content": "a reply", "parent_comment_id": first["comment_id"]}))
+        .send(&w)
+        .await
+        .expect(201)
+        .body;
+    let r = list(open, &ada).anonymous().ok(&w).await;
+    assert_eq!(count(&r), 2);
+    let r = on_comment("http-comments-replies", &first["comment_id"], &ada)
+        .anonymous()
+        .ok(&w)
+        .await;
+    assert_eq!(r.body["comments"][0]["comment_id"], reply["comment_id"]);
+    // A strict event's pending comment is nobody's business but its author's and moderators'.
+    let strict = w
+        .event_with(
+            EventId::new(),
+            host.id,
+            EventStatus::Live,
+            ModerationLevel::Strict,
+        )
+        .await;
+    let pending = post(&w, strict, &ada, "needs review").await;
+    let r = list(strict, &ada).anonymous().ok(&w).await;
+    assert_eq!(count(&r), 0);
+    let r = list(strict, &ada)
+        .anonymous()
+        .query("after", 0)
+        .ok(&w)
+        .await;
+    assert_eq!(count(&r), 0);
+    on_comment("http-comments-replies", &pending["comment_id"], &ada)
+        .anonymous()
+        .send(&w)
+        .await
+        .expect(404);
+}
+
+#[tokio::test]
+async fn anonymous_reads_are_limited_per_ip() {
+    let w = World::with_config(Config {
+        anonymous_ip_rate: RateRule::per(2, 60),
+        ..support::rest::roomy_config()
+    });
+    let ada = w.user("ada").await;
+    let event = w.live_event(ada.id).await;
+    for _ in 0..2 {
+        list(event, &ada)
+            .anonymous()
+            .source_ip("198.51.100.7")
+            .ok(&w)
+            .await;
+    }
+    let r = list(event, &ada)
+        .anonymous()
+        .source_ip("198.51.100.7")
+        .send(&w)
+        .await
+        .expect(429);
+    assert_eq!(r.code(), "RATE_LIMIT_EXCEEDED");
+    assert!(r.headers.contains_key("retry-after"));
+    // Another IP, and a signed-in reader, are not held back by it.
+    list(event, &ada)
+        .anonymous()
+        .source_ip("198.51.100.8")
+        .ok(&w)
+        .await;
+    list(event, &ada).source_ip("198.51.100.7").ok(&w).await;
 }
 
 #[tokio::test]
@@ -944,4 +1027,61 @@ async fn a_post_whose_broadcast_cannot_be_enqueued_is_created_and_delivered_by_t
         .await
         .expect(201);
     assert_eq!(count(&list(event, &ada).ok(&w).await), 2);
+}
+
+/// A live event of `host` with slow mode at `secs`.
+async fn slow_event(w: &World, host: &Actor, secs: u32) -> EventId {
+    w.store(banter::model::Event {
+        comment_settings: CommentSettings {
+            slow_mode_seconds: secs,
+            ..CommentSettings::default()
+        },
+        ..event_by(host.id, EventStatus::Live, banter::time::now())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn slow_mode_spaces_each_users_comments_and_a_retry_still_answers_the_original() {
+    let w = World::new();
+    let host = w.user("host").await;
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let event = slow_event(&w, &host, 30).await;
+    let first = create(event, &ada, "first")
+        .header("idempotency-key", "ada-1")
+        .send(&w)
+        .await
+        .expect(201)
+        .body;
+    let r = create(event, &ada, "second").send(&w).await.expect(429);
+    assert_eq!(r.code(), "RATE_LIMIT_EXCEEDED");
+    let retry_after: u64 = r.headers["retry-after"]
+        .to_str()
+        .expect("text")
+        .parse()
+        .expect("seconds");
+    assert!((29..=30).contains(&retry_after), "{retry_after}");
+    assert_eq!(r.body["error"]["details"][0]["field"], "retry_after");
+    // The first request retried (a lost answer) is not slowed: it is the same comment.
+    let again = create(event, &ada, "first")
+        .header("idempotency-key", "ada-1")
+        .send(&w)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(again["comment_id"], first["comment_id"]);
+    // Others are not held back by ada's pace, and the event's creator is exempt.
+    create(event, &bob, "bob's").send(&w).await.expect(201);
+    for n in 0..3 {
+        create(event, &host, &format!("host {n}"))
+            .send(&w)
+            .await
+            .expect(201);
+    }
+    let listed = list(event, &ada).ok(&w).await;
+    assert_eq!(count(&listed), 5, "the refused comment was not stored");
+    // Another event has its own pace.
+    let other = slow_event(&w, &host, 30).await;
+    create(other, &ada, "elsewhere").send(&w).await.expect(201);
 }

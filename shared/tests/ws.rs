@@ -16,7 +16,7 @@ use banter::fanout::{Fanout, FanoutConfig};
 use banter::ids::{ClientKey, ConnectionId, ConversationId, EventId, MessageId, UserId};
 use banter::model::{
     AccountStatus, BucketRange, CommentSettings, Conversation, ConversationType, EventStatus,
-    EventType, ModerationLevel, NewEvent, Participant, ParticipantRole, PasswordHash, User,
+    EventType, ModerationLevel, NewEvent, Participant, ParticipantRole, PasswordHash, User, Viewer,
     connection_expiry,
 };
 use banter::poster::memory::MemoryPoster;
@@ -364,7 +364,7 @@ async fn connect_with_query_token_stores_the_connection() {
         .await
         .unwrap()
         .expect("connection stored");
-    assert_eq!(stored.user_id, user);
+    assert_eq!(stored.user_id(), Some(user));
     assert!(stored.connected_at >= before && stored.connected_at <= now());
     assert_eq!(stored.expires_at, connection_expiry(stored.connected_at));
     assert!(w.rooms_of(&connection).await.is_empty());
@@ -400,7 +400,7 @@ async fn connect_with_bearer_header_stores_the_connection_and_echoes_the_subprot
         .get_connection(&connection)
         .await
         .unwrap();
-    assert_eq!(stored.map(|c| c.user_id), Some(user));
+    assert_eq!(stored.and_then(|c| c.user_id()), Some(user));
 }
 
 #[tokio::test]
@@ -418,7 +418,7 @@ async fn connect_without_an_offered_subprotocol_sends_none() {
 }
 
 #[tokio::test]
-async fn connect_rejects_missing_expired_forged_and_refresh_tokens_with_401() {
+async fn connect_rejects_empty_expired_forged_and_refresh_tokens_with_401() {
     let w = World::new();
     let user = w.user().await;
     let expired =
@@ -432,7 +432,6 @@ async fn connect_rejects_missing_expired_forged_and_refresh_tokens_with_401() {
         .unwrap()
         .refresh_token;
     let cases = [
-        ("missing", json!({}), json!({})),
         ("empty", json!({ "token": "" }), json!({})),
         ("garbage", json!({ "token": "not-a-jwt" }), json!({})),
         ("expired", json!({ "token": expired }), json!({})),
@@ -461,6 +460,172 @@ async fn connect_rejects_missing_expired_forged_and_refresh_tokens_with_401() {
         );
     }
     assert!(w.poster.posts().is_empty());
+}
+
+/// Connects an anonymous viewer (no token) from `ip`; returns the handshake's status.
+async fn connect_anonymous(w: &World, connection: &ConnectionId, query: Value, ip: &str) -> i64 {
+    let mut req = connect_request(connection, query, json!({}));
+    req.request_context.identity.source_ip = Some(ip.to_owned());
+    ws::connect::handle(&w.app, req).await.status_code
+}
+
+#[tokio::test]
+async fn an_anonymous_viewer_watches_events_and_every_write_is_unauthorized() {
+    let w = World::new();
+    let host = w.user().await;
+    let event = w.event(host, true).await;
+    let conversation = w.conversation(&[host]).await;
+    let viewer = new_connection_id();
+    assert_eq!(
+        connect_anonymous(&w, &viewer, json!({ "event_id": event }), "198.51.100.1").await,
+        200
+    );
+    w.open(&viewer);
+    let stored = w
+        .app
+        .stores
+        .connections
+        .get_connection(&viewer)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(
+        stored.viewer,
+        Viewer::Anonymous {
+            anonymous_ip: "198.51.100.1".into()
+        }
+    );
+    assert_eq!(
+        w.rooms_of(&viewer).await,
+        BTreeSet::from([Room::Event(event)])
+    );
+
+    // A signed-in comment, then the viewer's catch-up replays it.
+    let writer = w.connect(host).await;
+    let m = new_message_id();
+    let f = frame(
+        "comment_submit",
+        &m,
+        json!({ "event_id": event, "content": "kick-off" }),
+    );
+    ack(&w.ask(&writer, &f).await, &m);
+    let m = new_message_id();
+    let frames = w
+        .send(
+            &viewer,
+            &frame("subscribe", &m, json!({ "event_id": event, "since": 0 })),
+        )
+        .await;
+    assert_eq!(frames.len(), 2, "{frames:#?}");
+    assert_eq!(frames[0]["type"], "stream_batch");
+    let entries = banter_testkit::frames::flatten(&frames[..1]);
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["type"] == "comment_broadcast" && e["payload"]["content"] == "kick-off"),
+        "{entries:#?}"
+    );
+    ack(&frames[1], &m);
+    let answer = w.ask(&viewer, &frame("ping", "p-1", json!({}))).await;
+    assert_eq!(answer["type"], "pong");
+    w.jobs().await;
+
+    // Every write, and any conversation, is refused to this connection only.
+    let message = banter::ids::MessageId::new();
+    let writes = [
+        (
+            "comment_submit",
+            json!({ "event_id": event, "content": "hi" }),
+        ),
+        (
+            "send_message",
+            json!({ "conversation_id": conversation, "content": "hi", "client_message_id": "c-1" }),
+        ),
+        ("typing_start", json!({ "conversation_id": conversation })),
+        ("presence_update", json!({ "status": "active" })),
+        (
+            "message_read",
+            json!({ "conversation_id": conversation, "message_id": message }),
+        ),
+        ("subscribe", json!({ "conversation_id": conversation })),
+    ];
+    for (kind, payload) in writes {
+        let m = new_message_id();
+        let answer = w.ask(&viewer, &frame(kind, &m, payload)).await;
+        error(&answer, "UNAUTHORIZED", &m);
+    }
+    assert!(w.jobs().await.is_empty(), "nothing was written");
+    assert!(w.frames(&writer).is_empty(), "nobody else heard of it");
+    assert_eq!(
+        w.rooms_of(&viewer).await,
+        BTreeSet::from([Room::Event(event)])
+    );
+
+    // A conversation at connect is refused too, and nothing is stored.
+    let other = new_connection_id();
+    let status = connect_anonymous(
+        &w,
+        &other,
+        json!({ "conversation_id": conversation }),
+        "198.51.100.1",
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(
+        w.app
+            .stores
+            .connections
+            .get_connection(&other)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn anonymous_connections_are_capped_per_ip() {
+    let w = World::with_config(Config {
+        max_anonymous_connections_per_ip: 2,
+        ..Config::default()
+    });
+    let ip = "198.51.100.2";
+    let first = new_connection_id();
+    assert_eq!(connect_anonymous(&w, &first, json!({}), ip).await, 200);
+    assert_eq!(
+        connect_anonymous(&w, &new_connection_id(), json!({}), ip).await,
+        200
+    );
+    let third = new_connection_id();
+    let mut req = connect_request(&third, json!({}), json!({}));
+    req.request_context.identity.source_ip = Some(ip.to_owned());
+    let resp = ws::connect::handle(&w.app, req).await;
+    assert_eq!(resp.status_code, 429);
+    assert_eq!(body_json(&resp)["error"]["code"], "RATE_LIMIT_EXCEEDED");
+    assert!(
+        w.app
+            .stores
+            .connections
+            .get_connection(&third)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Another address, and a signed-in user behind the same one, are not held back; a
+    // closed connection frees a place.
+    assert_eq!(
+        connect_anonymous(&w, &new_connection_id(), json!({}), "198.51.100.3").await,
+        200
+    );
+    let user = w.user().await;
+    let signed_in = new_connection_id();
+    let mut req = connect_request(&signed_in, json!({ "token": w.token(user) }), json!({}));
+    req.request_context.identity.source_ip = Some(ip.to_owned());
+    assert_eq!(ws::connect::handle(&w.app, req).await.status_code, 200);
+    ws::disconnect::handle(&w.app, disconnect_request(&first)).await;
+    assert_eq!(
+        connect_anonymous(&w, &new_connection_id(), json!({}), ip).await,
+        200
+    );
 }
 
 #[tokio::test]
@@ -496,7 +661,7 @@ async fn connect_subscribes_to_the_rooms_in_the_query() {
         .await
         .unwrap();
     assert_eq!(subs.items.len(), 1);
-    assert_eq!(subs.items[0].user_id, user);
+    assert_eq!(subs.items[0].user_id, Some(user));
     assert!(w.poster.posts().is_empty(), "no catch-up at connect");
 }
 
@@ -1744,7 +1909,7 @@ async fn every_sample_event_is_handled_by_its_handler() {
             "{name}"
         );
         let stored = w.app.stores.connections.get_connection(&id).await.unwrap();
-        assert_eq!(stored.map(|c| c.user_id), Some(user), "{name}");
+        assert_eq!(stored.and_then(|c| c.user_id()), Some(user), "{name}");
         if query_event.is_some() {
             assert!(
                 w.rooms_of(&id).await.contains(&Room::Event(event)),

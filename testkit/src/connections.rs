@@ -2,7 +2,7 @@
 
 use banter::app::App;
 use banter::ids::{ConnectionId, UserId};
-use banter::model::{Connection, Subscription, connection_expiry};
+use banter::model::{Connection, Subscription, Viewer, connection_expiry};
 use banter::room::Room;
 use banter::time::now;
 
@@ -25,10 +25,12 @@ pub async fn store_connection(app: &App, id: &ConnectionId, user: UserId) {
         .connections
         .put_connection(&Connection {
             connection_id: id.clone(),
-            user_id: user,
+            viewer: Viewer::User {
+                user_id: user,
+                session_id: Some(session),
+            },
             connected_at: t,
             expires_at: connection_expiry(t),
-            session_id: Some(session),
         })
         .await
         .expect("store the connection");
@@ -42,7 +44,7 @@ pub async fn subscribe(app: &App, room: Room, id: &ConnectionId, user: UserId) {
         .subscribe(&Subscription {
             room,
             connection_id: id.clone(),
-            user_id: user,
+            user_id: Some(user),
             subscribed_at: t,
             expires_at: connection_expiry(t),
         })

@@ -206,7 +206,7 @@ impl Fanout {
         let before = subs.len();
         let kept: Vec<Subscription> = subs
             .into_iter()
-            .filter(|s| participants.contains(&s.user_id))
+            .filter(|s| s.user_id.is_some_and(|u| participants.contains(&u)))
             .collect();
         let left_out = before - kept.len();
         if left_out > 0 {
@@ -291,7 +291,7 @@ impl Fanout {
                 .map(|c| Subscription {
                     room: job.room,
                     connection_id: c.clone(),
-                    user_id: UserId::min(),
+                    user_id: None,
                     subscribed_at: crate::time::now(),
                     expires_at: crate::time::now(),
                 })

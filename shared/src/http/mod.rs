@@ -149,6 +149,16 @@ impl Req {
         self.user.clone().map(|a| a.user)
     }
 
+    /// Who reads a public route: the signed-in user when a token was sent (401 if it is
+    /// invalid: a client that meant to sign in should hear so), `None` for an anonymous viewer.
+    pub fn viewer(&self) -> Result<Option<UserId>, AppError> {
+        if self.headers.contains_key("authorization") {
+            self.user().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     /// The signed-in user, if a valid token was sent.
     pub fn user_opt(&self) -> Option<UserId> {
         self.user.as_ref().ok().map(|a| a.user)

@@ -15,22 +15,57 @@ pub fn connection_expiry(connected_at: Timestamp) -> Timestamp {
     connected_at + MAX_CONNECTION_DURATION + Duration::minutes(5)
 }
 
+/// Who holds a connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Viewer {
+    /// A signed-in user.
+    User {
+        /// The user.
+        user_id: UserId,
+        /// The session whose access token opened the connection: every frame checks that
+        /// session, and signing it out closes the connection. `None` only on rows stored
+        /// before sessions were recorded (they are treated as revoked).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_id: Option<FamilyId>,
+    },
+    /// Someone watching without signing in: read-only (events and `ping`), and counted
+    /// against the cap of anonymous connections of their IP.
+    Anonymous {
+        /// The client IP API Gateway reported at `$connect`.
+        anonymous_ip: String,
+    },
+}
+
+impl Viewer {
+    /// The signed-in user, `None` for an anonymous viewer.
+    pub fn user(&self) -> Option<UserId> {
+        match self {
+            Self::User { user_id, .. } => Some(*user_id),
+            Self::Anonymous { .. } => None,
+        }
+    }
+}
+
 /// A live WebSocket connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Connection {
     /// API Gateway's id for it.
     pub connection_id: ConnectionId,
     /// Who is connected.
-    pub user_id: UserId,
+    #[serde(flatten)]
+    pub viewer: Viewer,
     /// When it opened.
     pub connected_at: Timestamp,
     /// When the row stops counting (TTL).
     pub expires_at: Timestamp,
-    /// The session whose access token opened it: every frame checks that session, and
-    /// signing it out closes the connection. `None` only on rows stored before sessions
-    /// were recorded (they are treated as revoked).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<FamilyId>,
+}
+
+impl Connection {
+    /// The signed-in user, `None` for an anonymous viewer.
+    pub fn user_id(&self) -> Option<UserId> {
+        self.viewer.user()
+    }
 }
 
 /// A connection's subscription to a room.
@@ -40,8 +75,9 @@ pub struct Subscription {
     pub room: Room,
     /// The subscribed connection.
     pub connection_id: ConnectionId,
-    /// Its user.
-    pub user_id: UserId,
+    /// Its user; `None` for an anonymous viewer (who may subscribe to events only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<UserId>,
     /// When it subscribed.
     pub subscribed_at: Timestamp,
     /// When the row stops counting (TTL); the connection's expiry.

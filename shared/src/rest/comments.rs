@@ -1,9 +1,10 @@
 //! REST routes of the `comments` function: post and list the comments of an event, list the
 //! replies of a comment, like, delete and moderate comments.
 //!
-//! Every route needs a signed-in user. Everything that changes a room goes through
-//! [`crate::service::comments`], so REST enqueues the same fan-out jobs as the WebSocket
-//! router. Pending comments (strict moderation) are visible only to the event's moderators and
+//! Listing an event's comments and a comment's replies is public (anonymous viewers are
+//! limited per IP, as every request without a token); every other route needs a signed-in
+//! user. Everything that changes a room goes through [`crate::service::comments`], so REST
+//! enqueues the same fan-out jobs as the WebSocket router. Pending comments (strict moderation) are visible only to the event's moderators and
 //! to their author; to anyone else they do not exist (404). Deleted and blocked comments are
 //! listed with empty `content`.
 //!
@@ -73,18 +74,17 @@ fn seal_position(app: &App, scope: &str, position: Position) -> String {
     seal(&app.config.cursor_secret, scope, &position.0.to_string())
 }
 
-/// Whether `user` may see `c`, a comment of `event`: pending comments are shown only to the
-/// event's moderators and to their author.
-fn may_see(app: &App, user: UserId, event: &Event, c: &Comment) -> bool {
+/// Whether `viewer` (`None`: anonymous) may see `c`, a comment of `event`: pending comments
+/// are shown only to the event's moderators and to their author.
+fn may_see(app: &App, viewer: Option<UserId>, event: &Event, c: &Comment) -> bool {
     c.moderation_status != ModerationStatus::Pending
-        || c.user_id == user
-        || moderates(app, user, event)
+        || viewer.is_some_and(|user| c.user_id == user || moderates(app, user, event))
 }
 
 /// The comment with its event, if `user` may see it; 404 otherwise.
 async fn visible_comment(
     app: &App,
-    user: UserId,
+    user: Option<UserId>,
     id: CommentId,
 ) -> Result<(Comment, Event), AppError> {
     let c = service::comment(app, id).await?;
@@ -183,7 +183,7 @@ impl std::str::FromStr for Sort {
 /// The list body `{comments, has_more, next_cursor}`, with what `user` may not see left out.
 async fn listing(
     app: &App,
-    user: UserId,
+    user: Option<UserId>,
     event: &Event,
     items: Vec<Comment>,
     has_more: bool,
@@ -208,7 +208,7 @@ async fn listing(
 /// catch-up read: comments after that position, oldest first (only with `sort=oldest` or no
 /// sort, and never with `cursor`). `sort_by` is accepted as an alias of `sort`.
 async fn list(app: &App, req: &Req) -> Result<Reply, AppError> {
-    let user = req.user()?;
+    let user = req.viewer()?;
     let event_id: EventId = req.path("event_id")?;
     let limit = req.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
     let sort: Option<Sort> = match req.query::<Sort>("sort")? {
@@ -268,7 +268,7 @@ async fn list(app: &App, req: &Req) -> Result<Reply, AppError> {
 
 /// `GET /v1/comments/{comment_id}/replies?limit=&cursor=`: replies, oldest first.
 async fn replies(app: &App, req: &Req) -> Result<Reply, AppError> {
-    let user = req.user()?;
+    let user = req.viewer()?;
     let id: CommentId = req.path("comment_id")?;
     let limit = req.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
     let cursor: Option<String> = req.query("cursor")?;
@@ -287,7 +287,7 @@ async fn replies(app: &App, req: &Req) -> Result<Reply, AppError> {
 async fn like(app: &App, req: &Req) -> Result<Reply, AppError> {
     let user = req.user()?;
     let id: CommentId = req.path("comment_id")?;
-    visible_comment(app, user, id).await?;
+    visible_comment(app, Some(user), id).await?;
     Ok(Reply::ok(service::toggle_like(app, user, id).await?))
 }
 
@@ -296,7 +296,7 @@ async fn like(app: &App, req: &Req) -> Result<Reply, AppError> {
 async fn delete(app: &App, req: &Req) -> Result<Reply, AppError> {
     let user = req.user()?;
     let id: CommentId = req.path("comment_id")?;
-    visible_comment(app, user, id).await?;
+    visible_comment(app, Some(user), id).await?;
     let view = service::delete(app, user, id).await?;
     Ok(Reply::ok(json!({
         "message": "comment deleted",
@@ -314,7 +314,7 @@ async fn moderate(app: &App, req: &Req) -> Result<Reply, AppError> {
     let action: ModerationAction = body.required("action")?;
     let reason: Option<String> = body.optional("reason")?;
     let shown = crate::validate::optional_text("reason", reason.as_deref(), MAX_REASON_CHARS)?;
-    visible_comment(app, user, id).await?;
+    visible_comment(app, Some(user), id).await?;
     let view = service::moderate(app, user, id, action, reason).await?;
     Ok(Reply::ok(json!({
         "action": action.broadcast_name(),

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::App;
 use crate::error::AppError;
 use crate::http::{Reply, Req, cursor};
-use crate::ids::{EventId, UserId};
+use crate::ids::EventId;
 use crate::model::{CommentSettings, EventStatus, EventType, ModerationLevel, NewEvent};
 use crate::service::events;
 use crate::store::Cursor;
@@ -201,16 +201,6 @@ impl EventCreate {
     }
 }
 
-/// The signed-in user when a token was sent (401 if it is invalid); `None` for anonymous
-/// callers of public routes.
-fn viewer(req: &Req) -> Result<Option<UserId>, AppError> {
-    if req.headers.contains_key("authorization") {
-        req.user().map(Some)
-    } else {
-        Ok(None)
-    }
-}
-
 async fn create(app: &App, req: &Req) -> Result<Reply, AppError> {
     let me = req.user()?;
     let body: EventCreate = req.json()?;
@@ -220,7 +210,7 @@ async fn create(app: &App, req: &Req) -> Result<Reply, AppError> {
 }
 
 async fn get_event(app: &App, req: &Req) -> Result<Reply, AppError> {
-    viewer(req)?;
+    req.viewer()?;
     let id: EventId = req.path("event_id")?;
     let event = events::get(app, id).await?;
     Ok(Reply::ok(events::view(app, &event).await?))
@@ -235,7 +225,7 @@ fn status_param(req: &Req) -> Result<EventStatus, AppError> {
 }
 
 async fn list(app: &App, req: &Req) -> Result<Reply, AppError> {
-    viewer(req)?;
+    req.viewer()?;
     let status = status_param(req)?;
     let limit = req.limit(DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)?;
     let scope = format!("events:{}", status.as_str());

@@ -102,6 +102,13 @@ pub async fn submit(app: &App, user: UserId, input: CommentInput) -> Result<Subm
         new.client_key = Some(derived_key(&new.fingerprint()));
         new.claim_window = DERIVED_CLAIM_WINDOW;
     }
+    if let Some(original) = slow_mode(app, user, &event, &new).await? {
+        let view = CommentView::new(&original, app.user_summary(original.user_id).await?);
+        return Ok(Submitted {
+            view,
+            created: false,
+        });
+    }
     let appended = app
         .stores
         .comments
@@ -124,6 +131,42 @@ pub async fn submit(app: &App, user: UserId, input: CommentInput) -> Result<Subm
         view,
         created: appended.created,
     })
+}
+
+/// Slow mode: with `comment_settings.slow_mode_seconds` = `s`, a user's comments in an
+/// event are at least `s` seconds apart, whichever connection or Lambda instance takes them
+/// (one conditional write on the `rate_limits` table per comment). The event's moderators are
+/// exempt. A refused comment that repeats an earlier request (same idempotency key) answers
+/// that request's comment (`Some`), not 429: the client is retrying something that worked.
+async fn slow_mode(
+    app: &App,
+    user: UserId,
+    event: &Event,
+    new: &NewComment,
+) -> Result<Option<Comment>, AppError> {
+    let secs = event.comment_settings.slow_mode_seconds;
+    if secs == 0 || moderates(app, user, event) {
+        return Ok(None);
+    }
+    let key = format!("slow:{}:{user}", event.event_id);
+    let gap = chrono::TimeDelta::seconds(i64::from(secs));
+    let Some(next) = app
+        .stores
+        .rate_limits
+        .take_turn(&key, gap, new.created_at)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if let Some(original) = app.stores.comments.claimed_comment(new).await? {
+        return Ok(Some(original));
+    }
+    let wait_ms = (next - new.created_at).num_milliseconds().max(1);
+    let retry_after = u64::try_from(wait_ms).unwrap_or(1).div_ceil(1000);
+    Err(AppError::rate_limited_because(
+        format!("slow mode: one comment every {secs} s in this event"),
+        retry_after,
+    ))
 }
 
 /// Toggles `user`'s like and broadcasts the new count, within the user's reaction rate. A

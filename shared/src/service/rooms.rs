@@ -9,15 +9,22 @@ use crate::room::{Position, Room};
 use crate::stream::{batches, render};
 use crate::time::now;
 
-/// The room a reference names, if `user` may read it: any existing event; a conversation
-/// only for its participants (others get 404).
-pub async fn readable_room(app: &App, user: UserId, room: RoomRef) -> Result<Room, AppError> {
+/// The room a reference names, if `user` (`None`: an anonymous viewer) may read it: any
+/// existing event; a conversation only for its participants (others get 404, anonymous
+/// viewers 401).
+pub async fn readable_room(
+    app: &App,
+    user: Option<UserId>,
+    room: RoomRef,
+) -> Result<Room, AppError> {
     match room {
         RoomRef::Event(id) => {
             super::comments::live_event(app, id).await?;
             Ok(Room::Event(id))
         }
         RoomRef::Conversation(id) => {
+            let user = user
+                .ok_or_else(|| AppError::unauthorized("sign in to subscribe to conversations"))?;
             super::messages::participant(app, id, user).await?;
             Ok(Room::Conversation(id))
         }
@@ -56,7 +63,7 @@ pub async fn subscribe(
     room: RoomRef,
     since: Option<Position>,
 ) -> Result<(Room, Option<CatchUp>), AppError> {
-    let room = readable_room(app, conn.user_id, room).await?;
+    let room = readable_room(app, conn.user_id(), room).await?;
     let held = app
         .stores
         .connections
@@ -73,7 +80,7 @@ pub async fn subscribe(
         .subscribe(&Subscription {
             room,
             connection_id: conn.connection_id.clone(),
-            user_id: conn.user_id,
+            user_id: conn.user_id(),
             subscribed_at: now(),
             expires_at: conn.expires_at,
         })

@@ -265,6 +265,10 @@ pub trait CommentStore: Send + Sync {
     /// count. With a `client_key` already used by the same author, returns the original.
     /// `NotFound` when the parent does not exist in that event.
     async fn append_comment(&self, comment: NewComment) -> StoreResult<Appended<Comment>>;
+    /// The comment an earlier append of the same request stored, if its claim (`client_key`
+    /// of the same author) is live: how a refused retry is told it already succeeded. A live
+    /// claim for another request is a `Conflict`.
+    async fn claimed_comment(&self, comment: &NewComment) -> StoreResult<Option<Comment>>;
     /// The comment with `id`.
     async fn get_comment(&self, id: CommentId) -> StoreResult<Option<Comment>>;
     /// Comments of an event in a position window (replies included).
@@ -425,6 +429,8 @@ pub trait ConnectionStore: Send + Sync {
     async fn delete_connection(&self, id: &ConnectionId) -> StoreResult<Vec<Room>>;
     /// A user's live connections.
     async fn list_user_connections(&self, user: UserId) -> StoreResult<Vec<Connection>>;
+    /// The live anonymous connections opened from `ip` (for its cap).
+    async fn list_anonymous_connections(&self, ip: &str) -> StoreResult<Vec<Connection>>;
     /// Subscribes a connection to a room (idempotent).
     async fn subscribe(&self, subscription: &Subscription) -> StoreResult<()>;
     /// Unsubscribes (idempotent).
@@ -459,6 +465,16 @@ pub trait RateLimitStore: Send + Sync {
     /// The hits on `key` in the window of length `window` that holds `now` (0 when none),
     /// without counting one: how a lockout is checked before any work is done.
     async fn peek(&self, key: &str, window: Duration, now: Timestamp) -> StoreResult<WindowCount>;
+    /// Takes a turn on `key` at `now` if the last turn taken is at least `gap` old, and
+    /// answers `None`; otherwise takes nothing and answers when the next turn opens. A
+    /// minimum spacing between actions (slow mode), unlike a window count that allows a
+    /// burst at a window's edge.
+    async fn take_turn(
+        &self,
+        key: &str,
+        gap: Duration,
+        now: Timestamp,
+    ) -> StoreResult<Option<Timestamp>>;
 }
 
 /// Every store, behind its port.

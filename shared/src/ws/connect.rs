@@ -2,13 +2,19 @@
 //!
 //! - **Token**: an access token from the `Authorization: Bearer <token>` header or, since
 //!   browsers cannot set headers on a WebSocket, from the `?token=` query parameter (the header
-//!   wins when both are present). A missing, expired, forged or refresh token, or one whose
-//!   session was signed out, is answered 401, a suspended account's 403
-//!   (`ACCOUNT_SUSPENDED`), and nothing is stored. The connection remembers the token's
-//!   session: every later frame checks it ([`App::check_connection`]).
+//!   wins when both are present). An expired, forged or refresh token, or one whose session
+//!   was signed out, is answered 401, a suspended account's 403 (`ACCOUNT_SUSPENDED`), and
+//!   nothing is stored. The connection remembers the token's session: every later frame
+//!   checks it ([`App::check_connection`]).
+//! - **No token**: an anonymous viewer, read-only: it may subscribe to events (with catch-up)
+//!   and ping; every other frame is answered `UNAUTHORIZED`. At most
+//!   [`Config::max_anonymous_connections_per_ip`](crate::config::Config::max_anonymous_connections_per_ip)
+//!   live anonymous connections per source IP (429 past it). It costs what a signed-in
+//!   connection costs: the same rows, and one connection read per frame (no session read).
 //! - **Rooms at connect**: optional `?event_id=` and `?conversation_id=` subscribe the new
 //!   connection with the same permission checks as a `subscribe` frame. A malformed id is
-//!   answered 400, a room that does not exist or that the user may not read 404, and in every
+//!   answered 400, a conversation without a token 401, a room that does not exist or that the
+//!   user may not read 404, and in every
 //!   such case nothing is stored. Connect-time subscriptions have **no catch-up**: the
 //!   connection is not open until this handler returns, so nothing can be posted to it (API
 //!   Gateway answers 410). Clients that need catch-up send `subscribe` with `since` once open.
@@ -32,7 +38,7 @@ use tracing::Instrument;
 use crate::app::App;
 use crate::error::{AppError, ErrorCode};
 use crate::ids::{ConversationId, EventId, IdError, UserId};
-use crate::model::{Connection, Subscription, connection_expiry};
+use crate::model::{Connection, Subscription, Viewer, connection_expiry};
 use crate::protocol::RoomRef;
 use crate::room::Room;
 use crate::service::rooms::readable_room;
@@ -54,8 +60,9 @@ pub async fn handle(
     let span = super::invocation_span(super::CONNECT_ROUTE, &request);
     async {
         match accept(app, &request).await {
-            Ok((user, rooms)) => {
-                tracing::info!(%user, rooms = rooms.len(), "connection accepted");
+            Ok((viewer, rooms)) => {
+                let anonymous = viewer.user().is_none();
+                tracing::info!(anonymous, rooms = rooms.len(), "connection accepted");
                 let response = super::status(200);
                 match subprotocol(&request.headers, &request.multi_value_headers) {
                     Some(p) => super::with_header(
@@ -76,30 +83,38 @@ pub async fn handle(
     .await
 }
 
-/// Authenticates, checks the requested rooms, stores the connection and its subscriptions.
+/// Authenticates (or admits an anonymous viewer), checks the requested rooms, stores the
+/// connection and its subscriptions.
 async fn accept(
     app: &App,
     request: &ApiGatewayWebsocketProxyRequest,
-) -> Result<(UserId, Vec<Room>), AppError> {
+) -> Result<(Viewer, Vec<Room>), AppError> {
     let connection_id = super::connection_id(request)?;
-    let auth = app.authenticate(access_token(request)).await?;
-    if auth.suspended {
-        return Err(AppError::account_suspended());
-    }
-    let user = auth.user;
-    tracing::Span::current().record("user_id", tracing::field::display(user));
-    within_connection_cap(app, user).await?;
+    let viewer = match access_token(request) {
+        None => anonymous(app, request).await?,
+        Some(token) => {
+            let auth = app.authenticate(Some(token)).await?;
+            if auth.suspended {
+                return Err(AppError::account_suspended());
+            }
+            tracing::Span::current().record("user_id", tracing::field::display(auth.user));
+            within_connection_cap(app, auth.user).await?;
+            Viewer::User {
+                user_id: auth.user,
+                session_id: Some(auth.session),
+            }
+        }
+    };
     let mut rooms = Vec::new();
     for room in requested_rooms(request)? {
-        rooms.push(readable_room(app, user, room).await?);
+        rooms.push(readable_room(app, viewer.user(), room).await?);
     }
     let connected_at = now();
     let connection = Connection {
         connection_id: connection_id.clone(),
-        user_id: user,
+        viewer: viewer.clone(),
         connected_at,
         expires_at: connection_expiry(connected_at),
-        session_id: Some(auth.session),
     };
     app.stores.connections.put_connection(&connection).await?;
     if let Err(e) = subscribe_all(app, &connection, &rooms).await {
@@ -113,7 +128,40 @@ async fn accept(
         }
         return Err(e);
     }
-    Ok((user, rooms))
+    Ok((viewer, rooms))
+}
+
+/// An anonymous viewer from the handshake's source IP, unless that IP already holds
+/// [`Config::max_anonymous_connections_per_ip`](crate::config::Config::max_anonymous_connections_per_ip)
+/// live anonymous connections (429; one Query of that IP's connections).
+async fn anonymous(
+    app: &App,
+    request: &ApiGatewayWebsocketProxyRequest,
+) -> Result<Viewer, AppError> {
+    let ip = request
+        .request_context
+        .identity
+        .source_ip
+        .as_deref()
+        .filter(|ip| !ip.is_empty())
+        .unwrap_or("unknown")
+        .to_owned();
+    let cap = app.config.max_anonymous_connections_per_ip;
+    let open = app
+        .stores
+        .connections
+        .list_anonymous_connections(&ip)
+        .await?;
+    if open.len() >= cap {
+        return Err(AppError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "this address already has {cap} open anonymous connections, the most allowed; \
+                 sign in or close one"
+            ),
+        ));
+    }
+    Ok(Viewer::Anonymous { anonymous_ip: ip })
 }
 
 /// Refuses a handshake (429) when `user` already has
@@ -138,7 +186,7 @@ async fn subscribe_all(app: &App, connection: &Connection, rooms: &[Room]) -> Re
             .subscribe(&Subscription {
                 room: *room,
                 connection_id: connection.connection_id.clone(),
-                user_id: connection.user_id,
+                user_id: connection.user_id(),
                 subscribed_at: connection.connected_at,
                 expires_at: connection.expires_at,
             })

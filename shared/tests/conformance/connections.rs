@@ -1,7 +1,7 @@
 //! Conformance cases for the connections store.
 
 use banter::ids::{ConnectionId, ConversationId, EventId, UserId};
-use banter::model::{BucketRange, Connection, Subscription, bucket_of, connection_expiry};
+use banter::model::{BucketRange, Connection, Subscription, Viewer, bucket_of, connection_expiry};
 use banter::room::Room;
 use banter::store::*;
 use banter::time::{Timestamp, now};
@@ -16,10 +16,12 @@ fn conn_id(tag: &str) -> ConnectionId {
 fn connection(user: UserId, connected_at: Timestamp) -> Connection {
     Connection {
         connection_id: conn_id("c"),
-        user_id: user,
+        viewer: Viewer::User {
+            user_id: user,
+            session_id: Some(banter::ids::FamilyId::new()),
+        },
         connected_at,
         expires_at: connection_expiry(connected_at),
-        session_id: Some(banter::ids::FamilyId::new()),
     }
 }
 
@@ -27,7 +29,7 @@ fn subscription(c: &Connection, room: Room) -> Subscription {
     Subscription {
         room,
         connection_id: c.connection_id.clone(),
-        user_id: c.user_id,
+        user_id: c.user_id(),
         subscribed_at: c.connected_at,
         expires_at: c.expires_at,
     }
@@ -331,7 +333,64 @@ async fn delete_connection_with_many_rooms(stores: Stores) {
     assert!(rooms_of(&stores, &c.connection_id).await.is_empty());
 }
 
+/// An anonymous viewer's connection from `ip`.
+fn anonymous(ip: &str, connected_at: Timestamp) -> Connection {
+    Connection {
+        connection_id: conn_id("a"),
+        viewer: Viewer::Anonymous {
+            anonymous_ip: ip.to_owned(),
+        },
+        connected_at,
+        expires_at: connection_expiry(connected_at),
+    }
+}
+
+/// Anonymous connections round-trip, are listed by IP (and never as a user's), and
+/// subscribe without a user.
+async fn anonymous_connections_are_kept_by_ip(stores: Stores) {
+    // Unique per run: tables outlive one run on the same moto.
+    let ip = format!("2001:db8::{}", uuid::Uuid::now_v7().simple());
+    let a = anonymous(&ip, now());
+    let b = anonymous(&ip, now());
+    let elsewhere = anonymous(&format!("{ip}0"), now());
+    let mut stale = anonymous(&ip, now() - Duration::hours(3));
+    stale.expires_at = now() - Duration::hours(1);
+    let signed_in = connection(UserId::new(), now());
+    for c in [&a, &b, &elsewhere, &stale, &signed_in] {
+        stores.connections.put_connection(c).await.unwrap();
+    }
+    assert_eq!(
+        stored_connection(&stores, &a.connection_id).await,
+        Some(a.clone())
+    );
+    let mut listed = stores
+        .connections
+        .list_anonymous_connections(&ip)
+        .await
+        .unwrap();
+    listed.sort_by(|x, y| x.connection_id.cmp(&y.connection_id));
+    let mut want = vec![a.clone(), b];
+    want.sort_by(|x, y| x.connection_id.cmp(&y.connection_id));
+    assert_eq!(listed, want);
+    let room = Room::Event(EventId::new());
+    subscribe(&stores, &a, room).await;
+    let subs = whole_room(&stores, room, 10).await;
+    assert_eq!(subs.len(), 1);
+    assert_eq!(subs[0].user_id, None);
+    assert_eq!(delete(&stores, &a.connection_id).await, [room]);
+    assert_eq!(
+        stores
+            .connections
+            .list_anonymous_connections(&ip)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
 conformance_tests!(
+    anonymous_connections_are_kept_by_ip,
     put_and_get_connection,
     expired_rows_are_hidden,
     subscribe_is_idempotent,

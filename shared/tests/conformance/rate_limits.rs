@@ -164,8 +164,58 @@ async fn peek_reads_without_counting(stores: Stores) {
     );
 }
 
+/// Turns are at least the gap apart, to the millisecond; a refusal takes nothing and says
+/// when the next turn opens; keys are independent.
+async fn turns_are_spaced_by_the_gap(stores: Stores) {
+    let key = format!("slow:{}", uuid::Uuid::now_v7());
+    let other = format!("slow:{}", uuid::Uuid::now_v7());
+    let gap = Duration::seconds(10);
+    let t0 = at(T0) + Duration::milliseconds(250);
+    let turns = &stores.rate_limits;
+    assert_eq!(turns.take_turn(&key, gap, t0).await.unwrap(), None);
+    let opens = t0 + gap;
+    for later in [
+        Duration::zero(),
+        Duration::seconds(3),
+        Duration::milliseconds(9_999),
+    ] {
+        assert_eq!(
+            turns.take_turn(&key, gap, t0 + later).await.unwrap(),
+            Some(opens),
+            "{later} after the first turn"
+        );
+    }
+    assert_eq!(turns.take_turn(&other, gap, t0).await.unwrap(), None);
+    // Refusals took nothing: the next turn opens exactly one gap after the first.
+    assert_eq!(turns.take_turn(&key, gap, opens).await.unwrap(), None);
+    assert_eq!(
+        turns
+            .take_turn(&key, gap, opens + Duration::seconds(1))
+            .await
+            .unwrap(),
+        Some(opens + gap)
+    );
+}
+
+/// Of many writers taking a turn at once, exactly one gets it.
+async fn concurrent_turns_go_to_one_writer(stores: Stores) {
+    let key = format!("slow:{}", uuid::Uuid::now_v7());
+    let gap = Duration::seconds(5);
+    let now = at(T0 + 7);
+    let tries = (0..8).map(|_| stores.rate_limits.take_turn(&key, gap, now));
+    let answers = futures::future::join_all(tries).await;
+    let taken = answers
+        .into_iter()
+        .map(|a| a.unwrap())
+        .filter(Option::is_none)
+        .count();
+    assert_eq!(taken, 1);
+}
+
 conformance_tests!(
     peek_reads_without_counting,
     counts_hits_per_window,
-    concurrent_hits_count_exactly
+    concurrent_hits_count_exactly,
+    turns_are_spaced_by_the_gap,
+    concurrent_turns_go_to_one_writer
 );

@@ -214,6 +214,18 @@ impl DynamoCommentStore {
 
 #[async_trait]
 impl CommentStore for DynamoCommentStore {
+    async fn claimed_comment(&self, new: &NewComment) -> StoreResult<Option<Comment>> {
+        let Some(client_key) = &new.client_key else {
+            return Ok(None);
+        };
+        let claim = claim_key(new.event_id, new.user_id, client_key);
+        let claim = get_item(&self.client, &self.table, claim).await?;
+        match claimed_id::<CommentId>(claim, "comment_id", &new.fingerprint(), new.created_at)? {
+            Some(id) => self.get_comment(id).await,
+            None => Ok(None),
+        }
+    }
+
     async fn append_comment(&self, comment: NewComment) -> StoreResult<Appended<Comment>> {
         // A reply's parent must exist in the same event; its item key comes from its pointer.
         let parent_key = match comment.parent_comment_id {

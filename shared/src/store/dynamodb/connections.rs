@@ -1,8 +1,8 @@
 //! `ConnectionStore` over DynamoDB (table `connections`; layout in `docs/data-model.md`).
 //!
 //! Items, each with the TTL of its connection:
-//! - connection `CONN#<connection_id>` / `CONN`, in `gsi1` under `USER#<user_id>` /
-//!   `CONN#<connection_id>`;
+//! - connection `CONN#<connection_id>` / `CONN`, in `gsi1` under `USER#<user_id>` (an
+//!   anonymous viewer's under `IP#<ip>`) / `CONN#<connection_id>`;
 //! - subscription `ROOM#<room>` / `<bucket:04x>#<connection_id>`, so a bucket range of a room
 //!   is one contiguous key range;
 //! - reverse subscription `CONN#<connection_id>` / `SUB#<room>`, so `$disconnect` finds every
@@ -24,7 +24,7 @@ use super::ops::{
 };
 use super::txn::{transact, tx_delete, tx_put};
 use crate::ids::{ConnectionId, UserId};
-use crate::model::{BucketRange, Connection, Subscription, bucket_of};
+use crate::model::{BucketRange, Connection, Subscription, Viewer, bucket_of};
 use crate::room::Room;
 use crate::store::{ConnectionStore, Cursor, Page, StoreError, StoreResult};
 use crate::time::now;
@@ -49,6 +49,15 @@ fn conn_pk(id: &ConnectionId) -> String {
 
 fn room_pk(room: Room) -> String {
     format!("ROOM#{room}")
+}
+
+/// The `gsi1` partition of a connection: its user's (`USER#<user_id>`), or for an anonymous
+/// viewer its IP's (`IP#<ip>`), so either cap is one Query.
+fn viewer_key(viewer: &Viewer) -> String {
+    match viewer {
+        Viewer::User { user_id, .. } => format!("USER#{user_id}"),
+        Viewer::Anonymous { anonymous_ip } => format!("IP#{anonymous_ip}"),
+    }
 }
 
 /// Sort key of a subscription row: the connection's bucket, then its id.
@@ -101,6 +110,29 @@ impl DynamoConnectionStore {
         .await
     }
 
+    /// The live connections under `gsi1pk` (one Query of `gsi1`).
+    async fn viewer_connections(
+        &self,
+        pk: String,
+        what: &'static str,
+    ) -> StoreResult<Vec<Connection>> {
+        let query = query(
+            &self.client,
+            &self.table,
+            Some(Gsi::Gsi1.name()),
+            "gsi1pk = :pk",
+            vec![(":pk", s(pk))],
+        );
+        let t = now();
+        query_all(query, what, |item| {
+            if is_expired(&item, t) {
+                return Ok(None);
+            }
+            from_item::<Connection>(item).map(Some)
+        })
+        .await
+    }
+
     async fn run(&self, actions: Vec<TransactWriteItem>, what: &'static str) -> StoreResult<()> {
         match transact(&self.client, actions, what).await? {
             Ok(()) => Ok(()),
@@ -120,7 +152,7 @@ impl ConnectionStore for DynamoConnectionStore {
             &[
                 ("pk", conn_pk(id)),
                 ("sk", "CONN".to_owned()),
-                ("gsi1pk", format!("USER#{}", connection.user_id)),
+                ("gsi1pk", viewer_key(&connection.viewer)),
                 ("gsi1sk", format!("CONN#{id}")),
             ],
         )?;
@@ -165,21 +197,13 @@ impl ConnectionStore for DynamoConnectionStore {
     }
 
     async fn list_user_connections(&self, user: UserId) -> StoreResult<Vec<Connection>> {
-        let query = query(
-            &self.client,
-            &self.table,
-            Some(Gsi::Gsi1.name()),
-            "gsi1pk = :pk",
-            vec![(":pk", s(format!("USER#{user}")))],
-        );
-        let t = now();
-        query_all(query, "list user connections", |item| {
-            if is_expired(&item, t) {
-                return Ok(None);
-            }
-            from_item::<Connection>(item).map(Some)
-        })
-        .await
+        self.viewer_connections(format!("USER#{user}"), "list user connections")
+            .await
+    }
+
+    async fn list_anonymous_connections(&self, ip: &str) -> StoreResult<Vec<Connection>> {
+        self.viewer_connections(format!("IP#{ip}"), "list anonymous connections")
+            .await
     }
 
     /// Writes the room row and the reverse row in one transaction.

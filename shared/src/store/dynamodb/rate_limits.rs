@@ -1,14 +1,17 @@
 //! `RateLimitStore` over DynamoDB (table `rate_limits`; layout in `docs/data-model.md`).
 //!
 //! A window counter is one item `RL#<key>` / `<window start epoch seconds>`, counted with
-//! `UpdateItem ADD count :1`, with `ttl_epoch` = window end + 60 s.
+//! `UpdateItem ADD count :1`, with `ttl_epoch` = window end + 60 s. A turn (slow mode) is one
+//! item `TURN#<key>` / `TURN` holding `next_ms`, when the next turn opens, set with a
+//! conditional `UpdateItem` that fails while `next_ms` is in the future.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Duration};
 
-use super::item::{get_n, key, n};
+use super::item::{Item, get_n, key, n};
 use super::ops::{get_item, sdk_error};
 use crate::store::{RateLimitStore, StoreError, StoreResult, WindowCount};
 use crate::time::Timestamp;
@@ -68,6 +71,42 @@ impl RateLimitStore for DynamoRateLimitStore {
         let resets_at = DateTime::from_timestamp(end, 0)
             .ok_or_else(|| StoreError::Backend("rate limit: window end out of range".into()))?;
         Ok(WindowCount { count, resets_at })
+    }
+
+    /// One conditional `UpdateItem`: `SET next_ms = now + gap IF attribute_not_exists(next_ms)
+    /// OR next_ms <= now`; a refusal returns the item as it was (no second read).
+    async fn take_turn(
+        &self,
+        key_name: &str,
+        gap: Duration,
+        now: Timestamp,
+    ) -> StoreResult<Option<Timestamp>> {
+        let next = now + gap;
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("TURN#{key_name}"), "TURN")))
+            .update_expression("SET next_ms = :next, ttl_epoch = :ttl")
+            .condition_expression("attribute_not_exists(next_ms) OR next_ms <= :now")
+            .expression_attribute_values(":next", n(next.timestamp_millis()))
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .expression_attribute_values(":ttl", n(next.timestamp() + TTL_MARGIN_SECONDS))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let e = match out {
+            Ok(_) => return Ok(None),
+            Err(e) => e,
+        };
+        let Some(UpdateItemError::ConditionalCheckFailedException(refused)) = e.as_service_error()
+        else {
+            return Err(sdk_error(e, "take turn"));
+        };
+        let ms: i64 = get_n(refused.item().unwrap_or(&Item::new()), "next_ms")?;
+        DateTime::from_timestamp_millis(ms)
+            .map(Some)
+            .ok_or_else(|| StoreError::Backend("take turn: next_ms out of range".into()))
     }
 
     /// A consistent `GetItem` of the window's counter.

@@ -102,6 +102,19 @@ impl MemoryCommentStore {
 
 #[async_trait]
 impl CommentStore for MemoryCommentStore {
+    async fn claimed_comment(&self, c: &NewComment) -> StoreResult<Option<Comment>> {
+        let Some(key) = &c.client_key else {
+            return Ok(None);
+        };
+        let g = lock(&self.state);
+        let claimed = g.claims.check(
+            &(c.event_id, c.user_id, key.clone()),
+            &c.fingerprint(),
+            c.created_at,
+        )?;
+        Ok(claimed.and_then(|id| g.get(id).cloned()))
+    }
+
     async fn append_comment(&self, c: NewComment) -> StoreResult<Appended<Comment>> {
         let mut g = lock(&self.state);
         let fingerprint = c.fingerprint();

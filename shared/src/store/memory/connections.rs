@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::cursor;
 use crate::ids::{ConnectionId, UserId};
-use crate::model::{BucketRange, Connection, Subscription, bucket_of};
+use crate::model::{BucketRange, Connection, Subscription, Viewer, bucket_of};
 use crate::room::Room;
 use crate::store::{ConnectionStore, Cursor, Page, StoreResult};
 use crate::time::{Timestamp, now};
@@ -83,7 +83,23 @@ impl ConnectionStore for MemoryConnectionStore {
             .lock()
             .connections
             .values()
-            .filter(|c| c.user_id == user && live(c.expires_at, t))
+            .filter(|c| c.user_id() == Some(user) && live(c.expires_at, t))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
+        Ok(out)
+    }
+
+    async fn list_anonymous_connections(&self, ip: &str) -> StoreResult<Vec<Connection>> {
+        let t = now();
+        let mut out: Vec<Connection> = self
+            .lock()
+            .connections
+            .values()
+            .filter(|c| {
+                matches!(&c.viewer, Viewer::Anonymous { anonymous_ip } if anonymous_ip == ip)
+                    && live(c.expires_at, t)
+            })
             .cloned()
             .collect();
         out.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));

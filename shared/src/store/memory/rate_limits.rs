@@ -13,6 +13,8 @@ use crate::time::Timestamp;
 #[derive(Default)]
 pub struct MemoryRateLimitStore {
     windows: Mutex<HashMap<(String, i64), (u64, i64)>>,
+    /// When each key's next turn opens.
+    turns: Mutex<HashMap<String, Timestamp>>,
 }
 
 /// The start and end (epoch seconds) of the `window` that holds `now`.
@@ -52,5 +54,24 @@ impl RateLimitStore for MemoryRateLimitStore {
             count,
             resets_at: DateTime::from_timestamp(end, 0).unwrap_or(now),
         })
+    }
+
+    async fn take_turn(
+        &self,
+        key: &str,
+        gap: Duration,
+        now: Timestamp,
+    ) -> StoreResult<Option<Timestamp>> {
+        let mut g = self.turns.lock().unwrap_or_else(|e| e.into_inner());
+        if g.len() > 4096 {
+            g.retain(|_, next| *next > now);
+        }
+        match g.get(key) {
+            Some(next) if *next > now => Ok(Some(*next)),
+            _ => {
+                g.insert(key.to_owned(), now + gap);
+                Ok(None)
+            }
+        }
     }
 }

@@ -9,7 +9,7 @@ use super::Caller;
 
 /// Submits the comment and acks with its view (the REST one) and `created`.
 pub(super) async fn run(c: &Caller<'_>, input: CommentInput) -> Result<Ack, AppError> {
-    let submitted = comments::submit(c.app, c.connection.user_id, input).await?;
+    let submitted = comments::submit(c.app, c.user()?, input).await?;
     Ok(Ack::Comment(ItemAck {
         view: submitted.view,
         created: submitted.created,

@@ -13,7 +13,7 @@ mod unsubscribe;
 use crate::app::App;
 use crate::config::RateKind;
 use crate::error::AppError;
-use crate::ids::ClientKey;
+use crate::ids::{ClientKey, UserId};
 use crate::model::{Connection, Receipt};
 use crate::protocol::{ClientMessage, ServerMessage};
 
@@ -22,10 +22,32 @@ use super::reply::Replier;
 /// Who runs a command, and the way back to them.
 struct Caller<'a> {
     app: &'a App,
-    /// The connection as stored at `$connect` (its user and expiry).
+    /// The connection as stored at `$connect` (its viewer and expiry).
     connection: Connection,
     /// Posts to the calling connection (catch-up frames go out before the ack).
     out: &'a Replier<'a>,
+}
+
+impl Caller<'_> {
+    /// The signed-in user; `UNAUTHORIZED` for an anonymous viewer, whose connection is
+    /// read-only.
+    fn user(&self) -> Result<UserId, AppError> {
+        self.connection.user_id().ok_or_else(|| {
+            AppError::unauthorized(
+                "anonymous connections are read-only (subscribe to events, ping); sign in and \
+                 reconnect with a token to write",
+            )
+        })
+    }
+
+    /// Whose subscribe rate a frame counts against: the user's, or an anonymous
+    /// connection's own.
+    fn rate_subject(&self) -> String {
+        match self.connection.user_id() {
+            Some(user) => user.to_string(),
+            None => format!("anonymous:{}", self.connection.connection_id),
+        }
+    }
 }
 
 /// Runs one message and returns the answer: `pong` for `ping`, which needs no user and no
@@ -48,7 +70,9 @@ pub(crate) async fn run(
         .get_connection(out.connection())
         .await?
         .ok_or_else(|| AppError::unauthorized("unknown or expired connection; reconnect"))?;
-    tracing::Span::current().record("user_id", tracing::field::display(connection.user_id));
+    if let Some(user) = connection.user_id() {
+        tracing::Span::current().record("user_id", tracing::field::display(user));
+    }
     app.check_connection(&connection).await?;
     let c = Caller {
         app,

@@ -10,6 +10,6 @@ use super::Caller;
 /// Broadcasts `presence_changed` and acks with how many conversations it went to.
 pub(super) async fn run(c: &Caller<'_>, status: PresenceStatus) -> Result<Ack, AppError> {
     let conn = &c.connection;
-    let rooms = presence::update(c.app, conn.user_id, &conn.connection_id, status).await?;
+    let rooms = presence::update(c.app, c.user()?, &conn.connection_id, status).await?;
     Ok(Ack::Presence(PresenceAck { status, rooms }))
 }

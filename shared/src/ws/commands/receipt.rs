@@ -16,7 +16,7 @@ pub(super) async fn run(
     message_id: MessageId,
     status: Receipt,
 ) -> Result<Ack, AppError> {
-    let user = c.connection.user_id;
+    let user = c.user()?;
     let p = messages::receipt(c.app, user, conversation_id, message_id, status).await?;
     Ok(Ack::Receipt(ReceiptAck {
         conversation_id,

@@ -8,7 +8,7 @@ use super::Caller;
 
 /// Sends the message and acks with its view (the REST one) and `created`.
 pub(super) async fn run(c: &Caller<'_>, input: MessageInput) -> Result<Ack, AppError> {
-    let sent = messages::send(c.app, c.connection.user_id, input).await?;
+    let sent = messages::send(c.app, c.user()?, input).await?;
     Ok(Ack::Message(ItemAck {
         view: sent.view,
         created: sent.created,

@@ -23,7 +23,7 @@ pub(super) async fn run(
     since: Option<Position>,
 ) -> Result<Ack, AppError> {
     c.app
-        .rate_limit(RateKind::Subscribe, &c.connection.user_id.to_string())
+        .rate_limit(RateKind::Subscribe, &c.rate_subject())
         .await?;
     let (room, catch_up) = rooms::subscribe(c.app, &c.connection, room, since).await?;
     let mut ack = RoomAck::new(room);

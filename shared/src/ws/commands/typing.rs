@@ -15,14 +15,7 @@ pub(super) async fn run(
     is_typing: bool,
 ) -> Result<Ack, AppError> {
     let from = Some(c.connection.connection_id.clone());
-    messages::typing(
-        c.app,
-        c.connection.user_id,
-        conversation_id,
-        is_typing,
-        from,
-    )
-    .await?;
+    messages::typing(c.app, c.user()?, conversation_id, is_typing, from).await?;
     Ok(Ack::Typing(TypingAck {
         conversation_id,
         is_typing,

@@ -10,7 +10,7 @@ use super::Caller;
 /// Unsubscribes (within the user's subscribe rate) and acks with the room.
 pub(super) async fn run(c: &Caller<'_>, room: RoomRef) -> Result<Ack, AppError> {
     c.app
-        .rate_limit(RateKind::Subscribe, &c.connection.user_id.to_string())
+        .rate_limit(RateKind::Subscribe, &c.rate_subject())
         .await?;
     let room = room.into();
     rooms::unsubscribe(c.app, &c.connection.connection_id, room).await?;

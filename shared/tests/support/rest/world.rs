@@ -99,14 +99,20 @@ impl World {
         status: EventStatus,
         level: ModerationLevel,
     ) -> EventId {
-        let event = banter::model::Event {
+        self.store(banter::model::Event {
             event_id: id,
             moderation_level: level,
             ..events::event_by(creator, status, now())
-        };
+        })
+        .await
+    }
+
+    /// Stores `event` as it is (see [`events::store_event`]), its stream so far heard.
+    pub async fn store(&self, event: banter::model::Event) -> EventId {
         events::store_event(&self.app, &event).await;
-        self.heard_so_far(banter::room::Room::Event(id)).await;
-        id
+        self.heard_so_far(banter::room::Room::Event(event.event_id))
+            .await;
+        event.event_id
     }
 
     /// A live, standard-moderation event of `creator`.
