@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use banter::ids::EventId;
-use banter::model::StreamSlice;
+use banter::model::{StreamSlice, ViewerCount};
 use banter::queue::{FanoutJob, Queue, QueueError, Received};
 use banter::room::{Position, Room};
 use banter::store::{Claim, DeliveryLease, Release, StoreError, StoreResult, StreamStore};
@@ -56,6 +56,20 @@ impl StreamStore for FaultyStreams {
     async fn flush_counts(&self, event: EventId) -> StoreResult<Option<Position>> {
         self.check("flush_counts")?;
         self.inner.flush_counts(event).await
+    }
+
+    async fn occupancy(&self, room: Room) -> StoreResult<Option<ViewerCount>> {
+        self.check("occupancy")?;
+        self.inner.occupancy(room).await
+    }
+
+    async fn record_occupancy(
+        &self,
+        room: Room,
+        count: ViewerCount,
+    ) -> StoreResult<Option<Position>> {
+        self.check("record_occupancy")?;
+        self.inner.record_occupancy(room, count).await
     }
 
     async fn want_delivery(

@@ -98,12 +98,17 @@ async fn a_large_room_is_delivered_by_shards_running_at_once_each_exactly_once()
                     until = tokio::time::Instant::now() + Duration::from_secs(1);
                 }
             }
-            comments
+            // The socket stays open until the counts below: a closing one would ask for a
+            // viewer count, whose delivery would add posts.
+            (comments, socket)
         }));
     }
     let mut received = Vec::new();
+    let mut open = Vec::new();
     for reader in readers {
-        received.push(reader.await.expect("reader ends"));
+        let (comments, socket) = reader.await.expect("reader ends");
+        received.push(comments);
+        open.push(socket);
     }
     for comments in &received {
         assert_eq!(comments.len(), 1, "each client gets it once: {received:?}");
@@ -124,5 +129,6 @@ async fn a_large_room_is_delivered_by_shards_running_at_once_each_exactly_once()
     let invoked = fanouts(&gw.invocations()) - fanouts(&invocations_before);
     assert!(invoked >= 3, "coordinator + shards: {invoked}");
     assert!(gw.dead_letters().await.expect("dead letters").is_empty());
+    drop(open);
     gw.shutdown().await;
 }

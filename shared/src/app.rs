@@ -322,6 +322,15 @@ impl App {
         }
     }
 
+    /// An event's audience changed (a subscribe, unsubscribe or disconnect): asks its
+    /// delivery for a viewer count, which it takes at most every
+    /// [`OCCUPANCY_EVERY`](crate::model::OCCUPANCY_EVERY). Conversations have no count.
+    pub async fn audience_moved(&self, room: Room) {
+        if matches!(room, Room::Event(_)) {
+            self.publish(room, true).await;
+        }
+    }
+
     /// The public summary of a user; a placeholder for a user that no longer exists.
     pub async fn user_summary(&self, user: UserId) -> Result<UserSummary, AppError> {
         Ok(match self.stores.users.get_user(user).await? {

@@ -20,6 +20,8 @@ pub enum ErrorCode {
     Forbidden,
     /// The account is suspended: it may read but not write (403).
     AccountSuspended,
+    /// The event holds its `max_participants` viewers already (403).
+    EventFull,
     /// No such resource, or not visible to the caller (404).
     NotFound,
     /// The path exists but not with this method (405, with `Allow`).
@@ -42,7 +44,7 @@ impl ErrorCode {
         match self {
             Self::Validation => 400,
             Self::Unauthorized => 401,
-            Self::Forbidden | Self::AccountSuspended => 403,
+            Self::Forbidden | Self::AccountSuspended | Self::EventFull => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::Conflict => 409,
@@ -60,6 +62,7 @@ impl ErrorCode {
             Self::Unauthorized => "UNAUTHORIZED",
             Self::Forbidden => "FORBIDDEN",
             Self::AccountSuspended => "ACCOUNT_SUSPENDED",
+            Self::EventFull => "EVENT_FULL",
             Self::NotFound => "NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::Conflict => "CONFLICT",
@@ -77,6 +80,7 @@ impl ErrorCode {
             Self::Unauthorized => "UNAUTHORIZED",
             Self::Forbidden => "FORBIDDEN",
             Self::AccountSuspended => "ACCOUNT_SUSPENDED",
+            Self::EventFull => "EVENT_FULL",
             Self::NotFound => "NOT_FOUND",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::RateLimited => "RATE_LIMIT_EXCEEDED",

@@ -294,6 +294,7 @@ fn error_codes() -> Vec<(u16, &'static str)> {
         Unauthorized,
         Forbidden,
         AccountSuspended,
+        EventFull,
         NotFound,
         MethodNotAllowed,
         Conflict,
@@ -306,7 +307,7 @@ fn error_codes() -> Vec<(u16, &'static str)> {
         .map(|c| {
             // Exhaustive on purpose: a new variant must be added above (and documented).
             match c {
-                Validation | Unauthorized | Forbidden | AccountSuspended | NotFound
+                Validation | Unauthorized | Forbidden | AccountSuspended | EventFull | NotFound
                 | MethodNotAllowed | Conflict | PayloadTooLarge | RateLimited | Internal
                 | Unavailable => (c.http_status(), c.rest_code()),
             }

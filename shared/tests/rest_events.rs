@@ -67,6 +67,7 @@ async fn create_returns_the_event_view() {
         "moderation_level",
         "comment_settings",
         "comment_count",
+        "participant_count",
         "created_by",
         "created_at",
         "updated_at",
@@ -74,6 +75,7 @@ async fn create_returns_the_event_view() {
     .map(String::from)
     .into();
     assert_eq!(keys, expected);
+    assert_eq!(b["participant_count"], 0, "nobody watches a new event");
     assert_eq!(b["title"], "Cup final: Rovers v United");
     assert_eq!(b["description"], "Live comments for the final.");
     assert_eq!(b["event_type"], "sports");

@@ -1530,6 +1530,8 @@ async fn presence_update_broadcasts_presence_changed_to_subscribed_conversations
             &m,
         );
     }
+    // Subscribing to the event asked for its viewer count: that job is not presence's.
+    w.jobs().await;
     let m = new_message_id();
     let a = ack(
         &w.ask(
@@ -1798,7 +1800,12 @@ async fn a_comment_reaches_every_subscriber_through_the_fanout() {
     assert_eq!(to_b[0]["type"], "stream_batch");
     assert_eq!(
         banter_testkit::frames::kinds(&to_b),
-        ["event_status_changed", "comment_broadcast", "user_typing"]
+        [
+            "event_status_changed",
+            "comment_broadcast",
+            "occupancy",
+            "user_typing"
+        ]
     );
     assert_eq!(
         banter_testkit::frames::flatten(&to_b)[1]["payload"]["comment_id"],
@@ -1807,7 +1814,7 @@ async fn a_comment_reaches_every_subscriber_through_the_fanout() {
     let to_a = w.frames(&a);
     assert_eq!(
         banter_testkit::frames::kinds(&to_a),
-        ["event_status_changed", "comment_broadcast"],
+        ["event_status_changed", "comment_broadcast", "occupancy"],
         "the typist gets no echo of its own typing"
     );
 }

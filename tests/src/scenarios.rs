@@ -157,8 +157,10 @@ pub async fn reconnect_with_since_catches_up_in_order(backend: Backend) {
     b.send(&json!({"type": "subscribe", "message_id": id,
                    "payload": {"event_id": event_id, "since": last_position}}))
         .await;
-    // Catch-up frames come before the ack, oldest first.
+    // Catch-up frames come before the ack, oldest first. The stream also holds viewer counts
+    // (bob's leaving asked for one), so the comments need not be at consecutive positions.
     let mut caught_up = Vec::new();
+    let mut acked_through = 0;
     loop {
         let f = b
             .wait_for(wait, |f| {
@@ -172,7 +174,7 @@ pub async fn reconnect_with_since_catches_up_in_order(backend: Backend) {
                 "three changes in one stream_batch: {f}"
             );
             assert_eq!(f["payload"]["has_more"], false, "{f}");
-            assert_eq!(f["payload"]["last_position"], last_position + 3, "{f}");
+            acked_through = f["payload"]["last_position"].as_u64().unwrap_or_default();
             break;
         }
         caught_up.push(f);
@@ -186,9 +188,11 @@ pub async fn reconnect_with_since_catches_up_in_order(backend: Backend) {
         .iter()
         .map(|f| f["payload"]["position"].as_u64().unwrap_or_default())
         .collect();
-    assert_eq!(
-        positions,
-        vec![last_position + 1, last_position + 2, last_position + 3]
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1])
+            && positions.first().is_some_and(|p| *p > last_position)
+            && positions.last().is_some_and(|p| *p <= acked_through),
+        "in order, after where bob was, within what the ack covers: {positions:?}, ack {acked_through}"
     );
 
     // And live delivery resumes.

@@ -172,6 +172,11 @@ impl Fanout {
         self
     }
 
+    /// The subscriptions this fan-out reads (a stream delivery counts viewers from them).
+    pub(super) fn connections(&self) -> &dyn ConnectionStore {
+        self.connections.as_ref()
+    }
+
     /// The queue shard jobs (and the continuation of a stream delivery) go to.
     pub(super) fn shard_queue(&self) -> &dyn Queue {
         self.shard_queue.as_ref()

@@ -91,6 +91,7 @@
 mod config;
 mod delivery;
 pub mod lambda;
+mod occupancy;
 mod stream;
 
 pub use config::{FanoutConfig, FanoutConfigError};

@@ -7,7 +7,8 @@ use std::time::Duration;
 use tokio::time::{Instant, sleep_until};
 
 use super::delivery::{DeliveryReport, Fanout, FanoutError};
-use crate::model::RESERVATION_GRACE;
+use super::occupancy::count_viewers;
+use crate::model::{OCCUPANCY_EVERY, RESERVATION_GRACE, ViewerCount};
 use crate::protocol::ServerMessage;
 use crate::queue::{FanoutJob, StreamWork};
 use crate::room::{Position, Room};
@@ -17,6 +18,9 @@ use crate::time::{Timestamp, now};
 
 /// Entries one pass reads at most (the frames they make are cut at 32 KB).
 const PASS_ENTRIES: usize = 500;
+
+/// How often a holder waiting for a viewer count to be due reads its stream meanwhile.
+const RECOUNT_POLL: Duration = Duration::from_millis(200);
 
 /// How long a holder waits before it reads again a stream whose next position is reserved
 /// but not committed (a writer is between its reservation and its transaction).
@@ -116,10 +120,19 @@ impl Fanout {
         let mut next_pass: Option<Instant> = None;
         // The pending position the passes wait for, and since when.
         let mut waiting: Option<(Position, Instant)> = None;
+        // When the room's next viewer count is due, while one is wanted.
+        let mut recount_at: Option<Instant> = None;
+        // Set once the holder has waited for a count: it counts then, whatever its clock.
+        let mut recount_due = false;
         let stop = self.stop_at(deadline);
         loop {
-            if *flush && let Room::Event(event) = room {
+            if std::mem::take(flush)
+                && let Room::Event(event) = room
+            {
                 store.flush_counts(event).await?;
+                recount_at = self
+                    .recount(store, room, std::mem::take(&mut recount_due))
+                    .await?;
             }
             let slice = store.read_stream(room, *delivered, PASS_ENTRIES).await?;
             let last = match (slice.entries.last(), slice.pending) {
@@ -151,6 +164,7 @@ impl Fanout {
                     FrameMode::PerEntry => legacy_frames(items),
                 };
                 let mut reached = 0usize;
+                let gone_before = report.gone;
                 for frame in &frames {
                     let payload = serde_json::to_value(frame)
                         .map_err(|e| FanoutError::Payload(e.to_string()))?;
@@ -172,6 +186,10 @@ impl Fanout {
                             .await?;
                     }
                     merge(&mut report, r);
+                }
+                if report.gone > gone_before && matches!(room, Room::Event(_)) {
+                    // Connections that vanished without `$disconnect` left the audience.
+                    store.want_delivery(room, None, true).await?;
                 }
                 // The unfinished are retried apart: this pass is done.
                 report.unfinished = 0;
@@ -204,6 +222,18 @@ impl Fanout {
                 self.go_on(room).await?;
                 return Ok(report);
             }
+            // A viewer count is wanted but the last is too recent: keep the room until it is
+            // due, reading the stream every `RECOUNT_POLL` so that changes still go out.
+            if let Some(at) = recount_at {
+                if Instant::now() >= at {
+                    recount_at = None;
+                    recount_due = true;
+                    *flush = true;
+                } else {
+                    sleep_until((Instant::now() + RECOUNT_POLL).min(at).min(stop)).await;
+                }
+                continue;
+            }
             match store
                 .release_delivery(room, lease, *delivered, until, false)
                 .await?
@@ -212,6 +242,47 @@ impl Fanout {
                 Release::More { flush: f } => *flush = f,
             }
         }
+    }
+
+    /// Counts an event's viewers and records the count (an `occupancy` entry when it
+    /// changed), unless the last count is younger than [`OCCUPANCY_EVERY`] (and the holder has
+    /// not waited for it already, `due`): then returns when the next one is due. Every subscribe, unsubscribe and disconnect of the room asks for a
+    /// count (`counts` on its job), so a moving audience is counted every few seconds and a
+    /// still one not at all.
+    async fn recount(
+        &self,
+        store: &dyn StreamStore,
+        room: Room,
+        due: bool,
+    ) -> Result<Option<Instant>, FanoutError> {
+        let t = now();
+        if !due
+            && let Some(last) = store.occupancy(room).await?
+            && !last.due(t)
+        {
+            let wait = (last.counted_at + OCCUPANCY_EVERY - t)
+                .to_std()
+                .unwrap_or_default();
+            return Ok(Some(Instant::now() + wait));
+        }
+        let occupancy = count_viewers(self.connections(), room).await?;
+        let at = store
+            .record_occupancy(
+                room,
+                ViewerCount {
+                    occupancy,
+                    counted_at: t,
+                },
+            )
+            .await?;
+        tracing::info!(
+            room = %room,
+            viewers = occupancy.viewers,
+            exact = occupancy.exact,
+            changed = at.is_some(),
+            "viewers counted"
+        );
+        Ok(None)
     }
 
     /// How long after a pass of `frames` frames to `subscribers` the next may start. The

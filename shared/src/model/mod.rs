@@ -6,6 +6,7 @@ pub mod connection;
 pub mod conversation;
 pub mod event;
 pub mod message;
+pub mod occupancy;
 pub mod stream;
 pub mod user;
 
@@ -15,6 +16,7 @@ pub use connection::*;
 pub use conversation::*;
 pub use event::*;
 pub use message::*;
+pub use occupancy::*;
 pub use stream::*;
 pub use user::*;
 

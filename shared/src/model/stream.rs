@@ -92,6 +92,16 @@ pub enum Change {
         /// Who made the change.
         by: UserId,
     },
+    /// The event's audience was counted and had changed (at most one entry per
+    /// [`crate::model::OCCUPANCY_EVERY`]).
+    Occupancy {
+        /// The event.
+        event_id: EventId,
+        /// Connections watching.
+        viewers: u64,
+        /// Whether counted exactly (else estimated from a sample).
+        exact: bool,
+    },
     /// Nothing: the position was reserved by a writer that did not commit (its change was
     /// refused, it failed, or it was slower than [`RESERVATION_GRACE`]). Shown to nobody; a
     /// batch's range covers it like any other position.

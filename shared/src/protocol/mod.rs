@@ -17,7 +17,7 @@ pub use client::{
 };
 pub use server::{
     CommentDeleted, CommentUpdated, DeliveryStatusUpdate, ErrorPayload, EventStatusChanged,
-    MessageChanged, ModerationActionPayload, ParticipantsChanged, Pong, PresenceChanged,
-    SERVER_MESSAGE_TYPES, ServerMessage, ServerPayload, StreamBatch, StreamItem, UserTyping,
-    broadcast,
+    MessageChanged, ModerationActionPayload, OccupancyPayload, ParticipantsChanged, Pong,
+    PresenceChanged, SERVER_MESSAGE_TYPES, ServerMessage, ServerPayload, StreamBatch, StreamItem,
+    UserTyping, broadcast,
 };

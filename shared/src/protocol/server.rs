@@ -80,6 +80,8 @@ server_messages! {
     StreamBatch(StreamBatch) = "stream_batch",
     /// Participants joined or left a conversation.
     ParticipantsChanged(ParticipantsChanged) = "participants_changed",
+    /// How many connections watch an event (at most every few seconds while it moves).
+    Occupancy(OccupancyPayload) = "occupancy",
 }
 
 /// Serializes `payload` with its keys in alphabetical order: payloads were built as
@@ -294,6 +296,18 @@ pub struct EventStatusChanged {
     pub status: EventStatus,
     /// Its status before.
     pub previous_status: EventStatus,
+}
+
+/// Payload of `occupancy`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OccupancyPayload {
+    /// The event.
+    pub event_id: EventId,
+    /// Connections watching it (its `participant_count`).
+    pub viewers: u64,
+    /// Whether every connection was counted; `false` above 1,000 viewers, where the count is
+    /// estimated from a uniform sample (within ±10 %).
+    pub exact: bool,
 }
 
 /// Payload of `stream_batch`: the changes of one room in `(after, last_position]`, in

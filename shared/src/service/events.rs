@@ -11,15 +11,27 @@ use crate::model::{Event, EventStatus, NewEvent};
 use crate::room::Room;
 use crate::store::{Cursor, Page, StoreError};
 use crate::time::now;
-use crate::views::EventView;
+use crate::views::{EventCounts, EventView};
 
-/// The view of one event (reads its comment count and creator).
+/// An event's comment count and last viewer count (two reads, at once).
+async fn counts(app: &App, event: EventId) -> Result<EventCounts, AppError> {
+    let (comments, viewers) = futures::try_join!(
+        app.stores.comments.comment_count(event),
+        app.stores.streams.occupancy(Room::Event(event)),
+    )?;
+    Ok(EventCounts {
+        comments,
+        viewers: viewers.map_or(0, |v| v.occupancy.viewers),
+    })
+}
+
+/// The view of one event (reads its counts and creator).
 pub async fn view(app: &App, event: &Event) -> Result<EventView, AppError> {
-    let (count, creator) = futures::try_join!(
-        async { Ok::<_, AppError>(app.stores.comments.comment_count(event.event_id).await?) },
+    let (counts, creator) = futures::try_join!(
+        counts(app, event.event_id),
         app.user_summary(event.created_by),
     )?;
-    Ok(EventView::new(event, count, creator))
+    Ok(EventView::new(event, counts, creator))
 }
 
 /// Views of several events, in order (one batched creator read, comment counts in
@@ -29,12 +41,7 @@ pub async fn views(app: &App, events: &[Event]) -> Result<Vec<EventView>, AppErr
     creators.sort();
     creators.dedup();
     let summaries = app.user_summaries(&creators).await?;
-    let counts = try_join_all(
-        events
-            .iter()
-            .map(|e| app.stores.comments.comment_count(e.event_id)),
-    )
-    .await?;
+    let counts = try_join_all(events.iter().map(|e| counts(app, e.event_id))).await?;
     events
         .iter()
         .zip(counts)

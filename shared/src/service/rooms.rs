@@ -1,7 +1,7 @@
 //! Room subscriptions and catch-up.
 
 use crate::app::App;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::ids::{ConnectionId, UserId};
 use crate::model::{Connection, StreamReset, Subscription};
 use crate::protocol::{RoomRef, ServerMessage, ServerPayload};
@@ -29,6 +29,36 @@ pub async fn readable_room(
             Ok(Room::Conversation(id))
         }
     }
+}
+
+/// Refuses (`EVENT_FULL`) a new viewer of an event whose last viewer count has reached its
+/// `max_participants`. The count is the delivery's (at most a few seconds old, estimated above
+/// 1,000), so a burst of joins may pass the cap by what arrives within one count. The event's
+/// moderators are exempt. Reads the event and its count.
+pub async fn within_capacity(app: &App, user: Option<UserId>, room: Room) -> Result<(), AppError> {
+    let Room::Event(id) = room else {
+        return Ok(());
+    };
+    let event = super::comments::live_event(app, id).await?;
+    let Some(cap) = event.max_participants else {
+        return Ok(());
+    };
+    if user.is_some_and(|u| super::comments::moderates(app, u, &event)) {
+        return Ok(());
+    }
+    let viewers = app
+        .stores
+        .streams
+        .occupancy(room)
+        .await?
+        .map_or(0, |c| c.occupancy.viewers);
+    if viewers >= u64::from(cap) {
+        return Err(AppError::new(
+            ErrorCode::EventFull,
+            format!("the event has its {cap} viewers already; try again later"),
+        ));
+    }
+    Ok(())
 }
 
 /// What a subscriber missed: `stream_batch` frames, oldest first, and where to resume.
@@ -75,6 +105,9 @@ pub async fn subscribe(
             "a connection may be subscribed to at most {cap} rooms; unsubscribe from one first"
         )));
     }
+    if !held.contains(&room) {
+        within_capacity(app, conn.user_id(), room).await?;
+    }
     app.stores
         .connections
         .subscribe(&Subscription {
@@ -85,6 +118,9 @@ pub async fn subscribe(
             expires_at: conn.expires_at,
         })
         .await?;
+    if !held.contains(&room) {
+        app.audience_moved(room).await;
+    }
     let Some(since) = since else {
         return Ok((room, None));
     };
@@ -137,5 +173,6 @@ pub async fn catch_up(app: &App, room: Room, since: Position) -> Result<CatchUp,
 /// Unsubscribes (idempotent).
 pub async fn unsubscribe(app: &App, connection: &ConnectionId, room: Room) -> Result<(), AppError> {
     app.stores.connections.unsubscribe(connection, room).await?;
+    app.audience_moved(room).await;
     Ok(())
 }

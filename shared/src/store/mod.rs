@@ -17,7 +17,7 @@ use crate::ids::{
 use crate::model::{
     BucketRange, Comment, Connection, Conversation, Event, EventStatus, LastMessage, LikeOutcome,
     Message, ModerationAction, NewComment, NewMessage, Participant, StreamSlice, Subscription,
-    User,
+    User, ViewerCount,
 };
 use crate::room::{Position, Room};
 use crate::time::Timestamp;
@@ -573,6 +573,16 @@ pub trait StreamStore: Send + Sync {
     /// Appends one `comment_counts` entry per comment of `event` whose likes or replies
     /// changed since its last one; returns the highest position appended.
     async fn flush_counts(&self, event: EventId) -> StoreResult<Option<Position>>;
+    /// The room's last recorded viewer count, if it was ever counted.
+    async fn occupancy(&self, room: Room) -> StoreResult<Option<ViewerCount>>;
+    /// Records `count`: when it differs from the last one recorded, appends an `occupancy`
+    /// entry (returning its position); otherwise only notes when it was taken. A count older
+    /// than the recorded one changes nothing.
+    async fn record_occupancy(
+        &self,
+        room: Room,
+        count: ViewerCount,
+    ) -> StoreResult<Option<Position>>;
     /// Records that the room must be delivered up to `upto` (never lowers it) and, with
     /// `counts`, that its counts must be flushed.
     async fn want_delivery(

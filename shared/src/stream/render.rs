@@ -4,7 +4,9 @@ use std::collections::HashMap;
 
 use crate::ids::UserId;
 use crate::model::{Change, Comment, ModerationAction, ModerationStatus, StreamEntry};
-use crate::protocol::{ParticipantsChanged, ServerPayload, StreamItem, broadcast};
+use crate::protocol::{
+    OccupancyPayload, ParticipantsChanged, ServerPayload, StreamItem, broadcast,
+};
 use crate::store::{StoreResult, UserStore};
 use crate::views::{CommentView, UserSummary};
 
@@ -130,6 +132,17 @@ pub async fn render(
                 removed: removed.clone(),
                 changed_by: *by,
             })),
+            Change::Occupancy {
+                event_id,
+                viewers,
+                exact,
+            } => {
+                push(ServerPayload::Occupancy(OccupancyPayload {
+                    event_id: *event_id,
+                    viewers: *viewers,
+                    exact: *exact,
+                }));
+            }
             Change::Void => {}
         }
     }

@@ -14,7 +14,7 @@
 //! - **Rooms at connect**: optional `?event_id=` and `?conversation_id=` subscribe the new
 //!   connection with the same permission checks as a `subscribe` frame. A malformed id is
 //!   answered 400, a conversation without a token 401, a room that does not exist or that the
-//!   user may not read 404, and in every
+//!   user may not read 404, an event at its `max_participants` 403 (`EVENT_FULL`), and in every
 //!   such case nothing is stored. Connect-time subscriptions have **no catch-up**: the
 //!   connection is not open until this handler returns, so nothing can be posted to it (API
 //!   Gateway answers 410). Clients that need catch-up send `subscribe` with `since` once open.
@@ -41,7 +41,7 @@ use crate::ids::{ConversationId, EventId, IdError, UserId};
 use crate::model::{Connection, Subscription, Viewer, connection_expiry};
 use crate::protocol::RoomRef;
 use crate::room::Room;
-use crate::service::rooms::readable_room;
+use crate::service::rooms::{readable_room, within_capacity};
 use crate::time::now;
 
 /// WebSocket subprotocols the server speaks, in order of preference. `live-comments-v1` is the
@@ -107,7 +107,9 @@ async fn accept(
     };
     let mut rooms = Vec::new();
     for room in requested_rooms(request)? {
-        rooms.push(readable_room(app, viewer.user(), room).await?);
+        let room = readable_room(app, viewer.user(), room).await?;
+        within_capacity(app, viewer.user(), room).await?;
+        rooms.push(room);
     }
     let connected_at = now();
     let connection = Connection {
@@ -128,6 +130,9 @@ async fn accept(
         }
         return Err(e);
     }
+    // No viewer count is asked for here: its delivery could reach the connection before
+    // API Gateway opens it (410, and the fan-out would remove it). The room's next count
+    // includes it.
     Ok((viewer, rooms))
 }
 

@@ -2,7 +2,8 @@
 //! call, or a call for a connection that was never stored (its `$connect` was rejected), also
 //! answers 200. API Gateway ignores the answer and delivers `$disconnect` at most once and not
 //! always, so a failure here is logged and left to the rows' TTL (and to fan-out, which removes
-//! a connection on its first `410 Gone`).
+//! a connection on its first `410 Gone`). Each event the connection watched is asked for a
+//! new viewer count.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use tracing::Instrument;
@@ -32,6 +33,9 @@ pub async fn handle(
                     reason = request.request_context.disconnect_reason.as_deref(),
                     "connection removed"
                 );
+                for room in rooms {
+                    app.audience_moved(room).await;
+                }
                 super::status(200)
             }
             Err(e) => {

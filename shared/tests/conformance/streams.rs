@@ -5,8 +5,8 @@
 use banter::ids::{ClientKey, CommentId, ConversationId, EventId, MessageId, UserId};
 use banter::model::{
     Change, Content, Conversation, ConversationType, EventStatus, MessageType, ModerationAction,
-    ModerationStatus, NewComment, NewMessage, Participant, ParticipantRole, StreamEntry,
-    StreamReset,
+    ModerationStatus, NewComment, NewMessage, Occupancy, Participant, ParticipantRole, StreamEntry,
+    StreamReset, ViewerCount,
 };
 use banter::room::{Position, Room};
 use banter::store::*;
@@ -62,6 +62,7 @@ fn kinds(changes: &[&StreamEntry]) -> Vec<&'static str> {
             Change::MessageCreated { .. } => "message_created",
             Change::MessageUpdated { .. } => "message_updated",
             Change::ParticipantsChanged { .. } => "participants_changed",
+            Change::Occupancy { .. } => "occupancy",
             Change::Void => "void",
         })
         .collect()
@@ -491,7 +492,86 @@ async fn delivery_is_handed_to_one_job_at_a_time(stores: Stores) {
     );
 }
 
+/// A viewer count is kept; a changed one is an `occupancy` entry, the same one only moves
+/// when it was taken, and an older one changes nothing.
+async fn viewer_counts_are_kept_and_changes_are_entries(stores: Stores) {
+    let event = banter_testkit::events::event_by(UserId::new(), EventStatus::Scheduled, now());
+    let room = Room::Event(event.event_id);
+    stores.events.create_event(&event).await.unwrap();
+    assert_eq!(stores.streams.occupancy(room).await.unwrap(), None);
+    let head = stores.streams.stream_head(room).await.unwrap().0;
+    let t0 = now();
+    let count = |viewers, exact, secs| ViewerCount {
+        occupancy: Occupancy { viewers, exact },
+        counted_at: t0 + chrono::Duration::seconds(secs),
+    };
+    let first = stores
+        .streams
+        .record_occupancy(room, count(3, true, 0))
+        .await
+        .unwrap();
+    assert_eq!(first, Some(Position(head + 1)));
+    assert_eq!(
+        stores.streams.occupancy(room).await.unwrap(),
+        Some(count(3, true, 0))
+    );
+    // The same count, later: kept as taken then, no entry.
+    assert_eq!(
+        stores
+            .streams
+            .record_occupancy(room, count(3, true, 5))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        stores.streams.occupancy(room).await.unwrap(),
+        Some(count(3, true, 5))
+    );
+    // An older count (a slower holder's) changes nothing.
+    assert_eq!(
+        stores
+            .streams
+            .record_occupancy(room, count(9, true, 1))
+            .await
+            .unwrap(),
+        None
+    );
+    // A new count is an entry.
+    let second = stores
+        .streams
+        .record_occupancy(room, count(1_200, false, 10))
+        .await
+        .unwrap();
+    assert_eq!(second, Some(Position(head + 2)));
+    let all = entries(&stores, room, head).await;
+    let got: Vec<_> = changes(&all, head)
+        .into_iter()
+        .map(|e| e.change.clone())
+        .collect();
+    assert_eq!(
+        got,
+        [
+            Change::Occupancy {
+                event_id: event.event_id,
+                viewers: 3,
+                exact: true
+            },
+            Change::Occupancy {
+                event_id: event.event_id,
+                viewers: 1_200,
+                exact: false
+            },
+        ]
+    );
+    assert_eq!(
+        stores.streams.occupancy(room).await.unwrap(),
+        Some(count(1_200, false, 10))
+    );
+}
+
 conformance_tests!(
+    viewer_counts_are_kept_and_changes_are_entries,
     every_event_change_is_an_entry,
     every_conversation_change_is_an_entry,
     concurrent_changes_keep_the_stream_gap_free,

@@ -3,7 +3,8 @@
 //! written by the transaction that moves the head (`append_to_stream`) together with the
 //! change itself; `ttl_epoch` = written + [`STREAM_RETENTION`]. Count markers
 //! `(EVENT#e, DIRTY#<comment_id>)` carry a change counter `seq` (`ADD seq 1` in the like or
-//! reply transaction); the room's delivery cursor is `(…, DELIVERY)`.
+//! reply transaction); the room's delivery cursor is `(…, DELIVERY)`, an event's last viewer
+//! count `(EVENT#e, OCCUPANCY)`.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -13,15 +14,18 @@ use super::append::{AppendActions, AppendRefused, Counted, append_to_stream, voi
 use super::comments::{comment_item_key, event_pk, read_head};
 use super::item::{Item, from_item, get_n, is_expired, key, n, parse_s, s, to_item};
 use super::ops::{get_entity, get_item, query, query_page, sdk_error};
-use super::txn::{tx_delete_with, tx_put, tx_update};
+use super::txn::{tx_delete_with, tx_put, tx_put_with, tx_update};
 use crate::ids::{CommentId, EventId};
-use crate::model::{Change, Comment, STREAM_RETENTION, StreamEntry, StreamSlice};
+use crate::model::{Change, Comment, STREAM_RETENTION, StreamEntry, StreamSlice, ViewerCount};
 use crate::room::{Position, Room};
 use crate::store::{Claim, DeliveryLease, Release, StoreError, StoreResult, StreamStore};
 use crate::time::{Timestamp, epoch_seconds, now};
 
 /// Sort key of a room's delivery cursor, beside its head.
 pub(super) const DELIVERY_SK: &str = "DELIVERY";
+
+/// Sort key of an event's last viewer count, beside its head.
+const OCCUPANCY_SK: &str = "OCCUPANCY";
 
 /// Sort key of the stream entry at `p`.
 pub(super) fn entry_sk(p: Position) -> String {
@@ -324,6 +328,72 @@ impl StreamStore for DynamoStreamStore {
         let (table, pk) = self.locate(room);
         let outcome = void_position(&self.client, table, &pk, position).await?;
         Ok(outcome == super::append::Released::Voided)
+    }
+
+    async fn occupancy(&self, room: Room) -> StoreResult<Option<ViewerCount>> {
+        let (table, pk) = self.locate(room);
+        get_entity::<ViewerCount>(&self.client, table, key(pk, OCCUPANCY_SK)).await
+    }
+
+    /// Reads the recorded count; the same count is only put again (a new `counted_at`); a
+    /// new one is appended with the item's put; both on the condition that no later count
+    /// was recorded meanwhile.
+    async fn record_occupancy(
+        &self,
+        room: Room,
+        count: ViewerCount,
+    ) -> StoreResult<Option<Position>> {
+        let Room::Event(event_id) = room else {
+            return Ok(None);
+        };
+        let (table, pk) = self.locate(room);
+        let last = self.occupancy(room).await?;
+        if last.is_some_and(|l| l.counted_at > count.counted_at) {
+            return Ok(None);
+        }
+        let newer = "attribute_not_exists(pk) OR counted_ms <= :ms";
+        let mut item = to_item(
+            &count,
+            &[("pk", pk.clone()), ("sk", OCCUPANCY_SK.to_owned())],
+        )?;
+        item.insert("counted_ms".to_owned(), millis(count.counted_at));
+        if last.is_some_and(|l| l.occupancy == count.occupancy) {
+            let out = self
+                .client
+                .put_item()
+                .table_name(table)
+                .set_item(Some(item))
+                .condition_expression(newer)
+                .expression_attribute_values(":ms", millis(count.counted_at))
+                .send()
+                .await;
+            return match out.map_err(|e| sdk_error(e, "record occupancy")) {
+                Ok(_) | Err(StoreError::Conflict(_)) => Ok(None),
+                Err(e) => Err(e),
+            };
+        }
+        let change = Change::Occupancy {
+            event_id,
+            viewers: count.occupancy.viewers,
+            exact: count.occupancy.exact,
+        };
+        let outcome = append_to_stream(&self.client, table, &pk, Counted::No, |p| {
+            Ok(AppendActions {
+                actions: vec![
+                    entry_put(table, &pk, p, count.counted_at, change.clone())?,
+                    tx_put_with(
+                        table,
+                        item.clone(),
+                        Some(newer),
+                        vec![(":ms", millis(count.counted_at))],
+                    )?,
+                ],
+                idempotency: vec![1],
+                parent: None,
+            })
+        })
+        .await?;
+        Ok(outcome.ok())
     }
 
     async fn want_delivery(

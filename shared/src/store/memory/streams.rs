@@ -9,7 +9,7 @@ use async_trait::async_trait;
 
 use super::comments::SharedComments;
 use crate::ids::{CommentId, EventId};
-use crate::model::{Change, StreamEntry, StreamSlice};
+use crate::model::{Change, StreamEntry, StreamSlice, ViewerCount};
 use crate::room::{Position, Room};
 use crate::store::{Claim, DeliveryLease, Release, StoreResult, StreamStore};
 use crate::time::{Timestamp, now};
@@ -29,6 +29,8 @@ pub struct RoomStream {
     flush: bool,
     /// The delivering job and until when its lease holds.
     lease: Option<(DeliveryLease, Timestamp)>,
+    /// The last viewer count recorded.
+    occupancy: Option<ViewerCount>,
 }
 
 /// Every room's stream.
@@ -143,6 +145,40 @@ impl StreamStore for MemoryStreamStore {
             }
         }
         Ok(last)
+    }
+
+    async fn occupancy(&self, room: Room) -> StoreResult<Option<ViewerCount>> {
+        Ok(lock(&self.streams)
+            .rooms
+            .get(&room)
+            .and_then(|r| r.occupancy))
+    }
+
+    async fn record_occupancy(
+        &self,
+        room: Room,
+        count: ViewerCount,
+    ) -> StoreResult<Option<Position>> {
+        let mut g = lock(&self.streams);
+        let last = g.rooms.entry(room).or_default().occupancy;
+        if last.is_some_and(|l| l.counted_at > count.counted_at) {
+            return Ok(None);
+        }
+        let changed = last.is_none_or(|l| l.occupancy != count.occupancy);
+        let appended = match (changed, room) {
+            (true, Room::Event(event_id)) => Some(g.append(
+                room,
+                count.counted_at,
+                Change::Occupancy {
+                    event_id,
+                    viewers: count.occupancy.viewers,
+                    exact: count.occupancy.exact,
+                },
+            )),
+            _ => None,
+        };
+        g.rooms.entry(room).or_default().occupancy = Some(count);
+        Ok(appended)
     }
 
     async fn want_delivery(
