@@ -160,8 +160,7 @@ pub async fn reconnect_with_since_catches_up_in_order(backend: Backend) {
     // Catch-up frames come before the ack, oldest first. The stream also holds viewer counts
     // (bob's leaving asked for one), so the comments need not be at consecutive positions.
     let mut caught_up = Vec::new();
-    let mut acked_through = 0;
-    loop {
+    let acked_through = loop {
         let f = b
             .wait_for(wait, |f| {
                 is_broadcast_of(f, &event_id) || (f["type"] == "ack" && f["message_id"] == id)
@@ -174,11 +173,10 @@ pub async fn reconnect_with_since_catches_up_in_order(backend: Backend) {
                 "three changes in one stream_batch: {f}"
             );
             assert_eq!(f["payload"]["has_more"], false, "{f}");
-            acked_through = f["payload"]["last_position"].as_u64().unwrap_or_default();
-            break;
+            break f["payload"]["last_position"].as_u64().unwrap_or_default();
         }
         caught_up.push(f);
-    }
+    };
     let ids: Vec<&str> = caught_up
         .iter()
         .map(|f| f["payload"]["comment_id"].as_str().unwrap_or_default())
