@@ -953,7 +953,7 @@ async fn replies_can_be_disabled_per_event() {
         event_type: banter::model::EventType::News,
         comment_settings: banter::model::CommentSettings {
             allow_replies: false,
-            slow_mode_seconds: 0,
+            ..CommentSettings::default()
         },
         ..event_by(host.id, EventStatus::Live, banter::time::now())
     };
@@ -1084,4 +1084,57 @@ async fn slow_mode_spaces_each_users_comments_and_a_retry_still_answers_the_orig
     // Another event has its own pace.
     let other = slow_event(&w, &host, 30).await;
     create(other, &ada, "elsewhere").send(&w).await.expect(201);
+}
+
+/// A live event of `host` with `level` moderation and `blocked` words.
+async fn moderated_event(
+    w: &World,
+    host: &Actor,
+    level: ModerationLevel,
+    blocked: &[&str],
+) -> EventId {
+    w.store(banter::model::Event {
+        moderation_level: level,
+        comment_settings: CommentSettings {
+            blocked_words: blocked.iter().map(|b| (*b).to_owned()).collect(),
+            ..CommentSettings::default()
+        },
+        ..event_by(host.id, EventStatus::Live, banter::time::now())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn standard_moderation_holds_blocked_words_and_links_and_relaxed_holds_nothing() {
+    let w = World::new();
+    let host = w.user("host").await;
+    let ada = w.user("ada").await;
+    let standard = moderated_event(
+        &w,
+        &host,
+        ModerationLevel::Standard,
+        &["scam", "free money"],
+    )
+    .await;
+    for (text, status) in [
+        ("What a goal!", "approved"),
+        ("This is a SCAM", "pending"),
+        ("Scäm alert", "pending"),
+        ("get FREE money", "pending"),
+        ("scampi for dinner", "approved"),
+        ("see https://example.com", "pending"),
+        ("go to example.com", "pending"),
+    ] {
+        let c = post(&w, standard, &ada, text).await;
+        assert_eq!(c["moderation_status"], status, "{text}");
+    }
+    // Held comments reach nobody but the moderators; the rest are broadcast.
+    let listed = list(standard, &w.user("bob").await).ok(&w).await;
+    assert_eq!(count(&listed), 2);
+    // The event's moderators are never held.
+    let own = post(&w, standard, &host, "scam links: example.com").await;
+    assert_eq!(own["moderation_status"], "approved");
+    let relaxed = moderated_event(&w, &host, ModerationLevel::Relaxed, &["scam"]).await;
+    let c = post(&w, relaxed, &ada, "scam at https://example.com").await;
+    assert_eq!(c["moderation_status"], "approved");
 }

@@ -86,7 +86,7 @@ async fn create_returns_the_event_view() {
     assert_eq!(b["moderation_level"], "standard");
     assert_eq!(
         b["comment_settings"],
-        json!({"allow_replies": true, "slow_mode_seconds": 5})
+        json!({"allow_replies": true, "slow_mode_seconds": 5, "blocked_words": []})
     );
     assert_eq!(b["comment_count"], 0);
     assert_eq!(
@@ -115,11 +115,42 @@ async fn create_applies_defaults_and_normalizes_times() {
     assert_eq!(r.body["moderation_level"], "standard");
     assert_eq!(
         r.body["comment_settings"],
-        json!({"allow_replies": true, "slow_mode_seconds": 0})
+        json!({"allow_replies": true, "slow_mode_seconds": 0, "blocked_words": []})
     );
     assert_eq!(r.body["description"], Value::Null);
     assert_eq!(r.body["end_time"], Value::Null);
     assert_eq!(r.body["max_participants"], Value::Null);
+}
+
+#[tokio::test]
+async fn blocked_words_are_trimmed_deduplicated_and_bounded() {
+    let World { app, .. } = World::with_defaults();
+    let (_, token) = seed_user(&app, "grace_h").await;
+    let create = |words: Value| {
+        let mut body = create_body();
+        body["comment_settings"] = json!({ "blocked_words": words });
+        Call::to(CREATE).bearer(&token).json(body)
+    };
+    let r = events(
+        &app,
+        &create(json!([" Scam ", "SCAM", "scäm", "free money"])),
+    )
+    .await
+    .expect(201);
+    assert_eq!(
+        r.body["comment_settings"]["blocked_words"],
+        json!(["Scam", "free money"])
+    );
+    for (words, field) in [
+        (json!(["ok", "!!!"]), "comment_settings.blocked_words[1]"),
+        (json!(["x".repeat(65)]), "comment_settings.blocked_words[0]"),
+        (json!(vec!["w"; 201]), "comment_settings.blocked_words"),
+    ] {
+        let r = events(&app, &create(words))
+            .await
+            .expect_error(400, "VALIDATION_ERROR");
+        assert_eq!(r.fields(), [field]);
+    }
 }
 
 #[tokio::test]

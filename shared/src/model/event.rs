@@ -68,21 +68,22 @@ pub enum EventType {
     Gaming,
 }
 
-/// How strictly comments are moderated.
+/// How strictly comments are moderated. The event's moderators' own comments are never held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ModerationLevel {
-    /// New comments wait for a moderator (`pending`).
+    /// Every new comment waits for a moderator (`pending`).
     Strict,
-    /// Comments appear at once; moderators act after.
+    /// Comments with one of the event's blocked words, or with a link, wait for a moderator;
+    /// the rest appear at once.
     #[default]
     Standard,
-    /// As standard, with fewer automatic checks.
+    /// Nothing waits; moderators act after.
     Relaxed,
 }
 
 /// Per-event comment settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommentSettings {
     /// Whether replies (threads) are allowed.
     #[serde(default = "yes")]
@@ -90,6 +91,11 @@ pub struct CommentSettings {
     /// Minimum seconds between two comments of one user (0: off; `5.0` counts as `5`).
     #[serde(default, deserialize_with = "crate::integer::exact")]
     pub slow_mode_seconds: u32,
+    /// Words and phrases that hold a comment for a moderator under `standard` moderation
+    /// (whole words, case and accents ignored; at most
+    /// [`MAX_BLOCKED_WORDS`](crate::model::words::MAX_BLOCKED_WORDS)).
+    #[serde(default)]
+    pub blocked_words: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -101,6 +107,7 @@ impl Default for CommentSettings {
         Self {
             allow_replies: true,
             slow_mode_seconds: 0,
+            blocked_words: Vec::new(),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod message;
 pub mod occupancy;
 pub mod stream;
 pub mod user;
+pub mod words;
 
 pub use claim::{CLAIM_WINDOW, Fingerprint};
 pub use comment::*;

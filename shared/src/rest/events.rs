@@ -24,6 +24,7 @@ use crate::app::App;
 use crate::error::AppError;
 use crate::http::{Reply, Req, cursor};
 use crate::ids::EventId;
+use crate::model::words::validate_blocked_words;
 use crate::model::{CommentSettings, EventStatus, EventType, ModerationLevel, NewEvent};
 use crate::service::events;
 use crate::store::Cursor;
@@ -117,6 +118,24 @@ fn parse_time(field: &str, raw: &str) -> Result<Timestamp, FieldError> {
         })
 }
 
+/// Checks comment settings (slow mode at most [`MAX_SLOW_MODE_SECONDS`], blocked words
+/// bounded), reporting into `errs`; returns them with the blocked words trimmed and deduplicated.
+fn check_settings(errs: &mut ValidationErrors, mut settings: CommentSettings) -> CommentSettings {
+    if settings.slow_mode_seconds > MAX_SLOW_MODE_SECONDS {
+        errs.add(
+            "comment_settings.slow_mode_seconds",
+            format!("must be at most {MAX_SLOW_MODE_SECONDS}"),
+        );
+    }
+    if let Some(words) = errs.check(validate_blocked_words(
+        "comment_settings.blocked_words",
+        &settings.blocked_words,
+    )) {
+        settings.blocked_words = words;
+    }
+    settings
+}
+
 impl EventCreate {
     /// Validates every field, reporting each failure.
     pub fn validate(self) -> Result<NewEvent, ValidationErrors> {
@@ -165,13 +184,7 @@ impl EventCreate {
                 }
             },
         };
-        let comment_settings = self.comment_settings.unwrap_or_default();
-        if comment_settings.slow_mode_seconds > MAX_SLOW_MODE_SECONDS {
-            errs.add(
-                "comment_settings.slow_mode_seconds",
-                format!("must be at most {MAX_SLOW_MODE_SECONDS}"),
-            );
-        }
+        let comment_settings = check_settings(&mut errs, self.comment_settings.unwrap_or_default());
         // The model's checks (title, description, timing), run even when other fields
         // failed so that every error is reported at once. Placeholders stand in for fields
         // that failed to parse and cannot cause errors of their own.

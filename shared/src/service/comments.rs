@@ -5,6 +5,7 @@ use crate::config::RateKind;
 use crate::error::AppError;
 use crate::ids::{ClientKey, CommentId, EventId, UserId};
 use crate::model::claim::{DERIVED_CLAIM_WINDOW, derived_key};
+use crate::model::words::{blocked_word, has_link};
 use crate::model::{
     CLAIM_WINDOW, ClientMetadata, Comment, Content, Event, EventStatus, LikeOutcome,
     ModerationAction, ModerationLevel, ModerationStatus, NewComment,
@@ -79,13 +80,7 @@ pub async fn submit(app: &App, user: UserId, input: CommentInput) -> Result<Subm
     if input.parent_comment_id.is_some() && !event.comment_settings.allow_replies {
         return Err(AppError::forbidden("replies are disabled for this event"));
     }
-    // In strict events comments wait for a moderator, except the moderators' own.
-    let moderation_status =
-        if event.moderation_level == ModerationLevel::Strict && !moderates(app, user, &event) {
-            ModerationStatus::Pending
-        } else {
-            ModerationStatus::Approved
-        };
+    let moderation_status = initial_status(app, user, &event, &content);
     let mut new = NewComment {
         comment_id: CommentId::new(),
         event_id: event.event_id,
@@ -131,6 +126,25 @@ pub async fn submit(app: &App, user: UserId, input: CommentInput) -> Result<Subm
         view,
         created: appended.created,
     })
+}
+
+/// The status a new comment starts with: `pending` when the event's moderation holds it
+/// (under `strict` every comment; under `standard` one with a blocked word or a link; under
+/// `relaxed` none), except the moderators' own, which are never held.
+fn initial_status(app: &App, user: UserId, event: &Event, content: &Content) -> ModerationStatus {
+    let held = match event.moderation_level {
+        ModerationLevel::Strict => true,
+        ModerationLevel::Standard => {
+            let text = content.as_str();
+            blocked_word(&event.comment_settings.blocked_words, text).is_some() || has_link(text)
+        }
+        ModerationLevel::Relaxed => false,
+    };
+    if held && !moderates(app, user, event) {
+        ModerationStatus::Pending
+    } else {
+        ModerationStatus::Approved
+    }
 }
 
 /// Slow mode: with `comment_settings.slow_mode_seconds` = `s`, a user's comments in an

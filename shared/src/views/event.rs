@@ -67,7 +67,7 @@ impl EventView {
             end_time: event.end_time,
             max_participants: event.max_participants,
             moderation_level: event.moderation_level,
-            comment_settings: event.comment_settings,
+            comment_settings: event.comment_settings.clone(),
             comment_count: counts.comments,
             participant_count: counts.viewers,
             created_by,

@@ -23,6 +23,7 @@ fn event(title: &str, status: EventStatus, start_time: Timestamp) -> Event {
         comment_settings: CommentSettings {
             allow_replies: true,
             slow_mode_seconds: 5,
+            blocked_words: vec!["scam".into(), "free money".into()],
         },
         created_by: UserId::new(),
         created_at: t,
