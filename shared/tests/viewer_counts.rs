@@ -102,7 +102,7 @@ impl Room1 {
 
     async fn participant_count(&self) -> u64 {
         let event = events::get(&self.app, self.event).await.expect("event");
-        events::view(&self.app, &event)
+        events::view(&self.app, &event, None)
             .await
             .expect("view")
             .participant_count

@@ -31,9 +31,10 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Checks an event's `blocked_words` (field `field`): at most [`MAX_BLOCKED_WORDS`] entries,
-/// each with a letter or digit and at most [`MAX_BLOCKED_WORD_CHARS`] characters. Returns
-/// them trimmed, without entries that fold to the same words.
+/// Checks an event's `blocked_words` (field `field`): at most [`MAX_BLOCKED_WORDS`] entries of
+/// at most [`MAX_BLOCKED_WORD_CHARS`] characters each. Returns them trimmed, without entries
+/// that hold no letter or digit (they could match nothing) and without entries that fold to
+/// the same words as an earlier one.
 pub fn validate_blocked_words(field: &str, raw: &[String]) -> Result<Vec<String>, FieldError> {
     if raw.len() > MAX_BLOCKED_WORDS {
         return Err(FieldError::new(
@@ -44,7 +45,6 @@ pub fn validate_blocked_words(field: &str, raw: &[String]) -> Result<Vec<String>
     let mut seen: Vec<Vec<String>> = Vec::new();
     let mut out = Vec::new();
     for (i, entry) in raw.iter().enumerate() {
-        let entry = entry.trim();
         if entry.chars().count() > MAX_BLOCKED_WORD_CHARS {
             return Err(FieldError::new(
                 format!("{field}[{i}]"),
@@ -52,15 +52,9 @@ pub fn validate_blocked_words(field: &str, raw: &[String]) -> Result<Vec<String>
             ));
         }
         let w = words(entry);
-        if w.is_empty() {
-            return Err(FieldError::new(
-                format!("{field}[{i}]"),
-                "must hold a letter or a digit",
-            ));
-        }
-        if !seen.contains(&w) {
+        if !w.is_empty() && !seen.contains(&w) {
             seen.push(w);
-            out.push(entry.to_owned());
+            out.push(entry.trim().to_owned());
         }
     }
     Ok(out)
@@ -114,10 +108,12 @@ mod tests {
 
     #[test]
     fn lists_are_bounded_and_trimmed() {
-        let ok = validate_blocked_words("w", &list(&[" scam ", "SCAM", "scäm", "free money"]))
-            .expect("valid");
+        let ok = validate_blocked_words(
+            "w",
+            &list(&[" scam ", "SCAM", "", "!!!", "scäm", "free money"]),
+        )
+        .expect("valid");
         assert_eq!(ok, ["scam", "free money"]);
-        assert!(validate_blocked_words("w", &list(&["!!!"])).is_err());
         assert!(validate_blocked_words("w", &vec!["x".to_owned(); MAX_BLOCKED_WORDS + 1]).is_err());
         let long = "a".repeat(MAX_BLOCKED_WORD_CHARS + 1);
         let e = validate_blocked_words("w", &[long]).unwrap_err();

@@ -219,14 +219,14 @@ async fn create(app: &App, req: &Req) -> Result<Reply, AppError> {
     let body: EventCreate = req.json()?;
     let input = body.validate()?;
     let event = events::create(app, me, input).await?;
-    Ok(Reply::created(events::view(app, &event).await?))
+    Ok(Reply::created(events::view(app, &event, Some(me)).await?))
 }
 
 async fn get_event(app: &App, req: &Req) -> Result<Reply, AppError> {
-    req.viewer()?;
+    let viewer = req.viewer()?;
     let id: EventId = req.path("event_id")?;
     let event = events::get(app, id).await?;
-    Ok(Reply::ok(events::view(app, &event).await?))
+    Ok(Reply::ok(events::view(app, &event, viewer).await?))
 }
 
 /// The `status` query parameter (default `live`).
@@ -238,7 +238,7 @@ fn status_param(req: &Req) -> Result<EventStatus, AppError> {
 }
 
 async fn list(app: &App, req: &Req) -> Result<Reply, AppError> {
-    req.viewer()?;
+    let viewer = req.viewer()?;
     let status = status_param(req)?;
     let limit = req.limit(DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)?;
     let scope = format!("events:{}", status.as_str());
@@ -251,7 +251,7 @@ async fn list(app: &App, req: &Req) -> Result<Reply, AppError> {
         .next
         .map(|c| cursor::seal(&app.config.cursor_secret, &scope, &c.0));
     Ok(Reply::ok(EventPage {
-        events: events::views(app, &page.items).await?,
+        events: events::views(app, &page.items, viewer).await?,
         has_more: next_cursor.is_some(),
         next_cursor,
     }))
@@ -272,5 +272,5 @@ async fn set_status(app: &App, req: &Req) -> Result<Reply, AppError> {
         Some(raw) => raw.parse()?,
     };
     let event = events::change_status(app, me, id, to).await?;
-    Ok(Reply::ok(events::view(app, &event).await?))
+    Ok(Reply::ok(events::view(app, &event, Some(me)).await?))
 }

@@ -25,18 +25,33 @@ async fn counts(app: &App, event: EventId) -> Result<EventCounts, AppError> {
     })
 }
 
-/// The view of one event (reads its counts and creator).
-pub async fn view(app: &App, event: &Event) -> Result<EventView, AppError> {
+/// The view of one event as `viewer` (`None`: anonymous) sees it (reads its counts and
+/// creator).
+pub async fn view(app: &App, event: &Event, viewer: Option<UserId>) -> Result<EventView, AppError> {
     let (counts, creator) = futures::try_join!(
         counts(app, event.event_id),
         app.user_summary(event.created_by),
     )?;
-    Ok(EventView::new(event, counts, creator))
+    Ok(EventView::new(
+        event,
+        counts,
+        creator,
+        sees_settings(app, viewer, event),
+    ))
 }
 
-/// Views of several events, in order (one batched creator read, comment counts in
+/// Whether `viewer` moderates `event` (and so sees its blocked words).
+fn sees_settings(app: &App, viewer: Option<UserId>, event: &Event) -> bool {
+    viewer.is_some_and(|u| super::comments::moderates(app, u, event))
+}
+
+/// Views of several events as `viewer` sees them, in order (one batched creator read, comment counts in
 /// parallel).
-pub async fn views(app: &App, events: &[Event]) -> Result<Vec<EventView>, AppError> {
+pub async fn views(
+    app: &App,
+    events: &[Event],
+    viewer: Option<UserId>,
+) -> Result<Vec<EventView>, AppError> {
     let mut creators: Vec<UserId> = events.iter().map(|e| e.created_by).collect();
     creators.sort();
     creators.dedup();
@@ -52,7 +67,12 @@ pub async fn views(app: &App, events: &[Event]) -> Result<Vec<EventView>, AppErr
                 .get(&e.created_by)
                 .cloned()
                 .ok_or_else(|| AppError::internal("creator summary missing"))?;
-            Ok(EventView::new(e, count, creator))
+            Ok(EventView::new(
+                e,
+                count,
+                creator,
+                sees_settings(app, viewer, e),
+            ))
         })
         .collect()
 }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::ids::EventId;
-use crate::model::{CommentSettings, Event, EventStatus, EventType, ModerationLevel};
+use crate::model::{Event, EventStatus, EventType, ModerationLevel};
 use crate::time::Timestamp;
 
 use super::UserSummary;
@@ -29,8 +29,8 @@ pub struct EventView {
     pub max_participants: Option<u32>,
     /// `strict`, `standard` or `relaxed`.
     pub moderation_level: ModerationLevel,
-    /// Replies allowed, slow mode.
-    pub comment_settings: CommentSettings,
+    /// Replies allowed, slow mode, and (for its moderators) blocked words.
+    pub comment_settings: CommentSettingsView,
     /// Comments posted so far, replies and later-deleted ones included (the event's
     /// highest comment position).
     pub comment_count: u64,
@@ -45,6 +45,19 @@ pub struct EventView {
     pub updated_at: Timestamp,
 }
 
+/// An event's comment settings as a viewer sees them: its blocked words only when the
+/// viewer moderates it (a published list is a list of what to misspell).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommentSettingsView {
+    /// Whether replies (threads) are allowed.
+    pub allow_replies: bool,
+    /// Minimum seconds between two comments of one user.
+    pub slow_mode_seconds: u32,
+    /// Words that hold a comment for a moderator; absent unless the viewer moderates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked_words: Option<Vec<String>>,
+}
+
 /// What an event's view counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EventCounts {
@@ -55,8 +68,15 @@ pub struct EventCounts {
 }
 
 impl EventView {
-    /// The view of `event` with its counts and its creator's summary.
-    pub fn new(event: &Event, counts: EventCounts, created_by: UserSummary) -> Self {
+    /// The view of `event` with its counts and its creator's summary, as seen by one of its
+    /// moderators (`moderator`) or anyone else.
+    pub fn new(
+        event: &Event,
+        counts: EventCounts,
+        created_by: UserSummary,
+        moderator: bool,
+    ) -> Self {
+        let settings = &event.comment_settings;
         Self {
             event_id: event.event_id,
             title: event.title.clone(),
@@ -67,7 +87,11 @@ impl EventView {
             end_time: event.end_time,
             max_participants: event.max_participants,
             moderation_level: event.moderation_level,
-            comment_settings: event.comment_settings.clone(),
+            comment_settings: CommentSettingsView {
+                allow_replies: settings.allow_replies,
+                slow_mode_seconds: settings.slow_mode_seconds,
+                blocked_words: moderator.then(|| settings.blocked_words.clone()),
+            },
             comment_count: counts.comments,
             participant_count: counts.viewers,
             created_by,
