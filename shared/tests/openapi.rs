@@ -29,7 +29,7 @@ use banter::app::App;
 use banter::config::{Config, RateRule};
 use banter::error::ErrorCode;
 use banter::functions::RestFunction;
-use banter::ids::EventId;
+use banter::ids::{EventId, UserId};
 use banter::rest::{self, auth, comments, conversations, events, health, messages, users};
 use banter_deployment::Deployment;
 use lambda_http::{Body, Response};
@@ -1903,6 +1903,83 @@ async fn every_route_answers_as_documented() {
         .expect(200);
     api.send(
         Call::to(events::GET_EVENT)
+            .token(&token)
+            .path("event_id", EventId::new()),
+    )
+    .await
+    .expect(404);
+    // Settings and moderators.
+    let patch = api.example(events::PATCH_EVENT);
+    let patch_call = |token: &str| {
+        Call::to(events::PATCH_EVENT)
+            .token(token)
+            .path("event_id", &event_id)
+            .json(patch.clone())
+    };
+    api.send(patch_call(&bob_token)).await.expect(403);
+    let patched = api.send(patch_call(&token)).await.expect(200);
+    assert_eq!(
+        patched.body["comment_settings"]["blocked_words"],
+        json!(["spoiler"])
+    );
+    api.send(
+        Call::to(events::PATCH_EVENT)
+            .token(&token)
+            .path("event_id", &event_id)
+            .json(json!({"colour": "red"})),
+    )
+    .await
+    .expect(400);
+    api.send(
+        Call::to(events::PATCH_EVENT)
+            .token(&token)
+            .path("event_id", EventId::new())
+            .json(patch.clone()),
+    )
+    .await
+    .expect(404);
+    let moderator = |route: &'static str, token: &str, user: &str| {
+        Call::to(route)
+            .token(token)
+            .path("event_id", &event_id)
+            .path("user_id", user)
+    };
+    api.send(moderator(events::APPOINT, &bob_token, &bob_id))
+        .await
+        .expect(403);
+    api.send(moderator(
+        events::APPOINT,
+        &token,
+        &UserId::new().to_string(),
+    ))
+    .await
+    .expect(404);
+    let appointed = api
+        .send(moderator(events::APPOINT, &token, &bob_id))
+        .await
+        .expect(200);
+    assert_eq!(appointed.body["moderators"][0]["user_id"], json!(bob_id));
+    let listed = api
+        .send(
+            Call::to(events::MODERATORS)
+                .token(&bob_token)
+                .path("event_id", &event_id),
+        )
+        .await
+        .expect(200);
+    assert_eq!(listed.body["moderators"].as_array().map(Vec::len), Some(1));
+    api.send(patch_call(&bob_token)).await.expect(200);
+    api.send(moderator(events::DISMISS, &bob_token, &bob_id))
+        .await
+        .expect(403);
+    let dismissed = api
+        .send(moderator(events::DISMISS, &token, &bob_id))
+        .await
+        .expect(200);
+    assert_eq!(dismissed.body["moderators"], json!([]));
+    api.send(patch_call(&bob_token)).await.expect(403);
+    api.send(
+        Call::to(events::MODERATORS)
             .token(&token)
             .path("event_id", EventId::new()),
     )

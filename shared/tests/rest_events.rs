@@ -608,3 +608,223 @@ async fn authorization_matrix() {
         assert_eq!(r.status, signed_in, "{route} other user: {}", r.body);
     }
 }
+
+fn patch_call(id: impl ToString, body: Value) -> Call {
+    Call::to(rest::events::PATCH_EVENT)
+        .path_param("event_id", id)
+        .json(body)
+}
+
+fn moderator_call(route: &str, id: impl ToString, user: impl ToString) -> Call {
+    Call::to(route)
+        .path_param("event_id", id)
+        .path_param("user_id", user)
+}
+
+/// The `event_updated` entries of the event's stream.
+async fn event_updates(app: &App, id: EventId) -> Vec<banter::model::Event> {
+    app.stores
+        .streams
+        .read_stream(Room::Event(id), banter::room::Position::ZERO, 100)
+        .await
+        .unwrap()
+        .entries
+        .into_iter()
+        .filter_map(|e| match e.change {
+            banter::model::Change::EventUpdated { event } => Some(event),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_patch_changes_only_what_it_names_and_is_streamed() {
+    let World { app, .. } = World::with_defaults();
+    let (owner, token) = seed_user(&app, "grace_h").await;
+    let event = seed_event(&app, owner.user_id, EventStatus::Live).await;
+    let r = events(
+        &app,
+        &patch_call(
+            event.event_id,
+            json!({
+                "title": "Extra time",
+                "description": null,
+                "comment_settings": {"slow_mode_seconds": 10, "blocked_words": ["spoiler"]},
+            }),
+        )
+        .bearer(&token),
+    )
+    .await
+    .expect(200);
+    assert_eq!(r.body["title"], "Extra time");
+    assert_eq!(r.body["description"], Value::Null);
+    assert_eq!(r.body["status"], "live", "a patch never moves the status");
+    assert_eq!(
+        r.body["comment_settings"],
+        json!({"allow_replies": true, "slow_mode_seconds": 10, "blocked_words": ["spoiler"]})
+    );
+    assert_eq!(
+        r.body["moderation_level"], "standard",
+        "unnamed fields stay"
+    );
+    let updates = event_updates(&app, event.event_id).await;
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].title, "Extra time");
+    // What the room is told leaves the blocked words out.
+    let items = banter::stream::render(
+        app.stores.users.as_ref(),
+        &[banter::model::StreamEntry {
+            position: banter::room::Position(1),
+            at: now(),
+            change: banter::model::Change::EventUpdated {
+                event: updates[0].clone(),
+            },
+        }],
+    )
+    .await
+    .unwrap();
+    let frame = serde_json::to_value(&items[0]).unwrap();
+    assert_eq!(frame["type"], "event_updated");
+    assert_eq!(
+        frame["payload"]["comment_settings"]["slow_mode_seconds"],
+        10
+    );
+    assert!(
+        frame["payload"]["comment_settings"]
+            .get("blocked_words")
+            .is_none()
+    );
+
+    // Refusals change nothing.
+    let (_, stranger) = seed_user(&app, "someone").await;
+    for (call, status) in [
+        (
+            patch_call(event.event_id, json!({"title": "Mine"})).bearer(&stranger),
+            403,
+        ),
+        (
+            patch_call(event.event_id, json!({"title": "  "})).bearer(&token),
+            400,
+        ),
+        (
+            patch_call(event.event_id, json!({"max_participants": 0})).bearer(&token),
+            400,
+        ),
+        (
+            patch_call(event.event_id, json!({"moderation_level": "lax"})).bearer(&token),
+            400,
+        ),
+        (
+            patch_call(event.event_id, json!({"colour": "red"})).bearer(&token),
+            400,
+        ),
+        (
+            patch_call(
+                event.event_id,
+                json!({"comment_settings": {"slow_mode_seconds": 3601}}),
+            )
+            .bearer(&token),
+            400,
+        ),
+        (
+            patch_call(EventId::new(), json!({"title": "x"})).bearer(&token),
+            404,
+        ),
+        (
+            patch_call(event.event_id, json!({"title": "x"})).anonymous(),
+            401,
+        ),
+    ] {
+        events(&app, &call).await.expect(status);
+    }
+    assert_eq!(event_updates(&app, event.event_id).await.len(), 1);
+}
+
+#[tokio::test]
+async fn appointed_moderators_moderate_until_dismissed() {
+    let World { app, .. } = World::with_defaults();
+    let (owner, token) = seed_user(&app, "grace_h").await;
+    let (bob, bob_token) = seed_user(&app, "bob").await;
+    let event = seed_event(&app, owner.user_id, EventStatus::Live).await;
+    let id = event.event_id;
+    // Only the creator (or an admin) appoints.
+    events(
+        &app,
+        &moderator_call(rest::events::APPOINT, id, bob.user_id).bearer(&bob_token),
+    )
+    .await
+    .expect(403);
+    for _ in 0..2 {
+        let r = events(
+            &app,
+            &moderator_call(rest::events::APPOINT, id, bob.user_id).bearer(&token),
+        )
+        .await
+        .expect(200);
+        assert_eq!(r.body["moderators"][0]["username"], "bob", "idempotent");
+        assert_eq!(r.body["moderators"].as_array().map(Vec::len), Some(1));
+    }
+    let stored = app.stores.events.get_event(id).await.unwrap().unwrap();
+    assert!(banter::service::comments::moderates(
+        &app,
+        bob.user_id,
+        &stored
+    ));
+    // Bob may now change the settings and sees the blocked words.
+    let r = events(
+        &app,
+        &patch_call(
+            id,
+            json!({"comment_settings": {"blocked_words": ["spoiler"]}}),
+        )
+        .bearer(&bob_token),
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        r.body["comment_settings"]["blocked_words"],
+        json!(["spoiler"])
+    );
+    let seen = events(&app, &get_call(id).bearer(&bob_token))
+        .await
+        .expect(200);
+    assert_eq!(
+        seen.body["comment_settings"]["blocked_words"],
+        json!(["spoiler"])
+    );
+    let listed = events(
+        &app,
+        &Call::to(rest::events::MODERATORS)
+            .path_param("event_id", id)
+            .bearer(&bob_token),
+    )
+    .await
+    .expect(200);
+    assert_eq!(listed.body["moderators"][0]["user_id"], json!(bob.user_id));
+    // Dismissed, he is a viewer again.
+    let r = events(
+        &app,
+        &moderator_call(rest::events::DISMISS, id, bob.user_id).bearer(&token),
+    )
+    .await
+    .expect(200);
+    assert_eq!(r.body["moderators"], json!([]));
+    events(
+        &app,
+        &patch_call(id, json!({"title": "Mine"})).bearer(&bob_token),
+    )
+    .await
+    .expect(403);
+    let seen = events(&app, &get_call(id).bearer(&bob_token))
+        .await
+        .expect(200);
+    assert!(seen.body["comment_settings"].get("blocked_words").is_none());
+    // Unknown users cannot be appointed; each appointment was streamed.
+    events(
+        &app,
+        &moderator_call(rest::events::APPOINT, id, banter::ids::UserId::new()).bearer(&token),
+    )
+    .await
+    .expect(404);
+    assert_eq!(event_updates(&app, id).await.len(), 3);
+}

@@ -21,6 +21,7 @@ pub fn event_by(creator: UserId, status: EventStatus, start: Timestamp) -> Event
         moderation_level: ModerationLevel::Standard,
         comment_settings: CommentSettings::default(),
         created_by: creator,
+        moderators: Vec::new(),
         created_at: t,
         updated_at: t,
     }

@@ -112,6 +112,9 @@ impl Default for CommentSettings {
     }
 }
 
+/// The most moderators an event's creator may appoint.
+pub const MAX_EVENT_MODERATORS: usize = 50;
+
 /// A live event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -137,6 +140,9 @@ pub struct Event {
     pub comment_settings: CommentSettings,
     /// Who created it (moderates it).
     pub created_by: UserId,
+    /// Users the creator appointed to moderate it (at most [`MAX_EVENT_MODERATORS`]).
+    #[serde(default)]
+    pub moderators: Vec<UserId>,
     /// When it was created.
     pub created_at: Timestamp,
     /// When it last changed.
@@ -218,6 +224,7 @@ impl NewEvent {
             moderation_level: self.moderation_level,
             comment_settings: self.comment_settings,
             created_by,
+            moderators: Vec::new(),
             created_at: now,
             updated_at: now,
         }

@@ -71,6 +71,12 @@ pub enum Change {
         /// After.
         to: EventStatus,
     },
+    /// The event's settings changed (title, description, moderation, comment settings,
+    /// moderators): the event as it now is.
+    EventUpdated {
+        /// The event after the change.
+        event: crate::model::Event,
+    },
     /// A message was sent.
     MessageCreated {
         /// The message as sent.

@@ -17,7 +17,7 @@ pub use client::{
 };
 pub use server::{
     CommentDeleted, CommentUpdated, DeliveryStatusUpdate, ErrorPayload, EventStatusChanged,
-    MessageChanged, ModerationActionPayload, OccupancyPayload, ParticipantsChanged, Pong,
-    PresenceChanged, SERVER_MESSAGE_TYPES, ServerMessage, ServerPayload, StreamBatch, StreamItem,
-    UserTyping, broadcast,
+    EventUpdated, MessageChanged, ModerationActionPayload, OccupancyPayload, ParticipantsChanged,
+    Pong, PresenceChanged, SERVER_MESSAGE_TYPES, ServerMessage, ServerPayload, StreamBatch,
+    StreamItem, UserTyping, broadcast,
 };

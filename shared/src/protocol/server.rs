@@ -82,6 +82,8 @@ server_messages! {
     ParticipantsChanged(ParticipantsChanged) = "participants_changed",
     /// How many connections watch an event (at most every few seconds while it moves).
     Occupancy(OccupancyPayload) = "occupancy",
+    /// An event's settings changed.
+    EventUpdated(EventUpdated) = "event_updated",
 }
 
 /// Serializes `payload` with its keys in alphabetical order: payloads were built as
@@ -296,6 +298,44 @@ pub struct EventStatusChanged {
     pub status: EventStatus,
     /// Its status before.
     pub previous_status: EventStatus,
+}
+
+/// Payload of `event_updated`: the event's settings as they now are (its blocked words
+/// excepted: they are its moderators' to know).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventUpdated {
+    /// The event.
+    pub event_id: EventId,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Moderation strictness.
+    pub moderation_level: crate::model::ModerationLevel,
+    /// Cap on viewers.
+    pub max_participants: Option<u32>,
+    /// Replies allowed and slow mode.
+    pub comment_settings: crate::views::CommentSettingsView,
+    /// The moderators its creator appointed.
+    pub moderators: Vec<crate::ids::UserId>,
+    /// When it changed.
+    pub updated_at: crate::time::Timestamp,
+}
+
+impl EventUpdated {
+    /// The payload of `event`.
+    pub fn of(event: &crate::model::Event) -> Self {
+        Self {
+            event_id: event.event_id,
+            title: event.title.clone(),
+            description: event.description.clone(),
+            moderation_level: event.moderation_level,
+            max_participants: event.max_participants,
+            comment_settings: crate::views::CommentSettingsView::of(&event.comment_settings, false),
+            moderators: event.moderators.clone(),
+            updated_at: event.updated_at,
+        }
+    }
 }
 
 /// Payload of `occupancy`.

@@ -6,6 +6,10 @@
 //! | `GET /v1/events/{event_id}` | — | public | 200 [`EventView`] |
 //! | `GET /v1/events` | `status` (default `live`), `limit` (1..=100, default 20), `cursor` | public | 200 [`EventPage`] |
 //! | `PUT /v1/events/{event_id}/status` | `{status}` | creator or admin | 200 [`EventView`] |
+//! | `PATCH /v1/events/{event_id}` | [`PatchBody`] | a moderator of the event | 200 [`EventView`] |
+//! | `GET /v1/events/{event_id}/moderators` | — | signed in | 200 `{moderators}` |
+//! | `PUT /v1/events/{event_id}/moderators/{user_id}` | — | creator or admin | 200 `{moderators}` |
+//! | `DELETE /v1/events/{event_id}/moderators/{user_id}` | — | creator or admin | 200 `{moderators}` |
 //!
 //! **Reads are public**: live events are meant to be discovered and watched before signing
 //! in, so the two `GET` routes answer anonymous callers. A caller that does send an
@@ -23,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::App;
 use crate::error::AppError;
 use crate::http::{Reply, Req, cursor};
-use crate::ids::EventId;
+use crate::ids::{EventId, UserId};
 use crate::model::words::validate_blocked_words;
 use crate::model::{CommentSettings, EventStatus, EventType, ModerationLevel, NewEvent};
 use crate::service::events;
@@ -41,8 +45,26 @@ pub const LIST: &str = "GET /v1/events";
 /// `PUT /v1/events/{event_id}/status`.
 pub const SET_STATUS: &str = "PUT /v1/events/{event_id}/status";
 
+/// `PATCH /v1/events/{event_id}`.
+pub const PATCH_EVENT: &str = "PATCH /v1/events/{event_id}";
+/// `GET /v1/events/{event_id}/moderators`.
+pub const MODERATORS: &str = "GET /v1/events/{event_id}/moderators";
+/// `PUT /v1/events/{event_id}/moderators/{user_id}`.
+pub const APPOINT: &str = "PUT /v1/events/{event_id}/moderators/{user_id}";
+/// `DELETE /v1/events/{event_id}/moderators/{user_id}`.
+pub const DISMISS: &str = "DELETE /v1/events/{event_id}/moderators/{user_id}";
+
 /// Route keys served by this function.
-pub const ROUTES: &[&str] = &[CREATE, GET_EVENT, LIST, SET_STATUS];
+pub const ROUTES: &[&str] = &[
+    CREATE,
+    GET_EVENT,
+    LIST,
+    SET_STATUS,
+    PATCH_EVENT,
+    MODERATORS,
+    APPOINT,
+    DISMISS,
+];
 
 /// Default page size of a listing.
 pub const DEFAULT_LIST_LIMIT: usize = 20;
@@ -58,6 +80,10 @@ pub async fn route(app: &App, req: &Req) -> Result<Reply, AppError> {
         GET_EVENT => get_event(app, req).await,
         LIST => list(app, req).await,
         SET_STATUS => set_status(app, req).await,
+        PATCH_EVENT => patch(app, req).await,
+        MODERATORS => moderators(app, req).await,
+        APPOINT => appoint(app, req).await,
+        DISMISS => dismiss(app, req).await,
         other => Err(AppError::not_found(&format!("route {other}"))),
     }
 }
@@ -273,4 +299,124 @@ async fn set_status(app: &App, req: &Req) -> Result<Reply, AppError> {
     };
     let event = events::change_status(app, me, id, to).await?;
     Ok(Reply::ok(events::view(app, &event, Some(me)).await?))
+}
+
+/// Body of `PATCH /v1/events/{event_id}`: each field present replaces the stored one;
+/// `description` and `max_participants` may be `null` (cleared).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    title: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    description: Option<Option<String>>,
+    moderation_level: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    max_participants: Option<Option<i64>>,
+    comment_settings: Option<SettingsPatch>,
+}
+
+/// `comment_settings` of a patch: the fields named change, the others stay.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsPatch {
+    allow_replies: Option<bool>,
+    #[serde(default, deserialize_with = "exact_u32")]
+    slow_mode_seconds: Option<u32>,
+    blocked_words: Option<Vec<String>>,
+}
+
+/// Tells a present `null` (`Some(None)`) from an absent field (`None`, via `default`).
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A whole number of seconds (`5.0` counts as `5`), when present.
+fn exact_u32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    crate::integer::exact(d).map(Some)
+}
+
+async fn patch(app: &App, req: &Req) -> Result<Reply, AppError> {
+    let me = req.user()?;
+    let id: EventId = req.path("event_id")?;
+    let body: PatchBody = req.json()?;
+    let current = events::get(app, id).await?;
+    let mut errs = ValidationErrors::new();
+    let moderation_level = body.moderation_level.as_deref().and_then(|raw| {
+        errs.check(parse_enum::<ModerationLevel>(
+            "moderation_level",
+            raw,
+            "strict, standard or relaxed",
+        ))
+    });
+    let max_participants = match body.max_participants {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(n)) if n < 1 => {
+            errs.add("max_participants", "must be at least 1");
+            None
+        }
+        Some(Some(n)) => match u32::try_from(n) {
+            Ok(n) => Some(Some(n)),
+            Err(_) => {
+                errs.add("max_participants", format!("must be at most {}", u32::MAX));
+                None
+            }
+        },
+    };
+    let comment_settings = body.comment_settings.map(|p| {
+        let mut s = current.comment_settings.clone();
+        if let Some(v) = p.allow_replies {
+            s.allow_replies = v;
+        }
+        if let Some(v) = p.slow_mode_seconds {
+            s.slow_mode_seconds = v;
+        }
+        if let Some(v) = p.blocked_words {
+            s.blocked_words = v;
+        }
+        check_settings(&mut errs, s)
+    });
+    errs.finish()?;
+    let patch = events::EventPatch {
+        title: body.title,
+        description: body.description,
+        moderation_level,
+        max_participants,
+        comment_settings,
+    };
+    let event = events::update(app, me, id, patch).await?;
+    Ok(Reply::ok(events::view(app, &event, Some(me)).await?))
+}
+
+/// `{moderators: [UserSummary]}` of the event.
+async fn moderator_list(app: &App, id: EventId) -> Result<Reply, AppError> {
+    Ok(Reply::ok(serde_json::json!({
+        "moderators": events::moderators(app, id).await?,
+    })))
+}
+
+async fn moderators(app: &App, req: &Req) -> Result<Reply, AppError> {
+    req.user()?;
+    let id: EventId = req.path("event_id")?;
+    moderator_list(app, id).await
+}
+
+async fn appoint(app: &App, req: &Req) -> Result<Reply, AppError> {
+    let me = req.user()?;
+    let id: EventId = req.path("event_id")?;
+    let user: UserId = req.path("user_id")?;
+    events::appoint(app, me, id, user).await?;
+    moderator_list(app, id).await
+}
+
+async fn dismiss(app: &App, req: &Req) -> Result<Reply, AppError> {
+    let me = req.user()?;
+    let id: EventId = req.path("event_id")?;
+    let user: UserId = req.path("user_id")?;
+    events::dismiss(app, me, id, user).await?;
+    moderator_list(app, id).await
 }

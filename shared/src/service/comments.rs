@@ -59,9 +59,10 @@ pub async fn comment(app: &App, id: CommentId) -> Result<Comment, AppError> {
         .ok_or_else(|| AppError::not_found("comment"))
 }
 
-/// Whether `user` moderates `event`: its creator, a global moderator, or an admin.
+/// Whether `user` moderates `event`: its creator, a moderator its creator appointed, a global
+/// moderator, or an admin. The appointed are on the event item: no read of its own.
 pub fn moderates(app: &App, user: UserId, event: &Event) -> bool {
-    event.created_by == user || app.is_global_moderator(user)
+    event.created_by == user || event.moderators.contains(&user) || app.is_global_moderator(user)
 }
 
 /// Validates and stores a comment, then broadcasts it. The comment is stored before this

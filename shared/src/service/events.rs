@@ -7,11 +7,15 @@ use futures::future::try_join_all;
 use crate::app::App;
 use crate::error::AppError;
 use crate::ids::{EventId, UserId};
-use crate::model::{Event, EventStatus, NewEvent};
+use crate::model::{
+    AccountStatus, CommentSettings, Event, EventStatus, MAX_EVENT_MODERATORS, ModerationLevel,
+    NewEvent,
+};
 use crate::room::Room;
 use crate::store::{Cursor, Page, StoreError};
 use crate::time::now;
-use crate::views::{EventCounts, EventView};
+use crate::validate::{ValidationErrors, optional_text, text};
+use crate::views::{EventCounts, EventView, UserSummary};
 
 /// An event's comment count and last viewer count (two reads, at once).
 async fn counts(app: &App, event: EventId) -> Result<EventCounts, AppError> {
@@ -103,6 +107,161 @@ pub async fn list(
     cursor: Option<&Cursor>,
 ) -> Result<Page<Event>, AppError> {
     Ok(app.stores.events.list_events(status, limit, cursor).await?)
+}
+
+/// A change to an event's settings: each field present replaces the stored one.
+#[derive(Debug, Clone, Default)]
+pub struct EventPatch {
+    /// New title (1..=255 characters).
+    pub title: Option<String>,
+    /// New description; `Some(None)` clears it.
+    pub description: Option<Option<String>>,
+    /// New moderation level.
+    pub moderation_level: Option<ModerationLevel>,
+    /// New viewer cap; `Some(None)` lifts it.
+    pub max_participants: Option<Option<u32>>,
+    /// New comment settings (validated already).
+    pub comment_settings: Option<CommentSettings>,
+}
+
+/// Applies `patch` to the event on behalf of `user`, one of its moderators, and broadcasts
+/// `event_updated` to its room (in its stream). 404 for an unknown event, 403 for anyone who
+/// does not moderate it, 400 for an invalid field, 409 when the event changed concurrently.
+pub async fn update(
+    app: &App,
+    user: UserId,
+    id: EventId,
+    patch: EventPatch,
+) -> Result<Event, AppError> {
+    let event = get(app, id).await?;
+    if !super::comments::moderates(app, user, &event) {
+        return Err(AppError::forbidden(
+            "only the event's moderators may change its settings",
+        ));
+    }
+    super::users::active(app, user).await?;
+    let mut errs = ValidationErrors::new();
+    let title = patch
+        .title
+        .as_deref()
+        .and_then(|t| errs.check(text("title", t, 1, 255)));
+    let description = patch.description.as_ref().map(|d| {
+        errs.check(optional_text("description", d.as_deref(), 5000))
+            .flatten()
+    });
+    if patch.max_participants == Some(Some(0)) {
+        errs.add("max_participants", "must be at least 1");
+    }
+    errs.finish()?;
+    let updated = Event {
+        title: title.unwrap_or_else(|| event.title.clone()),
+        description: description.unwrap_or_else(|| event.description.clone()),
+        moderation_level: patch.moderation_level.unwrap_or(event.moderation_level),
+        max_participants: patch.max_participants.unwrap_or(event.max_participants),
+        comment_settings: patch
+            .comment_settings
+            .unwrap_or_else(|| event.comment_settings.clone()),
+        updated_at: now().max(event.updated_at + chrono::TimeDelta::milliseconds(1)),
+        ..event.clone()
+    };
+    replace(app, &updated, &event).await?;
+    tracing::info!(event_id = %id, "event settings changed");
+    Ok(updated)
+}
+
+/// Stores `updated` over `read` and enqueues the room's delivery of its `event_updated`.
+async fn replace(app: &App, updated: &Event, read: &Event) -> Result<(), AppError> {
+    match app
+        .stores
+        .events
+        .update_event(updated, read.updated_at)
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(AppError::conflict(
+                "the event changed concurrently; reload it and try again",
+            ));
+        }
+        Err(StoreError::NotFound) => return Err(AppError::not_found("event")),
+        Err(e) => return Err(e.into()),
+    }
+    app.publish(Room::Event(updated.event_id), false).await;
+    Ok(())
+}
+
+/// The moderators `user`'s creator appointed, with their summaries (the event's creator or
+/// an admin changes them: [`appoint`], [`dismiss`]).
+pub async fn moderators(app: &App, id: EventId) -> Result<Vec<UserSummary>, AppError> {
+    let event = get(app, id).await?;
+    let summaries = app.user_summaries(&event.moderators).await?;
+    Ok(event
+        .moderators
+        .iter()
+        .filter_map(|u| summaries.get(u).cloned())
+        .collect())
+}
+
+/// Appoints `moderator` (an active user) to moderate the event, on behalf of its creator or
+/// an admin (403 otherwise). Idempotent; at most [`MAX_EVENT_MODERATORS`] (409 past it).
+pub async fn appoint(
+    app: &App,
+    user: UserId,
+    id: EventId,
+    moderator: UserId,
+) -> Result<Event, AppError> {
+    let event = get(app, id).await?;
+    if !manages(app, user, &event) {
+        return Err(AppError::forbidden(
+            "only the event's creator or an admin may appoint its moderators",
+        ));
+    }
+    super::users::active(app, user).await?;
+    match app.stores.users.get_user(moderator).await? {
+        None => return Err(AppError::not_found("user")),
+        Some(u) if u.account_status == AccountStatus::Suspended => {
+            return Err(AppError::forbidden("a suspended user cannot moderate"));
+        }
+        Some(_) => {}
+    }
+    if event.moderators.contains(&moderator) || moderator == event.created_by {
+        return Ok(event);
+    }
+    if event.moderators.len() >= MAX_EVENT_MODERATORS {
+        return Err(AppError::conflict(format!(
+            "an event has at most {MAX_EVENT_MODERATORS} moderators; dismiss one first"
+        )));
+    }
+    let mut updated = event.clone();
+    updated.moderators.push(moderator);
+    updated.updated_at = now().max(event.updated_at + chrono::TimeDelta::milliseconds(1));
+    replace(app, &updated, &event).await?;
+    tracing::info!(event_id = %id, moderator = %moderator, "moderator appointed");
+    Ok(updated)
+}
+
+/// Dismisses `moderator`, on behalf of the event's creator or an admin. Idempotent.
+pub async fn dismiss(
+    app: &App,
+    user: UserId,
+    id: EventId,
+    moderator: UserId,
+) -> Result<Event, AppError> {
+    let event = get(app, id).await?;
+    if !manages(app, user, &event) {
+        return Err(AppError::forbidden(
+            "only the event's creator or an admin may dismiss its moderators",
+        ));
+    }
+    if !event.moderators.contains(&moderator) {
+        return Ok(event);
+    }
+    let mut updated = event.clone();
+    updated.moderators.retain(|m| *m != moderator);
+    updated.updated_at = now().max(event.updated_at + chrono::TimeDelta::milliseconds(1));
+    replace(app, &updated, &event).await?;
+    tracing::info!(event_id = %id, moderator = %moderator, "moderator dismissed");
+    Ok(updated)
 }
 
 /// Whether `user` may change the status of `event`: its creator or an admin.

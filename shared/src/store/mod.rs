@@ -249,6 +249,11 @@ pub trait EventStore: Send + Sync {
         to: EventStatus,
         now: Timestamp,
     ) -> StoreResult<Event>;
+    /// Replaces the event with `event` (its status excepted, which only
+    /// [`EventStore::set_status`] moves) if it is unchanged since it was read with
+    /// `updated_at` = `previous` (`Conflict("changed")` otherwise, `NotFound` when it is gone),
+    /// and appends an `event_updated` entry of it to its stream in the same transaction.
+    async fn update_event(&self, event: &Event, previous: Timestamp) -> StoreResult<()>;
     /// Events with `status`, by start time, soonest first.
     async fn list_events(
         &self,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use crate::ids::UserId;
 use crate::model::{Change, Comment, ModerationAction, ModerationStatus, StreamEntry};
 use crate::protocol::{
-    OccupancyPayload, ParticipantsChanged, ServerPayload, StreamItem, broadcast,
+    EventUpdated, OccupancyPayload, ParticipantsChanged, ServerPayload, StreamItem, broadcast,
 };
 use crate::store::{StoreResult, UserStore};
 use crate::views::{CommentView, UserSummary};
@@ -142,6 +142,9 @@ pub async fn render(
                     viewers: *viewers,
                     exact: *exact,
                 }));
+            }
+            Change::EventUpdated { event } => {
+                push(ServerPayload::EventUpdated(EventUpdated::of(event)));
             }
             Change::Void => {}
         }

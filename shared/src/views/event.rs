@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::ids::EventId;
-use crate::model::{Event, EventStatus, EventType, ModerationLevel};
+use crate::model::{CommentSettings, Event, EventStatus, EventType, ModerationLevel};
 use crate::time::Timestamp;
 
 use super::UserSummary;
@@ -58,6 +58,17 @@ pub struct CommentSettingsView {
     pub blocked_words: Option<Vec<String>>,
 }
 
+impl CommentSettingsView {
+    /// `settings` as a moderator of the event (`moderator`) or anyone else sees them.
+    pub fn of(settings: &CommentSettings, moderator: bool) -> Self {
+        Self {
+            allow_replies: settings.allow_replies,
+            slow_mode_seconds: settings.slow_mode_seconds,
+            blocked_words: moderator.then(|| settings.blocked_words.clone()),
+        }
+    }
+}
+
 /// What an event's view counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EventCounts {
@@ -87,11 +98,7 @@ impl EventView {
             end_time: event.end_time,
             max_participants: event.max_participants,
             moderation_level: event.moderation_level,
-            comment_settings: CommentSettingsView {
-                allow_replies: settings.allow_replies,
-                slow_mode_seconds: settings.slow_mode_seconds,
-                blocked_words: moderator.then(|| settings.blocked_words.clone()),
-            },
+            comment_settings: CommentSettingsView::of(settings, moderator),
             comment_count: counts.comments,
             participant_count: counts.viewers,
             created_by,

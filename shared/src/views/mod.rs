@@ -11,6 +11,6 @@ mod user;
 
 pub use comment::CommentView;
 pub use conversation::{ConversationView, LastMessageView, ParticipantView};
-pub use event::{EventCounts, EventView};
+pub use event::{CommentSettingsView, EventCounts, EventView};
 pub use message::{EditedMessageView, MessageView};
 pub use user::{PrivateProfile, PublicProfile, SignedIn, UserSummary};

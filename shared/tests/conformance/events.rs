@@ -26,6 +26,7 @@ fn event(title: &str, status: EventStatus, start_time: Timestamp) -> Event {
             blocked_words: vec!["scam".into(), "free money".into()],
         },
         created_by: UserId::new(),
+        moderators: vec![UserId::new()],
         created_at: t,
         updated_at: t,
     }

@@ -63,6 +63,7 @@ fn kinds(changes: &[&StreamEntry]) -> Vec<&'static str> {
             Change::MessageUpdated { .. } => "message_updated",
             Change::ParticipantsChanged { .. } => "participants_changed",
             Change::Occupancy { .. } => "occupancy",
+            Change::EventUpdated { .. } => "event_updated",
             Change::Void => "void",
         })
         .collect()
@@ -570,7 +571,76 @@ async fn viewer_counts_are_kept_and_changes_are_entries(stores: Stores) {
     );
 }
 
+/// An event's settings are replaced only over the version read, with an `event_updated`
+/// entry; its status stays what a status change made it.
+async fn event_updates_are_conditional_and_streamed(stores: Stores) {
+    let event = banter_testkit::events::event_by(UserId::new(), EventStatus::Scheduled, now());
+    let id = event.event_id;
+    let room = Room::Event(id);
+    stores.events.create_event(&event).await.unwrap();
+    let live = stores
+        .events
+        .set_status(id, EventStatus::Scheduled, EventStatus::Live, now())
+        .await
+        .unwrap();
+    let head = stores.streams.stream_head(room).await.unwrap().0;
+    let moderator = UserId::new();
+    let updated = banter::model::Event {
+        title: "Extra time".into(),
+        moderators: vec![moderator],
+        updated_at: live.updated_at + chrono::Duration::milliseconds(5),
+        ..live.clone()
+    };
+    stores
+        .events
+        .update_event(&updated, live.updated_at)
+        .await
+        .unwrap();
+    let stored = stores.events.get_event(id).await.unwrap().unwrap();
+    assert_eq!(stored, updated);
+    assert_eq!(stored.status, EventStatus::Live);
+    let all = entries(&stores, room, head).await;
+    let got: Vec<_> = changes(&all, head)
+        .into_iter()
+        .map(|e| e.change.clone())
+        .collect();
+    assert_eq!(
+        got,
+        [Change::EventUpdated {
+            event: updated.clone()
+        }]
+    );
+    // A writer that read the event before this change is refused, and writes nothing.
+    let stale = banter::model::Event {
+        title: "Stale".into(),
+        ..live.clone()
+    };
+    assert!(matches!(
+        stores.events.update_event(&stale, live.updated_at).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        stores.events.get_event(id).await.unwrap().unwrap().title,
+        "Extra time"
+    );
+    let after = entries(&stores, room, head).await;
+    assert_eq!(
+        changes(&after, head).len(),
+        1,
+        "the refused update left no entry"
+    );
+    let unknown = banter_testkit::events::event_by(UserId::new(), EventStatus::Live, now());
+    assert!(matches!(
+        stores
+            .events
+            .update_event(&unknown, unknown.updated_at)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
 conformance_tests!(
+    event_updates_are_conditional_and_streamed,
     viewer_counts_are_kept_and_changes_are_entries,
     every_event_change_is_an_entry,
     every_conversation_change_is_an_entry,

@@ -11,7 +11,7 @@ use super::comments::event_pk as event_pk_of_stream;
 use super::item::{av, from_item, key, s, to_item};
 use super::ops::{Gsi, GsiPartition, get_entity, gsi_page, put_new};
 use super::streams::entry_put;
-use super::txn::tx_update_named;
+use super::txn::{tx_put_with, tx_update_named};
 use crate::ids::EventId;
 use crate::model::{Change, Event, EventStatus};
 use crate::store::{Cursor, EventStore, Page, StoreError, StoreResult};
@@ -52,23 +52,27 @@ fn status_pk(status: EventStatus) -> String {
     format!("STATUS#{}", status.as_str())
 }
 
+/// The item of `event`, with its keys.
+fn event_item(event: &Event) -> StoreResult<super::item::Item> {
+    to_item(
+        event,
+        &[
+            ("pk", event_pk(event.event_id)),
+            ("sk", "EVENT".to_owned()),
+            ("gsi1pk", status_pk(event.status)),
+            (
+                "gsi1sk",
+                format!("{}#{}", sort_key(event.start_time), event.event_id),
+            ),
+        ],
+    )
+}
+
 #[async_trait]
 impl EventStore for DynamoEventStore {
     /// `Conflict("exists")` when an event with that id is stored already.
     async fn create_event(&self, event: &Event) -> StoreResult<()> {
-        let item = to_item(
-            event,
-            &[
-                ("pk", event_pk(event.event_id)),
-                ("sk", "EVENT".to_owned()),
-                ("gsi1pk", status_pk(event.status)),
-                (
-                    "gsi1sk",
-                    format!("{}#{}", sort_key(event.start_time), event.event_id),
-                ),
-            ],
-        )?;
-        put_new(&self.client, &self.table, item, "exists").await
+        put_new(&self.client, &self.table, event_item(event)?, "exists").await
     }
 
     async fn get_event(&self, id: EventId) -> StoreResult<Option<Event>> {
@@ -132,6 +136,52 @@ impl EventStore for DynamoEventStore {
             Err(_) => match self.get_event(id).await? {
                 None => Err(StoreError::NotFound),
                 Some(_) => Err(StoreError::Conflict("status")),
+            },
+        }
+    }
+
+    /// One transaction across tables: the event's item put again `IF updated_at = :previous`
+    /// (a status change moves `updated_at` too, so the status it keeps is the one read), and
+    /// the `event_updated` entry at the next position of its stream.
+    async fn update_event(&self, event: &Event, previous: Timestamp) -> StoreResult<()> {
+        let Some(comments) = &self.stream_table else {
+            return Err(StoreError::Backend(
+                "event store without its stream table".into(),
+            ));
+        };
+        let id = event.event_id;
+        let pk = event_pk_of_stream(id);
+        let item = event_item(event)?;
+        let table = self.table.as_str();
+        let outcome = append_to_stream(&self.client, comments, &pk, Counted::No, |p| {
+            Ok(AppendActions {
+                actions: vec![
+                    entry_put(
+                        comments,
+                        &pk,
+                        p,
+                        event.updated_at,
+                        Change::EventUpdated {
+                            event: event.clone(),
+                        },
+                    )?,
+                    tx_put_with(
+                        table,
+                        item.clone(),
+                        Some("attribute_exists(pk) AND updated_at = :previous"),
+                        vec![(":previous", av(&previous)?)],
+                    )?,
+                ],
+                idempotency: Vec::new(),
+                parent: Some(1),
+            })
+        })
+        .await?;
+        match outcome {
+            Ok(_) => Ok(()),
+            Err(_) => match self.get_event(id).await? {
+                None => Err(StoreError::NotFound),
+                Some(_) => Err(StoreError::Conflict("changed")),
             },
         }
     }

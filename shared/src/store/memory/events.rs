@@ -75,6 +75,24 @@ impl EventStore for MemoryEventStore {
         Ok(e.clone())
     }
 
+    async fn update_event(&self, event: &Event, previous: Timestamp) -> StoreResult<()> {
+        let mut g = self.lock();
+        let e = g.get_mut(&event.event_id).ok_or(StoreError::NotFound)?;
+        if e.updated_at != previous {
+            return Err(StoreError::Conflict("changed"));
+        }
+        *e = Event {
+            status: e.status,
+            ..event.clone()
+        };
+        lock_streams(&self.streams).append(
+            Room::Event(event.event_id),
+            event.updated_at,
+            Change::EventUpdated { event: e.clone() },
+        );
+        Ok(())
+    }
+
     async fn list_events(
         &self,
         status: EventStatus,
