@@ -818,11 +818,13 @@ async fn anonymous_viewers_read_comments_and_replies_but_never_pending_ones() {
         .body;
     let r = list(open, &ada).anonymous().ok(&w).await;
     assert_eq!(count(&r), 2);
+    assert_eq!(r.body["total_count"], 2, "the event's comment count");
     let r = on_comment("http-comments-replies", &first["comment_id"], &ada)
         .anonymous()
         .ok(&w)
         .await;
     assert_eq!(r.body["comments"][0]["comment_id"], reply["comment_id"]);
+    assert_eq!(r.body["total_count"], 1, "the parent's reply count");
     // A strict event's pending comment is nobody's business but its author's and moderators'.
     let strict = w
         .event_with(

@@ -719,6 +719,22 @@ async fn a_patch_changes_only_what_it_names_and_is_streamed() {
             400,
         ),
         (
+            patch_call(event.event_id, json!({"title": null})).bearer(&token),
+            400,
+        ),
+        (
+            patch_call(
+                event.event_id,
+                json!({"comment_settings": {"blocked_words": null}}),
+            )
+            .bearer(&token),
+            400,
+        ),
+        (
+            patch_call(event.event_id, json!({"max_participants": 2.5})).bearer(&token),
+            400,
+        ),
+        (
             patch_call(
                 event.event_id,
                 json!({"comment_settings": {"slow_mode_seconds": 3601}}),
@@ -738,6 +754,21 @@ async fn a_patch_changes_only_what_it_names_and_is_streamed() {
         events(&app, &call).await.expect(status);
     }
     assert_eq!(event_updates(&app, event.event_id).await.len(), 1);
+    // A whole number written as a float is that number; null lifts the cap.
+    let r = events(
+        &app,
+        &patch_call(event.event_id, json!({"max_participants": 500.0})).bearer(&token),
+    )
+    .await
+    .expect(200);
+    assert_eq!(r.body["max_participants"], 500);
+    let r = events(
+        &app,
+        &patch_call(event.event_id, json!({"max_participants": null})).bearer(&token),
+    )
+    .await
+    .expect(200);
+    assert_eq!(r.body["max_participants"], Value::Null);
 }
 
 #[tokio::test]

@@ -180,15 +180,20 @@ impl std::str::FromStr for Sort {
     }
 }
 
-/// The list body `{comments, has_more, next_cursor}`, with what `user` may not see left out.
+/// The list body `{comments, total_count, has_more, next_cursor}`, with what `user` may not
+/// see left out; `total_count` is the counter kept on write for the whole listing.
 async fn listing(
     app: &App,
     user: Option<UserId>,
     event: &Event,
-    items: Vec<Comment>,
-    has_more: bool,
-    next_cursor: Option<String>,
+    page: Listed,
 ) -> Result<Reply, AppError> {
+    let Listed {
+        items,
+        total_count,
+        has_more,
+        next_cursor,
+    } = page;
     let visible: Vec<Comment> = items
         .into_iter()
         .filter(|c| may_see(app, user, event, c))
@@ -196,9 +201,18 @@ async fn listing(
     let views = service::views(app, &visible).await?;
     Ok(Reply::ok(json!({
         "comments": views,
+        "total_count": total_count,
         "has_more": has_more,
         "next_cursor": next_cursor,
     })))
+}
+
+/// One page of a listing, before visibility is applied.
+struct Listed {
+    items: Vec<Comment>,
+    total_count: u64,
+    has_more: bool,
+    next_cursor: Option<String>,
 }
 
 /// `GET /v1/events/{event_id}/comments?limit=&cursor=&sort=newest|oldest|popular&after=`.
@@ -242,7 +256,14 @@ async fn list(app: &App, req: &Req) -> Result<Reply, AppError> {
             let next = page
                 .next
                 .map(|c| seal(&app.config.cursor_secret, &scope, &c.0));
-            listing(app, user, &event, page.items, next.is_some(), next).await
+            let total_count = app.stores.comments.comment_count(event_id).await?;
+            let page = Listed {
+                items: page.items,
+                total_count,
+                has_more: next.is_some(),
+                next_cursor: next,
+            };
+            listing(app, user, &event, page).await
         }
         Sort::Newest | Sort::Oldest => {
             let from = cursor.map(|c| open_position(app, &scope, &c)).transpose()?;
@@ -261,7 +282,14 @@ async fn list(app: &App, req: &Req) -> Result<Reply, AppError> {
                 Some(last) if slice.has_more => Some(seal_position(app, &scope, last.position)),
                 _ => None,
             };
-            listing(app, user, &event, slice.items, slice.has_more, next).await
+            let total_count = app.stores.comments.comment_count(event_id).await?;
+            let page = Listed {
+                items: slice.items,
+                total_count,
+                has_more: slice.has_more,
+                next_cursor: next,
+            };
+            listing(app, user, &event, page).await
         }
     }
 }
@@ -274,13 +302,19 @@ async fn replies(app: &App, req: &Req) -> Result<Reply, AppError> {
     let cursor: Option<String> = req.query("cursor")?;
     let scope = format!("replies:{id}");
     let after = cursor.map(|c| open_position(app, &scope, &c)).transpose()?;
-    let (_, event) = visible_comment(app, user, id).await?;
+    let (parent, event) = visible_comment(app, user, id).await?;
     let slice = app.stores.comments.list_replies(id, after, limit).await?;
     let next = match slice.items.last() {
         Some(last) if slice.has_more => Some(seal_position(app, &scope, last.position)),
         _ => None,
     };
-    listing(app, user, &event, slice.items, slice.has_more, next).await
+    let page = Listed {
+        items: slice.items,
+        total_count: parent.reply_count,
+        has_more: slice.has_more,
+        next_cursor: next,
+    };
+    listing(app, user, &event, page).await
 }
 
 /// `PUT /v1/comments/{comment_id}/like`: toggles the caller's like → `{liked, like_count}`.

@@ -302,16 +302,19 @@ async fn set_status(app: &App, req: &Req) -> Result<Reply, AppError> {
 }
 
 /// Body of `PATCH /v1/events/{event_id}`: each field present replaces the stored one;
-/// `description` and `max_participants` may be `null` (cleared).
+/// `description` and `max_participants` may be `null` (cleared), the others may not.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBody {
+    #[serde(default, deserialize_with = "present")]
     title: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
     moderation_level: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable_integer")]
     max_participants: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
     comment_settings: Option<SettingsPatch>,
 }
 
@@ -319,10 +322,21 @@ pub struct PatchBody {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SettingsPatch {
+    #[serde(default, deserialize_with = "present")]
     allow_replies: Option<bool>,
     #[serde(default, deserialize_with = "exact_u32")]
     slow_mode_seconds: Option<u32>,
+    #[serde(default, deserialize_with = "present")]
     blocked_words: Option<Vec<String>>,
+}
+
+/// A field that may be absent (`None`, via `default`) but never `null`.
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// Tells a present `null` (`Some(None)`) from an absent field (`None`, via `default`).
@@ -334,7 +348,14 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// A whole number of seconds (`5.0` counts as `5`), when present.
+/// [`nullable`] for a whole number (`5.0` counts as `5`).
+fn nullable_integer<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<i64>>, D::Error> {
+    crate::integer::optional(d).map(Some)
+}
+
+/// A whole number of seconds (`5.0` counts as `5`), never `null`, when present.
 fn exact_u32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
     crate::integer::exact(d).map(Some)
 }
