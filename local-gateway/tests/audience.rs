@@ -187,3 +187,48 @@ async fn slow_mode_holds_across_two_connections_of_one_user() {
         acked["payload"]["comment_id"]
     );
 }
+
+#[tokio::test]
+async fn a_banned_user_is_refused_on_both_transports() {
+    let gw = gateway().await;
+    let (host, _) = support::registered(gw.app(), "host", None).await;
+    let (ada, token) = support::registered(gw.app(), "ada", None).await;
+    let event = banter_local::seed::live_event(gw.app(), host, "host")
+        .await
+        .expect("a live event");
+    banter::service::bans::ban(gw.app(), host, event, ada, None, Some("spam".into()))
+        .await
+        .expect("banned");
+    let mut socket = open(format!("{}/?token={token}", gw.ws_url())).await;
+    send(
+        &mut socket,
+        json!({"type": "comment_submit", "message_id": "b1",
+               "payload": {"event_id": event, "content": "let me in"}}),
+    )
+    .await;
+    let refused = next_of(&mut socket, "error").await;
+    assert_eq!(refused["message_id"], "b1");
+    assert_eq!(refused["payload"]["code"], "FORBIDDEN");
+    let (status, _, body) = support::exchange(
+        gw.rest_addr,
+        "POST",
+        &format!("/v1/events/{event}/comments"),
+        Some(&token),
+        r#"{"content":"over REST then"}"#,
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("banned"), "{body}");
+    // Reading is still allowed, and nothing was stored.
+    let (status, _, body) = support::exchange(
+        gw.rest_addr,
+        "GET",
+        &format!("/v1/events/{event}/comments"),
+        Some(&token),
+        "",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let listed: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(listed["comments"].as_array().map(Vec::len), Some(0));
+}

@@ -1211,6 +1211,10 @@ fn page_limits_and_sizes_match_the_code() {
             (events::DEFAULT_LIST_LIMIT, events::MAX_LIST_LIMIT),
         ),
         (
+            events::BANS,
+            (events::DEFAULT_LIST_LIMIT, events::MAX_LIST_LIMIT),
+        ),
+        (
             comments::LIST,
             (comments::DEFAULT_LIMIT, comments::MAX_LIMIT),
         ),
@@ -1978,6 +1982,56 @@ async fn every_route_answers_as_documented() {
         .expect(200);
     assert_eq!(dismissed.body["moderators"], json!([]));
     api.send(patch_call(&bob_token)).await.expect(403);
+    // Bans.
+    let ban = |token: &str, body: serde_json::Value| {
+        Call::to(events::BAN)
+            .token(token)
+            .path("event_id", &event_id)
+            .json(body)
+    };
+    api.send(ban(&bob_token, json!({"user_id": ada_id})))
+        .await
+        .expect(403);
+    api.send(ban(&token, json!({"user_id": ada_id})))
+        .await
+        .expect(409);
+    api.send(ban(&token, json!({"user_id": UserId::new()})))
+        .await
+        .expect(404);
+    api.send(ban(&token, json!({"duration_seconds": 5})))
+        .await
+        .expect(400);
+    let banned = api
+        .send(ban(
+            &token,
+            json!({"user_id": bob_id, "duration_seconds": 600}),
+        ))
+        .await
+        .expect(201);
+    assert!(banned.body["until"].is_string());
+    let bans_call = |token: &str| {
+        Call::to(events::BANS)
+            .token(token)
+            .path("event_id", &event_id)
+    };
+    let listed = api.send(bans_call(&token)).await.expect(200);
+    assert_eq!(listed.body["bans"][0]["user_id"], json!(bob_id));
+    api.send(bans_call(&bob_token)).await.expect(403);
+    api.send(
+        Call::to(events::BANS)
+            .token(&token)
+            .path("event_id", EventId::new()),
+    )
+    .await
+    .expect(404);
+    let unban = |token: &str| {
+        Call::to(events::UNBAN)
+            .token(token)
+            .path("event_id", &event_id)
+            .path("user_id", &bob_id)
+    };
+    api.send(unban(&bob_token)).await.expect(403);
+    api.send(unban(&token)).await.expect(204);
     api.send(
         Call::to(events::MODERATORS)
             .token(&token)

@@ -1140,3 +1140,110 @@ async fn standard_moderation_holds_blocked_words_and_links_and_relaxed_holds_not
     let c = post(&w, relaxed, &ada, "scam at https://example.com").await;
     assert_eq!(c["moderation_status"], "approved");
 }
+
+fn ban_call(event: EventId, by: &Actor, body: Value) -> Call {
+    Call::to(banter::rest::events::BAN)
+        .path_param("event_id", event)
+        .by(by)
+        .json(body)
+}
+
+async fn events_route(w: &World, call: Call) -> Resp {
+    support::rest::send(&w.app, &call, banter::rest::events::route).await
+}
+
+#[tokio::test]
+async fn banned_and_muted_users_cannot_comment_until_lifted() {
+    let w = World::new();
+    let host = w.user("host").await;
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let event = w.live_event(host.id).await;
+    // Only moderators ban; moderators cannot be banned.
+    events_route(&w, ban_call(event, &bob, json!({"user_id": ada.id})))
+        .await
+        .expect(403);
+    events_route(&w, ban_call(event, &host, json!({"user_id": host.id})))
+        .await
+        .expect(409);
+    for bad in [
+        json!({}),
+        json!({"user_id": "nope"}),
+        json!({"user_id": ada.id, "duration_seconds": 0}),
+        json!({"user_id": ada.id, "duration_seconds": 2_592_001}),
+    ] {
+        events_route(&w, ban_call(event, &host, bad))
+            .await
+            .expect(400);
+    }
+    let r = events_route(
+        &w,
+        ban_call(event, &host, json!({"user_id": ada.id, "reason": "spam"})),
+    )
+    .await
+    .expect(201);
+    assert_eq!(r.body["until"], Value::Null);
+    assert_eq!(r.body["by"], json!(host.id));
+    let refused = create(event, &ada, "let me in").send(&w).await.expect(403);
+    assert_eq!(refused.code(), "FORBIDDEN");
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("banned")
+    );
+    // Others comment on; the banned may still read.
+    post(&w, event, &bob, "carry on").await;
+    assert_eq!(count(&list(event, &ada).ok(&w).await), 1);
+    // A mute replaces the ban and says until when.
+    let r = events_route(
+        &w,
+        ban_call(
+            event,
+            &host,
+            json!({"user_id": ada.id, "duration_seconds": 600.0}),
+        ),
+    )
+    .await
+    .expect(201);
+    assert!(r.body["until"].is_string());
+    let refused = create(event, &ada, "still me").send(&w).await.expect(403);
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("muted")
+    );
+    let listed = events_route(
+        &w,
+        Call::to(banter::rest::events::BANS)
+            .path_param("event_id", event)
+            .by(&host),
+    )
+    .await
+    .expect(200);
+    assert_eq!(listed.body["bans"][0]["user_id"], json!(ada.id));
+    events_route(
+        &w,
+        Call::to(banter::rest::events::BANS)
+            .path_param("event_id", event)
+            .by(&bob),
+    )
+    .await
+    .expect(403);
+    // Lifted, ada comments again; another event was never affected.
+    for _ in 0..2 {
+        events_route(
+            &w,
+            Call::to(banter::rest::events::UNBAN)
+                .path_param("event_id", event)
+                .path_param("user_id", ada.id)
+                .by(&host),
+        )
+        .await
+        .expect(204);
+    }
+    post(&w, event, &ada, "back").await;
+    let other = w.live_event(host.id).await;
+    post(&w, other, &ada, "elsewhere").await;
+}

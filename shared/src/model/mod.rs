@@ -1,5 +1,6 @@
 //! The domain model: what Banter stores and serves. Field names follow the seed API designs.
 
+pub mod ban;
 pub mod claim;
 pub mod comment;
 pub mod connection;
@@ -11,6 +12,7 @@ pub mod stream;
 pub mod user;
 pub mod words;
 
+pub use ban::{Ban, MAX_MUTE_SECONDS};
 pub use claim::{CLAIM_WINDOW, Fingerprint};
 pub use comment::*;
 pub use connection::*;

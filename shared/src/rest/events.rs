@@ -10,6 +10,9 @@
 //! | `GET /v1/events/{event_id}/moderators` | — | signed in | 200 `{moderators}` |
 //! | `PUT /v1/events/{event_id}/moderators/{user_id}` | — | creator or admin | 200 `{moderators}` |
 //! | `DELETE /v1/events/{event_id}/moderators/{user_id}` | — | creator or admin | 200 `{moderators}` |
+//! | `GET /v1/events/{event_id}/bans` | `limit`, `cursor` | a moderator of the event | 200 `{bans, has_more, next_cursor}` |
+//! | `POST /v1/events/{event_id}/bans` | `{user_id, duration_seconds?, reason?}` | a moderator of the event | 201 [`Ban`] |
+//! | `DELETE /v1/events/{event_id}/bans/{user_id}` | — | a moderator of the event | 204 |
 //!
 //! **Reads are public**: live events are meant to be discovered and watched before signing
 //! in, so the two `GET` routes answer anonymous callers. A caller that does send an
@@ -54,6 +57,13 @@ pub const APPOINT: &str = "PUT /v1/events/{event_id}/moderators/{user_id}";
 /// `DELETE /v1/events/{event_id}/moderators/{user_id}`.
 pub const DISMISS: &str = "DELETE /v1/events/{event_id}/moderators/{user_id}";
 
+/// `GET /v1/events/{event_id}/bans`.
+pub const BANS: &str = "GET /v1/events/{event_id}/bans";
+/// `POST /v1/events/{event_id}/bans`.
+pub const BAN: &str = "POST /v1/events/{event_id}/bans";
+/// `DELETE /v1/events/{event_id}/bans/{user_id}`.
+pub const UNBAN: &str = "DELETE /v1/events/{event_id}/bans/{user_id}";
+
 /// Route keys served by this function.
 pub const ROUTES: &[&str] = &[
     CREATE,
@@ -64,6 +74,9 @@ pub const ROUTES: &[&str] = &[
     MODERATORS,
     APPOINT,
     DISMISS,
+    BANS,
+    BAN,
+    UNBAN,
 ];
 
 /// Default page size of a listing.
@@ -84,6 +97,9 @@ pub async fn route(app: &App, req: &Req) -> Result<Reply, AppError> {
         MODERATORS => moderators(app, req).await,
         APPOINT => appoint(app, req).await,
         DISMISS => dismiss(app, req).await,
+        BANS => bans(app, req).await,
+        BAN => ban(app, req).await,
+        UNBAN => unban(app, req).await,
         other => Err(AppError::not_found(&format!("route {other}"))),
     }
 }
@@ -440,4 +456,65 @@ async fn dismiss(app: &App, req: &Req) -> Result<Reply, AppError> {
     let user: UserId = req.path("user_id")?;
     events::dismiss(app, me, id, user).await?;
     moderator_list(app, id).await
+}
+
+/// Body of `POST /v1/events/{event_id}/bans`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BanBody {
+    user_id: Option<String>,
+    #[serde(default, deserialize_with = "crate::integer::optional")]
+    duration_seconds: Option<i64>,
+    reason: Option<String>,
+}
+
+async fn ban(app: &App, req: &Req) -> Result<Reply, AppError> {
+    let me = req.user()?;
+    let id: EventId = req.path("event_id")?;
+    let body: BanBody = req.json()?;
+    let target: UserId = match body.user_id.as_deref() {
+        None => return Err(AppError::field("user_id", "is required")),
+        Some(raw) => raw
+            .parse()
+            .map_err(|e: crate::ids::IdError| AppError::field("user_id", e.to_string()))?,
+    };
+    let mute = match body.duration_seconds {
+        None => None,
+        Some(s) => Some(u32::try_from(s).map_err(|_| {
+            AppError::field(
+                "duration_seconds",
+                format!("must be 1 to {}", crate::model::MAX_MUTE_SECONDS),
+            )
+        })?),
+    };
+    let ban = crate::service::bans::ban(app, me, id, target, mute, body.reason).await?;
+    Ok(Reply::created(ban))
+}
+
+async fn unban(app: &App, req: &Req) -> Result<Reply, AppError> {
+    let me = req.user()?;
+    let id: EventId = req.path("event_id")?;
+    let user: UserId = req.path("user_id")?;
+    crate::service::bans::unban(app, me, id, user).await?;
+    Ok(Reply::no_content())
+}
+
+async fn bans(app: &App, req: &Req) -> Result<Reply, AppError> {
+    let me = req.user()?;
+    let id: EventId = req.path("event_id")?;
+    let limit = req.limit(DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)?;
+    let scope = format!("bans:{id}");
+    let after = req
+        .query::<String>("cursor")?
+        .map(|c| cursor::open(&app.config.cursor_secret, &scope, &c).map(Cursor))
+        .transpose()?;
+    let page = crate::service::bans::list(app, me, id, limit, after.as_ref()).await?;
+    let next_cursor = page
+        .next
+        .map(|c| cursor::seal(&app.config.cursor_secret, &scope, &c.0));
+    Ok(Reply::ok(serde_json::json!({
+        "bans": page.items,
+        "has_more": next_cursor.is_some(),
+        "next_cursor": next_cursor,
+    })))
 }

@@ -81,6 +81,7 @@ pub async fn submit(app: &App, user: UserId, input: CommentInput) -> Result<Subm
     if input.parent_comment_id.is_some() && !event.comment_settings.allow_replies {
         return Err(AppError::forbidden("replies are disabled for this event"));
     }
+    super::bans::may_comment(app, user, &event).await?;
     let moderation_status = initial_status(app, user, &event, &content);
     let mut new = NewComment {
         comment_id: CommentId::new(),

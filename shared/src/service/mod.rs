@@ -1,6 +1,7 @@
 //! Banter's operations, shared by the WebSocket and REST handlers: each validates, checks
 //! permissions and limits, changes the stores, and enqueues the fan-out of what changed.
 
+pub mod bans;
 pub mod comments;
 pub mod conversations;
 pub mod events;

@@ -15,9 +15,9 @@ use crate::ids::{
     UserId,
 };
 use crate::model::{
-    BucketRange, Comment, Connection, Conversation, Event, EventStatus, LastMessage, LikeOutcome,
-    Message, ModerationAction, NewComment, NewMessage, Participant, StreamSlice, Subscription,
-    User, ViewerCount,
+    Ban, BucketRange, Comment, Connection, Conversation, Event, EventStatus, LastMessage,
+    LikeOutcome, Message, ModerationAction, NewComment, NewMessage, Participant, StreamSlice,
+    Subscription, User, ViewerCount,
 };
 use crate::room::{Position, Room};
 use crate::time::Timestamp;
@@ -254,6 +254,19 @@ pub trait EventStore: Send + Sync {
     /// `updated_at` = `previous` (`Conflict("changed")` otherwise, `NotFound` when it is gone),
     /// and appends an `event_updated` entry of it to its stream in the same transaction.
     async fn update_event(&self, event: &Event, previous: Timestamp) -> StoreResult<()>;
+    /// Stores `ban`, replacing the user's earlier one in that event.
+    async fn put_ban(&self, ban: &Ban) -> StoreResult<()>;
+    /// The user's ban or mute in the event, if one is in force.
+    async fn get_ban(&self, event: EventId, user: UserId) -> StoreResult<Option<Ban>>;
+    /// Lifts the user's ban or mute (idempotent).
+    async fn delete_ban(&self, event: EventId, user: UserId) -> StoreResult<()>;
+    /// The bans and mutes in force in the event, by user id, a page at a time.
+    async fn list_bans(
+        &self,
+        event: EventId,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<Ban>>;
     /// Events with `status`, by start time, soonest first.
     async fn list_events(
         &self,

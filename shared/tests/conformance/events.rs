@@ -186,7 +186,74 @@ async fn list_events_by_status(stores: Stores) {
     assert_eq!(unique.len(), 6);
 }
 
+/// Bans and mutes: one per user per event, replaced by the next; a mute that ended is gone
+/// for every read; listing pages by user.
+async fn bans_are_kept_per_user_and_mutes_end(stores: Stores) {
+    let event = EventId::new();
+    let t = now();
+    let moderator = UserId::new();
+    let ban = |user: UserId, until: Option<Timestamp>| banter::model::Ban {
+        event_id: event,
+        user_id: user,
+        until,
+        reason: Some("spam".into()),
+        by: moderator,
+        at: t,
+    };
+    let (a, b, c) = (UserId::new(), UserId::new(), UserId::new());
+    let events = &stores.events;
+    assert_eq!(events.get_ban(event, a).await.unwrap(), None);
+    events.put_ban(&ban(a, None)).await.unwrap();
+    events
+        .put_ban(&ban(b, Some(t + Duration::minutes(10))))
+        .await
+        .unwrap();
+    events
+        .put_ban(&ban(c, Some(t - Duration::seconds(1))))
+        .await
+        .unwrap();
+    assert_eq!(events.get_ban(event, a).await.unwrap(), Some(ban(a, None)));
+    assert_eq!(
+        events
+            .get_ban(event, b)
+            .await
+            .unwrap()
+            .and_then(|x| x.until),
+        Some(t + Duration::minutes(10))
+    );
+    assert_eq!(
+        events.get_ban(event, c).await.unwrap(),
+        None,
+        "the mute ended"
+    );
+    assert_eq!(events.get_ban(EventId::new(), a).await.unwrap(), None);
+    // A new ban replaces the mute.
+    events.put_ban(&ban(b, None)).await.unwrap();
+    assert_eq!(
+        events.get_ban(event, b).await.unwrap().map(|x| x.until),
+        Some(None)
+    );
+    let mut listed = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = events.list_bans(event, 1, cursor.as_ref()).await.unwrap();
+        listed.extend(page.items.into_iter().map(|x| x.user_id));
+        match page.next {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+    }
+    let mut want = vec![a, b];
+    want.sort_by_key(|u| u.to_string());
+    listed.sort_by_key(|u| u.to_string());
+    assert_eq!(listed, want);
+    events.delete_ban(event, a).await.unwrap();
+    events.delete_ban(event, a).await.unwrap();
+    assert_eq!(events.get_ban(event, a).await.unwrap(), None);
+}
+
 conformance_tests!(
+    bans_are_kept_per_user_and_mutes_end,
     create_and_get_event,
     set_status_is_conditional,
     list_events_by_status,

@@ -8,12 +8,16 @@ use aws_sdk_dynamodb::Client;
 
 use super::append::{AppendActions, Counted, append_to_stream};
 use super::comments::event_pk as event_pk_of_stream;
-use super::item::{av, from_item, key, s, to_item};
-use super::ops::{Gsi, GsiPartition, get_entity, gsi_page, put_new};
+use super::item::{
+    TABLE_KEY, av, check_cursor, decode_cursor, from_item, key, page, s, to_item, with_ttl,
+};
+use super::ops::{
+    Gsi, GsiPartition, get_entity, gsi_page, put_item, put_new, query, query_page, sdk_error,
+};
 use super::streams::entry_put;
 use super::txn::{tx_put_with, tx_update_named};
-use crate::ids::EventId;
-use crate::model::{Change, Event, EventStatus};
+use crate::ids::{EventId, UserId};
+use crate::model::{Ban, Change, Event, EventStatus};
 use crate::store::{Cursor, EventStore, Page, StoreError, StoreResult};
 use crate::time::{Timestamp, sort_key};
 
@@ -184,6 +188,71 @@ impl EventStore for DynamoEventStore {
                 Some(_) => Err(StoreError::Conflict("changed")),
             },
         }
+    }
+
+    /// `(EVENT#<event_id>, BAN#<user_id>)`, with `ttl_epoch` = the end of a mute.
+    async fn put_ban(&self, ban: &Ban) -> StoreResult<()> {
+        let mut item = to_item(
+            ban,
+            &[
+                ("pk", event_pk(ban.event_id)),
+                ("sk", format!("BAN#{}", ban.user_id)),
+            ],
+        )?;
+        if let Some(until) = ban.until {
+            item = with_ttl(item, until);
+        }
+        put_item(&self.client, &self.table, item, None, "put ban").await
+    }
+
+    async fn get_ban(&self, event: EventId, user: UserId) -> StoreResult<Option<Ban>> {
+        let ban: Option<Ban> = get_entity(
+            &self.client,
+            &self.table,
+            key(event_pk(event), format!("BAN#{user}")),
+        )
+        .await?;
+        let t = crate::time::now();
+        Ok(ban.filter(|b| b.in_force(t)))
+    }
+
+    async fn delete_ban(&self, event: EventId, user: UserId) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(event_pk(event), format!("BAN#{user}"))))
+            .send()
+            .await
+            .map_err(|e| sdk_error(e, "delete ban"))?;
+        Ok(())
+    }
+
+    /// One Query of the event's `BAN#` rows; mutes that ended are skipped (TTL deletes late).
+    async fn list_bans(
+        &self,
+        event: EventId,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<Ban>> {
+        let pk = event_pk(event);
+        let start = cursor
+            .map(|c| decode_cursor(c, &TABLE_KEY, &[("pk", &pk)]))
+            .transpose()?;
+        check_cursor(start.as_ref(), "sk", |sk| sk.starts_with("BAN#"))?;
+        let q = query(
+            &self.client,
+            &self.table,
+            None,
+            "pk = :pk AND begins_with(sk, :b)",
+            vec![(":pk", s(pk.clone())), (":b", s("BAN#"))],
+        );
+        let t = crate::time::now();
+        let (items, last) = query_page(q, &TABLE_KEY, limit, start, "list bans", |item| {
+            let ban: Ban = from_item(item)?;
+            Ok(ban.in_force(t).then_some(ban))
+        })
+        .await?;
+        page(items, last)
     }
 
     /// Queries `gsi1` in the status's partition, soonest start first. The cursor is pinned to

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 
 use super::cursor;
 use super::streams::{SharedStreams, lock as lock_streams};
-use crate::ids::EventId;
-use crate::model::{Change, Event, EventStatus};
+use crate::ids::{EventId, UserId};
+use crate::model::{Ban, Change, Event, EventStatus};
 use crate::room::Room;
 use crate::store::{Cursor, EventStore, Page, StoreError, StoreResult};
 use crate::time::{Timestamp, sort_key};
@@ -17,6 +17,7 @@ use crate::time::{Timestamp, sort_key};
 #[derive(Default)]
 pub struct MemoryEventStore {
     events: Mutex<HashMap<EventId, Event>>,
+    bans: Mutex<std::collections::BTreeMap<(EventId, UserId), Ban>>,
     streams: SharedStreams,
 }
 
@@ -25,12 +26,19 @@ impl MemoryEventStore {
     pub fn new(streams: SharedStreams) -> Self {
         Self {
             events: Mutex::default(),
+            bans: Mutex::default(),
             streams,
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<EventId, Event>> {
         self.events.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn bans_lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<(EventId, UserId), Ban>> {
+        self.bans.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -91,6 +99,48 @@ impl EventStore for MemoryEventStore {
             Change::EventUpdated { event: e.clone() },
         );
         Ok(())
+    }
+
+    async fn put_ban(&self, ban: &Ban) -> StoreResult<()> {
+        self.bans_lock()
+            .insert((ban.event_id, ban.user_id), ban.clone());
+        Ok(())
+    }
+
+    async fn get_ban(&self, event: EventId, user: UserId) -> StoreResult<Option<Ban>> {
+        let t = crate::time::now();
+        Ok(self
+            .bans_lock()
+            .get(&(event, user))
+            .filter(|b| b.in_force(t))
+            .cloned())
+    }
+
+    async fn delete_ban(&self, event: EventId, user: UserId) -> StoreResult<()> {
+        self.bans_lock().remove(&(event, user));
+        Ok(())
+    }
+
+    async fn list_bans(
+        &self,
+        event: EventId,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<Ban>> {
+        let t = crate::time::now();
+        let after = cursor.map(|c| c.0.clone());
+        let mut items: Vec<Ban> = self
+            .bans_lock()
+            .values()
+            .filter(|b| b.event_id == event && b.in_force(t))
+            .filter(|b| after.as_ref().is_none_or(|a| b.user_id.to_string() > *a))
+            .cloned()
+            .collect();
+        items.sort_by_key(|b| b.user_id.to_string());
+        let limit = limit.max(1);
+        let next = (items.len() > limit).then(|| Cursor(items[limit - 1].user_id.to_string()));
+        items.truncate(limit);
+        Ok(Page { items, next })
     }
 
     async fn list_events(
