@@ -1215,6 +1215,10 @@ fn page_limits_and_sizes_match_the_code() {
             (events::DEFAULT_LIST_LIMIT, events::MAX_LIST_LIMIT),
         ),
         (
+            events::MODERATION_LOG,
+            (events::DEFAULT_LIST_LIMIT, events::MAX_LIST_LIMIT),
+        ),
+        (
             comments::LIST,
             (comments::DEFAULT_LIMIT, comments::MAX_LIMIT),
         ),
@@ -2032,6 +2036,21 @@ async fn every_route_answers_as_documented() {
     };
     api.send(unban(&bob_token)).await.expect(403);
     api.send(unban(&token)).await.expect(204);
+    let log_call = |token: &str| {
+        Call::to(events::MODERATION_LOG)
+            .token(token)
+            .path("event_id", &event_id)
+    };
+    let log = api.send(log_call(&token)).await.expect(200);
+    assert_eq!(log.body["records"][0]["action"], "ban_lifted");
+    api.send(log_call(&bob_token)).await.expect(403);
+    api.send(
+        Call::to(events::MODERATION_LOG)
+            .token(&token)
+            .path("event_id", EventId::new()),
+    )
+    .await
+    .expect(404);
     api.send(
         Call::to(events::MODERATORS)
             .token(&token)

@@ -1246,4 +1246,25 @@ async fn banned_and_muted_users_cannot_comment_until_lifted() {
     post(&w, event, &ada, "back").await;
     let other = w.live_event(host.id).await;
     post(&w, other, &ada, "elsewhere").await;
+    // The moderation log has each action, newest first, for the moderators only.
+    let log = |by: &Actor| {
+        Call::to(banter::rest::events::MODERATION_LOG)
+            .path_param("event_id", event)
+            .by(by)
+    };
+    let r = events_route(&w, log(&host)).await.expect(200);
+    let actions: Vec<&str> = r.body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["ban_lifted", "ban_lifted", "user_muted", "user_banned"]
+    );
+    assert_eq!(r.body["records"][3]["reason"], "spam");
+    assert_eq!(r.body["records"][3]["user_id"], json!(ada.id));
+    assert_eq!(r.body["records"][3]["by"], json!(host.id));
+    events_route(&w, log(&bob)).await.expect(403);
 }

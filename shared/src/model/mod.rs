@@ -1,5 +1,6 @@
 //! The domain model: what Banter stores and serves. Field names follow the seed API designs.
 
+pub mod audit;
 pub mod ban;
 pub mod claim;
 pub mod comment;
@@ -12,6 +13,7 @@ pub mod stream;
 pub mod user;
 pub mod words;
 
+pub use audit::{ModerationKind, ModerationRecord};
 pub use ban::{Ban, MAX_MUTE_SECONDS};
 pub use claim::{CLAIM_WINDOW, Fingerprint};
 pub use comment::*;

@@ -13,6 +13,7 @@
 //! | `GET /v1/events/{event_id}/bans` | `limit`, `cursor` | a moderator of the event | 200 `{bans, has_more, next_cursor}` |
 //! | `POST /v1/events/{event_id}/bans` | `{user_id, duration_seconds?, reason?}` | a moderator of the event | 201 [`Ban`] |
 //! | `DELETE /v1/events/{event_id}/bans/{user_id}` | — | a moderator of the event | 204 |
+//! | `GET /v1/events/{event_id}/moderation-log` | `limit`, `cursor` | a moderator of the event | 200 `{records, has_more, next_cursor}` |
 //!
 //! **Reads are public**: live events are meant to be discovered and watched before signing
 //! in, so the two `GET` routes answer anonymous callers. A caller that does send an
@@ -64,6 +65,9 @@ pub const BAN: &str = "POST /v1/events/{event_id}/bans";
 /// `DELETE /v1/events/{event_id}/bans/{user_id}`.
 pub const UNBAN: &str = "DELETE /v1/events/{event_id}/bans/{user_id}";
 
+/// `GET /v1/events/{event_id}/moderation-log`.
+pub const MODERATION_LOG: &str = "GET /v1/events/{event_id}/moderation-log";
+
 /// Route keys served by this function.
 pub const ROUTES: &[&str] = &[
     CREATE,
@@ -77,6 +81,7 @@ pub const ROUTES: &[&str] = &[
     BANS,
     BAN,
     UNBAN,
+    MODERATION_LOG,
 ];
 
 /// Default page size of a listing.
@@ -100,6 +105,7 @@ pub async fn route(app: &App, req: &Req) -> Result<Reply, AppError> {
         BANS => bans(app, req).await,
         BAN => ban(app, req).await,
         UNBAN => unban(app, req).await,
+        MODERATION_LOG => moderation_log(app, req).await,
         other => Err(AppError::not_found(&format!("route {other}"))),
     }
 }
@@ -514,6 +520,26 @@ async fn bans(app: &App, req: &Req) -> Result<Reply, AppError> {
         .map(|c| cursor::seal(&app.config.cursor_secret, &scope, &c.0));
     Ok(Reply::ok(serde_json::json!({
         "bans": page.items,
+        "has_more": next_cursor.is_some(),
+        "next_cursor": next_cursor,
+    })))
+}
+
+async fn moderation_log(app: &App, req: &Req) -> Result<Reply, AppError> {
+    let me = req.user()?;
+    let id: EventId = req.path("event_id")?;
+    let limit = req.limit(DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)?;
+    let scope = format!("moderation-log:{id}");
+    let after = req
+        .query::<String>("cursor")?
+        .map(|c| cursor::open(&app.config.cursor_secret, &scope, &c).map(Cursor))
+        .transpose()?;
+    let page = crate::service::moderation_log::list(app, me, id, limit, after.as_ref()).await?;
+    let next_cursor = page
+        .next
+        .map(|c| cursor::seal(&app.config.cursor_secret, &scope, &c.0));
+    Ok(Reply::ok(serde_json::json!({
+        "records": page.items,
         "has_more": next_cursor.is_some(),
         "next_cursor": next_cursor,
     })))

@@ -5,7 +5,7 @@
 use crate::app::App;
 use crate::error::AppError;
 use crate::ids::{EventId, UserId};
-use crate::model::{Ban, Event, MAX_MUTE_SECONDS};
+use crate::model::{Ban, Event, MAX_MUTE_SECONDS, ModerationKind, ModerationRecord};
 use crate::store::{Cursor, Page};
 use crate::time::now;
 
@@ -60,6 +60,15 @@ pub async fn ban(
         at,
     };
     app.stores.events.put_ban(&ban).await?;
+    let kind = if ban.until.is_some() {
+        ModerationKind::UserMuted
+    } else {
+        ModerationKind::UserBanned
+    };
+    let mut record = ModerationRecord::new(id, kind, user);
+    record.user_id = Some(target);
+    record.reason = ban.reason.clone();
+    super::moderation_log::record(app, record).await;
     tracing::info!(event_id = %id, user_id = %target, muted = mute_seconds.is_some(), "user banned from an event");
     Ok(ban)
 }
@@ -68,6 +77,9 @@ pub async fn ban(
 pub async fn unban(app: &App, user: UserId, id: EventId, target: UserId) -> Result<(), AppError> {
     moderated(app, user, id).await?;
     app.stores.events.delete_ban(id, target).await?;
+    let mut record = ModerationRecord::new(id, ModerationKind::BanLifted, user);
+    record.user_id = Some(target);
+    super::moderation_log::record(app, record).await;
     tracing::info!(event_id = %id, user_id = %target, "ban lifted");
     Ok(())
 }

@@ -8,7 +8,8 @@ use crate::model::claim::{DERIVED_CLAIM_WINDOW, derived_key};
 use crate::model::words::{blocked_word, has_link};
 use crate::model::{
     CLAIM_WINDOW, ClientMetadata, Comment, Content, Event, EventStatus, LikeOutcome,
-    ModerationAction, ModerationLevel, ModerationStatus, NewComment,
+    ModerationAction, ModerationKind, ModerationLevel, ModerationRecord, ModerationStatus,
+    NewComment,
 };
 use crate::room::Room;
 use crate::store::StoreError;
@@ -222,6 +223,13 @@ pub async fn delete(app: &App, user: UserId, id: CommentId) -> Result<CommentVie
     }
     let deleted = app.stores.comments.delete_comment(id, user, now()).await?;
     app.publish(Room::Event(deleted.event_id), false).await;
+    if deleted.user_id != user {
+        let mut record =
+            ModerationRecord::new(deleted.event_id, ModerationKind::CommentDeleted, user);
+        record.user_id = Some(deleted.user_id);
+        record.comment_id = Some(deleted.comment_id);
+        super::moderation_log::record(app, record).await;
+    }
     Ok(CommentView::new(
         &deleted,
         app.user_summary(deleted.user_id).await?,
@@ -250,6 +258,16 @@ pub async fn moderate(
         .await?;
     let view = CommentView::new(&updated, app.user_summary(updated.user_id).await?);
     app.publish(Room::Event(updated.event_id), false).await;
+    let kind = match action {
+        ModerationAction::Approve => ModerationKind::CommentApproved,
+        ModerationAction::Block => ModerationKind::CommentBlocked,
+        ModerationAction::Flag => ModerationKind::CommentFlagged,
+    };
+    let mut record = ModerationRecord::new(updated.event_id, kind, user);
+    record.user_id = Some(updated.user_id);
+    record.comment_id = Some(updated.comment_id);
+    record.reason = reason;
+    super::moderation_log::record(app, record).await;
     Ok(view)
 }
 

@@ -8,8 +8,8 @@ use crate::app::App;
 use crate::error::AppError;
 use crate::ids::{EventId, UserId};
 use crate::model::{
-    AccountStatus, CommentSettings, Event, EventStatus, MAX_EVENT_MODERATORS, ModerationLevel,
-    NewEvent,
+    AccountStatus, CommentSettings, Event, EventStatus, MAX_EVENT_MODERATORS, ModerationKind,
+    ModerationLevel, ModerationRecord, NewEvent,
 };
 use crate::room::Room;
 use crate::store::{Cursor, Page, StoreError};
@@ -166,6 +166,11 @@ pub async fn update(
     };
     replace(app, &updated, &event).await?;
     tracing::info!(event_id = %id, "event settings changed");
+    super::moderation_log::record(
+        app,
+        ModerationRecord::new(id, ModerationKind::SettingsChanged, user),
+    )
+    .await;
     Ok(updated)
 }
 
@@ -237,6 +242,9 @@ pub async fn appoint(
     updated.updated_at = now().max(event.updated_at + chrono::TimeDelta::milliseconds(1));
     replace(app, &updated, &event).await?;
     tracing::info!(event_id = %id, moderator = %moderator, "moderator appointed");
+    let mut record = ModerationRecord::new(id, ModerationKind::ModeratorAppointed, user);
+    record.user_id = Some(moderator);
+    super::moderation_log::record(app, record).await;
     Ok(updated)
 }
 
@@ -261,6 +269,9 @@ pub async fn dismiss(
     updated.updated_at = now().max(event.updated_at + chrono::TimeDelta::milliseconds(1));
     replace(app, &updated, &event).await?;
     tracing::info!(event_id = %id, moderator = %moderator, "moderator dismissed");
+    let mut record = ModerationRecord::new(id, ModerationKind::ModeratorDismissed, user);
+    record.user_id = Some(moderator);
+    super::moderation_log::record(app, record).await;
     Ok(updated)
 }
 

@@ -7,6 +7,7 @@ pub mod conversations;
 pub mod events;
 pub mod login_throttle;
 pub mod messages;
+pub mod moderation_log;
 pub mod presence;
 pub mod rooms;
 pub mod users;

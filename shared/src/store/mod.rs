@@ -16,8 +16,8 @@ use crate::ids::{
 };
 use crate::model::{
     Ban, BucketRange, Comment, Connection, Conversation, Event, EventStatus, LastMessage,
-    LikeOutcome, Message, ModerationAction, NewComment, NewMessage, Participant, StreamSlice,
-    Subscription, User, ViewerCount,
+    LikeOutcome, Message, ModerationAction, ModerationRecord, NewComment, NewMessage, Participant,
+    StreamSlice, Subscription, User, ViewerCount,
 };
 use crate::room::{Position, Room};
 use crate::time::Timestamp;
@@ -267,6 +267,15 @@ pub trait EventStore: Send + Sync {
         limit: usize,
         cursor: Option<&Cursor>,
     ) -> StoreResult<Page<Ban>>;
+    /// Appends `record` to the event's moderation log.
+    async fn record_moderation(&self, record: &ModerationRecord) -> StoreResult<()>;
+    /// The event's moderation log, newest first, a page at a time.
+    async fn moderation_log(
+        &self,
+        event: EventId,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<ModerationRecord>>;
     /// Events with `status`, by start time, soonest first.
     async fn list_events(
         &self,

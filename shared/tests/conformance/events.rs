@@ -252,7 +252,58 @@ async fn bans_are_kept_per_user_and_mutes_end(stores: Stores) {
     assert_eq!(events.get_ban(event, a).await.unwrap(), None);
 }
 
+/// The moderation log lists an event's records newest first, a page at a time.
+async fn the_moderation_log_pages_newest_first(stores: Stores) {
+    use banter::model::{ModerationKind, ModerationRecord};
+    let event = EventId::new();
+    let by = UserId::new();
+    let kinds = [
+        ModerationKind::UserBanned,
+        ModerationKind::BanLifted,
+        ModerationKind::SettingsChanged,
+    ];
+    for kind in kinds {
+        stores
+            .events
+            .record_moderation(&ModerationRecord::new(event, kind, by))
+            .await
+            .unwrap();
+    }
+    stores
+        .events
+        .record_moderation(&ModerationRecord::new(
+            EventId::new(),
+            ModerationKind::UserMuted,
+            by,
+        ))
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = stores
+            .events
+            .moderation_log(event, 2, cursor.as_ref())
+            .await
+            .unwrap();
+        got.extend(page.items.into_iter().map(|r| r.action));
+        match page.next {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(
+        got,
+        [
+            ModerationKind::SettingsChanged,
+            ModerationKind::BanLifted,
+            ModerationKind::UserBanned
+        ]
+    );
+}
+
 conformance_tests!(
+    the_moderation_log_pages_newest_first,
     bans_are_kept_per_user_and_mutes_end,
     create_and_get_event,
     set_status_is_conditional,

@@ -17,7 +17,7 @@ use super::ops::{
 use super::streams::entry_put;
 use super::txn::{tx_put_with, tx_update_named};
 use crate::ids::{EventId, UserId};
-use crate::model::{Ban, Change, Event, EventStatus};
+use crate::model::{Ban, Change, Event, EventStatus, ModerationRecord};
 use crate::store::{Cursor, EventStore, Page, StoreError, StoreResult};
 use crate::time::{Timestamp, sort_key};
 
@@ -250,6 +250,45 @@ impl EventStore for DynamoEventStore {
         let (items, last) = query_page(q, &TABLE_KEY, limit, start, "list bans", |item| {
             let ban: Ban = from_item(item)?;
             Ok(ban.in_force(t).then_some(ban))
+        })
+        .await?;
+        page(items, last)
+    }
+
+    /// `(EVENT#<event_id>, LOG#<record_id>)`: UUIDv7 ids sort by time.
+    async fn record_moderation(&self, record: &ModerationRecord) -> StoreResult<()> {
+        let item = to_item(
+            record,
+            &[
+                ("pk", event_pk(record.event_id)),
+                ("sk", format!("LOG#{}", record.record_id)),
+            ],
+        )?;
+        put_item(&self.client, &self.table, item, None, "record moderation").await
+    }
+
+    /// One Query of the event's `LOG#` rows, newest first.
+    async fn moderation_log(
+        &self,
+        event: EventId,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<ModerationRecord>> {
+        let pk = event_pk(event);
+        let start = cursor
+            .map(|c| decode_cursor(c, &TABLE_KEY, &[("pk", &pk)]))
+            .transpose()?;
+        check_cursor(start.as_ref(), "sk", |sk| sk.starts_with("LOG#"))?;
+        let q = query(
+            &self.client,
+            &self.table,
+            None,
+            "pk = :pk AND begins_with(sk, :l)",
+            vec![(":pk", s(pk.clone())), (":l", s("LOG#"))],
+        )
+        .scan_index_forward(false);
+        let (items, last) = query_page(q, &TABLE_KEY, limit, start, "moderation log", |item| {
+            from_item(item).map(Some)
         })
         .await?;
         page(items, last)

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use super::cursor;
 use super::streams::{SharedStreams, lock as lock_streams};
 use crate::ids::{EventId, UserId};
-use crate::model::{Ban, Change, Event, EventStatus};
+use crate::model::{Ban, Change, Event, EventStatus, ModerationRecord};
 use crate::room::Room;
 use crate::store::{Cursor, EventStore, Page, StoreError, StoreResult};
 use crate::time::{Timestamp, sort_key};
@@ -18,6 +18,7 @@ use crate::time::{Timestamp, sort_key};
 pub struct MemoryEventStore {
     events: Mutex<HashMap<EventId, Event>>,
     bans: Mutex<std::collections::BTreeMap<(EventId, UserId), Ban>>,
+    log: Mutex<Vec<ModerationRecord>>,
     streams: SharedStreams,
 }
 
@@ -27,6 +28,7 @@ impl MemoryEventStore {
         Self {
             events: Mutex::default(),
             bans: Mutex::default(),
+            log: Mutex::default(),
             streams,
         }
     }
@@ -139,6 +141,41 @@ impl EventStore for MemoryEventStore {
         items.sort_by_key(|b| b.user_id.to_string());
         let limit = limit.max(1);
         let next = (items.len() > limit).then(|| Cursor(items[limit - 1].user_id.to_string()));
+        items.truncate(limit);
+        Ok(Page { items, next })
+    }
+
+    async fn record_moderation(&self, record: &ModerationRecord) -> StoreResult<()> {
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(record.clone());
+        Ok(())
+    }
+
+    async fn moderation_log(
+        &self,
+        event: EventId,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<ModerationRecord>> {
+        let before = cursor
+            .map(|c| {
+                c.0.parse::<uuid::Uuid>()
+                    .map_err(|_| StoreError::InvalidCursor)
+            })
+            .transpose()?;
+        let mut items: Vec<ModerationRecord> = self
+            .log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|r| r.event_id == event && before.is_none_or(|b| r.record_id < b))
+            .cloned()
+            .collect();
+        items.sort_by_key(|r| std::cmp::Reverse(r.record_id));
+        let limit = limit.max(1);
+        let next = (items.len() > limit).then(|| Cursor(items[limit - 1].record_id.to_string()));
         items.truncate(limit);
         Ok(Page { items, next })
     }
