@@ -950,6 +950,7 @@
       else if (by) parts.push('by ' + by);
       if (ev.moderation_level) parts.push(ev.moderation_level + ' moderation');
       byTestId('event-meta').textContent = parts.join(' · ');
+      this.renderViewers();
       const badge = byTestId('event-status');
       badge.textContent = ev.status === 'scheduled' ? 'upcoming' : ev.status || '';
       badge.dataset.status = ev.status || '';
@@ -1253,6 +1254,42 @@
       if (c.moderation_status === 'blocked') c.content = '';
       this.renderComment(p.comment_id);
       for (const other of this.comments.values()) if (other.parent_comment_id === p.comment_id) this.renderComment(other.comment_id);
+    },
+
+    /** The viewer count: `participant_count` over REST, then each `occupancy` of the room. */
+    renderViewers() {
+      const ev = this.current;
+      const el = byTestId('event-viewers');
+      const n = ev && typeof ev.participant_count === 'number' ? ev.participant_count : null;
+      el.hidden = n === null || n === 0;
+      if (n !== null) el.textContent = (ev.viewers_exact === false ? '≈' : '') + n + ' watching';
+    },
+
+    onOccupancy(p) {
+      for (const ev of this.list) if (ev.event_id === p.event_id) ev.participant_count = p.viewers;
+      if (this.current && this.current.event_id === p.event_id) {
+        this.current.participant_count = p.viewers;
+        this.current.viewers_exact = p.exact;
+        this.renderViewers();
+      }
+    },
+
+    /** Another moderator changed the event's settings (title, moderation, slow mode…). */
+    onEventUpdated(p) {
+      const apply = (ev) => Object.assign(ev, {
+        title: p.title,
+        description: p.description,
+        moderation_level: p.moderation_level,
+        max_participants: p.max_participants,
+        comment_settings: Object.assign({}, ev.comment_settings || {}, p.comment_settings),
+        updated_at: p.updated_at,
+      });
+      for (const ev of this.list) if (ev.event_id === p.event_id) apply(ev);
+      if (this.current && this.current.event_id === p.event_id) {
+        apply(this.current);
+        this.renderHeader();
+      }
+      this.renderList();
     },
 
     onStatus(p) {
@@ -1796,6 +1833,8 @@
   socket.on('comment_deleted', (p) => events.onDeleted(p));
   socket.on('moderation_action', (p) => events.onModeration(p));
   socket.on('event_status_changed', (p) => events.onStatus(p));
+  socket.on('occupancy', (p) => events.onOccupancy(p));
+  socket.on('event_updated', (p) => events.onEventUpdated(p));
   socket.on('new_message', (p) => chat.onNewMessage(p));
   socket.on('message_updated', (p) => chat.onMessageUpdated(p));
   socket.on('user_typing', (p) => chat.onTyping(p));

@@ -245,6 +245,14 @@ test('demo page: live comments and chat between two users', async (t) => {
     assert.equal(await tid(B.page, 'event-end').isVisible(), false, 'only the creator can end the event');
   });
 
+  await step(t, 'both pages show that two people watch the event', async () => {
+    // Bob's subscribe asks the room for a viewer count (taken at most every 5 s); it
+    // arrives in the room's stream on both pages.
+    for (const u of [A, B]) {
+      await tid(u.page, 'event-viewers').filter({ hasText: '2 watching' }).waitFor({ timeout: 20000 });
+    }
+  });
+
   await step(t, "Alice comments and Bob sees it arrive without reloading", async () => {
     await tid(A.page, 'comment-input').fill('What a goal!');
     await tid(A.page, 'comment-submit').click();
