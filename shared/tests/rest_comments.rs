@@ -1268,3 +1268,60 @@ async fn banned_and_muted_users_cannot_comment_until_lifted() {
     assert_eq!(r.body["records"][3]["by"], json!(host.id));
     events_route(&w, log(&bob)).await.expect(403);
 }
+
+#[tokio::test]
+async fn moderators_read_the_pending_queue_and_a_ban_clears_its_authors_part() {
+    let w = World::new();
+    let host = w.user("host").await;
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let event = w
+        .event_with(
+            EventId::new(),
+            host.id,
+            EventStatus::Live,
+            ModerationLevel::Strict,
+        )
+        .await;
+    let a1 = post(&w, event, &ada, "first of ada").await;
+    post(&w, event, &bob, "bob's").await;
+    post(&w, event, &ada, "second of ada").await;
+    let queue = |by: &Actor| list(event, by).query("moderation_status", "pending");
+    let r = queue(&host).ok(&w).await;
+    let texts: Vec<&str> = r.body["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["content"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(texts, ["first of ada", "bob's", "second of ada"]);
+    // Nobody else reads it; another value is an error.
+    let refused = queue(&bob).send(&w).await.expect(403);
+    assert_eq!(refused.code(), "FORBIDDEN");
+    queue(&bob).anonymous().send(&w).await.expect(403);
+    list(event, &host)
+        .query("moderation_status", "approved")
+        .send(&w)
+        .await
+        .expect(400);
+    // Banning ada takes both of hers out of the queue, blocked.
+    events_route(&w, ban_call(event, &host, json!({"user_id": ada.id})))
+        .await
+        .expect(201);
+    let r = queue(&host).ok(&w).await;
+    assert_eq!(count(&r), 1);
+    assert_eq!(r.body["comments"][0]["content"], "bob's");
+    let id: CommentId = a1["comment_id"].as_str().unwrap().parse().unwrap();
+    let stored = w
+        .app
+        .stores
+        .comments
+        .get_comment(id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.moderation_status,
+        banter::model::ModerationStatus::Blocked
+    );
+}

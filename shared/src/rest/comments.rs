@@ -242,6 +242,16 @@ async fn list(app: &App, req: &Req) -> Result<Reply, AppError> {
         (None, s) => s.unwrap_or(Sort::Newest),
     };
     let event = service::live_event(app, event_id).await?;
+    match req.query::<String>("moderation_status")?.as_deref() {
+        None => {}
+        Some("pending") => return pending(app, user, &event, limit, cursor).await,
+        Some(_) => {
+            return Err(AppError::field(
+                "moderation_status",
+                "must be pending (the moderation queue); leave it out for the comments",
+            ));
+        }
+    }
     let scope = format!("comments:{event_id}:{}", sort.name());
     match sort {
         Sort::Popular => {
@@ -292,6 +302,42 @@ async fn list(app: &App, req: &Req) -> Result<Reply, AppError> {
             listing(app, user, &event, page).await
         }
     }
+}
+
+/// `GET /v1/events/{event_id}/comments?moderation_status=pending`: the moderation queue,
+/// oldest first, for the event's moderators (403 for anyone else).
+async fn pending(
+    app: &App,
+    user: Option<UserId>,
+    event: &Event,
+    limit: usize,
+    cursor: Option<String>,
+) -> Result<Reply, AppError> {
+    let Some(me) = user.filter(|u| moderates(app, *u, event)) else {
+        return Err(AppError::forbidden(
+            "only the event's moderators may read its moderation queue",
+        ));
+    };
+    let scope = format!("pending:{}", event.event_id);
+    let token = cursor
+        .map(|c| open(&app.config.cursor_secret, &scope, &c).map(Cursor))
+        .transpose()?;
+    let page = app
+        .stores
+        .comments
+        .list_pending(event.event_id, limit, token.as_ref())
+        .await?;
+    let next = page
+        .next
+        .map(|c| seal(&app.config.cursor_secret, &scope, &c.0));
+    // The queue keeps no counter of its own: the event's, as on the other listings.
+    let listed = Listed {
+        total_count: app.stores.comments.comment_count(event.event_id).await?,
+        has_more: next.is_some(),
+        items: page.items,
+        next_cursor: next,
+    };
+    listing(app, Some(me), event, listed).await
 }
 
 /// `GET /v1/comments/{comment_id}/replies?limit=&cursor=`: replies, oldest first.

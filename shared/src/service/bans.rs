@@ -5,7 +5,9 @@
 use crate::app::App;
 use crate::error::AppError;
 use crate::ids::{EventId, UserId};
-use crate::model::{Ban, Event, MAX_MUTE_SECONDS, ModerationKind, ModerationRecord};
+use crate::model::{
+    Ban, Event, MAX_MUTE_SECONDS, ModerationAction, ModerationKind, ModerationRecord,
+};
 use crate::store::{Cursor, Page};
 use crate::time::now;
 
@@ -70,7 +72,35 @@ pub async fn ban(
     record.reason = ban.reason.clone();
     super::moderation_log::record(app, record).await;
     tracing::info!(event_id = %id, user_id = %target, muted = mute_seconds.is_some(), "user banned from an event");
+    clear_queue(app, user, id, target).await?;
     Ok(ban)
+}
+
+/// Blocks `target`'s comments waiting in the event's moderation queue: a ban takes them
+/// out of it (each one a `comment_moderated`, seen by nobody, and a log record).
+async fn clear_queue(app: &App, user: UserId, id: EventId, target: UserId) -> Result<(), AppError> {
+    let mut cursor = None;
+    loop {
+        let page = app
+            .stores
+            .comments
+            .list_pending(id, 100, cursor.as_ref())
+            .await?;
+        for c in page.items.iter().filter(|c| c.user_id == target) {
+            super::comments::moderate(
+                app,
+                user,
+                c.comment_id,
+                ModerationAction::Block,
+                Some("the author was banned".into()),
+            )
+            .await?;
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(()),
+        }
+    }
 }
 
 /// Lifts `target`'s ban or mute, on behalf of one of the event's moderators. Idempotent.

@@ -307,6 +307,14 @@ pub trait CommentStore: Send + Sync {
         limit: usize,
         cursor: Option<&Cursor>,
     ) -> StoreResult<Page<Comment>>;
+    /// The event's pending comments (waiting for a moderator), oldest first, a page at a
+    /// time: the moderation queue.
+    async fn list_pending(
+        &self,
+        event: EventId,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<Comment>>;
     /// Replies to `parent`, oldest first, after a position.
     async fn list_replies(
         &self,

@@ -629,7 +629,90 @@ async fn moderation_sets_status(stores: Stores) {
     );
 }
 
+/// The moderation queue: pending comments, oldest first, until a moderator decides or they
+/// are deleted; approved ones are never in it.
+async fn the_pending_queue_holds_what_waits_for_a_moderator(stores: Stores) {
+    let event = EventId::new();
+    let user = UserId::new();
+    let pending = |text: &str| NewComment {
+        moderation_status: ModerationStatus::Pending,
+        ..new_comment(event, user, text)
+    };
+    let mut ids = Vec::new();
+    for text in ["one", "two", "three", "four"] {
+        ids.push(
+            stores
+                .comments
+                .append_comment(pending(text))
+                .await
+                .unwrap()
+                .item
+                .comment_id,
+        );
+    }
+    stores
+        .comments
+        .append_comment(new_comment(event, user, "approved at once"))
+        .await
+        .unwrap();
+    let queue = |stores: Stores| async move {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = stores
+                .comments
+                .list_pending(event, 2, cursor.as_ref())
+                .await
+                .unwrap();
+            out.extend(page.items.into_iter().map(|c| c.comment_id));
+            match page.next {
+                Some(n) => cursor = Some(n),
+                None => return out,
+            }
+        }
+    };
+    assert_eq!(queue(stores.clone()).await, ids);
+    stores
+        .comments
+        .moderate_comment(
+            ids[0],
+            ModerationAction::Approve,
+            None,
+            UserId::new(),
+            banter::time::now(),
+        )
+        .await
+        .unwrap();
+    stores
+        .comments
+        .moderate_comment(
+            ids[2],
+            ModerationAction::Block,
+            None,
+            UserId::new(),
+            banter::time::now(),
+        )
+        .await
+        .unwrap();
+    stores
+        .comments
+        .delete_comment(ids[3], user, banter::time::now())
+        .await
+        .unwrap();
+    assert_eq!(queue(stores.clone()).await, [ids[1]]);
+    assert!(
+        stores
+            .comments
+            .list_pending(EventId::new(), 10, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
 conformance_tests!(
+    the_pending_queue_holds_what_waits_for_a_moderator,
     append_assigns_positions,
     idempotent_append_returns_original,
     client_key_is_scoped_to_the_event,

@@ -13,10 +13,13 @@ use serde::de::DeserializeOwned;
 
 use super::append::{AppendActions, AppendRefused, Counted, append_to_stream, committed_through};
 use super::claims::{claim_put, claimed_id};
-use super::item::{Item, TABLE_KEY, av, from_item, get_n, key, n, parse_s, s, to_item};
+use super::item::{
+    Item, TABLE_KEY, av, check_cursor, decode_cursor, from_item, get_n, key, n, page, parse_s, s,
+    to_item,
+};
 use super::ops::{Gsi, GsiPartition, get_entity, get_item, gsi_page, query, query_page};
 use super::streams::{dirty_mark, entry_put};
-use super::txn::{tx_put, tx_update};
+use super::txn::{tx_delete, tx_put, tx_update};
 use crate::ids::{ClientKey, CommentId, EventId, UserId};
 use crate::model::{Change, Comment, ModerationAction, ModerationStatus, NewComment};
 use crate::room::Position;
@@ -169,6 +172,24 @@ pub struct DynamoCommentStore {
     table: String,
 }
 
+/// Key of the pending-queue marker of the comment at `position` of `event`.
+fn pending_key(event: EventId, position: Position) -> Item {
+    key(event_pk(event), format!("PENDING#{}", position.key()))
+}
+
+/// The pending-queue marker of `c`: a copy of the comment under [`pending_key`], written
+/// with a pending comment and deleted when a moderator decides or it is deleted, so the
+/// queue is one Query of the event's partition.
+fn pending_item(c: &Comment) -> StoreResult<Item> {
+    to_item(
+        c,
+        &[
+            ("pk", event_pk(c.event_id)),
+            ("sk", format!("PENDING#{}", c.position.key())),
+        ],
+    )
+}
+
 /// The idempotency claim of `user`'s `client_key` in `event`.
 fn claim_key(event: EventId, user: UserId, client_key: &ClientKey) -> Item {
     key(format!("CLIENT#{event}#{user}#{client_key}"), "COMMENT")
@@ -214,6 +235,33 @@ impl DynamoCommentStore {
 
 #[async_trait]
 impl CommentStore for DynamoCommentStore {
+    /// One Query of the event's `PENDING#` markers (copies of the pending comments).
+    async fn list_pending(
+        &self,
+        event: EventId,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<Comment>> {
+        let pk = event_pk(event);
+        let start = cursor
+            .map(|c| decode_cursor(c, &TABLE_KEY, &[("pk", &pk)]))
+            .transpose()?;
+        check_cursor(start.as_ref(), "sk", |sk| sk.starts_with("PENDING#"))?;
+        let q = query(
+            &self.client,
+            &self.table,
+            None,
+            "pk = :pk AND begins_with(sk, :p)",
+            vec![(":pk", s(pk.clone())), (":p", s("PENDING#"))],
+        )
+        .consistent_read(true);
+        let (items, last) = query_page(q, &TABLE_KEY, limit, start, "list pending", |item| {
+            from_item(item).map(Some)
+        })
+        .await?;
+        page(items, last)
+    }
+
     async fn claimed_comment(&self, new: &NewComment) -> StoreResult<Option<Comment>> {
         let Some(client_key) = &new.client_key else {
             return Ok(None);
@@ -290,6 +338,9 @@ impl CommentStore for DynamoCommentStore {
                 c.created_at,
                 Change::CommentCreated { comment: c.clone() },
             )?);
+            if c.moderation_status == ModerationStatus::Pending {
+                actions.push(tx_put(table, pending_item(&c)?, None)?);
+            }
             Ok(AppendActions {
                 actions,
                 idempotency,
@@ -407,32 +458,41 @@ impl CommentStore for DynamoCommentStore {
         };
         let table = self.table.as_str();
         let stream = event_pk(deleted.event_id);
+        let pending = deleted.moderation_status == ModerationStatus::Pending;
         let outcome = append_to_stream(&self.client, table, &stream, Counted::No, |p| {
+            let mut actions = vec![
+                tx_update(
+                    table,
+                    item_key.clone(),
+                    "SET is_deleted = :t, deleted_at = :now, deleted_by = :by, \
+                     updated_at = :now",
+                    Some("attribute_exists(pk) AND is_deleted = :f"),
+                    vec![
+                        (":t", AttributeValue::Bool(true)),
+                        (":f", AttributeValue::Bool(false)),
+                        (":now", av(&now)?),
+                        (":by", s(by.to_string())),
+                    ],
+                )?,
+                entry_put(
+                    table,
+                    &stream,
+                    p,
+                    now,
+                    Change::CommentDeleted {
+                        comment: deleted.clone(),
+                    },
+                )?,
+            ];
+            if pending {
+                actions.push(tx_delete(
+                    table,
+                    pending_key(deleted.event_id, deleted.position),
+                    None,
+                )?);
+            }
             Ok(AppendActions {
-                actions: vec![
-                    tx_update(
-                        table,
-                        item_key.clone(),
-                        "SET is_deleted = :t, deleted_at = :now, deleted_by = :by, \
-                         updated_at = :now",
-                        Some("attribute_exists(pk) AND is_deleted = :f"),
-                        vec![
-                            (":t", AttributeValue::Bool(true)),
-                            (":f", AttributeValue::Bool(false)),
-                            (":now", av(&now)?),
-                            (":by", s(by.to_string())),
-                        ],
-                    )?,
-                    entry_put(
-                        table,
-                        &stream,
-                        p,
-                        now,
-                        Change::CommentDeleted {
-                            comment: deleted.clone(),
-                        },
-                    )?,
-                ],
+                actions,
                 idempotency: vec![0],
                 parent: None,
             })
@@ -487,27 +547,36 @@ impl CommentStore for DynamoCommentStore {
                      REMOVE moderation_reason"
                 }
             };
+            let mut actions = vec![
+                tx_update(
+                    table,
+                    item_key.clone(),
+                    update,
+                    Some("attribute_exists(pk)"),
+                    values,
+                )?,
+                entry_put(
+                    table,
+                    &stream,
+                    p,
+                    now,
+                    Change::CommentModerated {
+                        comment: updated.clone(),
+                        action,
+                        was_pending,
+                    },
+                )?,
+            ];
+            if was_pending {
+                // Out of the queue: a moderator decided.
+                actions.push(tx_delete(
+                    table,
+                    pending_key(updated.event_id, updated.position),
+                    None,
+                )?);
+            }
             Ok(AppendActions {
-                actions: vec![
-                    tx_update(
-                        table,
-                        item_key.clone(),
-                        update,
-                        Some("attribute_exists(pk)"),
-                        values,
-                    )?,
-                    entry_put(
-                        table,
-                        &stream,
-                        p,
-                        now,
-                        Change::CommentModerated {
-                            comment: updated.clone(),
-                            action,
-                            was_pending,
-                        },
-                    )?,
-                ],
+                actions,
                 idempotency: Vec::new(),
                 parent: Some(0),
             })

@@ -225,6 +225,33 @@ impl CommentStore for MemoryCommentStore {
         })
     }
 
+    async fn list_pending(
+        &self,
+        event: EventId,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<Comment>> {
+        let after = cursor
+            .map(|c| c.0.parse::<u64>().map_err(|_| StoreError::InvalidCursor))
+            .transpose()?;
+        let g = lock(&self.state);
+        let pending: Vec<&Comment> = g
+            .streams
+            .get(&event)
+            .into_iter()
+            .flat_map(BTreeMap::values)
+            .filter(|c| c.moderation_status == ModerationStatus::Pending && !c.is_deleted)
+            .filter(|c| after.is_none_or(|a| c.position.0 > a))
+            .collect();
+        let limit = limit.max(1);
+        let next =
+            (pending.len() > limit).then(|| Cursor(pending[limit - 1].position.0.to_string()));
+        Ok(Page {
+            items: pending.into_iter().take(limit).cloned().collect(),
+            next,
+        })
+    }
+
     async fn list_replies(
         &self,
         parent: CommentId,
