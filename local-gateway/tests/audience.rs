@@ -121,19 +121,35 @@ async fn an_anonymous_viewer_reads_and_watches_comments_live_but_cannot_post() {
 
 /// A live event of `creator` whose comments are at least `secs` apart per user.
 async fn slow_event(app: &banter::app::App, creator: banter::ids::UserId, secs: u32) -> String {
-    use banter::model::{CommentSettings, EventStatus, EventType, ModerationLevel, NewEvent};
+    live_event_with(
+        app,
+        creator,
+        banter::model::ModerationLevel::Standard,
+        banter::model::CommentSettings {
+            slow_mode_seconds: secs,
+            ..banter::model::CommentSettings::default()
+        },
+    )
+    .await
+}
+
+/// A live event of `creator` with `level` moderation and `settings`.
+async fn live_event_with(
+    app: &banter::app::App,
+    creator: banter::ids::UserId,
+    level: banter::model::ModerationLevel,
+    settings: banter::model::CommentSettings,
+) -> String {
+    use banter::model::{EventStatus, EventType, NewEvent};
     let input = NewEvent::validate(
-        "Slow final",
+        "Final",
         None,
         EventType::Sports,
         banter::time::now(),
         None,
         None,
-        ModerationLevel::Standard,
-        CommentSettings {
-            slow_mode_seconds: secs,
-            ..CommentSettings::default()
-        },
+        level,
+        settings,
     )
     .expect("valid event");
     let event = banter::service::events::create(app, creator, input)
@@ -231,4 +247,51 @@ async fn a_banned_user_is_refused_on_both_transports() {
     assert_eq!(status, 200);
     let listed: Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(listed["comments"].as_array().map(Vec::len), Some(0));
+}
+
+#[tokio::test]
+async fn a_pending_comment_reaches_the_moderators_socket_and_nobody_elses() {
+    let gw = gateway().await;
+    let (host, host_token) = support::registered(gw.app(), "host", None).await;
+    let (_, ada_token) = support::registered(gw.app(), "ada", None).await;
+    let event = live_event_with(
+        gw.app(),
+        host,
+        banter::model::ModerationLevel::Strict,
+        banter::model::CommentSettings::default(),
+    )
+    .await;
+    let mut moderator = open(format!("{}/?token={host_token}", gw.ws_url())).await;
+    let mut viewer = open(format!("{}/?token={ada_token}", gw.ws_url())).await;
+    for (socket, id) in [(&mut moderator, "s1"), (&mut viewer, "s2")] {
+        send(
+            socket,
+            json!({"type": "subscribe", "message_id": id, "payload": {"event_id": event}}),
+        )
+        .await;
+        next_of(socket, "ack").await;
+    }
+    send(
+        &mut viewer,
+        json!({"type": "comment_submit", "message_id": "c1",
+               "payload": {"event_id": event, "content": "is this allowed?"}}),
+    )
+    .await;
+    let acked = next_of(&mut viewer, "ack").await;
+    assert_eq!(acked["payload"]["moderation_status"], "pending");
+    let pending = next_of(&mut moderator, "comment_pending").await;
+    assert_eq!(pending["payload"]["content"], "is this allowed?");
+    assert_eq!(
+        pending["payload"]["comment_id"],
+        acked["payload"]["comment_id"]
+    );
+    // The author and the room hear nothing of it until a moderator decides.
+    send(&mut viewer, json!({"type": "ping", "message_id": "p1"})).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while let Ok(Some(Ok(Message::Text(t)))) =
+        tokio::time::timeout_at(deadline, viewer.next()).await
+    {
+        assert!(!t.contains("comment_pending"), "{t}");
+        assert!(!t.contains("is this allowed?"), "{t}");
+    }
 }

@@ -2458,3 +2458,69 @@ async fn signing_out_closes_that_sessions_sockets_and_suspension_closes_them_all
         "another user's socket was closed"
     );
 }
+
+#[tokio::test]
+async fn a_pending_comment_is_aimed_at_the_moderators_subscribed_connections_only() {
+    let w = World::new();
+    let host = w.user().await;
+    let ada = w.user().await;
+    let t = now();
+    let event = NewEvent::validate(
+        "Strict final",
+        None,
+        EventType::Sports,
+        t,
+        None,
+        None,
+        ModerationLevel::Strict,
+        CommentSettings::default(),
+    )
+    .unwrap()
+    .into_event(host, t);
+    w.app.stores.events.create_event(&event).await.unwrap();
+    w.app
+        .stores
+        .events
+        .set_status(
+            event.event_id,
+            EventStatus::Scheduled,
+            EventStatus::Live,
+            now(),
+        )
+        .await
+        .unwrap();
+    let watching = w.connect(host).await;
+    let elsewhere = w.connect(host).await;
+    let author = w.connect(ada).await;
+    for c in [&watching, &author] {
+        let m = new_message_id();
+        ack(
+            &w.ask(
+                c,
+                &frame("subscribe", &m, json!({ "event_id": event.event_id })),
+            )
+            .await,
+            &m,
+        );
+    }
+    w.jobs().await;
+    let m = new_message_id();
+    let f = frame(
+        "comment_submit",
+        &m,
+        json!({ "event_id": event.event_id, "content": "may I?" }),
+    );
+    let a = ack(&w.ask(&author, &f).await, &m);
+    assert_eq!(a["moderation_status"], "pending");
+    let aimed: Vec<FanoutJob> = w
+        .jobs()
+        .await
+        .into_iter()
+        .filter(|j| j.targets.is_some())
+        .collect();
+    assert_eq!(aimed.len(), 1, "{aimed:?}");
+    assert_eq!(aimed[0].targets.as_deref(), Some(&[watching.clone()][..]));
+    assert_eq!(aimed[0].payload["type"], "comment_pending");
+    assert_eq!(aimed[0].payload["payload"]["content"], "may I?");
+    assert!(!aimed[0].targets.as_ref().unwrap().contains(&elsewhere));
+}

@@ -56,6 +56,8 @@ server_messages! {
     Error(ErrorPayload) = "error",
     /// A new comment (also a comment made visible by moderation).
     CommentBroadcast(CommentView) = "comment_broadcast",
+    /// A comment waiting for a moderator: to the event's moderators' connections only.
+    CommentPending(CommentView) = "comment_pending",
     /// Like or reply counts changed.
     CommentUpdated(CommentUpdated) = "comment_updated",
     /// A comment was deleted.
@@ -412,6 +414,11 @@ pub mod broadcast {
     /// `comment_broadcast`: a new comment.
     pub fn comment(view: &CommentView) -> ServerMessage {
         ServerMessage::new(ServerPayload::CommentBroadcast(view.clone()))
+    }
+
+    /// `comment_pending`: a comment waiting for a moderator (to moderators only).
+    pub fn comment_pending(view: &CommentView) -> ServerMessage {
+        ServerMessage::new(ServerPayload::CommentPending(view.clone()))
     }
 
     /// `comment_updated`: like or reply counts changed.

@@ -120,6 +120,9 @@ pub async fn submit(app: &App, user: UserId, input: CommentInput) -> Result<Subm
         })?;
     let comment = appended.item;
     let view = CommentView::new(&comment, app.user_summary(comment.user_id).await?);
+    if appended.created && comment.moderation_status == ModerationStatus::Pending {
+        tell_moderators(app, &event, &view).await;
+    }
     app.publish(
         Room::Event(comment.event_id),
         comment.parent_comment_id.is_some(),
@@ -184,6 +187,59 @@ async fn slow_mode(
         format!("slow mode: one comment every {secs} s in this event"),
         retry_after,
     ))
+}
+
+/// Posts a new pending comment (`comment_pending`) to the connections of the event's
+/// moderators that are subscribed to it: its creator, its appointed moderators and the
+/// global ones. One frame job aimed at those connections (`targets`), so the room's other
+/// viewers never see it. Best effort: the queue (`moderation_status=pending`) has it anyway.
+async fn tell_moderators(app: &App, event: &Event, view: &CommentView) {
+    let room = Room::Event(event.event_id);
+    let mut users = vec![event.created_by];
+    users.extend(event.moderators.iter().copied());
+    users.extend(app.config.moderators.iter().copied());
+    users.extend(app.config.admins.iter().copied());
+    users.sort();
+    users.dedup();
+    let mut targets = Vec::new();
+    for user in users {
+        let connections = match app.stores.connections.list_user_connections(user).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list a moderator's connections");
+                continue;
+            }
+        };
+        for c in connections {
+            match app
+                .stores
+                .connections
+                .list_connection_rooms(&c.connection_id)
+                .await
+            {
+                Ok(rooms) if rooms.contains(&room) => targets.push(c.connection_id),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not read a moderator's rooms"),
+            }
+        }
+    }
+    if targets.is_empty() {
+        return;
+    }
+    let frame = match serde_json::to_value(crate::protocol::broadcast::comment_pending(view)) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "could not render a pending comment");
+            return;
+        }
+    };
+    let job = crate::queue::FanoutJob {
+        targets: Some(targets),
+        ..crate::queue::FanoutJob::new(room, frame)
+    };
+    if let Err(e) = app.queue.send(&[job]).await {
+        tracing::error!(error = %e, "could not enqueue a pending comment for the moderators");
+    }
 }
 
 /// Toggles `user`'s like and broadcasts the new count, within the user's reaction rate. A
