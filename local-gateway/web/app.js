@@ -202,6 +202,7 @@
 
   const SESSION_KEY = 'banter.session';
   let session = null; // {user, access_token, refresh_token, expires_at}
+  let watching = false; // reading the events without an account
   let refreshing = null; // the in-flight refresh (refresh tokens are single-use)
 
   class ApiError extends Error {
@@ -336,14 +337,18 @@
       if (this.attempt > 0 && !this.everOpened && session) {
         try { await refreshTokens(); } catch (_) { /* server down: try with what we have */ }
       }
-      if (!this.wanted || !session) return;
-      let token;
-      try { token = await freshAccessToken(); } catch (_) { token = null; }
-      if (!this.wanted || !session || !token) return;
-      const sep = WS_URL.includes('?') ? '&' : '?';
+      if (!this.wanted || (!session && !watching)) return;
+      let url = WS_URL;
+      if (session) {
+        let token;
+        try { token = await freshAccessToken(); } catch (_) { token = null; }
+        if (!this.wanted || !session || !token) return;
+        const sep = WS_URL.includes('?') ? '&' : '?';
+        url = WS_URL + sep + 'token=' + encodeURIComponent(token);
+      } else if (!this.wanted || !watching) return;
       let ws;
       try {
-        ws = new WebSocket(WS_URL + sep + 'token=' + encodeURIComponent(token));
+        ws = new WebSocket(url);
       } catch (err) {
         this.scheduleReconnect();
         return;
@@ -695,11 +700,15 @@
 
   function renderShell() {
     const signedIn = !!session;
-    byTestId('auth-panel').hidden = signedIn;
+    // Watching without signing in: the events, read-only, over an anonymous socket.
+    const inside = signedIn || watching;
+    byTestId('auth-panel').hidden = inside;
     byTestId('tabs').hidden = !signedIn;
     byTestId('current-user').hidden = !signedIn;
-    byTestId('events-view').hidden = !signedIn || currentTab !== 'events';
+    byTestId('watch-sign-in').hidden = signedIn || !watching;
+    byTestId('events-view').hidden = !inside || currentTab !== 'events';
     byTestId('chat-view').hidden = !signedIn || currentTab !== 'chat';
+    byTestId('create-event-form').hidden = !signedIn;
     for (const t of $$('.tab')) t.setAttribute('aria-selected', String(t.dataset.tab === currentTab));
     if (signedIn) {
       $('[data-role="me-name"]').textContent = session.user.display_name || session.user.username;
@@ -720,7 +729,30 @@
     }
   }
 
+  /** Opens the events read-only, without an account: an anonymous socket (no token). */
+  function startWatching() {
+    watching = true;
+    currentTab = 'events';
+    events.autoOpen = true;
+    renderShell();
+    socket.attempt = 0;
+    socket.connect();
+    setTab('events', { keepHash: true });
+    const m = /^#\/events\/([0-9a-fA-F-]{36})/.exec(location.hash);
+    if (m) events.open(m[1]);
+  }
+
+  /** Back to the sign-in form from watching. */
+  function stopWatching() {
+    watching = false;
+    socket.disconnect();
+    rooms.map.clear();
+    events.reset();
+    renderShell();
+  }
+
   function startSignedIn() {
+    watching = false;
     events.autoOpen = true;
     renderShell();
     socket.attempt = 0;
@@ -777,7 +809,7 @@
     },
 
     async loadList() {
-      if (!session) return;
+      if (!session && !watching) return;
       const status = this.filter;
       try {
         const page = await api('GET', '/v1/events?status=' + status + '&limit=50');
@@ -793,7 +825,7 @@
           if (!this.current && status === 'live' && this.list.length) this.open(this.list[0].event_id, this.list[0]);
         }
       } catch (err) {
-        if (session) toast('Could not load events: ' + describeError(err), 'error');
+        if (session || watching) toast('Could not load events: ' + describeError(err), 'error');
       }
     },
 
@@ -957,9 +989,10 @@
       byTestId('event-go-live').hidden = !(this.isModerator() && ev.status === 'scheduled');
       byTestId('event-end').hidden = !(this.isModerator() && ev.status === 'live');
       const live = ev.status === 'live';
-      byTestId('comment-input').disabled = !live;
-      byTestId('comment-submit').disabled = !live;
-      byTestId('comment-input').placeholder = live ? 'Write a comment…' :
+      const canWrite = live && !!session;
+      byTestId('comment-input').disabled = !canWrite;
+      byTestId('comment-submit').disabled = !canWrite;
+      byTestId('comment-input').placeholder = !session ? 'Sign in to comment' : live ? 'Write a comment…' :
         ev.status === 'scheduled' ? 'Comments open when the event goes live' : 'Comments are closed';
       this.renderNote();
       // Moderation buttons depend on who is looking.
@@ -1844,6 +1877,8 @@
   function wire() {
     for (const b of $$('[data-mode]')) b.addEventListener('click', () => setAuthMode(b.dataset.mode));
     byTestId('auth-form').addEventListener('submit', submitAuth);
+    byTestId('auth-watch').addEventListener('click', () => startWatching());
+    byTestId('watch-sign-in').addEventListener('click', () => stopWatching());
     byTestId('logout').addEventListener('click', () => signOut());
     for (const t of $$('.tab')) t.addEventListener('click', () => setTab(t.dataset.tab));
     byTestId('connection-status').addEventListener('click', () => {
@@ -1899,7 +1934,7 @@
       // Expire stale typing indicators (they are never caught up).
       if (chat.currentId) chat.renderTyping();
     }, 1000);
-    setInterval(() => { if (session && currentTab === 'events') events.loadList(); }, EVENTS_POLL_MS);
+    setInterval(() => { if ((session || watching) && currentTab === 'events') events.loadList(); }, EVENTS_POLL_MS);
     // Comments waiting for approval are not broadcast (only approved ones are), so the
     // moderator of a strict event looks for new ones now and then.
     setInterval(() => {

@@ -427,6 +427,26 @@ test('demo page: live comments and chat between two users', async (t) => {
       .locator('[data-testid="message-receipt"][data-status="read"]').waitFor();
   });
 
+  await step(t, 'a visitor watches the event without signing in and sees comments arrive', async () => {
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    await page.goto(`http://127.0.0.1:${gateway.restPort}/`);
+    await tid(page, 'auth-watch').click();
+    await tid(page, 'events-view').waitFor();
+    await page.locator('[data-testid="connection-status"][data-state="online"]').waitFor();
+    await page.locator(`[data-testid="event-item"][data-event-id="${eventId}"]`).click();
+    await expectText(tid(page, 'event-title'), eventTitle);
+    assert.equal(await tid(page, 'comment-input').isDisabled(), true, 'a visitor cannot comment');
+    assert.equal(await tid(page, 'tabs').isVisible(), false, 'no chat without an account');
+    await A.page.locator('.tab[data-tab="events"]').click();
+    await A.page.locator(`[data-testid="event-item"][data-event-id="${eventId}"]`).click();
+    await expectText(tid(A.page, 'event-title'), eventTitle);
+    await tid(A.page, 'comment-input').fill('Hello, whoever is watching');
+    await tid(A.page, 'comment-submit').click();
+    await page.locator('[data-testid="comment"]', { hasText: 'Hello, whoever is watching' }).waitFor();
+    await ctx.close();
+  });
+
   await step(t, 'screenshots, and no script errors on either page', async () => {
     await screenshot('a', '2-chat');
     await screenshot('b', '2-chat');
