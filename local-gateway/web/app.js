@@ -36,7 +36,6 @@
   const PING_EVERY_MS = 30000;
   /** How long a stream_batch past a gap waits for the frames before it, then the room catches up. */
   const HOLD_MS = 1500;
-  const PENDING_POLL_MS = 4000;
   const TYPING_STALE_MS = 10000;
   const TYPING_IDLE_MS = 3000;
   const TYPING_REPEAT_MS = 5000;
@@ -1238,6 +1237,12 @@
 
     // --- live frames -----------------------------------------------------------------
 
+    /** A comment waiting for approval, sent live to the event's moderators only. */
+    onPending(p) {
+      if (!this.current || p.event_id !== this.current.event_id || !this.isModerator()) return;
+      if (!this.comments.has(p.comment_id)) this.upsert(p);
+    },
+
     onBroadcast(p) {
       if (!this.current || p.event_id !== this.current.event_id) return;
       const dup = !rooms.accept('event', p.event_id, p.position);
@@ -1862,6 +1867,7 @@
   // ===================================================================================
 
   socket.on('comment_broadcast', (p) => events.onBroadcast(p));
+  socket.on('comment_pending', (p) => events.onPending(p));
   socket.on('comment_updated', (p) => events.onUpdated(p));
   socket.on('comment_deleted', (p) => events.onDeleted(p));
   socket.on('moderation_action', (p) => events.onModeration(p));
@@ -1935,14 +1941,6 @@
       if (chat.currentId) chat.renderTyping();
     }, 1000);
     setInterval(() => { if ((session || watching) && currentTab === 'events') events.loadList(); }, EVENTS_POLL_MS);
-    // Comments waiting for approval are not broadcast (only approved ones are), so the
-    // moderator of a strict event looks for new ones now and then.
-    setInterval(() => {
-      const ev = events.current;
-      if (session && currentTab === 'events' && ev && ev.status === 'live' && ev.moderation_level === 'strict' && events.isModerator()) {
-        events.reloadComments({ quiet: true });
-      }
-    }, PENDING_POLL_MS);
     // Refresh the access token ahead of expiry so the next reconnect has a valid one.
     setInterval(() => { if (session) freshAccessToken().catch(() => {}); }, 20000);
   }

@@ -372,7 +372,7 @@ test('demo page: live comments and chat between two users', async (t) => {
     await tid(B.page, 'comment-submit').click();
     const onB = B.page.locator('[data-testid="comment"]', { hasText: 'Is the coach staying?' });
     await expectText(onB.getByTestId('comment-badge'), 'awaiting approval');
-    // Pending comments are not broadcast: the moderator's page looks for them itself.
+    // Pending comments reach the moderator's page live (comment_pending), nobody else's.
     const onA = A.page.locator('[data-testid="comment"][data-status="pending"]', { hasText: 'Is the coach staying?' });
     await onA.waitFor();
     await screenshot('a', '1-strict-pending');
@@ -425,6 +425,33 @@ test('demo page: live comments and chat between two users', async (t) => {
       .locator('[data-testid="message-receipt"][data-status="read"]').waitFor();
     await A.page.locator('[data-testid="message"]', { hasText: 'Yes, top corner' })
       .locator('[data-testid="message-receipt"][data-status="read"]').waitFor();
+  });
+
+  await step(t, 'slow mode and a ban are told to Bob when he comments', async () => {
+    const token = await A.page.evaluate(() => window.banter.accessToken);
+    const rest = (method, path, body) => fetch(`http://127.0.0.1:${gateway.restPort}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const patched = await rest('PATCH', `/v1/events/${eventId}`, { comment_settings: { slow_mode_seconds: 60 } });
+    assert.equal(patched.status, 200);
+    await B.page.locator('.tab[data-tab="events"]').click();
+    await B.page.locator(`[data-testid="event-item"][data-event-id="${eventId}"]`).click();
+    await expectText(tid(B.page, 'event-title'), eventTitle);
+    for (const text of ['Slow one', 'Slow two']) {
+      await tid(B.page, 'comment-input').fill(text);
+      await tid(B.page, 'comment-submit').click();
+    }
+    await tid(B.page, 'toast').filter({ hasText: 'Slow down a little' }).first().waitFor();
+    const me = await B.page.evaluate(() => window.banter.session.user.user_id);
+    const banned = await rest('POST', `/v1/events/${eventId}/bans`, { user_id: me, reason: 'testing' });
+    assert.equal(banned.status, 201);
+    await rest('PATCH', `/v1/events/${eventId}`, { comment_settings: { slow_mode_seconds: 0 } });
+    await tid(B.page, 'comment-input').fill('Banned now?');
+    await tid(B.page, 'comment-submit').click();
+    await tid(B.page, 'toast').filter({ hasText: 'banned' }).first().waitFor();
+    assert.equal((await rest('DELETE', `/v1/events/${eventId}/bans/${me}`)).status, 204);
   });
 
   await step(t, 'a visitor watches the event without signing in and sees comments arrive', async () => {
