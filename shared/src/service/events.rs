@@ -195,8 +195,8 @@ async fn replace(app: &App, updated: &Event, read: &Event) -> Result<(), AppErro
     Ok(())
 }
 
-/// The moderators `user`'s creator appointed, with their summaries (the event's creator or
-/// an admin changes them: [`appoint`], [`dismiss`]).
+/// The moderators the event's creator appointed, with their summaries (its creator or an
+/// admin changes them: [`appoint`], [`dismiss`]).
 pub async fn moderators(app: &App, id: EventId) -> Result<Vec<UserSummary>, AppError> {
     let event = get(app, id).await?;
     let summaries = app.user_summaries(&event.moderators).await?;
