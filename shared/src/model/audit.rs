@@ -66,4 +66,26 @@ impl ModerationRecord {
             at: crate::time::now(),
         }
     }
+
+    /// This record, about `user`.
+    pub fn about_user(self, user: UserId) -> Self {
+        Self {
+            user_id: Some(user),
+            ..self
+        }
+    }
+
+    /// This record, about `comment` (and its author).
+    pub fn about_comment(self, comment: CommentId, author: UserId) -> Self {
+        Self {
+            comment_id: Some(comment),
+            user_id: Some(author),
+            ..self
+        }
+    }
+
+    /// This record, with the moderator's reason.
+    pub fn because(self, reason: Option<String>) -> Self {
+        Self { reason, ..self }
+    }
 }

@@ -35,7 +35,7 @@ use crate::ids::{EventId, UserId};
 use crate::model::words::validate_blocked_words;
 use crate::model::{CommentSettings, EventStatus, EventType, ModerationLevel, NewEvent};
 use crate::service::events;
-use crate::store::Cursor;
+use crate::store::{Cursor, Page};
 use crate::time::{Timestamp, now};
 use crate::validate::{FieldError, ValidationErrors};
 use crate::views::EventView;
@@ -290,10 +290,7 @@ async fn list(app: &App, req: &Req) -> Result<Reply, AppError> {
     let status = status_param(req)?;
     let limit = req.limit(DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)?;
     let scope = format!("events:{}", status.as_str());
-    let after = req
-        .query::<String>("cursor")?
-        .map(|c| cursor::open(&app.config.cursor_secret, &scope, &c).map(Cursor))
-        .transpose()?;
+    let after = cursor_param(app, req, &scope)?;
     let page = events::list(app, status, limit, after.as_ref()).await?;
     let next_cursor = page
         .next
@@ -328,15 +325,15 @@ async fn set_status(app: &App, req: &Req) -> Result<Reply, AppError> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBody {
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::patch::present")]
     title: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::patch::nullable")]
     description: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::patch::present")]
     moderation_level: Option<String>,
-    #[serde(default, deserialize_with = "nullable_integer")]
+    #[serde(default, deserialize_with = "super::patch::nullable_integer")]
     max_participants: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::patch::present")]
     comment_settings: Option<SettingsPatch>,
 }
 
@@ -344,42 +341,12 @@ pub struct PatchBody {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SettingsPatch {
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::patch::present")]
     allow_replies: Option<bool>,
-    #[serde(default, deserialize_with = "exact_u32")]
+    #[serde(default, deserialize_with = "super::patch::present_integer")]
     slow_mode_seconds: Option<u32>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::patch::present")]
     blocked_words: Option<Vec<String>>,
-}
-
-/// A field that may be absent (`None`, via `default`) but never `null`.
-fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    T::deserialize(d).map(Some)
-}
-
-/// Tells a present `null` (`Some(None)`) from an absent field (`None`, via `default`).
-fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
-
-/// [`nullable`] for a whole number (`5.0` counts as `5`).
-fn nullable_integer<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<i64>>, D::Error> {
-    crate::integer::optional(d).map(Some)
-}
-
-/// A whole number of seconds (`5.0` counts as `5`), never `null`, when present.
-fn exact_u32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    crate::integer::exact(d).map(Some)
 }
 
 async fn patch(app: &App, req: &Req) -> Result<Reply, AppError> {
@@ -505,24 +472,33 @@ async fn unban(app: &App, req: &Req) -> Result<Reply, AppError> {
     Ok(Reply::no_content())
 }
 
+/// The `cursor` query parameter of a listing sealed for `scope`, opened.
+fn cursor_param(app: &App, req: &Req, scope: &str) -> Result<Option<Cursor>, AppError> {
+    req.query::<String>("cursor")?
+        .map(|c| cursor::open(&app.config.cursor_secret, scope, &c).map(Cursor))
+        .transpose()
+}
+
+/// The body `{<items>: […], has_more, next_cursor}` of a page, its cursor sealed for `scope`.
+fn page_body<T: Serialize>(app: &App, items: &str, page: Page<T>, scope: &str) -> Reply {
+    let next_cursor = page
+        .next
+        .map(|c| cursor::seal(&app.config.cursor_secret, scope, &c.0));
+    Reply::ok(serde_json::json!({
+        items: page.items,
+        "has_more": next_cursor.is_some(),
+        "next_cursor": next_cursor,
+    }))
+}
+
 async fn bans(app: &App, req: &Req) -> Result<Reply, AppError> {
     let me = req.user()?;
     let id: EventId = req.path("event_id")?;
     let limit = req.limit(DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)?;
     let scope = format!("bans:{id}");
-    let after = req
-        .query::<String>("cursor")?
-        .map(|c| cursor::open(&app.config.cursor_secret, &scope, &c).map(Cursor))
-        .transpose()?;
+    let after = cursor_param(app, req, &scope)?;
     let page = crate::service::bans::list(app, me, id, limit, after.as_ref()).await?;
-    let next_cursor = page
-        .next
-        .map(|c| cursor::seal(&app.config.cursor_secret, &scope, &c.0));
-    Ok(Reply::ok(serde_json::json!({
-        "bans": page.items,
-        "has_more": next_cursor.is_some(),
-        "next_cursor": next_cursor,
-    })))
+    Ok(page_body(app, "bans", page, &scope))
 }
 
 async fn moderation_log(app: &App, req: &Req) -> Result<Reply, AppError> {
@@ -530,17 +506,7 @@ async fn moderation_log(app: &App, req: &Req) -> Result<Reply, AppError> {
     let id: EventId = req.path("event_id")?;
     let limit = req.limit(DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)?;
     let scope = format!("moderation-log:{id}");
-    let after = req
-        .query::<String>("cursor")?
-        .map(|c| cursor::open(&app.config.cursor_secret, &scope, &c).map(Cursor))
-        .transpose()?;
+    let after = cursor_param(app, req, &scope)?;
     let page = crate::service::moderation_log::list(app, me, id, limit, after.as_ref()).await?;
-    let next_cursor = page
-        .next
-        .map(|c| cursor::seal(&app.config.cursor_secret, &scope, &c.0));
-    Ok(Reply::ok(serde_json::json!({
-        "records": page.items,
-        "has_more": next_cursor.is_some(),
-        "next_cursor": next_cursor,
-    })))
+    Ok(page_body(app, "records", page, &scope))
 }

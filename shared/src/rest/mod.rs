@@ -7,4 +7,5 @@ pub mod conversations;
 pub mod events;
 pub mod health;
 pub mod messages;
+pub mod patch;
 pub mod users;

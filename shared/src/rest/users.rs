@@ -15,7 +15,7 @@
 //! by the matched name. `next_cursor` is sealed to the (lowercased) query: it is refused
 //! (400, field `cursor`) with another `q`.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::app::App;
 use crate::error::AppError;
@@ -104,13 +104,13 @@ async fn get_me(app: &App, req: &Req) -> Result<Reply, AppError> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PatchBody {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::patch::nullable")]
     display_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::patch::nullable")]
     avatar_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::patch::nullable")]
     status_message: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::patch::nullable")]
     email: Option<Option<String>>,
     #[serde(default)]
     privacy_settings: PrivacyBody,
@@ -120,18 +120,8 @@ struct PatchBody {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct PrivacyBody {
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::patch::present")]
     group_invitations: Option<GroupInvitations>,
-}
-
-/// A choice that may be absent but never `null`.
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<GroupInvitations>, D::Error> {
-    GroupInvitations::deserialize(d).map(Some)
-}
-
-/// Tells a present `null` (`Some(None)`) from an absent field (`None`, via `default`).
-fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 async fn patch_me(app: &App, req: &Req) -> Result<Reply, AppError> {

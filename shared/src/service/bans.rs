@@ -67,9 +67,9 @@ pub async fn ban(
     } else {
         ModerationKind::UserBanned
     };
-    let mut record = ModerationRecord::new(id, kind, user);
-    record.user_id = Some(target);
-    record.reason = ban.reason.clone();
+    let record = ModerationRecord::new(id, kind, user)
+        .about_user(target)
+        .because(ban.reason.clone());
     super::moderation_log::record(app, record).await;
     tracing::info!(event_id = %id, user_id = %target, muted = mute_seconds.is_some(), "user banned from an event");
     clear_queue(app, user, id, target).await?;
@@ -107,8 +107,7 @@ async fn clear_queue(app: &App, user: UserId, id: EventId, target: UserId) -> Re
 pub async fn unban(app: &App, user: UserId, id: EventId, target: UserId) -> Result<(), AppError> {
     moderated(app, user, id).await?;
     app.stores.events.delete_ban(id, target).await?;
-    let mut record = ModerationRecord::new(id, ModerationKind::BanLifted, user);
-    record.user_id = Some(target);
+    let record = ModerationRecord::new(id, ModerationKind::BanLifted, user).about_user(target);
     super::moderation_log::record(app, record).await;
     tracing::info!(event_id = %id, user_id = %target, "ban lifted");
     Ok(())

@@ -280,10 +280,8 @@ pub async fn delete(app: &App, user: UserId, id: CommentId) -> Result<CommentVie
     let deleted = app.stores.comments.delete_comment(id, user, now()).await?;
     app.publish(Room::Event(deleted.event_id), false).await;
     if deleted.user_id != user {
-        let mut record =
-            ModerationRecord::new(deleted.event_id, ModerationKind::CommentDeleted, user);
-        record.user_id = Some(deleted.user_id);
-        record.comment_id = Some(deleted.comment_id);
+        let record = ModerationRecord::new(deleted.event_id, ModerationKind::CommentDeleted, user)
+            .about_comment(deleted.comment_id, deleted.user_id);
         super::moderation_log::record(app, record).await;
     }
     Ok(CommentView::new(
@@ -319,10 +317,9 @@ pub async fn moderate(
         ModerationAction::Block => ModerationKind::CommentBlocked,
         ModerationAction::Flag => ModerationKind::CommentFlagged,
     };
-    let mut record = ModerationRecord::new(updated.event_id, kind, user);
-    record.user_id = Some(updated.user_id);
-    record.comment_id = Some(updated.comment_id);
-    record.reason = reason;
+    let record = ModerationRecord::new(updated.event_id, kind, user)
+        .about_comment(updated.comment_id, updated.user_id)
+        .because(reason);
     super::moderation_log::record(app, record).await;
     Ok(view)
 }

@@ -153,18 +153,24 @@ pub async fn update(
         errs.add("max_participants", "must be at least 1");
     }
     errs.finish()?;
-    let updated = Event {
-        title: title.unwrap_or_else(|| event.title.clone()),
-        description: description.unwrap_or_else(|| event.description.clone()),
-        moderation_level: patch.moderation_level.unwrap_or(event.moderation_level),
-        max_participants: patch.max_participants.unwrap_or(event.max_participants),
-        comment_settings: patch
-            .comment_settings
-            .unwrap_or_else(|| event.comment_settings.clone()),
-        updated_at: now().max(event.updated_at + chrono::TimeDelta::milliseconds(1)),
-        ..event.clone()
-    };
-    replace(app, &updated, &event).await?;
+    let updated = replace(app, &event, |e| {
+        if let Some(title) = title {
+            e.title = title;
+        }
+        if let Some(description) = description {
+            e.description = description;
+        }
+        if let Some(level) = patch.moderation_level {
+            e.moderation_level = level;
+        }
+        if let Some(cap) = patch.max_participants {
+            e.max_participants = cap;
+        }
+        if let Some(settings) = patch.comment_settings {
+            e.comment_settings = settings;
+        }
+    })
+    .await?;
     tracing::info!(event_id = %id, "event settings changed");
     super::moderation_log::record(
         app,
@@ -174,12 +180,21 @@ pub async fn update(
     Ok(updated)
 }
 
-/// Stores `updated` over `read` and enqueues the room's delivery of its `event_updated`.
-async fn replace(app: &App, updated: &Event, read: &Event) -> Result<(), AppError> {
+/// The next version of `read`: `change` applied and `updated_at` moved on (past the one
+/// read, whatever the clock), stored over `read` with its `event_updated`, the room's
+/// delivery enqueued. 409 when the event changed since it was read.
+async fn replace(
+    app: &App,
+    read: &Event,
+    change: impl FnOnce(&mut Event),
+) -> Result<Event, AppError> {
+    let mut updated = read.clone();
+    change(&mut updated);
+    updated.updated_at = now().max(read.updated_at + chrono::TimeDelta::milliseconds(1));
     match app
         .stores
         .events
-        .update_event(updated, read.updated_at)
+        .update_event(&updated, read.updated_at)
         .await
     {
         Ok(()) => {}
@@ -192,7 +207,7 @@ async fn replace(app: &App, updated: &Event, read: &Event) -> Result<(), AppErro
         Err(e) => return Err(e.into()),
     }
     app.publish(Room::Event(updated.event_id), false).await;
-    Ok(())
+    Ok(updated)
 }
 
 /// The moderators the event's creator appointed, with their summaries (its creator or an
@@ -215,12 +230,7 @@ pub async fn appoint(
     id: EventId,
     moderator: UserId,
 ) -> Result<Event, AppError> {
-    let event = get(app, id).await?;
-    if !manages(app, user, &event) {
-        return Err(AppError::forbidden(
-            "only the event's creator or an admin may appoint its moderators",
-        ));
-    }
+    let event = managed(app, user, id, "appoint its moderators").await?;
     super::users::active(app, user).await?;
     match app.stores.users.get_user(moderator).await? {
         None => return Err(AppError::not_found("user")),
@@ -237,13 +247,10 @@ pub async fn appoint(
             "an event has at most {MAX_EVENT_MODERATORS} moderators; dismiss one first"
         )));
     }
-    let mut updated = event.clone();
-    updated.moderators.push(moderator);
-    updated.updated_at = now().max(event.updated_at + chrono::TimeDelta::milliseconds(1));
-    replace(app, &updated, &event).await?;
+    let updated = replace(app, &event, |e| e.moderators.push(moderator)).await?;
     tracing::info!(event_id = %id, moderator = %moderator, "moderator appointed");
-    let mut record = ModerationRecord::new(id, ModerationKind::ModeratorAppointed, user);
-    record.user_id = Some(moderator);
+    let record =
+        ModerationRecord::new(id, ModerationKind::ModeratorAppointed, user).about_user(moderator);
     super::moderation_log::record(app, record).await;
     Ok(updated)
 }
@@ -255,24 +262,28 @@ pub async fn dismiss(
     id: EventId,
     moderator: UserId,
 ) -> Result<Event, AppError> {
-    let event = get(app, id).await?;
-    if !manages(app, user, &event) {
-        return Err(AppError::forbidden(
-            "only the event's creator or an admin may dismiss its moderators",
-        ));
-    }
+    let event = managed(app, user, id, "dismiss its moderators").await?;
     if !event.moderators.contains(&moderator) {
         return Ok(event);
     }
-    let mut updated = event.clone();
-    updated.moderators.retain(|m| *m != moderator);
-    updated.updated_at = now().max(event.updated_at + chrono::TimeDelta::milliseconds(1));
-    replace(app, &updated, &event).await?;
+    let updated = replace(app, &event, |e| e.moderators.retain(|m| *m != moderator)).await?;
     tracing::info!(event_id = %id, moderator = %moderator, "moderator dismissed");
-    let mut record = ModerationRecord::new(id, ModerationKind::ModeratorDismissed, user);
-    record.user_id = Some(moderator);
+    let record =
+        ModerationRecord::new(id, ModerationKind::ModeratorDismissed, user).about_user(moderator);
     super::moderation_log::record(app, record).await;
     Ok(updated)
+}
+
+/// The event, if `user` manages it (its creator or an admin): 404 for an unknown event, 403
+/// naming what they may not do otherwise.
+async fn managed(app: &App, user: UserId, id: EventId, what: &str) -> Result<Event, AppError> {
+    let event = get(app, id).await?;
+    if !manages(app, user, &event) {
+        return Err(AppError::forbidden(format!(
+            "only the event's creator or an admin may {what}"
+        )));
+    }
+    Ok(event)
 }
 
 /// Whether `user` may change the status of `event`: its creator or an admin.
@@ -294,12 +305,7 @@ pub async fn change_status(
     id: EventId,
     to: EventStatus,
 ) -> Result<Event, AppError> {
-    let event = get(app, id).await?;
-    if !manages(app, user, &event) {
-        return Err(AppError::forbidden(
-            "only the event's creator or an admin may change its status",
-        ));
-    }
+    let event = managed(app, user, id, "change its status").await?;
     super::users::active(app, user).await?;
     let from = event.status;
     if !from.can_become(to) {

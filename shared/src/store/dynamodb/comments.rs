@@ -13,11 +13,10 @@ use serde::de::DeserializeOwned;
 
 use super::append::{AppendActions, AppendRefused, Counted, append_to_stream, committed_through};
 use super::claims::{claim_put, claimed_id};
-use super::item::{
-    Item, TABLE_KEY, av, check_cursor, decode_cursor, from_item, get_n, key, n, page, parse_s, s,
-    to_item,
+use super::item::{Item, TABLE_KEY, av, from_item, get_n, key, n, parse_s, s, to_item};
+use super::ops::{
+    Gsi, GsiPartition, get_entity, get_item, gsi_page, prefix_page, query, query_page,
 };
-use super::ops::{Gsi, GsiPartition, get_entity, get_item, gsi_page, query, query_page};
 use super::streams::{dirty_mark, entry_put};
 use super::txn::{tx_delete, tx_put, tx_update};
 use crate::ids::{ClientKey, CommentId, EventId, UserId};
@@ -242,24 +241,18 @@ impl CommentStore for DynamoCommentStore {
         limit: usize,
         cursor: Option<&Cursor>,
     ) -> StoreResult<Page<Comment>> {
-        let pk = event_pk(event);
-        let start = cursor
-            .map(|c| decode_cursor(c, &TABLE_KEY, &[("pk", &pk)]))
-            .transpose()?;
-        check_cursor(start.as_ref(), "sk", |sk| sk.starts_with("PENDING#"))?;
-        let q = query(
+        prefix_page(
             &self.client,
             &self.table,
-            None,
-            "pk = :pk AND begins_with(sk, :p)",
-            vec![(":pk", s(pk.clone())), (":p", s("PENDING#"))],
+            event_pk(event),
+            "PENDING#",
+            Order::Oldest,
+            limit,
+            cursor,
+            "list pending",
+            |item| from_item(item).map(Some),
         )
-        .consistent_read(true);
-        let (items, last) = query_page(q, &TABLE_KEY, limit, start, "list pending", |item| {
-            from_item(item).map(Some)
-        })
-        .await?;
-        page(items, last)
+        .await
     }
 
     async fn claimed_comment(&self, new: &NewComment) -> StoreResult<Option<Comment>> {

@@ -8,17 +8,15 @@ use aws_sdk_dynamodb::Client;
 
 use super::append::{AppendActions, Counted, append_to_stream};
 use super::comments::event_pk as event_pk_of_stream;
-use super::item::{
-    TABLE_KEY, av, check_cursor, decode_cursor, from_item, key, page, s, to_item, with_ttl,
-};
+use super::item::{av, from_item, key, s, to_item, with_ttl};
 use super::ops::{
-    Gsi, GsiPartition, get_entity, gsi_page, put_item, put_new, query, query_page, sdk_error,
+    Gsi, GsiPartition, get_entity, gsi_page, prefix_page, put_item, put_new, sdk_error,
 };
 use super::streams::entry_put;
 use super::txn::{tx_put_with, tx_update_named};
 use crate::ids::{EventId, UserId};
 use crate::model::{Ban, Change, Event, EventStatus, ModerationRecord};
-use crate::store::{Cursor, EventStore, Page, StoreError, StoreResult};
+use crate::store::{Cursor, EventStore, Order, Page, StoreError, StoreResult};
 use crate::time::{Timestamp, sort_key};
 
 /// `EventStore` over the `events` table.
@@ -234,25 +232,22 @@ impl EventStore for DynamoEventStore {
         limit: usize,
         cursor: Option<&Cursor>,
     ) -> StoreResult<Page<Ban>> {
-        let pk = event_pk(event);
-        let start = cursor
-            .map(|c| decode_cursor(c, &TABLE_KEY, &[("pk", &pk)]))
-            .transpose()?;
-        check_cursor(start.as_ref(), "sk", |sk| sk.starts_with("BAN#"))?;
-        let q = query(
+        let t = crate::time::now();
+        prefix_page(
             &self.client,
             &self.table,
-            None,
-            "pk = :pk AND begins_with(sk, :b)",
-            vec![(":pk", s(pk.clone())), (":b", s("BAN#"))],
-        );
-        let t = crate::time::now();
-        let (items, last) = query_page(q, &TABLE_KEY, limit, start, "list bans", |item| {
-            let ban: Ban = from_item(item)?;
-            Ok(ban.in_force(t).then_some(ban))
-        })
-        .await?;
-        page(items, last)
+            event_pk(event),
+            "BAN#",
+            Order::Oldest,
+            limit,
+            cursor,
+            "list bans",
+            |item| {
+                let ban: Ban = from_item(item)?;
+                Ok(ban.in_force(t).then_some(ban))
+            },
+        )
+        .await
     }
 
     /// `(EVENT#<event_id>, LOG#<record_id>)`: UUIDv7 ids sort by time.
@@ -274,24 +269,18 @@ impl EventStore for DynamoEventStore {
         limit: usize,
         cursor: Option<&Cursor>,
     ) -> StoreResult<Page<ModerationRecord>> {
-        let pk = event_pk(event);
-        let start = cursor
-            .map(|c| decode_cursor(c, &TABLE_KEY, &[("pk", &pk)]))
-            .transpose()?;
-        check_cursor(start.as_ref(), "sk", |sk| sk.starts_with("LOG#"))?;
-        let q = query(
+        prefix_page(
             &self.client,
             &self.table,
-            None,
-            "pk = :pk AND begins_with(sk, :l)",
-            vec![(":pk", s(pk.clone())), (":l", s("LOG#"))],
+            event_pk(event),
+            "LOG#",
+            Order::Newest,
+            limit,
+            cursor,
+            "moderation log",
+            |item| from_item(item).map(Some),
         )
-        .scan_index_forward(false);
-        let (items, last) = query_page(q, &TABLE_KEY, limit, start, "moderation log", |item| {
-            from_item(item).map(Some)
-        })
-        .await?;
-        page(items, last)
+        .await
     }
 
     /// Queries `gsi1` in the status's partition, soonest start first. The cursor is pinned to

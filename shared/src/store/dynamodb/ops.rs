@@ -12,8 +12,10 @@ use aws_sdk_dynamodb::types::{
 };
 use serde::de::DeserializeOwned;
 
-use super::item::{Item, decode_cursor, expression_values, from_item, key_of, page, s};
-use crate::store::{Cursor, Page, StoreError, StoreResult};
+use super::item::{
+    Item, TABLE_KEY, check_cursor, decode_cursor, expression_values, from_item, key_of, page, s,
+};
+use crate::store::{Cursor, Order, Page, StoreError, StoreResult};
 
 /// Most keys one `BatchGetItem` may hold.
 const MAX_BATCH_GET: usize = 100;
@@ -216,6 +218,42 @@ where
         }
     }
     Ok((out, start))
+}
+
+/// One page of the rows of partition `pk` whose sort key begins with `prefix`, strongly
+/// consistent, resuming after `cursor` (pinned to that partition and prefix): the rows a
+/// partition keeps beside others (bans, the moderation log, the pending queue).
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn prefix_page<T, F>(
+    client: &Client,
+    table: &str,
+    pk: String,
+    prefix: &str,
+    order: Order,
+    limit: usize,
+    cursor: Option<&Cursor>,
+    what: &'static str,
+    accept: F,
+) -> StoreResult<Page<T>>
+where
+    F: FnMut(Item) -> StoreResult<Option<T>> + Send,
+    T: Send,
+{
+    let start = cursor
+        .map(|c| decode_cursor(c, &TABLE_KEY, &[("pk", &pk)]))
+        .transpose()?;
+    check_cursor(start.as_ref(), "sk", |sk| sk.starts_with(prefix))?;
+    let q = query(
+        client,
+        table,
+        None,
+        "pk = :pk AND begins_with(sk, :prefix)",
+        vec![(":pk", s(pk)), (":prefix", s(prefix))],
+    )
+    .consistent_read(true)
+    .scan_index_forward(order == Order::Oldest);
+    let (items, last) = query_page(q, &TABLE_KEY, limit, start, what, accept).await?;
+    page(items, last)
 }
 
 /// Reads every row of `query`, following `LastEvaluatedKey`, keeping those `accept` maps to
