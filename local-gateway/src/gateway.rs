@@ -463,6 +463,7 @@ fn fanout_environments(
             .map(|f| {
                 f.with_membership(app.stores.conversations.clone())
                     .with_streams(app.stores.streams.clone(), app.stores.users.clone())
+                    .with_presence(banter::service::presence::PresenceDesk::of(app))
             })
             .map_err(|e| setup("fan-out settings")(e.to_string()))
         })

@@ -36,6 +36,8 @@ pub struct App {
     /// function that has it, whatever poster the local stack or a test sets. `None`: open
     /// sockets are only refused at their next frame ([`App::check_connection`]).
     pub closer: Option<Arc<dyn crate::poster::Poster>>,
+    /// When this instance last wrote each user's activity.
+    pub activity: Arc<crate::service::presence::ActivityClock>,
 }
 
 /// An authenticated caller: the user, the session their token belongs to, and whether their
@@ -90,6 +92,7 @@ impl App {
             queue,
             config: Arc::new(config),
             closer: None,
+            activity: Arc::default(),
         }
     }
 

@@ -136,7 +136,7 @@ impl World {
         rooms::subscribe(&self.app, owner, RoomRef::Conversation(group), None)
             .await
             .expect("the owner subscribes");
-        presence::update(&self.app, me, &owner.connection_id, PresenceStatus::Active)
+        presence::update(&self.app, me, owner, PresenceStatus::Active)
             .await
             .expect("presence");
         self.deliver().await;
@@ -185,14 +185,9 @@ async fn a_surviving_subscription_row_delivers_nothing(stores: Stores) {
     let heard: Vec<String> = banter_testkit::frames::kinds(&frames(&mut owner_rx));
     assert!(heard.contains(&"new_message".to_owned()), "{heard:?}");
     // Nor does their presence reach the group through the surviving row.
-    let rooms = presence::update(
-        &w.app,
-        member,
-        &member_conn.connection_id,
-        PresenceStatus::Away,
-    )
-    .await
-    .expect("presence");
+    let rooms = presence::update(&w.app, member, &member_conn, PresenceStatus::Away)
+        .await
+        .expect("presence");
     assert_eq!(rooms, 0);
     w.deliver().await;
     assert!(

@@ -129,6 +129,8 @@ pub struct Fanout {
     permits: Semaphore,
     /// Where stream jobs read from.
     pub(super) streams: Option<super::stream::StreamSources>,
+    /// Ends the presence of a user whose last connection is found gone.
+    presence: Option<crate::service::presence::PresenceDesk>,
 }
 
 impl std::fmt::Debug for Fanout {
@@ -159,7 +161,15 @@ impl Fanout {
             permits: Semaphore::new(config.concurrency),
             config,
             streams: None,
+            presence: None,
         })
+    }
+
+    /// Ends the presence of the user of a connection found gone, when it was their last
+    /// (one extra read per `410`, to learn whose it was).
+    pub fn with_presence(mut self, desk: crate::service::presence::PresenceDesk) -> Self {
+        self.presence = Some(desk);
+        self
     }
 
     /// Delivers stream jobs from `streams`, rendering comment authors from `users`.
@@ -533,6 +543,13 @@ impl Fanout {
     async fn remove_gone(&self, connection: &ConnectionId, stop: Instant) -> bool {
         // The cleanup may take a moment past the stop time: the margin covers it.
         let until = stop + self.config.deadline_margin / 4;
+        let holder = match &self.presence {
+            Some(_) => match timeout_at(until, self.connections.get_connection(connection)).await {
+                Ok(Ok(c)) => c.and_then(|c| c.user_id()),
+                _ => None,
+            },
+            None => None,
+        };
         match timeout_at(until, self.connections.delete_connection(connection)).await {
             Ok(Ok(rooms)) => {
                 tracing::debug!(
@@ -540,6 +557,21 @@ impl Fanout {
                     rooms = rooms.len(),
                     "gone connection deleted"
                 );
+                if let (Some(desk), Some(user)) = (&self.presence, holder) {
+                    match timeout_at(until, desk.departed(user)).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => tracing::warn!(
+                            user_id = %user,
+                            error = %e,
+                            "could not end the presence of a gone connection's user"
+                        ),
+                        Err(_) => tracing::warn!(
+                            user_id = %user,
+                            "ending the presence of a gone connection's user did not end in \
+                             time; it expires with the user's connections"
+                        ),
+                    }
+                }
                 true
             }
             Ok(Err(e)) => {

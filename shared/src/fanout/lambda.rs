@@ -194,14 +194,17 @@ pub async fn from_env() -> Result<Fanout, FromEnvError> {
     let settings = Settings::from_lookup(env::process)?;
     let sdk = AwsSettings::default().load().await;
     let stores = stores(aws_sdk_dynamodb::Client::new(&sdk), TableNames::from_env());
+    let queue: Arc<dyn crate::queue::Queue> =
+        Arc::new(SqsQueue::new(&sdk, settings.shard_queue_url));
     let fanout = Fanout::new(
-        stores.connections,
+        stores.connections.clone(),
         Arc::new(ApiGatewayPoster::new(&sdk, settings.management_endpoint)),
-        Arc::new(SqsQueue::new(&sdk, settings.shard_queue_url)),
+        queue.clone(),
         settings.config,
     )?
-    .with_membership(stores.conversations)
-    .with_streams(stores.streams, stores.users);
+    .with_membership(stores.conversations.clone())
+    .with_streams(stores.streams.clone(), stores.users.clone())
+    .with_presence(crate::service::presence::PresenceDesk::new(&stores, queue));
     tracing::info!(config = ?fanout.config(), "fanout ready");
     Ok(fanout)
 }

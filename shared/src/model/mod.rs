@@ -9,6 +9,7 @@ pub mod conversation;
 pub mod event;
 pub mod message;
 pub mod occupancy;
+pub mod presence;
 pub mod stream;
 pub mod user;
 pub mod words;
@@ -22,6 +23,7 @@ pub use conversation::*;
 pub use event::*;
 pub use message::*;
 pub use occupancy::*;
+pub use presence::*;
 pub use stream::*;
 pub use user::*;
 

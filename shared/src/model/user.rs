@@ -42,11 +42,32 @@ pub enum GroupInvitations {
 }
 
 /// The user's privacy choices; stored on the profile, shown only to its owner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrivacySettings {
     /// Who may add the user to groups.
     #[serde(default)]
     pub group_invitations: GroupInvitations,
+    /// Whether others see that the user is online (`is_online`, `presence_changed`).
+    #[serde(default = "shown")]
+    pub show_online_status: bool,
+    /// Whether others see when the user was last online (`last_seen`, `last_active_at`).
+    #[serde(default = "shown")]
+    pub show_last_seen: bool,
+}
+
+/// Presence is shown unless the user hides it, as in most messengers.
+fn shown() -> bool {
+    true
+}
+
+impl Default for PrivacySettings {
+    fn default() -> Self {
+        Self {
+            group_invitations: GroupInvitations::default(),
+            show_online_status: true,
+            show_last_seen: true,
+        }
+    }
 }
 
 /// A stored user.
@@ -74,7 +95,8 @@ pub struct User {
     pub created_at: Timestamp,
     /// When the profile last changed.
     pub updated_at: Timestamp,
-    /// Last time the user was seen active.
+    /// When the account was last used, as stored at registration; presence keeps
+    /// the current one ([`super::Activity`]).
     pub last_active_at: Option<Timestamp>,
     /// Incremented on every update, for optimistic concurrency.
     pub version: u64,

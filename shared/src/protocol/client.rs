@@ -207,10 +207,25 @@ impl ClientMessage {
     }
 }
 
-/// Presence states a client can report.
+impl PresenceStatus {
+    /// What the user shows while reporting this: typing somewhere is being active.
+    pub fn shown(self) -> crate::model::OnlineStatus {
+        use crate::model::OnlineStatus as S;
+        match self {
+            Self::Online => S::Online,
+            Self::Active | Self::Typing => S::Active,
+            Self::Away => S::Away,
+        }
+    }
+}
+
+/// Presence states a client can report (`offline` is announced by the server when the
+/// user's last connection closes, never reported).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PresenceStatus {
+    /// Connected (seed 001's word; what a connection starts as).
+    Online,
     /// Using the app.
     Active,
     /// Idle.

@@ -7,13 +7,12 @@ use serde::{Serialize, Serializer};
 
 use crate::error::AppError;
 use crate::ids::{CommentId, ConversationId, EventId, MessageId, UserId};
-use crate::model::{EventStatus, ModerationAction, Receipt};
+use crate::model::{EventStatus, ModerationAction, Receipt, Shown};
 use crate::room::Position;
 use crate::time::Timestamp;
 use crate::validate::FieldError;
 use crate::views::{CommentView, MessageView};
 
-use super::PresenceStatus;
 use super::ack::Ack;
 
 /// Declares [`ServerPayload`] (with its `type` names) and [`SERVER_MESSAGE_TYPES`] from one
@@ -270,10 +269,10 @@ pub struct UserTyping {
 pub struct PresenceChanged {
     /// Who.
     pub user_id: UserId,
-    /// Their new status.
-    pub status: PresenceStatus,
-    /// When they were seen.
-    pub last_seen: Timestamp,
+    /// `online`, `active`, `away` or `offline`.
+    pub status: Shown,
+    /// When they were last online (now, unless offline); `null` when they hide it.
+    pub last_seen: Option<Timestamp>,
 }
 
 /// Payload of `delivery_status_update`.
@@ -503,7 +502,7 @@ pub mod broadcast {
     }
 
     /// `presence_changed`.
-    pub fn presence(user: UserId, status: PresenceStatus, last_seen: Timestamp) -> ServerMessage {
+    pub fn presence(user: UserId, status: Shown, last_seen: Option<Timestamp>) -> ServerMessage {
         ServerMessage::new(ServerPayload::PresenceChanged(PresenceChanged {
             user_id: user,
             status,

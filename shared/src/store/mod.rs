@@ -5,6 +5,7 @@
 pub mod dynamodb;
 pub mod memory;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -16,8 +17,8 @@ use crate::ids::{
 };
 use crate::model::{
     Ban, BucketRange, Comment, Connection, Conversation, Event, EventStatus, LastMessage,
-    LikeOutcome, Message, ModerationAction, ModerationRecord, NewComment, NewMessage, Participant,
-    StreamSlice, Subscription, User, ViewerCount,
+    LikeOutcome, Message, ModerationAction, ModerationRecord, NewComment, NewMessage, OnlineStatus,
+    Participant, Presence, PresenceRecord, StreamSlice, Subscription, User, ViewerCount,
 };
 use crate::room::{Position, Room};
 use crate::time::Timestamp;
@@ -512,6 +513,41 @@ pub trait RateLimitStore: Send + Sync {
     ) -> StoreResult<Option<Timestamp>>;
 }
 
+/// Presence and last activity of users. Presence rows expire with the latest connection of
+/// their user (reads never return an expired one); activity rows never expire.
+#[async_trait]
+pub trait PresenceStore: Send + Sync {
+    /// Sets `user` online until at least `expires_at` (a later expiry already stored is
+    /// kept), showing `status`, or, when `None`, the status they already show (`online` for
+    /// a user who was offline); records the activity at `now`. Returns the live presence
+    /// before the change (`None`: the user was offline).
+    async fn set_presence(
+        &self,
+        user: UserId,
+        status: Option<OnlineStatus>,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<Option<Presence>>;
+    /// One of `user`'s connections closed. With `remaining` (the latest expiry of their
+    /// connections still open) the presence is cut to it and the user stays online;
+    /// without, the presence is removed and `last_seen_at` set to `now`. Returns the live
+    /// presence that ended (`None` when the user stays online or was not).
+    async fn depart(
+        &self,
+        user: UserId,
+        remaining: Option<Timestamp>,
+        now: Timestamp,
+    ) -> StoreResult<Option<Presence>>;
+    /// Records that `user` was active at `at`.
+    async fn touch(&self, user: UserId, at: Timestamp) -> StoreResult<()>;
+    /// The presence (live at `now`) and activity of each of `users` that has either.
+    async fn get_presences(
+        &self,
+        users: &[UserId],
+        now: Timestamp,
+    ) -> StoreResult<HashMap<UserId, PresenceRecord>>;
+}
+
 /// Every store, behind its port.
 #[derive(Clone)]
 pub struct Stores {
@@ -535,6 +571,8 @@ pub struct Stores {
     pub rate_limits: Arc<dyn RateLimitStore>,
     /// Room streams and their delivery cursors.
     pub streams: Arc<dyn StreamStore>,
+    /// Presence and last activity.
+    pub presence: Arc<dyn PresenceStore>,
 }
 
 /// One delivering job's hold on a room's delivery cursor.

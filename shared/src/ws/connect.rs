@@ -132,7 +132,13 @@ async fn accept(
     }
     // No viewer count is asked for here: its delivery could reach the connection before
     // API Gateway opens it (410, and the fan-out would remove it). The room's next count
-    // includes it.
+    // includes it. The user's presence goes to the others (never to this connection).
+    if let Err(e) = crate::service::presence::PresenceDesk::of(app)
+        .connected(&connection)
+        .await
+    {
+        tracing::warn!(error = %e, "could not record the user's presence");
+    }
     Ok((viewer, rooms))
 }
 

@@ -25,6 +25,15 @@ pub async fn handle(
                 return super::error_response(&e, &request);
             }
         };
+        // Who held it, so that their presence ends with their last connection.
+        let holder = match app.stores.connections.get_connection(&connection).await {
+            Ok(c) => c.and_then(|c| c.user_id()),
+            Err(e) => {
+                let e: crate::error::AppError = e.into();
+                super::log_failure("disconnect", &e);
+                return super::error_response(&e, &request);
+            }
+        };
         match app.stores.connections.delete_connection(&connection).await {
             Ok(rooms) => {
                 tracing::info!(
@@ -35,6 +44,12 @@ pub async fn handle(
                 );
                 for room in rooms {
                     app.audience_moved(room).await;
+                }
+                if let Some(user) = holder {
+                    let desk = crate::service::presence::PresenceDesk::of(app);
+                    if let Err(e) = desk.departed(user).await {
+                        tracing::warn!(error = %e, "could not end the user's presence");
+                    }
                 }
                 super::status(200)
             }

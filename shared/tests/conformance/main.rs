@@ -126,6 +126,7 @@ mod conversations;
 mod events;
 mod likes;
 mod messages;
+mod presence;
 mod rate_limits;
 mod reservations;
 mod sessions;

@@ -11,6 +11,7 @@ pub mod conversations;
 pub mod events;
 pub mod likes;
 pub mod messages;
+pub mod presence;
 pub mod rate_limits;
 pub mod sessions;
 pub mod streams;
@@ -79,6 +80,10 @@ pub fn stores(client: Client, names: tables::TableNames) -> super::Stores {
             client.clone(),
             names.comments.clone(),
             names.messages.clone(),
+        )),
+        presence: Arc::new(presence::DynamoPresenceStore::new(
+            client.clone(),
+            names.users.clone(),
         )),
     }
 }

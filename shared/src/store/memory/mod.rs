@@ -9,6 +9,7 @@ pub mod conversations;
 pub mod cursor;
 pub mod events;
 pub mod messages;
+pub mod presence;
 pub mod rate_limits;
 pub mod sessions;
 pub mod streams;
@@ -37,5 +38,6 @@ pub fn stores() -> super::Stores {
         streams: Arc::new(streams::MemoryStreamStore::new(streams, comment_state)),
         connections: Arc::new(connections::MemoryConnectionStore::default()),
         rate_limits: Arc::new(rate_limits::MemoryRateLimitStore::default()),
+        presence: Arc::new(presence::MemoryPresenceStore::default()),
     }
 }

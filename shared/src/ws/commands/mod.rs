@@ -74,6 +74,9 @@ pub(crate) async fn run(
         tracing::Span::current().record("user_id", tracing::field::display(user));
     }
     app.check_connection(&connection).await?;
+    if let Some(user) = connection.user_id() {
+        crate::service::presence::active(app, user).await;
+    }
     let c = Caller {
         app,
         connection,

@@ -1,5 +1,5 @@
-//! `presence_update`: broadcasts the user's status to the conversations the connection is
-//! subscribed to ([`presence::update`]).
+//! `presence_update`: sets what the user shows and tells their recent conversations
+//! ([`presence::update`]).
 
 use crate::error::AppError;
 use crate::protocol::{Ack, PresenceAck, PresenceStatus};
@@ -7,9 +7,9 @@ use crate::service::presence;
 
 use super::Caller;
 
-/// Broadcasts `presence_changed` and acks with how many conversations it went to.
+/// Stores the status and acks with how many conversations were told (0 when it did not
+/// change, or the user hides their online status).
 pub(super) async fn run(c: &Caller<'_>, status: PresenceStatus) -> Result<Ack, AppError> {
-    let conn = &c.connection;
-    let rooms = presence::update(c.app, c.user()?, &conn.connection_id, status).await?;
+    let rooms = presence::update(c.app, c.user()?, &c.connection, status).await?;
     Ok(Ack::Presence(PresenceAck { status, rooms }))
 }
