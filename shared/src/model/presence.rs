@@ -115,7 +115,7 @@ pub struct PresenceView {
     /// Whether the user is online (always `false` when they hide their online status).
     pub is_online: bool,
     /// `online`, `active`, `away` or `offline`.
-    pub status: Shown,
+    pub presence: Shown,
     /// When the user was last online (now, while online); `None` when they hide it or were
     /// never seen.
     pub last_seen: Option<Timestamp>,
@@ -139,7 +139,7 @@ impl PresenceView {
         };
         Self {
             is_online: live.is_some(),
-            status: live.map_or(Shown::Offline, |p| p.status.into()),
+            presence: live.map_or(Shown::Offline, |p| p.status.into()),
             last_seen,
             last_active_at,
         }
@@ -200,7 +200,7 @@ mod tests {
         };
         let v = PresenceView::of(&open, &online, now);
         assert!(v.is_online);
-        assert_eq!(v.status, Shown::Away);
+        assert_eq!(v.presence, Shown::Away);
         assert_eq!(v.last_seen, Some(now));
         assert_eq!(v.last_active_at, online.activity.last_active_at);
         // An expired presence is offline, last seen when the last connection closed.
@@ -213,7 +213,7 @@ mod tests {
         };
         let v = PresenceView::of(&open, &expired, now);
         assert!(!v.is_online);
-        assert_eq!(v.status, Shown::Offline);
+        assert_eq!(v.presence, Shown::Offline);
         assert_eq!(v.last_seen, Some(seen));
         // Never seen online: last seen falls back to the last activity known.
         let v = PresenceView::of(&open, &PresenceRecord::default(), now);
@@ -225,7 +225,7 @@ mod tests {
         });
         let v = PresenceView::of(&hidden, &online, now);
         assert!(!v.is_online);
-        assert_eq!(v.status, Shown::Offline);
+        assert_eq!(v.presence, Shown::Offline);
         assert_eq!(v.last_seen, None);
         assert_eq!(v.last_active_at, None);
         // The user themself sees it all.

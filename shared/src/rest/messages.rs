@@ -20,7 +20,7 @@ use crate::model::{MessageType, validate_emoji};
 use crate::room::Position;
 use crate::service::messages::{self as service, MessageInput};
 use crate::store::Window;
-use crate::views::MessageView;
+use crate::views::{Markers, MessageView};
 
 /// `GET /v1/conversations/{conversation_id}/messages`
 pub const LIST: &str = "GET /v1/conversations/{conversation_id}/messages";
@@ -157,7 +157,11 @@ async fn list(app: &App, req: &Req) -> Result<Reply, AppError> {
         )),
         _ => None,
     };
-    let messages: Vec<MessageView> = slice.items.iter().map(MessageView::from).collect();
+    // Every message's delivery status from the participants' markers as they stand (one
+    // Query of at most 256 rows), so a reload shows what live receipts showed.
+    let participants = app.stores.conversations.list_participants(id).await?;
+    let markers = Markers::new(user, &participants);
+    let messages: Vec<MessageView> = slice.items.iter().map(|m| markers.view(m)).collect();
     Ok(Reply::ok(json!({
         "messages": messages,
         "has_more": slice.has_more,

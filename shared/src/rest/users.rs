@@ -122,6 +122,10 @@ struct PatchBody {
 struct PrivacyBody {
     #[serde(default, deserialize_with = "super::patch::present")]
     group_invitations: Option<GroupInvitations>,
+    #[serde(default, deserialize_with = "super::patch::present")]
+    show_online_status: Option<bool>,
+    #[serde(default, deserialize_with = "super::patch::present")]
+    show_last_seen: Option<bool>,
 }
 
 async fn patch_me(app: &App, req: &Req) -> Result<Reply, AppError> {
@@ -134,6 +138,8 @@ async fn patch_me(app: &App, req: &Req) -> Result<Reply, AppError> {
         email: body.email,
         privacy: PrivacyPatch {
             group_invitations: body.privacy_settings.group_invitations,
+            show_online_status: body.privacy_settings.show_online_status,
+            show_last_seen: body.privacy_settings.show_last_seen,
         },
     }
     .validate()?;
@@ -145,7 +151,8 @@ async fn get_user(app: &App, req: &Req) -> Result<Reply, AppError> {
     req.user()?;
     let id: UserId = req.path("user_id")?;
     let user = users::get(app, id).await?;
-    Ok(Reply::ok(PublicProfile::from(&user)))
+    let presence = crate::service::presence::view_of(app, &user).await?;
+    Ok(Reply::ok(PublicProfile::new(&user, presence)))
 }
 
 /// The cursor scope of a search for `q` (already trimmed and lowercased).
@@ -171,8 +178,18 @@ async fn search(app: &App, req: &Req) -> Result<Reply, AppError> {
     let next_cursor = page
         .next
         .map(|c| cursor::seal(&app.config.cursor_secret, &scope, &c.0));
+    let ids: Vec<UserId> = page.items.iter().map(|u| u.user_id).collect();
+    let people = crate::service::presence::people(app, &ids).await?;
     Ok(Reply::ok(UserPage {
-        users: page.items.iter().map(PublicProfile::from).collect(),
+        users: page
+            .items
+            .iter()
+            .filter_map(|u| {
+                people
+                    .get(&u.user_id)
+                    .map(|(_, p)| PublicProfile::new(u, *p))
+            })
+            .collect(),
         has_more: next_cursor.is_some(),
         next_cursor,
     }))

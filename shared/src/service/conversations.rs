@@ -19,7 +19,7 @@ use crate::room::Room;
 use crate::store::{Created, Cursor, Page};
 use crate::time::now;
 use crate::validate::{FieldError, ValidationErrors, optional_text, text};
-use crate::views::{ConversationView, LastMessageView, ParticipantView, UserSummary};
+use crate::views::{ConversationView, LastMessageView, ParticipantView};
 
 /// Longest group title.
 pub const MAX_TITLE_CHARS: usize = 100;
@@ -294,7 +294,7 @@ pub async fn views(
     let mut ids: Vec<UserId> = participants.iter().flatten().map(|p| p.user_id).collect();
     ids.sort();
     ids.dedup();
-    let users = app.user_summaries(&ids).await?;
+    let users = super::presence::people(app, &ids).await?;
     Ok(rows
         .into_iter()
         .zip(participants)
@@ -326,7 +326,11 @@ pub async fn views(
                 updated_at: c.updated_at,
                 participants: members
                     .iter()
-                    .filter_map(|p| users.get(&p.user_id).map(|u| ParticipantView::new(p, u)))
+                    .filter_map(|p| {
+                        users
+                            .get(&p.user_id)
+                            .map(|(u, presence)| ParticipantView::new(p, u, *presence))
+                    })
                     .collect(),
                 last_message,
                 unread_count,
@@ -411,10 +415,14 @@ pub async fn add_participants(
         app.publish(Room::Conversation(id), false).await;
     }
     let ids: Vec<UserId> = added.iter().map(|p| p.user_id).collect();
-    let users: HashMap<UserId, UserSummary> = app.user_summaries(&ids).await?;
+    let users = super::presence::people(app, &ids).await?;
     Ok(added
         .iter()
-        .filter_map(|p| users.get(&p.user_id).map(|u| ParticipantView::new(p, u)))
+        .filter_map(|p| {
+            users
+                .get(&p.user_id)
+                .map(|(u, presence)| ParticipantView::new(p, u, *presence))
+        })
         .collect())
 }
 

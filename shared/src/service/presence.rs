@@ -12,12 +12,13 @@ use crate::app::App;
 use crate::config::RateKind;
 use crate::error::AppError;
 use crate::ids::{ConnectionId, UserId};
-use crate::model::{ACTIVITY_EVERY, Connection, PRESENCE_CONVERSATIONS, Shown};
+use crate::model::{ACTIVITY_EVERY, Connection, PRESENCE_CONVERSATIONS, PresenceView, Shown, User};
 use crate::protocol::{PresenceStatus, broadcast};
 use crate::queue::{FanoutJob, Queue};
 use crate::room::Room;
 use crate::store::{ConnectionStore, ConversationStore, PresenceStore, UserStore};
 use crate::time::{Timestamp, now};
+use crate::views::UserSummary;
 
 /// What announcing presence needs: the WebSocket functions have it through [`App`], the
 /// fan-out has it to end the presence of a connection it finds gone.
@@ -167,6 +168,56 @@ pub async fn update(
             Some(connection.connection_id.clone()),
         )
         .await
+}
+
+/// The public summary and presence of each of `ids` as others see them now: one batch of
+/// profiles and one of presences. A user that no longer exists gets a placeholder, offline.
+pub async fn people(
+    app: &App,
+    ids: &[UserId],
+) -> Result<HashMap<UserId, (UserSummary, PresenceView)>, AppError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let t = now();
+    let users = app.stores.users.get_users(ids).await?;
+    let records = app.stores.presence.get_presences(ids, t).await?;
+    let mut out: HashMap<UserId, (UserSummary, PresenceView)> = users
+        .iter()
+        .map(|u| {
+            let record = records.get(&u.user_id).copied().unwrap_or_default();
+            (
+                u.user_id,
+                (UserSummary::from(u), PresenceView::of(u, &record, t)),
+            )
+        })
+        .collect();
+    for id in ids {
+        out.entry(*id).or_insert_with(|| {
+            (
+                UserSummary::deleted(*id),
+                PresenceView {
+                    is_online: false,
+                    presence: Shown::Offline,
+                    last_seen: None,
+                    last_active_at: None,
+                },
+            )
+        });
+    }
+    Ok(out)
+}
+
+/// How `user` appears to others now (one read of their presence).
+pub async fn view_of(app: &App, user: &User) -> Result<PresenceView, AppError> {
+    let t = now();
+    let records = app
+        .stores
+        .presence
+        .get_presences(&[user.user_id], t)
+        .await?;
+    let record = records.get(&user.user_id).copied().unwrap_or_default();
+    Ok(PresenceView::of(user, &record, t))
 }
 
 /// When each user's activity was last written by this instance: a frame writes

@@ -305,6 +305,10 @@ pub struct ProfilePatch {
 pub struct PrivacyPatch {
     /// Who may add the user to groups.
     pub group_invitations: Option<GroupInvitations>,
+    /// Whether others see that the user is online.
+    pub show_online_status: Option<bool>,
+    /// Whether others see when the user was last online.
+    pub show_last_seen: Option<bool>,
 }
 
 /// A validated [`ProfilePatch`].
@@ -374,6 +378,12 @@ impl ProfileChanges {
         }
         if let Some(v) = self.privacy.group_invitations {
             next.privacy_settings.group_invitations = v;
+        }
+        if let Some(v) = self.privacy.show_online_status {
+            next.privacy_settings.show_online_status = v;
+        }
+        if let Some(v) = self.privacy.show_last_seen {
+            next.privacy_settings.show_last_seen = v;
         }
         (next != *user).then_some(next)
     }

@@ -3,14 +3,18 @@
 use serde::Serialize;
 
 use crate::ids::{ConversationId, MessageId, UserId};
-use crate::model::{ConversationType, Message, MessageType, Participant, ParticipantRole};
+use crate::model::{
+    ConversationType, Message, MessageType, Participant, ParticipantRole, PresenceView,
+};
 use crate::room::Position;
 use crate::store::PREVIEW_CHARS;
 use crate::time::Timestamp;
 
 use super::UserSummary;
 
-/// A participant as clients see it: the user's public summary, role and join time.
+/// A participant as clients see it: the user's public summary, role and join time, their
+/// delivered and read markers (for "seen by"), and their presence as their privacy
+/// settings let others see it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ParticipantView {
     /// The user.
@@ -25,11 +29,20 @@ pub struct ParticipantView {
     pub role: ParticipantRole,
     /// When they joined.
     pub joined_at: Timestamp,
+    /// Position of the last message they read.
+    pub last_read_position: Position,
+    /// The last message they read.
+    pub last_read_message_id: Option<MessageId>,
+    /// Position of the last message that reached a device of theirs (at least the read one).
+    pub last_delivered_position: Position,
+    /// Online, presence and last seen.
+    #[serde(flatten)]
+    pub presence: PresenceView,
 }
 
 impl ParticipantView {
-    /// The view of `p` for the user summarised by `user`.
-    pub fn new(p: &Participant, user: &UserSummary) -> Self {
+    /// The view of `p` for the user summarised by `user`, who shows `presence`.
+    pub fn new(p: &Participant, user: &UserSummary, presence: PresenceView) -> Self {
         Self {
             user_id: p.user_id,
             username: user.username.clone(),
@@ -37,6 +50,10 @@ impl ParticipantView {
             avatar_url: user.avatar_url.clone(),
             role: p.role,
             joined_at: p.joined_at,
+            last_read_position: p.last_read_position,
+            last_read_message_id: p.last_read_message_id,
+            last_delivered_position: p.last_delivered_position.max(p.last_read_position),
+            presence,
         }
     }
 }

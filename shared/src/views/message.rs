@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{ClientKey, ConversationId, MessageId, UserId};
-use crate::model::{EditRecord, Message, MessageType};
+use crate::model::{EditRecord, Message, MessageType, Participant};
 use crate::room::Position;
 use crate::time::Timestamp;
 
@@ -39,8 +39,17 @@ pub struct MessageView {
     pub created_at: Timestamp,
     /// Changed at.
     pub updated_at: Timestamp,
-    /// `sent` when stored; receipts update per participant.
-    pub delivery_status: &'static str,
+    /// `sent`, `delivered` or `read` ([`Markers::status`]): `sent` in live frames, where
+    /// `delivery_status_update` frames carry the changes; computed from the participants'
+    /// markers in REST pages, so a reload shows what the live updates showed.
+    pub delivery_status: DeliveryStatus,
+    /// On the reader's own messages in REST pages: how many of the other participants (who
+    /// were there when it was sent) have read it; absent elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_count: Option<usize>,
+    /// Likewise, how many have received it (read counts as received).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_count: Option<usize>,
     /// Emoji → users.
     pub reactions: BTreeMap<String, Vec<UserId>>,
     /// How many earlier versions the message keeps (0: never edited).
@@ -49,6 +58,103 @@ pub struct MessageView {
     pub edited_at: Option<Timestamp>,
     /// Soft-deleted.
     pub is_deleted: bool,
+}
+
+/// How far a message got, in order: `sent` < `delivered` < `read`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Stored; no other participant has reported it yet.
+    #[default]
+    Sent,
+    /// Reached a device of every other participant.
+    Delivered,
+    /// Read by every other participant.
+    Read,
+}
+
+/// The participants' delivered and read markers in a conversation, as seen by `viewer`: what
+/// the `delivery_status` of each message is computed from.
+///
+/// For the viewer's own message it is the status every other participant reached, counting
+/// only those who were participants when it was sent (a later joiner does not hold it back);
+/// with nobody else, `sent`. A group's sender sees, besides, how many have read and received
+/// it (`read_count`, `delivered_count`), and each participant's markers come with the
+/// conversation, for "seen by" lists. For someone else's message it is the viewer's own
+/// state: `read` up to their read marker, else `delivered` (they have it).
+#[derive(Debug, Clone)]
+pub struct Markers {
+    viewer: UserId,
+    /// (user, joined at, delivered up to, read up to).
+    others: Vec<(UserId, Timestamp, Position, Position)>,
+    /// The viewer's read marker.
+    own_read: Position,
+}
+
+impl Markers {
+    /// The markers of `participants` (the conversation's), for `viewer`.
+    pub fn new(viewer: UserId, participants: &[Participant]) -> Self {
+        let own_read = participants
+            .iter()
+            .find(|p| p.user_id == viewer)
+            .map_or(Position::ZERO, |p| p.last_read_position);
+        let others = participants
+            .iter()
+            .filter(|p| p.user_id != viewer)
+            .map(|p| {
+                let read = p.last_read_position;
+                (
+                    p.user_id,
+                    p.joined_at,
+                    p.last_delivered_position.max(read),
+                    read,
+                )
+            })
+            .collect();
+        Self {
+            viewer,
+            others,
+            own_read,
+        }
+    }
+
+    /// `view` of message `m` with its status for the viewer.
+    pub fn apply(&self, mut view: MessageView, m: &Message) -> MessageView {
+        if m.sender_id != self.viewer {
+            view.delivery_status = if self.own_read >= m.position {
+                DeliveryStatus::Read
+            } else {
+                DeliveryStatus::Delivered
+            };
+            return view;
+        }
+        let audience: Vec<_> = self
+            .others
+            .iter()
+            .filter(|(_, joined, _, _)| *joined <= m.created_at)
+            .collect();
+        let read = audience.iter().filter(|o| o.3 >= m.position).count();
+        let delivered = audience.iter().filter(|o| o.2 >= m.position).count();
+        view.delivery_status = if audience.is_empty() {
+            DeliveryStatus::Sent
+        } else if read == audience.len() {
+            DeliveryStatus::Read
+        } else if delivered == audience.len() {
+            DeliveryStatus::Delivered
+        } else {
+            DeliveryStatus::Sent
+        };
+        view.read_count = Some(read);
+        view.delivered_count = Some(delivered);
+        view
+    }
+
+    /// The view of `m` with its status.
+    pub fn view(&self, m: &Message) -> MessageView {
+        self.apply(MessageView::from(m), m)
+    }
 }
 
 /// A message with its edit history (the latest [`MAX_EDIT_HISTORY`](crate::model::MAX_EDIT_HISTORY)
@@ -92,7 +198,9 @@ impl From<&Message> for MessageView {
             position: m.position,
             created_at: m.created_at,
             updated_at: m.updated_at,
-            delivery_status: "sent",
+            delivery_status: DeliveryStatus::Sent,
+            read_count: None,
+            delivered_count: None,
             reactions: m.reactions.clone(),
             edit_count: if m.is_deleted {
                 0

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::TokenPair;
 use crate::ids::UserId;
-use crate::model::{AccountStatus, PrivacySettings, User};
+use crate::model::{AccountStatus, PresenceView, PrivacySettings, User};
 use crate::time::Timestamp;
 
 /// The public face of a user, as embedded in comments (`comment_broadcast.payload.user`).
@@ -94,7 +94,8 @@ impl From<&User> for PrivateProfile {
 }
 
 /// A user as others see them (`GET /v1/users/{user_id}`, search): no email, no account
-/// status, no password hash.
+/// status, no password hash; presence and last activity only as their privacy settings
+/// allow.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PublicProfile {
     /// The user's id.
@@ -111,12 +112,14 @@ pub struct PublicProfile {
     pub reputation_score: i64,
     /// When the account was created.
     pub created_at: Timestamp,
-    /// Last time the user was seen active.
-    pub last_active_at: Option<Timestamp>,
+    /// Online, presence, last seen and last active (`null` when hidden).
+    #[serde(flatten)]
+    pub presence: PresenceView,
 }
 
-impl From<&User> for PublicProfile {
-    fn from(u: &User) -> Self {
+impl PublicProfile {
+    /// The profile of `u`, who shows `presence`.
+    pub fn new(u: &User, presence: PresenceView) -> Self {
         Self {
             user_id: u.user_id,
             username: u.username.clone(),
@@ -125,7 +128,7 @@ impl From<&User> for PublicProfile {
             status_message: u.status_message.clone(),
             reputation_score: u.reputation_score,
             created_at: u.created_at,
-            last_active_at: u.last_active_at,
+            presence,
         }
     }
 }
