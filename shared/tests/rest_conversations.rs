@@ -648,7 +648,7 @@ async fn a_user_who_accepts_no_group_invitations_is_never_put_into_a_group() {
     let me = invitations(&w, &cy, "nobody").await;
     assert_eq!(
         me["privacy_settings"],
-        json!({"group_invitations": "nobody"})
+        json!({"group_invitations": "nobody", "show_online_status": true, "show_last_seen": true})
     );
 
     // Creating a group with cy in it: 403 naming her entry, and nothing is created.

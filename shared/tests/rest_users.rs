@@ -178,7 +178,7 @@ async fn patch_me_changes_and_clears_fields() {
     assert_eq!(r.body["email"], "grace_h@example.com", "absent: unchanged");
     assert_eq!(
         r.body["privacy_settings"],
-        json!({"group_invitations": "anyone"}),
+        json!({"group_invitations": "anyone", "show_online_status": true, "show_last_seen": true}),
         "the default"
     );
     let stored = stored_user(&app, user.user_id).await;
@@ -261,6 +261,8 @@ async fn patch_me_lists_every_invalid_field() {
         json!({"privacy_settings": {"group_invitations": "friends"}}),
         json!({"privacy_settings": {"show_everything": true}}),
         json!({"privacy_settings": {"group_invitations": null}}),
+        json!({"privacy_settings": {"show_online_status": "no"}}),
+        json!({"privacy_settings": {"show_last_seen": null}}),
         json!({"privacy_settings": null}),
         json!({"privacy_settings": "nobody"}),
     ] {
@@ -425,11 +427,95 @@ async fn public_profile_hides_private_fields() {
             "reputation_score",
             "created_at",
             "last_active_at",
+            "is_online",
+            "presence",
+            "last_seen",
         ])
     );
+    assert_eq!(r.body["is_online"], false);
+    assert_eq!(r.body["presence"], "offline");
     assert_eq!(r.body["username"], "grace_h");
     assert!(!r.body.to_string().contains("example.com"));
     assert!(!r.body.to_string().contains("argon2"));
+}
+
+/// Others see a user online while a connection of theirs is open, and when they were last
+/// seen after; each privacy choice hides its part, from others only.
+#[tokio::test]
+async fn public_profiles_show_presence_as_privacy_settings_allow() {
+    let World { app, .. } = World::with_defaults();
+    let (target, target_token) = seed_user(&app, "grace_h").await;
+    let (_, token) = seed_user(&app, "ada_l").await;
+    let profile = |token: String| {
+        let app = &app;
+        async move {
+            users(app, &get_user_call(target.user_id).bearer(&token))
+                .await
+                .expect(200)
+                .body
+        }
+    };
+    let t = banter::time::now();
+    app.stores
+        .presence
+        .set_presence(
+            target.user_id,
+            Some(banter::model::OnlineStatus::Away),
+            t + chrono::Duration::hours(2),
+            t,
+        )
+        .await
+        .unwrap();
+    let seen = profile(token.clone()).await;
+    assert_eq!(seen["is_online"], true);
+    assert_eq!(seen["presence"], "away");
+    assert!(seen["last_seen"].is_string());
+    assert!(seen["last_active_at"].is_string());
+
+    let r = users(
+        &app,
+        &Call::to(PATCH_ME).bearer(&target_token).json(json!({
+            "privacy_settings": {"show_online_status": false, "show_last_seen": false}
+        })),
+    )
+    .await
+    .expect(200);
+    assert_eq!(r.body["privacy_settings"]["show_online_status"], false);
+    assert_eq!(r.body["privacy_settings"]["show_last_seen"], false);
+    assert_eq!(r.body["privacy_settings"]["group_invitations"], "anyone");
+    let hidden = profile(token.clone()).await;
+    assert_eq!(hidden["is_online"], false);
+    assert_eq!(hidden["presence"], "offline");
+    assert_eq!(hidden["last_seen"], Value::Null);
+    assert_eq!(hidden["last_active_at"], Value::Null);
+
+    // Online shown again, last seen still hidden; then the user goes offline.
+    users(
+        &app,
+        &Call::to(PATCH_ME)
+            .bearer(&target_token)
+            .json(json!({"privacy_settings": {"show_online_status": true}})),
+    )
+    .await
+    .expect(200);
+    assert_eq!(profile(token.clone()).await["is_online"], true);
+    app.stores
+        .presence
+        .depart(target.user_id, None, banter::time::now())
+        .await
+        .unwrap();
+    let gone = profile(token.clone()).await;
+    assert_eq!(gone["is_online"], false);
+    assert_eq!(gone["last_seen"], Value::Null);
+    users(
+        &app,
+        &Call::to(PATCH_ME)
+            .bearer(&target_token)
+            .json(json!({"privacy_settings": {"show_last_seen": true}})),
+    )
+    .await
+    .expect(200);
+    assert!(profile(token).await["last_seen"].is_string());
 }
 
 #[tokio::test]

@@ -176,7 +176,25 @@ impl World {
         .await;
         assert_eq!(resp.status_code, 200, "{:?}", resp.body);
         self.open(&connection);
+        // A connection announces its user online to their conversations: tests of other
+        // frames count their own jobs, so those announcements are taken off the queue here
+        // (and the presence tests look at them through `connect_announcing`).
+        self.take_presence_jobs().await;
         connection
+    }
+
+    /// Takes the `presence_changed` jobs off the queue (putting every other job back) and
+    /// returns them.
+    async fn take_presence_jobs(&self) -> Vec<FanoutJob> {
+        let (presence, others): (Vec<FanoutJob>, Vec<FanoutJob>) = self
+            .jobs()
+            .await
+            .into_iter()
+            .partition(|j| j.payload["type"] == "presence_changed");
+        if !others.is_empty() {
+            self.queue.send(&others).await.unwrap();
+        }
+        presence
     }
 
     /// Sends a frame as text on `connection` and returns the frames posted back to it.
@@ -1512,62 +1530,119 @@ async fn typing_start_and_stop_broadcast_user_typing_to_everyone_but_the_sender(
 }
 
 #[tokio::test]
-async fn presence_update_broadcasts_presence_changed_to_subscribed_conversations() {
+async fn presence_goes_to_the_users_conversations_and_ends_with_the_last_connection() {
     let w = World::new();
     let user = w.user().await;
     let event = w.event(user, true).await;
     let c1 = w.conversation(&[user]).await;
     let c2 = w.conversation(&[user]).await;
-    let connection = w.connect(user).await;
-    for payload in [
-        json!({ "event_id": event }),
-        json!({ "conversation_id": c1 }),
-        json!({ "conversation_id": c2 }),
-    ] {
+    let conversations = BTreeSet::from([Room::Conversation(c1), Room::Conversation(c2)]);
+    let rooms_of = |jobs: &[FanoutJob]| jobs.iter().map(|j| j.room).collect::<BTreeSet<_>>();
+
+    // The first connection sets the user online: their conversations hear it, never an
+    // event's audience, and never this connection.
+    let connection = new_connection_id();
+    let resp = ws::connect::handle(
+        &w.app,
+        connect_request(&connection, json!({ "token": w.token(user) }), json!({})),
+    )
+    .await;
+    assert_eq!(resp.status_code, 200);
+    w.open(&connection);
+    let online = w.take_presence_jobs().await;
+    assert_eq!(rooms_of(&online), conversations);
+    for job in &online {
+        assert_eq!(job.exclude.as_ref(), Some(&connection));
+        assert_eq!(job.payload["payload"]["user_id"], user.to_string());
+        assert_eq!(job.payload["payload"]["status"], "online");
+        assert!(job.payload["payload"]["last_seen"].is_string());
+    }
+    let m = new_message_id();
+    ack(
+        &w.ask(&connection, &frame("subscribe", &m, json!({ "event_id": event })))
+            .await,
+        &m,
+    );
+    w.jobs().await;
+
+    // `away` is announced once; the same status again is not.
+    for (status, told) in [("away", 2), ("away", 0), ("online", 2)] {
         let m = new_message_id();
-        ack(
-            &w.ask(&connection, &frame("subscribe", &m, payload)).await,
+        let a = ack(
+            &w.ask(
+                &connection,
+                &frame("presence_update", &m, json!({ "status": status })),
+            )
+            .await,
             &m,
         );
+        assert_eq!(a["status"], status);
+        assert_eq!(a["rooms"], told, "{status}");
+        let jobs = w.jobs().await;
+        assert_eq!(jobs.len(), told as usize);
+        if told > 0 {
+            assert_eq!(rooms_of(&jobs), conversations);
+            assert_eq!(jobs[0].payload["payload"]["status"], status);
+            assert_eq!(
+                jobs[0].payload["message_id"], jobs[1].payload["message_id"],
+                "one broadcast, one id, so clients in both rooms can drop the duplicate"
+            );
+        }
     }
-    // Subscribing to the event asked for its viewer count: that job is not presence's.
-    w.jobs().await;
+    let m = new_message_id();
+    let f = frame("presence_update", &m, json!({ "status": "offline" }));
+    error(&w.ask(&connection, &f).await, "INVALID_MESSAGE", &m);
+
+    // A second connection changes nothing others see; closing it neither.
+    let second = w.connect(user).await;
+    let resp = ws::disconnect::handle(&w.app, disconnect_request(&second)).await;
+    assert_eq!(resp.status_code, 200);
+    assert!(w.take_presence_jobs().await.is_empty());
+    let record = w.app.stores.presence.get_presences(&[user], now()).await.unwrap();
+    assert!(record[&user].online.is_some(), "still online");
+
+    // The last one closes: offline, with when they were last seen.
+    let resp = ws::disconnect::handle(&w.app, disconnect_request(&connection)).await;
+    assert_eq!(resp.status_code, 200);
+    let offline = w.take_presence_jobs().await;
+    assert_eq!(rooms_of(&offline), conversations);
+    assert_eq!(offline[0].payload["payload"]["status"], "offline");
+    assert!(offline[0].payload["payload"]["last_seen"].is_string());
+    let record = w.app.stores.presence.get_presences(&[user], now()).await.unwrap();
+    assert_eq!(record[&user].online, None);
+    assert!(record[&user].activity.last_seen_at.is_some());
+}
+
+#[tokio::test]
+async fn a_user_who_hides_their_online_status_is_never_announced() {
+    let w = World::new();
+    let user = w.user().await;
+    let mut profile = w.app.stores.users.get_user(user).await.unwrap().unwrap();
+    profile.privacy_settings.show_online_status = false;
+    profile.version += 1;
+    w.app.stores.users.update_user(&profile).await.unwrap();
+    w.conversation(&[user]).await;
+    let connection = new_connection_id();
+    let resp = ws::connect::handle(
+        &w.app,
+        connect_request(&connection, json!({ "token": w.token(user) }), json!({})),
+    )
+    .await;
+    assert_eq!(resp.status_code, 200);
+    w.open(&connection);
+    assert!(w.take_presence_jobs().await.is_empty());
     let m = new_message_id();
     let a = ack(
         &w.ask(
             &connection,
-            &frame(
-                "presence_update",
-                &m,
-                json!({ "status": "away", "last_activity": now() }),
-            ),
+            &frame("presence_update", &m, json!({ "status": "away" })),
         )
         .await,
         &m,
     );
-    assert_eq!(a["status"], "away");
-    assert_eq!(a["rooms"], 2);
-    let jobs = w.jobs().await;
-    let rooms: BTreeSet<Room> = jobs.iter().map(|j| j.room).collect();
-    assert_eq!(
-        rooms,
-        BTreeSet::from([Room::Conversation(c1), Room::Conversation(c2)]),
-        "conversations only, never the event's audience"
-    );
-    for job in &jobs {
-        assert_eq!(job.exclude.as_ref(), Some(&connection));
-        assert_eq!(job.payload["type"], "presence_changed");
-        assert_eq!(job.payload["payload"]["user_id"], user.to_string());
-        assert_eq!(job.payload["payload"]["status"], "away");
-        assert!(job.payload["payload"]["last_seen"].is_string());
-    }
-    assert_eq!(
-        jobs[0].payload["message_id"], jobs[1].payload["message_id"],
-        "one broadcast, one id, so clients in both rooms can drop the duplicate"
-    );
-    let m = new_message_id();
-    let f = frame("presence_update", &m, json!({ "status": "online" }));
-    error(&w.ask(&connection, &f).await, "INVALID_MESSAGE", &m);
+    assert_eq!(a["rooms"], 0);
+    ws::disconnect::handle(&w.app, disconnect_request(&connection)).await;
+    assert!(w.take_presence_jobs().await.is_empty());
 }
 
 #[tokio::test]
