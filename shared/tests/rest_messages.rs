@@ -643,3 +643,119 @@ async fn message_rate_limit_answers_429() {
     assert!(r.headers.contains_key("retry-after"));
     assert_eq!(positions(&history(&conv, &ada).ok(&w).await), [2, 1]);
 }
+
+/// The delivery status of each message in a page, by position.
+fn statuses(r: &Resp) -> Vec<(u64, String, Value, Value)> {
+    let mut out: Vec<(u64, String, Value, Value)> = r.body["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| {
+            (
+                m["position"].as_u64().expect("position"),
+                m["delivery_status"].as_str().expect("status").to_owned(),
+                m["read_count"].clone(),
+                m["delivered_count"].clone(),
+            )
+        })
+        .collect();
+    out.sort_by_key(|s| s.0);
+    out
+}
+
+/// A receipt of `by` for `message`, as the WebSocket frame records it.
+async fn receipt(w: &World, by: &Actor, conv: &str, message: &Value, kind: banter::model::Receipt) {
+    let conversation: ConversationId = conv.parse().expect("id");
+    let id: MessageId = message["message_id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("id");
+    banter::service::messages::receipt(&w.app, by.id, conversation, id, kind)
+        .await
+        .expect("receipt");
+}
+
+/// `delivery_status` of a page comes from the participants' markers: for the sender, what
+/// every other participant there when it was sent reached (with counts), for the others their
+/// own state; a reload shows what the receipts said.
+#[tokio::test]
+async fn delivery_status_is_computed_from_the_markers_and_survives_a_reload() {
+    use banter::model::Receipt::{Delivered, Read};
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let cy = w.user("cy").await;
+    let conv = group(&w, &ada, &[&bob, &cy]).await;
+    let first = send(&w, &conv, &ada, "one").await;
+    let second = send(&w, &conv, &ada, "two").await;
+    assert_eq!(first["delivery_status"], "sent", "the answer to a send");
+    let page = |by: &Actor| history(&conv, by).send(&w);
+    let p1 = first["position"].as_u64().expect("position");
+    let p2 = second["position"].as_u64().expect("position");
+    let (zero, one, two) = (json!(0), json!(1), json!(2));
+    assert_eq!(
+        statuses(&page(&ada).await.expect(200)),
+        vec![
+            (p1, "sent".into(), zero.clone(), zero.clone()),
+            (p2, "sent".into(), zero.clone(), zero.clone())
+        ]
+    );
+    // Bob's device has both; Cy read the first (reading counts as receiving).
+    receipt(&w, &bob, &conv, &second, Delivered).await;
+    receipt(&w, &cy, &conv, &first, Read).await;
+    assert_eq!(
+        statuses(&page(&ada).await.expect(200)),
+        vec![
+            (p1, "delivered".into(), one.clone(), two.clone()),
+            (p2, "sent".into(), zero.clone(), one.clone())
+        ]
+    );
+    // Bob reads the second, and with it the first; Cy receives the second.
+    receipt(&w, &bob, &conv, &second, Read).await;
+    receipt(&w, &cy, &conv, &second, Delivered).await;
+    let after = statuses(&page(&ada).await.expect(200));
+    assert_eq!(
+        after,
+        vec![
+            (p1, "read".into(), two.clone(), two.clone()),
+            (p2, "delivered".into(), one.clone(), two.clone())
+        ]
+    );
+    // A reload reads the same; a late receipt of an older message moves nothing back.
+    receipt(&w, &bob, &conv, &first, Delivered).await;
+    assert_eq!(statuses(&page(&ada).await.expect(200)), after);
+    // Others see their own state of Ada's messages, without counts.
+    assert_eq!(
+        statuses(&page(&cy).await.expect(200)),
+        vec![
+            (p1, "read".into(), Value::Null, Value::Null),
+            (p2, "delivered".into(), Value::Null, Value::Null)
+        ]
+    );
+    // The markers come with the conversation's participants.
+    let list = Call::sample("http-conversations-list")
+        .no_query()
+        .by(&ada)
+        .send(&w)
+        .await
+        .expect(200);
+    let participants = list.body["conversations"][0]["participants"]
+        .as_array()
+        .expect("participants")
+        .clone();
+    let bob_row = participants
+        .iter()
+        .find(|p| p["user_id"] == bob.id.to_string())
+        .expect("bob");
+    assert_eq!(bob_row["last_read_position"], p2);
+    assert_eq!(bob_row["last_read_message_id"], second["message_id"]);
+    assert_eq!(bob_row["last_delivered_position"], p2);
+    assert_eq!(bob_row["is_online"], false);
+    let cy_row = participants
+        .iter()
+        .find(|p| p["user_id"] == cy.id.to_string())
+        .expect("cy");
+    assert_eq!(cy_row["last_read_position"], p1);
+    assert_eq!(cy_row["last_delivered_position"], p2);
+}

@@ -1559,8 +1559,11 @@ async fn presence_goes_to_the_users_conversations_and_ends_with_the_last_connect
     }
     let m = new_message_id();
     ack(
-        &w.ask(&connection, &frame("subscribe", &m, json!({ "event_id": event })))
-            .await,
+        &w.ask(
+            &connection,
+            &frame("subscribe", &m, json!({ "event_id": event })),
+        )
+        .await,
         &m,
     );
     w.jobs().await;
@@ -1598,7 +1601,13 @@ async fn presence_goes_to_the_users_conversations_and_ends_with_the_last_connect
     let resp = ws::disconnect::handle(&w.app, disconnect_request(&second)).await;
     assert_eq!(resp.status_code, 200);
     assert!(w.take_presence_jobs().await.is_empty());
-    let record = w.app.stores.presence.get_presences(&[user], now()).await.unwrap();
+    let record = w
+        .app
+        .stores
+        .presence
+        .get_presences(&[user], now())
+        .await
+        .unwrap();
     assert!(record[&user].online.is_some(), "still online");
 
     // The last one closes: offline, with when they were last seen.
@@ -1608,7 +1617,13 @@ async fn presence_goes_to_the_users_conversations_and_ends_with_the_last_connect
     assert_eq!(rooms_of(&offline), conversations);
     assert_eq!(offline[0].payload["payload"]["status"], "offline");
     assert!(offline[0].payload["payload"]["last_seen"].is_string());
-    let record = w.app.stores.presence.get_presences(&[user], now()).await.unwrap();
+    let record = w
+        .app
+        .stores
+        .presence
+        .get_presences(&[user], now())
+        .await
+        .unwrap();
     assert_eq!(record[&user].online, None);
     assert!(record[&user].activity.last_seen_at.is_some());
 }
