@@ -164,6 +164,15 @@ string_id!(
     |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')
 );
 
+impl ClientKey {
+    /// The key of a message Banter writes itself (`system:<message_id>`, 43 characters):
+    /// clients' keys are theirs alone, and no client can claim this one first, since the
+    /// sender's claim is per sender and a system message's id is new.
+    pub fn system(message: MessageId) -> Self {
+        Self(format!("system:{message}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

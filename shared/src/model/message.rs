@@ -10,13 +10,89 @@ use crate::room::Position;
 use crate::time::Timestamp;
 use crate::validate::{FieldError, text};
 
-/// Kind of message. Only text is supported; media would add variants.
+/// Kind of message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageType {
     /// Plain text.
     #[default]
     Text,
+    /// Written by Banter, never by a client: a change of the conversation (who joined,
+    /// left or was removed, a new owner, a new title), so that history shows it
+    /// ([`SystemEvent`]).
+    System,
+}
+
+/// What a `system` message records. Its `content` is a short English sentence for clients
+/// that show only text; clients that know the kinds render their own from the ids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SystemEvent {
+    /// The sender added these users.
+    ParticipantsAdded {
+        /// Who joined.
+        user_ids: Vec<UserId>,
+    },
+    /// The sender (the owner) removed these users.
+    ParticipantsRemoved {
+        /// Who was removed.
+        user_ids: Vec<UserId>,
+    },
+    /// The sender left.
+    ParticipantLeft,
+    /// The group has a new owner (its owner left, handing it over).
+    OwnerChanged {
+        /// The new owner.
+        user_id: UserId,
+    },
+    /// The sender changed the title or the description.
+    ConversationUpdated {
+        /// The new title, when it changed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+        /// Whether the description changed.
+        #[serde(default)]
+        description_changed: bool,
+    },
+}
+
+impl SystemEvent {
+    /// The participants it names as joining (`added`) and leaving (`removed`), for
+    /// `participants_changed`.
+    pub fn membership(&self, by: UserId) -> Option<(Vec<UserId>, Vec<UserId>)> {
+        match self {
+            Self::ParticipantsAdded { user_ids } => Some((user_ids.clone(), Vec::new())),
+            Self::ParticipantsRemoved { user_ids } => Some((Vec::new(), user_ids.clone())),
+            Self::ParticipantLeft => Some((Vec::new(), vec![by])),
+            Self::OwnerChanged { .. } | Self::ConversationUpdated { .. } => None,
+        }
+    }
+
+    /// The sentence a text-only client shows (after the sender's name).
+    pub fn sentence(&self) -> String {
+        let people = |n: usize| {
+            if n == 1 {
+                "1 participant".to_owned()
+            } else {
+                format!("{n} participants")
+            }
+        };
+        match self {
+            Self::ParticipantsAdded { user_ids } => format!("added {}", people(user_ids.len())),
+            Self::ParticipantsRemoved { user_ids } => {
+                format!("removed {}", people(user_ids.len()))
+            }
+            Self::ParticipantLeft => "left the conversation".to_owned(),
+            Self::OwnerChanged { .. } => "handed the group over to a new owner".to_owned(),
+            Self::ConversationUpdated { title: Some(t), .. } => {
+                let t: String = t.chars().take(100).collect();
+                format!("renamed the group to \"{t}\"")
+            }
+            Self::ConversationUpdated { title: None, .. } => {
+                "changed the group's description".to_owned()
+            }
+        }
+    }
 }
 
 /// One earlier version of an edited message.
@@ -86,6 +162,42 @@ pub struct Message {
     pub deleted_at: Option<Timestamp>,
     /// Incremented on every change, for optimistic concurrency.
     pub version: u64,
+    /// What a `system` message records (`None` for every other kind).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<SystemEvent>,
+}
+
+impl Message {
+    /// The `system` message recording `event`, made by `by` at `position` and `at`.
+    pub fn system(
+        conversation_id: ConversationId,
+        by: UserId,
+        event: SystemEvent,
+        position: Position,
+        at: Timestamp,
+    ) -> Self {
+        let message_id = MessageId::new();
+        let content =
+            Content::parse("content", &event.sentence()).unwrap_or_else(|_| Content::fallback());
+        Self {
+            message_id,
+            conversation_id,
+            sender_id: by,
+            message_type: MessageType::System,
+            content,
+            client_message_id: ClientKey::system(message_id),
+            reply_to_message_id: None,
+            position,
+            created_at: at,
+            updated_at: at,
+            edit_history: Vec::new(),
+            reactions: BTreeMap::new(),
+            is_deleted: false,
+            deleted_at: None,
+            version: 1,
+            system: Some(event),
+        }
+    }
 }
 
 /// A message to append to a conversation.
@@ -139,6 +251,7 @@ impl NewMessage {
             is_deleted: false,
             deleted_at: None,
             version: 1,
+            system: None,
         }
     }
 }

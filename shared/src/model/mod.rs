@@ -45,6 +45,12 @@ impl Content {
         text(field, raw, 1, MAX_CONTENT_CHARS).map(Content)
     }
 
+    /// The text of a `system` message whose sentence could not be made (it always can: its
+    /// sentences are short and never empty).
+    pub(crate) fn fallback() -> Self {
+        Content("changed the conversation".to_owned())
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -385,22 +385,42 @@ pub trait ConversationStore: Send + Sync {
     ) -> StoreResult<Option<Participant>>;
     /// Every participant of the conversation.
     async fn list_participants(&self, id: ConversationId) -> StoreResult<Vec<Participant>>;
-    /// Adds participants (already present ones are left as they are) and appends
-    /// `participants_changed` entries naming the added ones (`by` made the change); returns
+    /// Adds participants (already present ones are left as they are) and records the added
+    /// ones in the same write as a `system` message of `by` (`participants_added`); returns
     /// the added ones.
     async fn add_participants(
         &self,
         participants: &[Participant],
         by: UserId,
     ) -> StoreResult<Vec<Participant>>;
-    /// Removes participants and appends `participants_changed` entries naming them; returns
-    /// the ids that were present.
+    /// Removes participants and records them in the same write as a `system` message of
+    /// `by` (`participant_left` when `by` removed only themself, else
+    /// `participants_removed`); returns the ids that were present.
     async fn remove_participants(
         &self,
         id: ConversationId,
         users: &[UserId],
         by: UserId,
     ) -> StoreResult<Vec<UserId>>;
+    /// Sets a group's title and description (the caller validated them), recording the
+    /// change, made by `by`, as a `system` message in the same write; returns the
+    /// conversation as stored. `NotFound` when it does not exist.
+    async fn update_conversation(
+        &self,
+        id: ConversationId,
+        title: Option<String>,
+        description: Option<String>,
+        by: UserId,
+    ) -> StoreResult<Conversation>;
+    /// Makes the participant `user` the owner of the group (its owner `by` is leaving),
+    /// recording it as a `system` message in the same write; returns the participant.
+    /// `NotFound` when `user` is not a participant.
+    async fn promote(
+        &self,
+        id: ConversationId,
+        user: UserId,
+        by: UserId,
+    ) -> StoreResult<Participant>;
     /// A user's conversations with their participation, by last activity, most recent first.
     async fn list_user_conversations(
         &self,

@@ -28,7 +28,8 @@ fn authors(entries: &[StreamEntry]) -> Vec<UserId> {
 
 /// What clients are told of each entry, in position order: none for a change nobody may see
 /// (a pending comment, its counts), one item mostly, two for the approval of a pending
-/// comment (the action, then the comment). Reads the authors' summaries in one batch.
+/// comment (the action, then the comment) and for a membership change (`participants_changed`,
+/// then its `system` message). Reads the authors' summaries in one batch.
 pub async fn render(
     users: &dyn UserStore,
     entries: &[StreamEntry],
@@ -116,6 +117,20 @@ pub async fn render(
                 push(broadcast::event_status(*event_id, *from, *to).payload);
             }
             Change::MessageCreated { message } => {
+                // A membership change recorded as a `system` message: first the change
+                // (clients update their participant lists), then the line of history.
+                if let Some((added, removed)) = message
+                    .system
+                    .as_ref()
+                    .and_then(|e| e.membership(message.sender_id))
+                {
+                    push(ServerPayload::ParticipantsChanged(ParticipantsChanged {
+                        conversation_id: message.conversation_id,
+                        added,
+                        removed,
+                        changed_by: message.sender_id,
+                    }));
+                }
                 push(broadcast::new_message(message).payload);
             }
             Change::MessageUpdated { message } => {

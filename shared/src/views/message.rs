@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{ClientKey, ConversationId, MessageId, UserId};
-use crate::model::{EditRecord, Message, MessageType, Participant};
+use crate::model::{EditRecord, Message, MessageType, Participant, SystemEvent};
 use crate::room::Position;
 use crate::time::Timestamp;
 
@@ -58,6 +58,9 @@ pub struct MessageView {
     pub edited_at: Option<Timestamp>,
     /// Soft-deleted.
     pub is_deleted: bool,
+    /// What a `system` message records (absent on every other kind).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<SystemEvent>,
 }
 
 /// How far a message got, in order: `sent` < `delivered` < `read`.
@@ -213,6 +216,7 @@ impl From<&Message> for MessageView {
                 .filter(|_| !m.is_deleted)
                 .map(|e| e.edited_at),
             is_deleted: m.is_deleted,
+            system: m.system.clone(),
         }
     }
 }

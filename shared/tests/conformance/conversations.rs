@@ -452,7 +452,76 @@ async fn concurrent_direct_creation_yields_one(stores: Stores) {
     );
 }
 
+/// A title change and a new owner are each stored with the `system` message that records
+/// them; a latest message moved meanwhile is kept; unknown conversations and users are
+/// `NotFound`.
+async fn updates_and_promotions_are_recorded_as_system_messages(stores: Stores) {
+    use banter::model::SystemEvent;
+    let (a, b) = (UserId::new(), UserId::new());
+    let c = conversation(ConversationType::Group, a, now());
+    let id = c.conversation_id;
+    create(&stores, &c, &[a, b]).await;
+    let last = last_message(a, 1, now());
+    record_activity(&stores, id, &last).await;
+    let updated = stores
+        .conversations
+        .update_conversation(id, Some("Trip".into()), Some("Where to go".into()), a)
+        .await
+        .unwrap();
+    assert_eq!(updated.title.as_deref(), Some("Trip"));
+    let stored = stored_conversation(&stores, id).await.expect("stored");
+    assert_eq!(stored.title.as_deref(), Some("Trip"));
+    assert_eq!(stored.description.as_deref(), Some("Where to go"));
+    assert_eq!(stored.last_message, Some(last), "the latest message stays");
+    let promoted = stores.conversations.promote(id, b, a).await.unwrap();
+    assert_eq!(promoted.role, ParticipantRole::Owner);
+    assert_eq!(
+        participant(&stores, id, b).await.map(|p| p.role),
+        Some(ParticipantRole::Owner)
+    );
+    let history = stores
+        .messages
+        .list_messages(id, Window::after(Position::ZERO, 10))
+        .await
+        .unwrap();
+    let events: Vec<_> = history
+        .items
+        .iter()
+        .map(|m| (m.message_type, m.sender_id, m.system.clone()))
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            (
+                MessageType::System,
+                a,
+                Some(SystemEvent::ConversationUpdated {
+                    title: Some("Trip".into()),
+                    description_changed: true,
+                })
+            ),
+            (
+                MessageType::System,
+                a,
+                Some(SystemEvent::OwnerChanged { user_id: b })
+            ),
+        ]
+    );
+    assert_eq!(
+        stores
+            .conversations
+            .update_conversation(ConversationId::new(), None, None, a)
+            .await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        stores.conversations.promote(id, UserId::new(), a).await,
+        Err(StoreError::NotFound)
+    );
+}
+
 conformance_tests!(
+    updates_and_promotions_are_recorded_as_system_messages,
     create_group_and_read_it,
     concurrent_direct_creation_yields_one,
     large_group_keeps_every_participant,

@@ -303,34 +303,49 @@ async fn every_conversation_change_is_an_entry(stores: Stores) {
         [
             "message_created",
             "message_updated",
-            "participants_changed",
-            "participants_changed"
+            "message_created",
+            "message_created"
         ]
     );
-    match (&kept[2].change, &kept[3].change) {
-        (
-            Change::ParticipantsChanged {
-                added,
-                removed: none,
-                by,
-                ..
-            },
-            Change::ParticipantsChanged {
-                added: none2,
-                removed,
-                ..
-            },
-        ) => {
-            assert_eq!(
-                (added.as_slice(), none.as_slice(), *by),
-                ([c].as_slice(), [].as_slice(), a)
-            );
-            assert_eq!(
-                (none2.as_slice(), removed.as_slice()),
-                ([].as_slice(), [b].as_slice())
-            );
+    // Each membership change is a `system` message of its maker, in the stream and in the
+    // conversation's history alike.
+    let system = |e: &banter::model::StreamEntry| match &e.change {
+        Change::MessageCreated { message } => {
+            assert_eq!(message.message_type, banter::model::MessageType::System);
+            assert_eq!(message.sender_id, a);
+            assert_eq!(message.position, e.position);
+            message.system.clone()
         }
-        other => panic!("not participant changes: {other:?}"),
+        other => panic!("not a message: {other:?}"),
+    };
+    assert_eq!(
+        system(&kept[2]),
+        Some(banter::model::SystemEvent::ParticipantsAdded { user_ids: vec![c] })
+    );
+    assert_eq!(
+        system(&kept[3]),
+        Some(banter::model::SystemEvent::ParticipantsRemoved { user_ids: vec![b] })
+    );
+    let history = stores
+        .messages
+        .list_messages(id, Window::after(banter::room::Position::ZERO, 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        history.items.iter().map(|m| m.position).collect::<Vec<_>>(),
+        vec![kept[0].position, kept[2].position, kept[3].position]
+    );
+    match &kept[3].change {
+        Change::MessageCreated { message } => assert_eq!(
+            stores
+                .messages
+                .get_message(message.message_id)
+                .await
+                .unwrap()
+                .as_ref(),
+            Some(message)
+        ),
+        other => panic!("not a message: {other:?}"),
     }
     match &kept[1].change {
         Change::MessageUpdated { message } => assert_eq!(message.reactions["👍"], vec![b]),

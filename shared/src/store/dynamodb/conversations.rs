@@ -14,16 +14,19 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::append::{AppendActions, Counted, append_to_stream};
 use super::item::{Item, av, from_item, key, parse_s, s, to_item};
+use super::messages::message_puts;
 use super::ops::{
     Gsi, GsiPartition, Retry, batch_get, batch_write, get_entity, get_item, gsi_page, put_request,
     query, query_all, sdk_error,
 };
 use super::streams::entry_put;
-use super::txn::{MAX_TRANSACTION_ACTIONS, transact, tx_delete, tx_put};
+use super::txn::{
+    MAX_TRANSACTION_ACTIONS, transact, tx_delete, tx_put, tx_update, tx_update_named,
+};
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::model::{
-    Change, Conversation, ConversationType, LastMessage, Participant, Receipt, activity_stale,
-    direct_pair,
+    Change, Conversation, ConversationType, LastMessage, Message, Participant, ParticipantRole,
+    Receipt, SystemEvent, activity_stale, direct_pair,
 };
 use crate::room::Position;
 use crate::store::{ConversationStore, Created, Cursor, Page, StoreError, StoreResult};
@@ -71,8 +74,8 @@ pub struct DynamoConversationStore {
     stream_table: Option<String>,
 }
 
-/// Participants per `participants_changed` transaction: the head, the entry and one row
-/// each stay within DynamoDB's 100 items.
+/// Participants per membership transaction: the head, the entry, the `system` message and
+/// its pointer, and one row each stay within DynamoDB's 100 items.
 const MEMBERS_PER_ENTRY: usize = 90;
 
 impl DynamoConversationStore {
@@ -92,10 +95,11 @@ impl DynamoConversationStore {
         self
     }
 
-    /// Writes `rows` (one conditional put or delete per user of `users`) with one
-    /// `participants_changed` entry naming them, in one transaction on the conversation's
-    /// stream. When a row's condition fails (someone already added or removed), falls back
-    /// to one transaction per user, so that the entry names exactly the users changed.
+    /// Writes `rows` (one conditional put or delete per user of `users`) with the `system`
+    /// message naming them (its item, pointer and stream entry), in one transaction on the
+    /// conversation's stream. When a row's condition fails (someone already added or
+    /// removed), falls back to one transaction per user, so that the message names exactly
+    /// the users changed.
     /// Returns the users changed.
     async fn change_members<F>(
         &self,
@@ -114,24 +118,40 @@ impl DynamoConversationStore {
             ));
         };
         let pk = format!("CONV#{id}");
-        let change = |who: &[UserId]| Change::ParticipantsChanged {
-            conversation_id: id,
-            added: if adding { who.to_vec() } else { Vec::new() },
-            removed: if adding { Vec::new() } else { who.to_vec() },
-            by,
+        let event = |who: &[UserId]| {
+            if adding {
+                SystemEvent::ParticipantsAdded {
+                    user_ids: who.to_vec(),
+                }
+            } else if who == [by] {
+                SystemEvent::ParticipantLeft
+            } else {
+                SystemEvent::ParticipantsRemoved {
+                    user_ids: who.to_vec(),
+                }
+            }
         };
         let attempt = |who: Vec<UserId>| {
             let pk = pk.clone();
-            let change = change(&who);
+            let event = event(&who);
             let row = &row;
             async move {
                 append_to_stream(&self.client, messages, &pk, Counted::No, |p| {
-                    let mut actions = vec![entry_put(messages, &pk, p, now(), change.clone())?];
+                    let m = Message::system(id, by, event.clone(), p, now());
+                    let mut actions = vec![entry_put(
+                        messages,
+                        &pk,
+                        p,
+                        m.created_at,
+                        Change::MessageCreated { message: m.clone() },
+                    )?];
+                    actions.extend(message_puts(messages, &m)?);
+                    let first_row = actions.len();
                     for u in &who {
                         actions.push(row(*u)?);
                     }
                     Ok(AppendActions {
-                        idempotency: (1..actions.len()).collect(),
+                        idempotency: (first_row..actions.len()).collect(),
                         actions,
                         parent: None,
                     })
@@ -152,6 +172,45 @@ impl DynamoConversationStore {
             }
         }
         Ok(changed)
+    }
+
+    /// Applies `change` (one conditional action on the conversations table, which fails
+    /// when its item is missing) with the `system` message recording `event` of `by`, in one
+    /// transaction on the conversation's stream. `NotFound` when the condition failed.
+    async fn recorded(
+        &self,
+        id: ConversationId,
+        by: UserId,
+        event: SystemEvent,
+        change: TransactWriteItem,
+    ) -> StoreResult<()> {
+        let Some(messages) = &self.stream_table else {
+            return Err(StoreError::Backend(
+                "conversation store without its stream table".into(),
+            ));
+        };
+        let pk = conv_pk(id);
+        let outcome = append_to_stream(&self.client, messages, &pk, Counted::No, |p| {
+            let m = Message::system(id, by, event.clone(), p, now());
+            let mut actions = vec![
+                entry_put(
+                    messages,
+                    &pk,
+                    p,
+                    m.created_at,
+                    Change::MessageCreated { message: m.clone() },
+                )?,
+                change.clone(),
+            ];
+            actions.extend(message_puts(messages, &m)?);
+            Ok(AppendActions {
+                idempotency: vec![1],
+                actions,
+                parent: None,
+            })
+        })
+        .await?;
+        outcome.map(|_| ()).map_err(|_| StoreError::NotFound)
     }
 
     /// The conversations with these ids that exist (`BatchGetItem`, strongly consistent).
@@ -441,6 +500,62 @@ impl ConversationStore for DynamoConversationStore {
             tx_delete(table, member_key(id, u), Some("attribute_exists(pk)"))
         })
         .await
+    }
+
+    /// One `UpdateItem` of the title and description (never the latest message, which
+    /// messages move concurrently) beside the `system` message, after a read of what changed.
+    async fn update_conversation(
+        &self,
+        id: ConversationId,
+        title: Option<String>,
+        description: Option<String>,
+        by: UserId,
+    ) -> StoreResult<Conversation> {
+        let before: Conversation = get_item(&self.client, &self.table, conv_key(id))
+            .await?
+            .map(from_item)
+            .transpose()?
+            .ok_or(StoreError::NotFound)?;
+        let event = SystemEvent::ConversationUpdated {
+            title: (title != before.title).then(|| title.clone()).flatten(),
+            description_changed: description != before.description,
+        };
+        let change = tx_update(
+            &self.table,
+            conv_key(id),
+            "SET title = :t, description = :d",
+            Some("attribute_exists(pk)"),
+            vec![(":t", av(&title)?), (":d", av(&description)?)],
+        )?;
+        self.recorded(id, by, event, change).await?;
+        Ok(Conversation {
+            title,
+            description,
+            ..before
+        })
+    }
+
+    async fn promote(
+        &self,
+        id: ConversationId,
+        user: UserId,
+        by: UserId,
+    ) -> StoreResult<Participant> {
+        let change = tx_update_named(
+            &self.table,
+            member_key(id, user),
+            "SET #role = :owner",
+            Some("attribute_exists(pk)"),
+            &[("#role", "role")],
+            vec![(":owner", av(&ParticipantRole::Owner)?)],
+        )?;
+        self.recorded(id, by, SystemEvent::OwnerChanged { user_id: user }, change)
+            .await?;
+        get_item(&self.client, &self.table, member_key(id, user))
+            .await?
+            .map(from_item)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
     }
 
     async fn list_user_conversations(

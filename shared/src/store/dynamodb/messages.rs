@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::append::{AppendActions, AppendRefused, Counted, append_to_stream};
 use super::claims::{claim_put, claimed_id};
@@ -50,6 +51,27 @@ fn message_to_item(m: &Message) -> StoreResult<Item> {
             ("sk", pos_sk(m.position)),
         ],
     )
+}
+
+/// The puts that store message `m` (its item and its id pointer, both new): what a
+/// conversation change adds to its transaction to record itself as a `system` message.
+pub(super) fn message_puts(table: &str, m: &Message) -> StoreResult<Vec<TransactWriteItem>> {
+    Ok(vec![
+        tx_put(table, message_to_item(m)?, Some("attribute_not_exists(pk)"))?,
+        tx_put(
+            table,
+            HashMap::from([
+                ("pk".to_owned(), s(format!("MSG#{}", m.message_id))),
+                ("sk".to_owned(), s("REF")),
+                (
+                    "conversation_id".to_owned(),
+                    s(m.conversation_id.to_string()),
+                ),
+                ("position".to_owned(), n(m.position.0)),
+            ]),
+            Some("attribute_not_exists(pk)"),
+        )?,
+    ])
 }
 
 /// `MessageStore` over the `messages` table.

@@ -6,13 +6,14 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::cursor;
-use super::streams::{SharedStreams, lock as lock_streams};
+use super::messages::SharedMessages;
+use super::streams::SharedStreams;
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::model::{
-    Change, Conversation, ConversationType, LastMessage, Participant, Receipt, activity_stale,
-    direct_pair,
+    Conversation, ConversationType, LastMessage, Participant, ParticipantRole, Receipt,
+    SystemEvent, activity_stale, direct_pair,
 };
-use crate::room::{Position, Room};
+use crate::room::Position;
 use crate::store::{ConversationStore, Created, Cursor, Page, StoreError, StoreResult};
 use crate::time::sort_key;
 
@@ -20,6 +21,8 @@ use crate::time::sort_key;
 pub struct MemoryConversationStore {
     inner: Mutex<Inner>,
     streams: SharedStreams,
+    /// Where the `system` messages of its changes go.
+    messages: SharedMessages,
 }
 
 #[derive(Default)]
@@ -30,11 +33,12 @@ struct Inner {
 }
 
 impl MemoryConversationStore {
-    /// A store appending participant changes to `streams`.
-    pub fn new(streams: SharedStreams) -> Self {
+    /// A store recording its changes as `system` messages of `messages`, in `streams`.
+    pub fn new(streams: SharedStreams, messages: SharedMessages) -> Self {
         Self {
             inner: Mutex::default(),
             streams,
+            messages,
         }
     }
 
@@ -42,21 +46,9 @@ impl MemoryConversationStore {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Appends who joined and left `id`, when anyone did.
-    fn record(&self, id: ConversationId, added: Vec<UserId>, removed: Vec<UserId>, by: UserId) {
-        if added.is_empty() && removed.is_empty() {
-            return;
-        }
-        lock_streams(&self.streams).append(
-            Room::Conversation(id),
-            crate::time::now(),
-            Change::ParticipantsChanged {
-                conversation_id: id,
-                added,
-                removed,
-                by,
-            },
-        );
+    /// Records `event` (made by `by`) in `id` as a `system` message.
+    fn record(&self, id: ConversationId, by: UserId, event: SystemEvent) {
+        self.messages.append_system(&self.streams, id, by, event);
     }
 }
 
@@ -140,8 +132,8 @@ impl ConversationStore for MemoryConversationStore {
                 .or_default()
                 .push(p.user_id);
         }
-        for (id, users) in by_conversation {
-            self.record(id, users, Vec::new(), by);
+        for (id, user_ids) in by_conversation {
+            self.record(id, by, SystemEvent::ParticipantsAdded { user_ids });
         }
         Ok(added)
     }
@@ -158,8 +150,52 @@ impl ConversationStore for MemoryConversationStore {
             .filter(|u| g.members.remove(&(id, **u)).is_some())
             .copied()
             .collect();
-        self.record(id, Vec::new(), removed.clone(), by);
+        if removed == [by] {
+            self.record(id, by, SystemEvent::ParticipantLeft);
+        } else if !removed.is_empty() {
+            self.record(
+                id,
+                by,
+                SystemEvent::ParticipantsRemoved {
+                    user_ids: removed.clone(),
+                },
+            );
+        }
         Ok(removed)
+    }
+
+    async fn update_conversation(
+        &self,
+        id: ConversationId,
+        title: Option<String>,
+        description: Option<String>,
+        by: UserId,
+    ) -> StoreResult<Conversation> {
+        let mut g = self.lock();
+        let c = g.conversations.get_mut(&id).ok_or(StoreError::NotFound)?;
+        let event = SystemEvent::ConversationUpdated {
+            title: (title != c.title).then(|| title.clone()).flatten(),
+            description_changed: description != c.description,
+        };
+        c.title = title;
+        c.description = description;
+        let c = c.clone();
+        self.record(id, by, event);
+        Ok(c)
+    }
+
+    async fn promote(
+        &self,
+        id: ConversationId,
+        user: UserId,
+        by: UserId,
+    ) -> StoreResult<Participant> {
+        let mut g = self.lock();
+        let p = g.members.get_mut(&(id, user)).ok_or(StoreError::NotFound)?;
+        p.role = ParticipantRole::Owner;
+        let p = p.clone();
+        self.record(id, by, SystemEvent::OwnerChanged { user_id: user });
+        Ok(p)
     }
 
     async fn list_user_conversations(

@@ -2,7 +2,7 @@
 //! conversation's stream under the same lock.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
@@ -11,15 +11,57 @@ use super::comments::window_in;
 use super::streams::{SharedStreams, lock as lock_streams};
 use crate::ids::{ClientKey, ConversationId, MessageId, UserId};
 use crate::model::CLAIM_WINDOW;
-use crate::model::{Change, Message, NewMessage};
+use crate::model::{Change, Message, NewMessage, SystemEvent};
 use crate::room::{Position, Room};
 use crate::store::{Appended, MessageStore, Slice, StoreError, StoreResult, Window};
 use crate::time::now;
 
 /// In-memory `MessageStore`.
 pub struct MemoryMessageStore {
-    inner: Mutex<Inner>,
+    inner: SharedMessages,
     streams: SharedStreams,
+}
+
+/// The messages of every conversation, shared with the conversation store, which writes the
+/// `system` message of each of its changes under the same locks (as the DynamoDB adapter
+/// writes it in the change's transaction).
+#[derive(Clone, Default)]
+pub struct SharedMessages(Arc<Mutex<Inner>>);
+
+impl SharedMessages {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends the `system` message recording `event` (made by `by`) at the conversation's
+    /// next position of `streams`, with its `message_created` entry; returns it.
+    pub(super) fn append_system(
+        &self,
+        streams: &SharedStreams,
+        conversation: ConversationId,
+        by: UserId,
+        event: SystemEvent,
+    ) -> Message {
+        let mut g = self.lock();
+        let mut streams = lock_streams(streams);
+        let room = Room::Conversation(conversation);
+        let position = streams.next_position(room);
+        let at = now();
+        let message = Message::system(conversation, by, event, position, at);
+        streams.append(
+            room,
+            at,
+            Change::MessageCreated {
+                message: message.clone(),
+            },
+        );
+        g.streams
+            .entry(conversation)
+            .or_default()
+            .insert(position, message.clone());
+        g.by_id.insert(message.message_id, (conversation, position));
+        message
+    }
 }
 
 #[derive(Default)]
@@ -43,16 +85,16 @@ impl Inner {
 }
 
 impl MemoryMessageStore {
-    /// A store appending its changes to `streams`.
-    pub fn new(streams: SharedStreams) -> Self {
+    /// A store of `messages` appending its changes to `streams`.
+    pub fn new(streams: SharedStreams, messages: SharedMessages) -> Self {
         Self {
-            inner: Mutex::default(),
+            inner: messages,
             streams,
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock()
     }
 }
 

@@ -21,6 +21,7 @@ use std::sync::Arc;
 pub fn stores() -> super::Stores {
     let comment_state = comments::SharedComments::default();
     let streams = streams::SharedStreams::default();
+    let messages = messages::SharedMessages::default();
     super::Stores {
         users: Arc::new(users::MemoryUserStore::default()),
         sessions: Arc::new(sessions::MemorySessionStore::new()),
@@ -33,8 +34,11 @@ pub fn stores() -> super::Stores {
             comment_state.clone(),
             streams.clone(),
         )),
-        conversations: Arc::new(conversations::MemoryConversationStore::new(streams.clone())),
-        messages: Arc::new(messages::MemoryMessageStore::new(streams.clone())),
+        conversations: Arc::new(conversations::MemoryConversationStore::new(
+            streams.clone(),
+            messages.clone(),
+        )),
+        messages: Arc::new(messages::MemoryMessageStore::new(streams.clone(), messages)),
         streams: Arc::new(streams::MemoryStreamStore::new(streams, comment_state)),
         connections: Arc::new(connections::MemoryConnectionStore::default()),
         rate_limits: Arc::new(rate_limits::MemoryRateLimitStore::default()),
