@@ -18,6 +18,7 @@ pub mod ids;
 pub mod integer;
 pub mod logging;
 pub mod model;
+pub mod objects;
 pub mod poster;
 pub mod protocol;
 pub mod queue;
