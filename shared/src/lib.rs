@@ -17,6 +17,7 @@ pub mod http;
 pub mod ids;
 pub mod integer;
 pub mod logging;
+pub mod media;
 pub mod model;
 pub mod objects;
 pub mod poster;

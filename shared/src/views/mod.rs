@@ -12,5 +12,5 @@ mod user;
 pub use comment::CommentView;
 pub use conversation::{ConversationView, LastMessageView, ParticipantView};
 pub use event::{CommentSettingsView, EventCounts, EventView};
-pub use message::{EditedMessageView, MessageView};
+pub use message::{EditedMessageView, MediaAttachmentView, MessageView};
 pub use user::{PrivateProfile, PublicProfile, SignedIn, UserSummary};

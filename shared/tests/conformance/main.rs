@@ -125,6 +125,7 @@ mod connections;
 mod conversations;
 mod events;
 mod likes;
+mod media;
 mod messages;
 mod rate_limits;
 mod reservations;

@@ -10,6 +10,7 @@ pub mod connections;
 pub mod conversations;
 pub mod events;
 pub mod likes;
+pub mod media;
 pub mod messages;
 pub mod rate_limits;
 pub mod sessions;
@@ -78,6 +79,10 @@ pub fn stores(client: Client, names: tables::TableNames) -> super::Stores {
         streams: Arc::new(streams::DynamoStreamStore::new(
             client.clone(),
             names.comments.clone(),
+            names.messages.clone(),
+        )),
+        media: Arc::new(media::DynamoMediaStore::new(
+            client.clone(),
             names.messages.clone(),
         )),
     }

@@ -8,6 +8,7 @@ pub mod connections;
 pub mod conversations;
 pub mod cursor;
 pub mod events;
+pub mod media;
 pub mod messages;
 pub mod rate_limits;
 pub mod sessions;
@@ -37,5 +38,6 @@ pub fn stores() -> super::Stores {
         streams: Arc::new(streams::MemoryStreamStore::new(streams, comment_state)),
         connections: Arc::new(connections::MemoryConnectionStore::default()),
         rate_limits: Arc::new(rate_limits::MemoryRateLimitStore::default()),
+        media: Arc::new(media::MemoryMediaStore::default()),
     }
 }
