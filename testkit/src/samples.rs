@@ -34,6 +34,9 @@ pub mod ids {
     pub const WS_MESSAGE: &str = "0198f2a5-0e1a-7d43-9b6c-3e4f5a6b7c8d";
     /// A checked image of the caller (`ready`), for the media samples.
     pub const FILE: &str = "0198f2e0-4444-7f55-bd66-778899aabbcc";
+    /// A declared upload of the caller whose bytes the media sample (`events/media-uploaded.json`)
+    /// announces.
+    pub const UPLOAD: &str = "0198f2e0-5555-7a66-8e77-8899aabbccdd";
     /// The WebSocket samples' connection.
     pub const CONNECTION: &str = "YkqIzdLkIAMCJfg=";
 }
@@ -115,4 +118,37 @@ pub async fn store_ready_image(app: &App, file: banter::ids::FileId, owner: bant
         })
         .await
         .expect("store the media item");
+}
+
+/// Declares `file` as a pending PNG upload of `owner` and stores `png` as its uploaded object
+/// (what a presigned POST leaves in the bucket before the media function runs).
+pub async fn store_pending_upload(
+    app: &App,
+    file: banter::ids::FileId,
+    owner: banter::ids::UserId,
+    png: Vec<u8>,
+) {
+    let t = now();
+    app.stores
+        .media
+        .create_media(&banter::model::MediaItem {
+            file_id: file,
+            owner_id: owner,
+            kind: banter::model::MediaKind::Image,
+            file_name: "upload.png".into(),
+            file_type: "image/png".into(),
+            file_size: png.len() as u64,
+            processing_status: banter::model::ProcessingStatus::Pending,
+            dimensions: None,
+            has_thumbnail: false,
+            rejection_reason: None,
+            created_at: t,
+            updated_at: t,
+        })
+        .await
+        .expect("store the media item");
+    app.objects
+        .put(&banter::model::media::upload_key(file), png, "image/png")
+        .await
+        .expect("store the upload");
 }

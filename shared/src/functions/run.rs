@@ -59,7 +59,6 @@ impl Function {
                 lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
                     crate::media::lambda::handle(processor, event.payload)
                         .await
-                        .map(|outcomes| outcomes.len())
                         .map_err(Error::from)
                 }))
                 .await

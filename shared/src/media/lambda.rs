@@ -29,20 +29,38 @@ pub async fn from_env() -> Result<MediaProcessor, crate::functions::Error> {
     })
 }
 
+/// What an invocation did: the function's response (S3 ignores it; logs and tests read it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    /// Objects accepted (their items `ready`).
+    pub ready: usize,
+    /// Objects rejected and deleted.
+    pub rejected: usize,
+    /// Objects with nothing to do (settled already, not an upload, no item).
+    pub skipped: usize,
+}
+
+impl Summary {
+    fn add(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Ready(_) => self.ready += 1,
+            Outcome::Rejected(_) => self.rejected += 1,
+            Outcome::Skipped(_) => self.skipped += 1,
+        }
+    }
+}
+
 /// Processes every object of `event`, in order; the first failure is returned after the
 /// others were tried.
-pub async fn handle(
-    processor: &MediaProcessor,
-    event: S3Event,
-) -> Result<Vec<Outcome>, ProcessError> {
-    let mut outcomes = Vec::with_capacity(event.records.len());
+pub async fn handle(processor: &MediaProcessor, event: S3Event) -> Result<Summary, ProcessError> {
+    let mut summary = Summary::default();
     let mut failure = None;
     for record in event.records {
         let Some(key) = record.s3.object.key else {
             continue;
         };
         match processor.process(&key).await {
-            Ok(outcome) => outcomes.push(outcome),
+            Ok(outcome) => summary.add(&outcome),
             Err(e) => {
                 tracing::error!(key, error = %e, "upload not processed");
                 failure.get_or_insert(e);
@@ -51,6 +69,6 @@ pub async fn handle(
     }
     match failure {
         Some(e) => Err(e),
-        None => Ok(outcomes),
+        None => Ok(summary),
     }
 }

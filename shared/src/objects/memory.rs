@@ -182,7 +182,7 @@ impl MemoryObjects {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
+    if s.len() % 2 == 1 {
         return None;
     }
     (0..s.len())
