@@ -186,6 +186,8 @@ async fn bad_declarations_name_their_field() {
             ("negative", with("file_size", json!(-1)), "file_size"),
             ("too large", with("file_size", json!(over)), "file_size"),
             ("not a number", with("file_size", json!("big")), "file_size"),
+            ("a fraction", with("file_size", json!(10.5)), "file_size"),
+            ("upper case type", with("content_type", json!("IMAGE/PNG")), "content_type"),
             ("no name", with("file_name", json!("")), "file_name"),
             ("a path", with("file_name", json!("../etc/passwd")), "file_name"),
             ("a long name", with("file_name", json!("n".repeat(256))), "file_name"),

@@ -60,12 +60,12 @@ fn file_name(raw: &str) -> Result<String, AppError> {
     Ok(name)
 }
 
-/// The declared content type, lowercased, if the kind allows it.
+/// The declared content type, if the kind allows it: exactly as listed (lowercase, no
+/// parameters), since the signed policy and S3 compare it byte for byte.
 fn content_type(kind: MediaKind, raw: &str) -> Result<String, AppError> {
-    let lower = raw.trim().to_ascii_lowercase();
     kind.allowed_types()
         .iter()
-        .find(|t| **t == lower)
+        .find(|t| **t == raw)
         .map(|t| (*t).to_owned())
         .ok_or_else(|| {
             AppError::field(
@@ -145,9 +145,10 @@ mod tests {
     #[test]
     fn declarations_are_checked_against_the_kind() {
         assert_eq!(
-            content_type(MediaKind::Image, " Image/PNG ").unwrap(),
+            content_type(MediaKind::Image, "image/png").unwrap(),
             "image/png"
         );
+        assert!(content_type(MediaKind::Image, "Image/PNG").is_err());
         for bad in [
             "image/svg+xml",
             "text/html",

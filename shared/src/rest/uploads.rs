@@ -42,10 +42,14 @@ async fn upload(app: &App, req: &Req) -> Result<Reply, AppError> {
         kind: body.required::<MediaKind>("message_type")?,
         file_name: body.required("file_name")?,
         content_type: body.required("content_type")?,
-        file_size: body.required("file_size")?,
+        file_size: body.required::<WholeBytes>("file_size")?.0,
     };
     Ok(Reply::created(request_upload(app, user, input).await?))
 }
+
+/// A size in bytes, as JSON Schema counts integers (`2048.0` is `2048`).
+#[derive(serde::Deserialize)]
+struct WholeBytes(#[serde(deserialize_with = "crate::integer::exact")] u64);
 
 /// A media item as its uploader sees it.
 #[derive(Debug, Clone, Serialize)]
