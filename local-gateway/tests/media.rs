@@ -84,7 +84,14 @@ async fn upload(
     );
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let (status, media) = call(gw, "GET", &format!("/v1/media/{id}"), token, Value::Null).await;
+        let (status, media) = call(
+            gw,
+            "GET",
+            &format!("/v1/media/uploads/{id}"),
+            token,
+            Value::Null,
+        )
+        .await;
         assert_eq!(status, 200, "{media}");
         if media["processing_status"] != "pending" {
             return (id, media);
@@ -124,7 +131,7 @@ async fn an_image_is_checked_thumbnailed_sent_and_read_back_with_working_links()
     let (status, _) = call(
         &gw,
         "GET",
-        &format!("/v1/media/{id}"),
+        &format!("/v1/media/uploads/{id}"),
         &bob_token,
         Value::Null,
     )
@@ -239,8 +246,8 @@ async fn bytes_that_are_not_their_declared_type_are_rejected_gone_and_refused() 
                "media_attachments": [{"file_id": id}]}),
     )
     .await;
-    assert_eq!(status, 400, "{refused}");
-    assert_eq!(refused["error"]["code"], "VALIDATION_ERROR");
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["error"]["code"], "CONFLICT");
     // A form posted outside its policy is refused by the bucket itself.
     let (_, ticket) = call(
         &gw,

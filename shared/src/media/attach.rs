@@ -12,9 +12,9 @@ use crate::views::MessageView;
 use super::{LINK_TTL, MAX_URL_BYTES};
 
 /// A file named in a sent message's `media_attachments`: its `file_id` only (what the media
-/// function found is taken from the media item, never from the client, and other fields a
-/// client copies from a view are ignored).
+/// function found is taken from the media item, never from the client).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AttachmentRef {
     /// The upload.
     pub file_id: FileId,
@@ -35,8 +35,10 @@ const FIELD: &str = "media_attachments";
 
 /// The files a message of `message_type` from `user` carries, in the order named: a text
 /// message names none; an image or file message 1..=[`MAX_ATTACHMENTS`] distinct uploads of
-/// its kind, each uploaded by `user` and `ready`. A file still being checked is a 409
-/// (retry once it is ready); any other refusal a 400 naming the field.
+/// its kind, each uploaded by `user` and `ready`. The shape (how many, which message type) is
+/// a 400 naming the field; a file that is not the sender's (or does not exist) a 404, as for
+/// any id the caller may not see; one of the other kind, rejected or still being checked a 409
+/// (the file's state conflicts with the message; a pending one may be sent once ready).
 pub async fn resolve(
     media: &dyn MediaStore,
     user: UserId,
@@ -68,13 +70,12 @@ pub async fn resolve(
     for (id, item) in file_ids.iter().zip(items) {
         // Someone else's file is answered as one that does not exist.
         let Some(item) = item.filter(|i| i.owner_id == user) else {
-            return Err(AppError::field(FIELD, format!("no file {id} of yours")));
+            return Err(AppError::not_found(&format!("file {id}")));
         };
         if item.kind != kind {
-            return Err(AppError::field(
-                FIELD,
-                format!("file {id} is not of this message's type"),
-            ));
+            return Err(AppError::conflict(format!(
+                "file {id} is not of this message's type"
+            )));
         }
         match item.processing_status {
             ProcessingStatus::Ready => out.push(MediaAttachment::from(&item)),
@@ -84,7 +85,7 @@ pub async fn resolve(
                 )));
             }
             ProcessingStatus::Rejected => {
-                return Err(AppError::field(FIELD, format!("file {id} was rejected")));
+                return Err(AppError::conflict(format!("file {id} was rejected")));
             }
         }
     }

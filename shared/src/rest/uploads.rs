@@ -17,8 +17,8 @@ use crate::time::Timestamp;
 
 /// `POST /v1/media/uploads`
 pub const UPLOAD: &str = "POST /v1/media/uploads";
-/// `GET /v1/media/{file_id}`
-pub const GET: &str = "GET /v1/media/{file_id}";
+/// `GET /v1/media/uploads/{file_id}`
+pub const GET: &str = "GET /v1/media/uploads/{file_id}";
 
 /// Route keys served by this function.
 pub const ROUTES: &[&str] = &[UPLOAD, GET];
@@ -70,7 +70,7 @@ struct MediaView {
     updated_at: Timestamp,
 }
 
-/// `GET /v1/media/{file_id}` → the caller's media item, with its links once `ready`.
+/// `GET /v1/media/uploads/{file_id}` → the caller's media item, with its links once `ready`.
 async fn get(app: &App, req: &Req) -> Result<Reply, AppError> {
     let user = req.user()?;
     let id: FileId = req.path("file_id")?;
