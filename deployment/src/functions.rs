@@ -74,7 +74,7 @@ impl Function {
         })
     }
 
-    /// Event types other than `HttpApi` and `SQS`, as `name (Type)`.
+    /// Event types other than `HttpApi`, `SQS` and `S3`, as `name (Type)`.
     pub fn other_events(&self) -> Vec<String> {
         self.events
             .iter()
@@ -95,6 +95,15 @@ pub enum FunctionEvent {
     Sqs {
         /// Logical id of the queue, when `Queue` refers to one.
         queue: Option<String>,
+    },
+    /// An `S3` event: the bucket's notifications invoke the function.
+    S3 {
+        /// Logical id of the bucket, when `Bucket` refers to one.
+        bucket: Option<String>,
+        /// `Events` (`s3:ObjectCreated:*`).
+        events: Vec<String>,
+        /// The key prefix of its `Filter`, if any.
+        prefix: Option<String>,
     },
     /// Any other event type (`Schedule`, …), by `Type`.
     Other(String),
@@ -201,11 +210,37 @@ impl Reader<'_> {
                 "SQS" => FunctionEvent::Sqs {
                     queue: self.read_sqs_event(id, &name, eprops),
                 },
+                "S3" => self.read_s3_event(eprops),
                 other => FunctionEvent::Other(other.to_owned()),
             };
             out.insert(name, read);
         }
         out
+    }
+
+    fn read_s3_event(&self, props: Option<&Value>) -> FunctionEvent {
+        let doc = self.doc;
+        let bucket = props
+            .and_then(|p| get(p, "Bucket"))
+            .and_then(ref_target)
+            .map(str::to_owned);
+        let events = props
+            .and_then(|p| get(p, "Events"))
+            .map(|v| doc.strings(v))
+            .unwrap_or_default();
+        let prefix = props
+            .and_then(|p| path(p, &["Filter", "S3Key", "Rules"]))
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+            .find(|r| get(r, "Name").and_then(Value::as_str) == Some("prefix"))
+            .and_then(|r| get(r, "Value"))
+            .and_then(|v| doc.scalar(v));
+        FunctionEvent::S3 {
+            bucket,
+            events,
+            prefix,
+        }
     }
 
     fn read_http_event(&mut self, function: &str, name: &str, props: Option<&Value>) -> HttpEvent {

@@ -62,11 +62,29 @@ impl Gateway {
         // Sign-out and suspension close sockets through the local management API, as the
         // deployed auth and users functions do through API Gateway's.
         let app = app.with_closer(counted.closer.clone());
+        // The media bucket lives in memory, its presigned URLs pointing at the HTTP API.
+        let objects = Arc::new(banter::objects::memory::MemoryObjects::new(format!(
+            "http://{}",
+            listeners.rest_addr
+        )));
+        let app = app.with_objects(objects.clone());
+        let bucket = Arc::new(crate::media::LocalBucket {
+            objects,
+            processor: banter::media::process::MediaProcessor {
+                media: app.stores.media.clone(),
+                objects: app.objects.clone(),
+            },
+            invocations: counted.invocations.clone(),
+        });
         // Seed before serving: once the ports answer, the demo data is there. (Its broadcasts
         // wait in the queue until the event source mapping starts.)
         let seeded = seed_if_asked(config.seed, &app).await?;
         let (shutdown_tx, shutdown) = watch::channel(false);
-        let controls = Controls { shutdown, injector };
+        let controls = Controls {
+            shutdown,
+            injector,
+            bucket,
+        };
         let shared = shared_state(
             &config, &template, &app, &listeners, &stage, &counted, controls,
         )?;
@@ -296,7 +314,11 @@ fn shared_state(
     counted: &Counted,
     controls: Controls,
 ) -> Result<Arc<Shared>, StartError> {
-    let Controls { shutdown, injector } = controls;
+    let Controls {
+        shutdown,
+        injector,
+        bucket,
+    } = controls;
     Ok(Arc::new(Shared {
         app: app.clone(),
         rest_addr: listeners.rest_addr,
@@ -315,6 +337,7 @@ fn shared_state(
         shutdown,
         faults: Mutex::new(Default::default()),
         injector,
+        bucket,
     }))
 }
 
@@ -322,6 +345,7 @@ fn shared_state(
 struct Controls {
     shutdown: watch::Receiver<bool>,
     injector: Arc<crate::faults::Injector>,
+    bucket: Arc<crate::media::LocalBucket>,
 }
 
 /// Puts the `dynamodb` and `sqs` faults of the plan in front of the room-stream store and the
@@ -464,6 +488,7 @@ fn fanout_environments(
                 f.with_membership(app.stores.conversations.clone())
                     .with_streams(app.stores.streams.clone(), app.stores.users.clone())
                     .with_presence(banter::service::presence::PresenceDesk::of(app))
+                    .with_objects(app.objects.clone())
             })
             .map_err(|e| setup("fan-out settings")(e.to_string()))
         })

@@ -14,6 +14,7 @@
 //! - [`template`]: the handler of each function of the deployment model and [`template::check`];
 //! - [`Gateway::start`] / [`RunningGateway`]: the stack as a library (tests start it on port 0);
 //! - [`config`]: settings; [`cli`]: flags and `BANTER_LOCAL_*` variables;
+//! - the media bucket in memory (`media`): presigned uploads and downloads on the REST port, the media function on each upload;
 //! - [`stats`]: invocations and `PostToConnection` calls, for benchmarks and tests.
 //!
 //! The modules are layered without import cycles (`scripts/module-cycles` checks): leaves
@@ -29,6 +30,7 @@ pub mod faults;
 mod faulty;
 pub mod flag_values;
 pub mod logging;
+mod media;
 mod registry;
 mod rest_routes;
 mod route_selection;

@@ -263,6 +263,18 @@ async fn dispatch(
     request_id: &str,
 ) -> Response {
     let raw_path = parts.uri.path();
+    if crate::media::is_bucket_request(&parts.method, raw_path) {
+        return shared
+            .bucket
+            .serve(
+                &parts.method,
+                raw_path,
+                parts.uri.query().unwrap_or_default(),
+                &parts.headers,
+                body,
+            )
+            .await;
+    }
     let matched = shared.rest.find(parts.method.as_str(), raw_path);
     // The demo page is not part of the deployed API: its files come before the `$default`
     // route, which would answer them 404.

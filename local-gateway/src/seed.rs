@@ -161,6 +161,8 @@ pub async fn seed(app: &App) -> Result<Seeded, AppError> {
                 content: "Hi demo! Say something back over the WebSocket.".into(),
                 client_message_id: key,
                 reply_to_message_id: None,
+                message_type: Default::default(),
+                file_ids: Vec::new(),
             },
         )
         .await?;

@@ -38,6 +38,8 @@ pub(crate) struct Shared {
     pub(crate) shutdown: watch::Receiver<bool>,
     /// Connection id → HTTP status the management API answers every POST to it with.
     pub(crate) faults: Mutex<HashMap<String, u16>>,
+    /// The media bucket (presigned uploads and downloads) and its notifications.
+    pub(crate) bucket: Arc<crate::media::LocalBucket>,
     /// Faults drawn for every POST and, through the decorated ports, for stream-store calls and fan-out jobs (`--inject`).
     pub(crate) injector: std::sync::Arc<crate::faults::Injector>,
 }

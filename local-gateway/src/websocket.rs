@@ -114,7 +114,7 @@ async fn invoke(
             Function::WsDefault => {
                 banter::ws::router::handle(app, shared.poster.as_ref(), event).await
             }
-            Function::Rest(_) | Function::Fanout => status(500),
+            Function::Rest(_) | Function::Fanout | Function::Media => status(500),
         }
     };
     let outcome = shared

@@ -64,6 +64,13 @@ fn read_answer(name: &str, outcome: &Outcome) -> Result<Answer, String> {
             String::from_utf8_lossy(body)
         )
     })?;
+    if name.starts_with("media-") {
+        // The media function's summary: the sample's upload is a real PNG, accepted.
+        if json["ready"] != 1 || json["rejected"] != 0 {
+            return Err(format!("the sample upload was not accepted: {json}"));
+        }
+        return Ok(Answer { status: None, json });
+    }
     if name.starts_with("fanout-") {
         let failures = json["batchItemFailures"]
             .as_array()
@@ -154,8 +161,47 @@ async fn check_effect(
             Some(c) => Err(format!("$disconnect left the connection: {c:?}")),
         },
         n if n.starts_with("fanout-") => check_fanout(world, answer, calls_before).await,
+        n if n.starts_with("media-") => check_media(world).await,
         _ => Ok(()),
     }
+}
+
+/// The media sample's upload: its item `ready` with the PNG's dimensions, and its checked
+/// file and thumbnail in the bucket.
+async fn check_media(world: &World) -> Result<(), String> {
+    use banter_testkit::samples::{id, ids};
+    let file: banter::ids::FileId = id(ids::UPLOAD);
+    let item = world
+        .app
+        .stores
+        .media
+        .get_media(file)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("no media item")?;
+    if item.processing_status != banter::model::ProcessingStatus::Ready
+        || item.dimensions.map(|d| (d.width, d.height)) != Some((40, 30))
+        || !item.has_thumbnail
+    {
+        return Err(format!(
+            "the upload was not settled as a ready 40 x 30 image: {item:?}"
+        ));
+    }
+    for key in [
+        banter::model::media::file_key(file),
+        banter::model::media::thumbnail_key(file),
+    ] {
+        let found = world
+            .app
+            .objects
+            .get(&key, 1)
+            .await
+            .map_err(|e| e.to_string())?;
+        if found.is_none() {
+            return Err(format!("{key} is not in the bucket"));
+        }
+    }
+    Ok(())
 }
 
 /// A fan-out batch: no failed record, a frame posted to the live subscriber, and the gone

@@ -38,6 +38,9 @@ pub struct App {
     pub closer: Option<Arc<dyn crate::poster::Poster>>,
     /// When this instance last wrote each user's activity.
     pub activity: Arc<crate::service::presence::ActivityClock>,
+    /// The media bucket: S3 in a deployed function that has `MEDIA_BUCKET`, else in memory
+    /// (the local stack points its URLs at its gateway).
+    pub objects: Arc<dyn crate::objects::ObjectStore>,
 }
 
 /// An authenticated caller: the user, the session their token belongs to, and whether their
@@ -93,7 +96,16 @@ impl App {
             config: Arc::new(config),
             closer: None,
             activity: Arc::default(),
+            objects: Arc::new(crate::objects::memory::MemoryObjects::new(
+                "http://127.0.0.1",
+            )),
         }
+    }
+
+    /// The same app, with its media in `objects`.
+    pub fn with_objects(mut self, objects: Arc<dyn crate::objects::ObjectStore>) -> Self {
+        self.objects = objects;
+        self
     }
 
     /// The same app, closing sockets through `closer`.
@@ -138,7 +150,10 @@ impl App {
         let queue = Arc::new(SqsQueue::new(sdk, queue_url));
         let config = Config::from_env().map_err(AppError::internal)?;
         let issuer = role.issuer_from_lookup(|name| std::env::var(name).ok())?;
-        let app = Self::with_issuer(stores, queue, issuer, config);
+        let mut app = Self::with_issuer(stores, queue, issuer, config);
+        if let Some(bucket) = crate::env::optional(crate::env::process, "MEDIA_BUCKET") {
+            app = app.with_objects(Arc::new(crate::objects::s3::S3Objects::new(sdk, bucket)));
+        }
         Ok(
             match crate::env::optional(crate::env::process, "WEBSOCKET_MANAGEMENT_ENDPOINT") {
                 Some(endpoint) => app.with_closer(Arc::new(

@@ -95,6 +95,11 @@ uuid_id!(
     MessageId, "message_id"
 );
 uuid_id!(
+    /// Identifies an uploaded media file (its `file_id`): it names the file's objects in the
+    /// bucket and its media item.
+    FileId, "file_id"
+);
+uuid_id!(
     /// Identifies a refresh-token family (one login session and its rotations).
     FamilyId, "family_id"
 );
@@ -163,6 +168,22 @@ string_id!(
     64,
     |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')
 );
+string_id!(
+    /// The key of an object in the media bucket (`uploads/<file_id>`): only characters that
+    /// need no escaping in a URL path, so presigned URLs and policies carry it as is.
+    ObjectKey,
+    "object_key",
+    512,
+    |c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.')
+);
+
+impl ObjectKey {
+    /// `<prefix><id><suffix>`: a key built from a file id, which has only allowed characters
+    /// (callers pass constant prefixes and suffixes of allowed characters).
+    pub fn from_uuid_path(prefix: &str, id: FileId, suffix: &str) -> Self {
+        Self(format!("{prefix}{id}{suffix}"))
+    }
+}
 
 impl ClientKey {
     /// The key of a message Banter writes itself (`system:<message_id>`, 43 characters):

@@ -30,7 +30,7 @@ use banter::config::{Config, RateRule};
 use banter::error::ErrorCode;
 use banter::functions::RestFunction;
 use banter::ids::{EventId, UserId};
-use banter::rest::{self, auth, comments, conversations, events, health, messages, users};
+use banter::rest::{self, auth, comments, conversations, events, health, messages, uploads, users};
 use banter_deployment::Deployment;
 use lambda_http::{Body, Response};
 use serde_json::{Value as Json, json};
@@ -779,6 +779,7 @@ async fn serve(app: &App, req: lambda_http::Request, function: &str) -> Response
         "conversations" => banter::http::serve(app, req, rest::conversations::route).await,
         "messages" => banter::http::serve(app, req, rest::messages::route).await,
         "health" => banter::http::serve(app, req, rest::health::route).await,
+        "uploads" => banter::http::serve(app, req, rest::uploads::route).await,
         other => panic!("no dispatcher for function {other}: add it to serve()"),
     }
 }
@@ -2342,6 +2343,61 @@ async fn every_route_answers_as_documented() {
     )
     .await
     .expect(400);
+    // uploads: Bob declares the documented image, its bytes arrive and are checked, and
+    // he sends it as an image message.
+    let ticket = api
+        .send(
+            Call::to(uploads::UPLOAD)
+                .token(&bob_token)
+                .json(api.example(uploads::UPLOAD)),
+        )
+        .await
+        .expect(201);
+    let file_id = ticket.str("/file_id");
+    let get_file = |t: &str| Call::to(uploads::GET).token(t).path("file_id", &file_id);
+    let pending = api.send(get_file(&bob_token)).await.expect(200);
+    assert_eq!(pending.body["processing_status"], "pending");
+    api.send(get_file(&cy_token)).await.expect(404);
+    api.send(
+        Call::to(uploads::UPLOAD)
+            .token(&bob_token)
+            .json(json!({"message_type": "image", "file_name": "x.svg", "content_type": "image/svg+xml", "file_size": 10})),
+    )
+    .await
+    .expect(400);
+    let key = banter::model::media::upload_key(file_id.parse().expect("a file id"));
+    let jpeg = {
+        let mut out = std::io::Cursor::new(Vec::new());
+        image::RgbImage::from_pixel(64, 48, image::Rgb([10, 120, 200]))
+            .write_to(&mut out, image::ImageFormat::Jpeg)
+            .expect("a JPEG");
+        out.into_inner()
+    };
+    api.app
+        .objects
+        .put(&key, jpeg, "image/jpeg")
+        .await
+        .expect("stored");
+    let processor = banter::media::process::MediaProcessor {
+        media: api.app.stores.media.clone(),
+        objects: api.app.objects.clone(),
+    };
+    processor.process(key.as_str()).await.expect("processed");
+    let ready = api.send(get_file(&bob_token)).await.expect(200);
+    assert_eq!(ready.body["processing_status"], "ready");
+    let with_photo = api
+        .send(
+            Call::to(messages::SEND)
+                .token(&bob_token)
+                .path("conversation_id", &group_id)
+                .json(
+                    json!({"content": "Check out this photo!", "client_message_id": "bob-photo",
+                             "message_type": "image", "media_attachments": [{"file_id": file_id}]}),
+                ),
+        )
+        .await
+        .expect(201);
+    assert!(with_photo.body["media_attachments"][0]["thumbnail_url"].is_string());
     let history = || {
         Call::to(messages::LIST)
             .token(&token)

@@ -122,6 +122,8 @@ impl World {
                 content: format!("after the removal {i}"),
                 client_message_id: key,
                 reply_to_message_id: None,
+                message_type: Default::default(),
+                file_ids: Vec::new(),
             },
         )
         .await

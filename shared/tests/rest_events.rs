@@ -673,6 +673,7 @@ async fn a_patch_changes_only_what_it_names_and_is_streamed() {
     // What the room is told leaves the blocked words out.
     let items = banter::stream::render(
         app.stores.users.as_ref(),
+        None,
         &[banter::model::StreamEntry {
             position: banter::room::Position(1),
             at: now(),

@@ -168,9 +168,14 @@ async fn send_validates_its_input() {
                 "client_message_id",
             ),
             (
-                "an image",
-                with(json!({"content": "x", "client_message_id": "k2", "message_type": "image"})),
+                "a video (no such type)",
+                with(json!({"content": "x", "client_message_id": "k2", "message_type": "video"})),
                 "message_type",
+            ),
+            (
+                "an image without files",
+                with(json!({"content": "x", "client_message_id": "k2", "message_type": "image"})),
+                "media_attachments",
             ),
             (
                 "a reply to another conversation's message",

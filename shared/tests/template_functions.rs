@@ -1159,3 +1159,73 @@ fn checks_detect_drift() {
         "{problems:#?}"
     );
 }
+
+/// The functions that sign links to media: the uploads function and every function that
+/// shows messages (REST, the WebSocket answers and catch-up, the fan-out's frames), and the
+/// media function that checks uploads.
+const MEDIA_FUNCTIONS: [&str; 5] = ["uploads", "messages", "ws-default", "fanout", "media"];
+
+/// The media function is invoked by the media bucket's object-created events under the upload
+/// prefix only (what it writes, under `files/` and `thumbnails/`, never invokes it again), and
+/// every function that signs media links names that bucket in `MEDIA_BUCKET`, by the name the
+/// bucket is given (a reference would be a cycle through the bucket's notification).
+fn media_mismatches(d: &Deployment) -> Vec<String> {
+    let mut problems = Vec::new();
+    let Some(bucket) = d.resource("MediaBucket") else {
+        return vec!["MediaBucket: no such resource".into()];
+    };
+    if type_of(bucket) != "AWS::S3::Bucket" {
+        problems.push("MediaBucket: not an AWS::S3::Bucket".into());
+    }
+    let name = path(bucket, &["Properties", "BucketName"]).cloned();
+    let media: Vec<&Function> = d
+        .functions
+        .values()
+        .filter(|f| f.binary == "media")
+        .collect();
+    let [media] = media.as_slice() else {
+        return vec![format!("media: {} functions, not 1", media.len())];
+    };
+    let s3: Vec<_> = media
+        .events
+        .values()
+        .filter_map(|e| match e {
+            FunctionEvent::S3 {
+                bucket,
+                events,
+                prefix,
+            } => Some((bucket.clone(), events.clone(), prefix.clone())),
+            _ => None,
+        })
+        .collect();
+    let want = (
+        Some("MediaBucket".to_owned()),
+        vec!["s3:ObjectCreated:*".to_owned()],
+        Some(banter::model::media::UPLOAD_PREFIX.to_owned()),
+    );
+    if s3 != [want.clone()] {
+        problems.push(format!("media: S3 events {s3:?}, not [{want:?}]"));
+    }
+    for f in d.functions.values() {
+        let has = f.environment.get("MEDIA_BUCKET");
+        let wanted = MEDIA_FUNCTIONS.contains(&f.binary.as_str());
+        match (wanted, has) {
+            (true, None) => problems.push(format!("{}: no MEDIA_BUCKET", f.binary)),
+            (false, Some(_)) => problems.push(format!(
+                "{}: MEDIA_BUCKET, but it signs no media link",
+                f.binary
+            )),
+            (true, Some(v)) if Some(v) != name.as_ref() => problems.push(format!(
+                "{}: MEDIA_BUCKET is {v:?}, not the bucket's name {name:?}",
+                f.binary
+            )),
+            _ => {}
+        }
+    }
+    problems
+}
+
+#[test]
+fn the_media_function_checks_the_uploads_of_the_bucket_the_others_sign_for() {
+    report("media", &media_mismatches(&load_deployment()));
+}

@@ -963,6 +963,8 @@ async fn subscribe_to_a_conversation_with_since_catches_up_messages() {
                 content: format!("m{i}"),
                 client_message_id: format!("k{i}").parse().unwrap(),
                 reply_to_message_id: None,
+                message_type: Default::default(),
+                file_ids: Vec::new(),
             },
         )
         .await
@@ -1690,6 +1692,8 @@ async fn message_delivered_and_read_broadcast_delivery_status_updates() {
             content: "read me".into(),
             client_message_id: "k1".parse().unwrap(),
             reply_to_message_id: None,
+            message_type: Default::default(),
+            file_ids: Vec::new(),
         },
     )
     .await
@@ -1948,6 +1952,8 @@ async fn every_sample_event_is_handled_by_its_handler() {
             content: "hi".into(),
             client_message_id: "sample".parse().unwrap(),
             reply_to_message_id: None,
+            message_type: Default::default(),
+            file_ids: Vec::new(),
         },
     )
     .await
@@ -2111,6 +2117,8 @@ fn one_of_each_client_message() -> Vec<ClientMessage> {
             content: "x".into(),
             client_message_id: "k".parse::<ClientKey>().unwrap(),
             reply_to_message_id: None,
+            message_type: Default::default(),
+            file_ids: Vec::new(),
         },
         ClientMessage::TypingStart {
             conversation_id: ConversationId::new(),

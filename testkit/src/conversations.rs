@@ -50,6 +50,7 @@ pub async fn store_message(
             sender_id: sender,
             message_type: MessageType::Text,
             content: Content::parse("content", text).expect("valid message text"),
+            media_attachments: Vec::new(),
             client_message_id: client_message_id.parse().expect("a client message id"),
             reply_to_message_id: None,
             created_at: now(),

@@ -10,6 +10,7 @@ pub mod connections;
 pub mod conversations;
 pub mod events;
 pub mod frames;
+pub mod http;
 pub mod queue;
 pub mod samples;
 pub mod tokens;

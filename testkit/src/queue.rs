@@ -107,9 +107,13 @@ pub async fn heard(
             .read_stream(job.room, after, 1000)
             .await
             .expect("read the stream");
-        let items = banter::stream::render(app.stores.users.as_ref(), &slice.entries)
-            .await
-            .expect("render the stream");
+        let items = banter::stream::render(
+            app.stores.users.as_ref(),
+            Some(app.objects.as_ref()),
+            &slice.entries,
+        )
+        .await
+        .expect("render the stream");
         if let Some(last) = slice.entries.last() {
             heard
                 .lock()

@@ -32,6 +32,11 @@ pub mod ids {
     pub const WS_CONVERSATION: &str = "0198f2a4-6d4f-7c32-8a5b-2d3e4f5a6b7c";
     /// The message of the caller the WebSocket receipts refer to.
     pub const WS_MESSAGE: &str = "0198f2a5-0e1a-7d43-9b6c-3e4f5a6b7c8d";
+    /// A checked image of the caller (`ready`), for the media samples.
+    pub const FILE: &str = "0198f2e0-4444-7f55-bd66-778899aabbcc";
+    /// A declared upload of the caller whose bytes the media sample (`events/media-uploaded.json`)
+    /// announces.
+    pub const UPLOAD: &str = "0198f2e0-5555-7a66-8e77-8899aabbccdd";
     /// The WebSocket samples' connection.
     pub const CONNECTION: &str = "YkqIzdLkIAMCJfg=";
 }
@@ -69,6 +74,7 @@ pub async fn seed(app: &App, event_status: EventStatus) {
     };
     store_event(app, &event).await;
     store_comment(app, id(COMMENT), id(EVENT), id(CALLER), "Kick-off!").await;
+    store_ready_image(app, id(FILE), id(CALLER)).await;
     for (conversation, owner, member, message) in [
         (CONVERSATION, CALLER, OTHER, MESSAGE),
         (WS_CONVERSATION, WS_USER, CALLER, WS_MESSAGE),
@@ -85,4 +91,64 @@ pub async fn seed(app: &App, event_status: EventStatus) {
         )
         .await;
     }
+}
+
+/// Stores a checked (`ready`) 640 × 480 PNG of `owner` as media item `file`, with a
+/// thumbnail: the item only (no bytes in the bucket).
+pub async fn store_ready_image(app: &App, file: banter::ids::FileId, owner: banter::ids::UserId) {
+    let t = now();
+    app.stores
+        .media
+        .create_media(&banter::model::MediaItem {
+            file_id: file,
+            owner_id: owner,
+            kind: banter::model::MediaKind::Image,
+            file_name: "kick-off.png".into(),
+            file_type: "image/png".into(),
+            file_size: 48_213,
+            processing_status: banter::model::ProcessingStatus::Ready,
+            dimensions: Some(banter::model::Dimensions {
+                width: 640,
+                height: 480,
+            }),
+            has_thumbnail: true,
+            rejection_reason: None,
+            created_at: t,
+            updated_at: t,
+        })
+        .await
+        .expect("store the media item");
+}
+
+/// Declares `file` as a pending PNG upload of `owner` and stores `png` as its uploaded object
+/// (what a presigned POST leaves in the bucket before the media function runs).
+pub async fn store_pending_upload(
+    app: &App,
+    file: banter::ids::FileId,
+    owner: banter::ids::UserId,
+    png: Vec<u8>,
+) {
+    let t = now();
+    app.stores
+        .media
+        .create_media(&banter::model::MediaItem {
+            file_id: file,
+            owner_id: owner,
+            kind: banter::model::MediaKind::Image,
+            file_name: "upload.png".into(),
+            file_type: "image/png".into(),
+            file_size: png.len() as u64,
+            processing_status: banter::model::ProcessingStatus::Pending,
+            dimensions: None,
+            has_thumbnail: false,
+            rejection_reason: None,
+            created_at: t,
+            updated_at: t,
+        })
+        .await
+        .expect("store the media item");
+    app.objects
+        .put(&banter::model::media::upload_key(file), png, "image/png")
+        .await
+        .expect("store the upload");
 }

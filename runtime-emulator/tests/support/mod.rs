@@ -526,6 +526,8 @@ struct Wiring {
     queue_url: String,
     shard_queue_url: String,
     management_endpoint: String,
+    /// The media bucket on moto.
+    media_bucket: String,
     base_env: BTreeMap<String, String>,
     template: Template,
     /// The test's Ed25519 key: the private PEM for the signer, the public PEM for verifiers.
@@ -543,6 +545,7 @@ impl Wiring {
                 "FANOUT_QUEUE_URL" => Some(self.queue_url.clone()),
                 "FANOUT_SHARD_QUEUE_URL" => Some(self.shard_queue_url.clone()),
                 "WEBSOCKET_MANAGEMENT_ENDPOINT" => Some(self.management_endpoint.clone()),
+                "MEDIA_BUCKET" => Some(self.media_bucket.clone()),
                 "BANTER_JWT_PRIVATE_KEY" => Some(self.private_pem.clone()),
                 "BANTER_JWT_PUBLIC_KEY" => Some(self.public_pem.clone()),
                 "BANTER_CURSOR_SECRET" => Some(CURSOR_SECRET.to_owned()),
@@ -613,6 +616,15 @@ impl World {
         let (queue_url, dlq_url) = queue(format!("{prefix}-fanout")).await;
         let (shard_queue_url, _) = queue(format!("{prefix}-fanout-shards")).await;
         let management = Management::start().await;
+        let media_bucket = format!("{prefix}-media").to_lowercase();
+        let objects = banter::objects::s3::S3Objects::new(&sdk, media_bucket.clone());
+        objects
+            .client()
+            .create_bucket()
+            .bucket(&media_bucket)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create the bucket {media_bucket} on moto: {e}"));
         // The deployed key type: Ed25519, private key on `auth`, public key on the verifiers.
         let signing_key = banter::auth::SigningKey::generate_ed25519(None).expect("a test key");
         let key = |name: &str| std::env::var(name).unwrap_or_else(|_| "testing".into());
@@ -630,6 +642,7 @@ impl World {
             queue_url: queue_url.clone(),
             shard_queue_url: shard_queue_url.clone(),
             management_endpoint: management.endpoint(),
+            media_bucket,
             base_env,
             template: template.clone(),
             private_pem: signing_key.ed25519_private_pem().expect("an Ed25519 key"),
@@ -648,7 +661,8 @@ impl World {
             &AuthConfig::from_lookup(lookup).expect("auth config"),
             Config::from_lookup(lookup).expect("app config"),
         )
-        .expect("the test's app");
+        .expect("the test's app")
+        .with_objects(Arc::new(objects));
         Self {
             endpoint: endpoint.to_owned(),
             prefix,
@@ -676,6 +690,16 @@ impl World {
     pub async fn seed(&self) {
         samples::seed(&self.app, EventStatus::Scheduled).await;
         self.seed_fanout_subscribers().await;
+        // The upload the media sample announces: declared, and its bytes (a real PNG) in the
+        // bucket.
+        let png = {
+            let mut out = std::io::Cursor::new(Vec::new());
+            image::RgbImage::from_pixel(40, 30, image::Rgb([200, 40, 90]))
+                .write_to(&mut out, image::ImageFormat::Png)
+                .expect("a PNG");
+            out.into_inner()
+        };
+        samples::store_pending_upload(&self.app, id(ids::UPLOAD), id(ids::CALLER), png).await;
     }
 
     /// The WebSocket samples' connection, of their user, as `$connect` stores it (for

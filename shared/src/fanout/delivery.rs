@@ -178,7 +178,20 @@ impl Fanout {
         streams: Arc<dyn crate::store::StreamStore>,
         users: Arc<dyn crate::store::UserStore>,
     ) -> Self {
-        self.streams = Some(super::stream::StreamSources { streams, users });
+        self.streams = Some(super::stream::StreamSources {
+            streams,
+            users,
+            objects: None,
+        });
+        self
+    }
+
+    /// Signs the links of messages' files in the frames it renders from `objects` (the media
+    /// bucket). Without it (a stack without media) those links are left out.
+    pub fn with_objects(mut self, objects: Arc<dyn crate::objects::ObjectStore>) -> Self {
+        if let Some(s) = &mut self.streams {
+            s.objects = Some(objects);
+        }
         self
     }
 

@@ -205,6 +205,12 @@ pub async fn from_env() -> Result<Fanout, FromEnvError> {
     .with_membership(stores.conversations.clone())
     .with_streams(stores.streams.clone(), stores.users.clone())
     .with_presence(crate::service::presence::PresenceDesk::new(&stores, queue));
+    let fanout = match env::optional(env::process, "MEDIA_BUCKET") {
+        Some(bucket) => {
+            fanout.with_objects(Arc::new(crate::objects::s3::S3Objects::new(&sdk, bucket)))
+        }
+        None => fanout,
+    };
     tracing::info!(config = ?fanout.config(), "fanout ready");
     Ok(fanout)
 }

@@ -33,6 +33,8 @@ pub struct StreamSources {
     pub streams: Arc<dyn StreamStore>,
     /// Authors of the comments rendered.
     pub users: Arc<dyn UserStore>,
+    /// The media bucket, which signs the links of messages' files.
+    pub objects: Option<Arc<dyn crate::objects::ObjectStore>>,
 }
 
 /// A room this job holds the delivery of.
@@ -158,7 +160,12 @@ impl Fanout {
             }
             if last > *delivered {
                 let started = Instant::now();
-                let items = render(sources.users.as_ref(), &slice.entries).await?;
+                let items = render(
+                    sources.users.as_ref(),
+                    sources.objects.as_deref(),
+                    &slice.entries,
+                )
+                .await?;
                 let frames: Vec<ServerMessage> = match self.config().frames {
                     FrameMode::Batched => batches(room, *delivered, last, items),
                     FrameMode::PerEntry => legacy_frames(items),

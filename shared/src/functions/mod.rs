@@ -26,6 +26,8 @@ pub enum Function {
     WsDefault,
     /// `fanout`: the SQS fan-out ([`crate::fanout::Fanout`]).
     Fanout,
+    /// `media`: the media bucket's object-created events ([`crate::media::lambda`]).
+    Media,
 }
 
 impl Function {
@@ -36,6 +38,7 @@ impl Function {
             Self::WsDisconnect,
             Self::WsDefault,
             Self::Fanout,
+            Self::Media,
         ])
     }
 
@@ -47,6 +50,7 @@ impl Function {
             Self::WsDisconnect => "ws-disconnect",
             Self::WsDefault => "ws-default",
             Self::Fanout => "fanout",
+            Self::Media => "media",
         }
     }
 
@@ -59,7 +63,7 @@ impl Function {
             Self::Rest(RestFunction::Auth) => KeyRole::Sign,
             Self::Rest(RestFunction::Health) => KeyRole::None,
             Self::Rest(_) | Self::WsConnect => KeyRole::Verify,
-            Self::WsDisconnect | Self::WsDefault | Self::Fanout => KeyRole::None,
+            Self::WsDisconnect | Self::WsDefault | Self::Fanout | Self::Media => KeyRole::None,
         }
     }
 
@@ -76,6 +80,7 @@ impl Function {
             Self::WsDisconnect => "ws-disconnect ($disconnect)",
             Self::WsDefault => "ws-default (client frames)",
             Self::Fanout => "fan-out (SQS)",
+            Self::Media => "media (S3 object-created events)",
         }
     }
 
@@ -85,7 +90,7 @@ impl Function {
             Self::WsConnect => Some(crate::ws::CONNECT_ROUTE),
             Self::WsDisconnect => Some(crate::ws::DISCONNECT_ROUTE),
             Self::WsDefault => Some(crate::ws::DEFAULT_ROUTE),
-            Self::Rest(_) | Self::Fanout => None,
+            Self::Rest(_) | Self::Fanout | Self::Media => None,
         }
     }
 
@@ -153,6 +158,7 @@ rest_functions! {
     Comments => comments, "`comments`: comments, replies, likes, moderation.";
     Conversations => conversations, "`conversations`: conversations and participants.";
     Messages => messages, "`messages`: message history, edits, reactions, receipts.";
+    Uploads => uploads, "`uploads`: media uploads (presigned POSTs) and their checks.";
     Health => health, "`health`: the health check.";
 }
 
@@ -223,7 +229,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), count, "two functions share a binary");
-        assert_eq!(count, RestFunction::ALL.len() + 4);
+        assert_eq!(count, RestFunction::ALL.len() + 5);
     }
 
     #[test]

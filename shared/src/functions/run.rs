@@ -13,10 +13,13 @@
 //! - `fanout`: `WEBSOCKET_MANAGEMENT_ENDPOINT` (required), `FANOUT_SHARD_QUEUE_URL` (else
 //!   `FANOUT_QUEUE_URL`), the connections table, `BANTER_FANOUT_*`
 //!   ([`crate::fanout::lambda::from_env`]);
+//! - `media`: `MEDIA_BUCKET`, the messages table ([`crate::media::lambda`]); `MEDIA_BUCKET`
+//!   on the functions that show messages signs their files' links;
 //! - all: `AWS_REGION`, `AWS_ENDPOINT_URL`, … as the AWS SDK reads them; `RUST_LOG` (default
 //!   `info`).
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use aws_lambda_events::event::s3::S3Event;
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_http::Request;
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -47,6 +50,16 @@ impl Function {
                 let route = &route;
                 lambda_runtime::run(service_fn(move |event: WsEvent| async move {
                     Ok::<_, Error>(route.handle(event).await?)
+                }))
+                .await
+            }
+            Self::Media => {
+                let processor = crate::media::lambda::from_env().await?;
+                let processor = &processor;
+                lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
+                    crate::media::lambda::handle(processor, event.payload)
+                        .await
+                        .map_err(Error::from)
                 }))
                 .await
             }

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::Content;
-use crate::ids::{ClientKey, ConversationId, MessageId, UserId};
+use super::{Content, Dimensions, MediaItem, MediaKind};
+use crate::ids::{ClientKey, ConversationId, FileId, MessageId, UserId};
 use crate::room::Position;
 use crate::time::Timestamp;
 use crate::validate::{FieldError, text};
@@ -21,6 +21,10 @@ pub enum MessageType {
     /// left or was removed, a new owner, a new title), so that history shows it
     /// ([`SystemEvent`]).
     System,
+    /// Pictures ([`MediaKind::Image`] uploads) with a caption.
+    Image,
+    /// Documents ([`MediaKind::File`] uploads) with a caption.
+    File,
 }
 
 /// What a `system` message records. Its `content` is a short English sentence for clients
@@ -95,6 +99,53 @@ impl SystemEvent {
     }
 }
 
+impl MessageType {
+    /// The kind of upload a message of this type carries (`None`: it carries none).
+    pub fn media_kind(self) -> Option<MediaKind> {
+        match self {
+            Self::Text => None,
+            Self::Image => Some(MediaKind::Image),
+            Self::File => Some(MediaKind::File),
+            Self::System => None,
+        }
+    }
+}
+
+/// Most files on one message: each view carries two presigned URLs (up to
+/// [`MAX_URL_BYTES`](crate::media::MAX_URL_BYTES) each), so that the largest message's frame
+/// still fits one 32 KB unit (tested on the local stack).
+pub const MAX_ATTACHMENTS: usize = 3;
+
+/// A file attached to a message, as stored with it: what the media function found, never a
+/// URL (URLs are signed for each view).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaAttachment {
+    /// The upload.
+    pub file_id: FileId,
+    /// Its checked content type.
+    pub file_type: String,
+    /// Its real size, in bytes.
+    pub file_size: u64,
+    /// An image's size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimensions: Option<Dimensions>,
+    /// Whether it has a thumbnail.
+    #[serde(default)]
+    pub has_thumbnail: bool,
+}
+
+impl From<&MediaItem> for MediaAttachment {
+    fn from(m: &MediaItem) -> Self {
+        Self {
+            file_id: m.file_id,
+            file_type: m.file_type.clone(),
+            file_size: m.file_size,
+            dimensions: m.dimensions,
+            has_thumbnail: m.has_thumbnail,
+        }
+    }
+}
+
 /// One earlier version of an edited message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EditRecord {
@@ -142,6 +193,9 @@ pub struct Message {
     pub message_type: MessageType,
     /// Its text (kept after a soft delete for audit; APIs hide it).
     pub content: Content,
+    /// The files of an image or file message, in the order sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media_attachments: Vec<MediaAttachment>,
     /// The sender's idempotency key.
     pub client_message_id: ClientKey,
     /// The message it replies to.
@@ -195,6 +249,7 @@ impl Message {
             is_deleted: false,
             deleted_at: None,
             version: 1,
+            media_attachments: Vec::new(),
             system: Some(event),
         }
     }
@@ -213,6 +268,8 @@ pub struct NewMessage {
     pub message_type: MessageType,
     /// Validated text.
     pub content: Content,
+    /// The checked files it carries (image and file messages).
+    pub media_attachments: Vec<MediaAttachment>,
     /// Idempotency key: one message per (conversation, sender, key).
     pub client_message_id: ClientKey,
     /// Replied-to message.
@@ -222,15 +279,25 @@ pub struct NewMessage {
 }
 
 impl NewMessage {
-    /// What a retry with the same key must repeat: the kind, the text and the replied-to
-    /// message.
+    /// What a retry with the same key must repeat: the kind, the text, the replied-to
+    /// message and the files (a text message's fingerprint is as it always was).
     pub fn fingerprint(&self) -> super::Fingerprint {
         let reply_to = self
             .reply_to_message_id
             .map(|m| m.to_string())
             .unwrap_or_default();
         let kind = serde_json::to_string(&self.message_type).unwrap_or_default();
-        super::Fingerprint::of(&["message", &kind, self.content.as_str(), &reply_to])
+        let files: Vec<String> = self
+            .media_attachments
+            .iter()
+            .map(|a| a.file_id.to_string())
+            .collect();
+        let mut parts = vec!["message", &kind, self.content.as_str(), &reply_to];
+        let files = files.join(",");
+        if !self.media_attachments.is_empty() {
+            parts.push(&files);
+        }
+        super::Fingerprint::of(&parts)
     }
 
     /// The stored message at `position`.
@@ -241,6 +308,7 @@ impl NewMessage {
             sender_id: self.sender_id,
             message_type: self.message_type,
             content: self.content,
+            media_attachments: self.media_attachments,
             client_message_id: self.client_message_id,
             reply_to_message_id: self.reply_to_message_id,
             position,
@@ -325,6 +393,7 @@ mod tests {
             sender_id: UserId::new(),
             message_type: MessageType::Text,
             content: Content::parse("content", "hi").unwrap(),
+            media_attachments: Vec::new(),
             client_message_id: "c1".parse().unwrap(),
             reply_to_message_id: None,
             created_at: crate::time::now(),

@@ -154,6 +154,10 @@ pub enum ClientMessage {
         client_message_id: ClientKey,
         /// The message replied to.
         reply_to_message_id: Option<MessageId>,
+        /// Its kind (`text` when absent).
+        message_type: crate::model::MessageType,
+        /// The uploads of an image or file message (`media_attachments: [{file_id}]`).
+        file_ids: Vec<crate::ids::FileId>,
     },
     /// The user started typing.
     TypingStart {
@@ -331,6 +335,8 @@ fn parse_body(kind: &str, p: &Fields) -> Result<ClientMessage, AppError> {
             content: p.required("content")?,
             client_message_id: p.required("client_message_id")?,
             reply_to_message_id: p.optional("reply_to_message_id")?,
+            message_type: p.optional("message_type")?.unwrap_or_default(),
+            file_ids: crate::media::attach::AttachmentRef::ids(p.optional("media_attachments")?),
         },
         T::TypingStart => ClientMessage::TypingStart {
             conversation_id: p.required("conversation_id")?,

@@ -16,6 +16,7 @@ use crate::error::AppError;
 use crate::http::cursor::{open, seal};
 use crate::http::{Reply, Req};
 use crate::ids::{ClientKey, ConversationId, MessageId};
+use crate::media::attach::AttachmentRef;
 use crate::model::{MessageType, validate_emoji};
 use crate::room::Position;
 use crate::service::messages::{self as service, MessageInput};
@@ -158,10 +159,15 @@ async fn list(app: &App, req: &Req) -> Result<Reply, AppError> {
         _ => None,
     };
     // Every message's delivery status from the participants' markers as they stand (one
-    // Query of at most 256 rows), so a reload shows what live receipts showed.
+    // Query of at most 256 rows), so a reload shows what live receipts showed; file links
+    // signed for this answer.
     let participants = app.stores.conversations.list_participants(id).await?;
     let markers = Markers::new(user, &participants);
-    let messages: Vec<MessageView> = slice.items.iter().map(|m| markers.view(m)).collect();
+    let messages: Vec<MessageView> = futures::future::join_all(slice.items.iter().map(|m| {
+        let markers = &markers;
+        async move { markers.apply(service::view(app, m).await, m) }
+    }))
+    .await;
     Ok(Reply::ok(json!({
         "messages": messages,
         "has_more": slice.has_more,
@@ -170,7 +176,7 @@ async fn list(app: &App, req: &Req) -> Result<Reply, AppError> {
 }
 
 /// `POST /v1/conversations/{conversation_id}/messages`: `{content, client_message_id,
-/// reply_to_message_id?, message_type?}` → 201 with the message, or 200 with the original
+/// reply_to_message_id?, message_type?, media_attachments?: [{file_id}]}` → 201 with the message, or 200 with the original
 /// when `client_message_id` repeats an earlier send of this user in this conversation.
 async fn send(app: &App, req: &Req) -> Result<Reply, AppError> {
     let user = req.user()?;
@@ -179,7 +185,8 @@ async fn send(app: &App, req: &Req) -> Result<Reply, AppError> {
     let content: String = body.required("content")?;
     let client_message_id: ClientKey = body.required("client_message_id")?;
     let reply_to_message_id: Option<MessageId> = body.optional("reply_to_message_id")?;
-    let _: Option<MessageType> = body.optional("message_type")?;
+    let message_type: Option<MessageType> = body.optional("message_type")?;
+    let attachments: Option<Vec<AttachmentRef>> = body.optional("media_attachments")?;
     let sent = service::send(
         app,
         user,
@@ -188,6 +195,8 @@ async fn send(app: &App, req: &Req) -> Result<Reply, AppError> {
             content,
             client_message_id,
             reply_to_message_id,
+            message_type: message_type.unwrap_or_default(),
+            file_ids: AttachmentRef::ids(attachments),
         },
     )
     .await?;

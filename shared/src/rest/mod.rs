@@ -8,4 +8,5 @@ pub mod events;
 pub mod health;
 pub mod messages;
 pub mod patch;
+pub mod uploads;
 pub mod users;

@@ -3,7 +3,7 @@
 use crate::app::App;
 use crate::config::RateKind;
 use crate::error::AppError;
-use crate::ids::{ClientKey, ConnectionId, ConversationId, MessageId, UserId};
+use crate::ids::{ClientKey, ConnectionId, ConversationId, FileId, MessageId, UserId};
 use crate::model::{
     Content, Message, MessageType, NewMessage, Participant, Receipt, validate_emoji,
 };
@@ -27,6 +27,10 @@ pub struct MessageInput {
     pub client_message_id: ClientKey,
     /// Replied-to message (same conversation).
     pub reply_to_message_id: Option<MessageId>,
+    /// Its kind: `image` and `file` messages carry files.
+    pub message_type: MessageType,
+    /// The uploads it carries (`media_attachments`): the sender's own, checked files.
+    pub file_ids: Vec<FileId>,
 }
 
 /// A stored message and whether this call created it.
@@ -66,9 +70,26 @@ pub async fn visible_message(app: &App, user: UserId, id: MessageId) -> Result<M
     Ok(m)
 }
 
+/// A `system` message is the conversation's record of a change: nobody edits or deletes it
+/// (409), not even the participant whose change it records.
+fn unchangeable_if_system(m: &Message) -> Result<(), AppError> {
+    if m.message_type == MessageType::System {
+        return Err(AppError::conflict(
+            "a system message records a change of the conversation and cannot be changed",
+        ));
+    }
+    Ok(())
+}
+
 /// Stores a message (once per `client_message_id`) and broadcasts it. As with comments, a
 /// retry after a failed enqueue returns the original and enqueues the broadcast again.
 pub async fn send(app: &App, user: UserId, input: MessageInput) -> Result<Sent, AppError> {
+    if input.message_type == MessageType::System {
+        return Err(AppError::field(
+            "message_type",
+            "system messages are written by Banter alone; send text, image or file",
+        ));
+    }
     let content = Content::parse("content", &input.content)?;
     participant(app, input.conversation_id, user).await?;
     app.rate_limit(RateKind::Message, &user.to_string()).await?;
@@ -81,6 +102,13 @@ pub async fn send(app: &App, user: UserId, input: MessageInput) -> Result<Sent, 
             ));
         }
     }
+    let media_attachments = crate::media::attach::resolve(
+        app.stores.media.as_ref(),
+        user,
+        input.message_type,
+        &input.file_ids,
+    )
+    .await?;
     let appended = app
         .stores
         .messages
@@ -88,8 +116,9 @@ pub async fn send(app: &App, user: UserId, input: MessageInput) -> Result<Sent, 
             message_id: MessageId::new(),
             conversation_id: input.conversation_id,
             sender_id: user,
-            message_type: MessageType::Text,
+            message_type: input.message_type,
             content,
+            media_attachments,
             client_message_id: input.client_message_id,
             reply_to_message_id: input.reply_to_message_id,
             created_at: now(),
@@ -114,9 +143,16 @@ pub async fn send(app: &App, user: UserId, input: MessageInput) -> Result<Sent, 
     app.publish(Room::Conversation(m.conversation_id), false)
         .await;
     Ok(Sent {
-        view: MessageView::from(&m),
+        view: view(app, &m).await,
         created: appended.created,
     })
+}
+
+/// The message as its reader sees it, with its files' links signed now.
+pub async fn view(app: &App, m: &Message) -> MessageView {
+    let mut view = MessageView::from(m);
+    crate::media::attach::sign_links(app.objects.as_ref(), &mut view).await;
+    view
 }
 
 /// Reads, changes and stores a message with optimistic concurrency, retrying lost races;
@@ -169,6 +205,7 @@ pub async fn edit(
     if m.sender_id != user {
         return Err(AppError::forbidden("only the author may edit a message"));
     }
+    unchangeable_if_system(&m)?;
     let updated = update(app, id, |m| {
         if m.is_deleted {
             return Err(AppError::conflict("the message is deleted"));
@@ -176,7 +213,9 @@ pub async fn edit(
         Ok(m.apply_edit(content.clone(), reason.clone(), now()))
     })
     .await?;
-    Ok(EditedMessageView::from(&updated))
+    let mut edited = EditedMessageView::from(&updated);
+    crate::media::attach::sign_links(app.objects.as_ref(), &mut edited.message).await;
+    Ok(edited)
 }
 
 /// Soft-deletes a message (its author only). Idempotent.
@@ -185,8 +224,9 @@ pub async fn delete(app: &App, user: UserId, id: MessageId) -> Result<MessageVie
     if m.sender_id != user {
         return Err(AppError::forbidden("only the author may delete a message"));
     }
+    unchangeable_if_system(&m)?;
     if m.is_deleted {
-        return Ok(MessageView::from(&m));
+        return Ok(view(app, &m).await);
     }
     let updated = update(app, id, |m| {
         let t = now();
@@ -196,7 +236,7 @@ pub async fn delete(app: &App, user: UserId, id: MessageId) -> Result<MessageVie
         Ok(true)
     })
     .await?;
-    Ok(MessageView::from(&updated))
+    Ok(view(app, &updated).await)
 }
 
 /// Toggles `user`'s reaction `emoji` on a message (participants only, within the user's
@@ -220,7 +260,7 @@ pub async fn react(
             .map_err(|limit| AppError::conflict(limit.to_string()))
     })
     .await?;
-    Ok(MessageView::from(&updated))
+    Ok(view(app, &updated).await)
 }
 
 /// Records a delivery or read receipt and broadcasts `delivery_status_update`.

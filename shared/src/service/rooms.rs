@@ -144,7 +144,12 @@ pub async fn catch_up(app: &App, room: Room, since: Position) -> Result<CatchUp,
         });
     }
     let last = slice.entries.last().map_or(since, |e| e.position);
-    let items = render(app.stores.users.as_ref(), &slice.entries).await?;
+    let items = render(
+        app.stores.users.as_ref(),
+        Some(app.objects.as_ref()),
+        &slice.entries,
+    )
+    .await?;
     let frames = if slice.entries.is_empty() {
         Vec::new()
     } else {

@@ -12,13 +12,14 @@ use async_trait::async_trait;
 use chrono::Duration;
 
 use crate::ids::{
-    ClientKey, CommentId, ConnectionId, ConversationId, EventId, FamilyId, MessageId, TokenId,
-    UserId,
+    ClientKey, CommentId, ConnectionId, ConversationId, EventId, FamilyId, FileId, MessageId,
+    TokenId, UserId,
 };
 use crate::model::{
     Ban, BucketRange, Comment, Connection, Conversation, Event, EventStatus, LastMessage,
-    LikeOutcome, Message, ModerationAction, ModerationRecord, NewComment, NewMessage, OnlineStatus,
-    Participant, Presence, PresenceRecord, StreamSlice, Subscription, User, ViewerCount,
+    LikeOutcome, MediaItem, Message, ModerationAction, ModerationRecord, NewComment, NewMessage,
+    OnlineStatus, Participant, Presence, PresenceRecord, StreamSlice, Subscription, User,
+    ViewerCount,
 };
 use crate::room::{Position, Room};
 use crate::time::Timestamp;
@@ -593,6 +594,21 @@ pub struct Stores {
     pub streams: Arc<dyn StreamStore>,
     /// Presence and last activity.
     pub presence: Arc<dyn PresenceStore>,
+    /// Media items (uploads and their checks).
+    pub media: Arc<dyn MediaStore>,
+}
+
+/// Media items: one per declared upload, read by id (`GetItem`), settled once.
+#[async_trait]
+pub trait MediaStore: Send + Sync {
+    /// Records a new (pending) item; `Conflict("media_exists")` if its id is taken.
+    async fn create_media(&self, item: &MediaItem) -> StoreResult<()>;
+    /// The item with id `id`.
+    async fn get_media(&self, id: FileId) -> StoreResult<Option<MediaItem>>;
+    /// Replaces a pending item with its checked state (`ready` or `rejected`), only while it
+    /// is still pending: `Conflict("media_settled")` once it was settled (a redelivered S3
+    /// event), `NotFound` when there is no item.
+    async fn settle_media(&self, item: &MediaItem) -> StoreResult<()>;
 }
 
 /// One delivering job's hold on a room's delivery cursor.

@@ -30,8 +30,11 @@ fn authors(entries: &[StreamEntry]) -> Vec<UserId> {
 /// (a pending comment, its counts), one item mostly, two for the approval of a pending
 /// comment (the action, then the comment) and for a membership change (`participants_changed`,
 /// then its `system` message). Reads the authors' summaries in one batch.
+///
+/// Messages' file links are signed from `objects` for this rendering (left out without it).
 pub async fn render(
     users: &dyn UserStore,
+    objects: Option<&dyn crate::objects::ObjectStore>,
     entries: &[StreamEntry],
 ) -> StoreResult<Vec<StreamItem>> {
     let ids = authors(entries);
@@ -162,6 +165,15 @@ pub async fn render(
                 push(ServerPayload::EventUpdated(EventUpdated::of(event)));
             }
             Change::Void => {}
+        }
+    }
+    if let Some(objects) = objects {
+        for item in &mut items {
+            if let ServerPayload::NewMessage(m) | ServerPayload::MessageUpdated(m) =
+                &mut item.payload
+            {
+                crate::media::attach::sign_links(objects, &mut m.message).await;
+            }
         }
     }
     Ok(items)

@@ -11,8 +11,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ClientKey, ConversationId, MessageId, UserId};
-use crate::model::{EditRecord, Message, MessageType, Participant, SystemEvent};
+use crate::ids::{ClientKey, ConversationId, FileId, MessageId, UserId};
+use crate::model::{
+    Dimensions, EditRecord, MediaAttachment, Message, MessageType, Participant, SystemEvent,
+};
 use crate::room::Position;
 use crate::time::Timestamp;
 
@@ -29,6 +31,10 @@ pub struct MessageView {
     pub message_type: MessageType,
     /// Text; empty when deleted.
     pub content: String,
+    /// The files of an image or file message (none once deleted), with links signed for
+    /// this view ([`crate::media::attach::sign_links`]).
+    #[serde(default)]
+    pub media_attachments: Vec<MediaAttachmentView>,
     /// Sender's idempotency key.
     pub client_message_id: ClientKey,
     /// Replied-to message.
@@ -160,6 +166,42 @@ impl Markers {
     }
 }
 
+/// A file of a message as clients see it: `file_url` and `thumbnail_url` are presigned GET
+/// URLs that work for [`LINK_TTL`](crate::media::LINK_TTL), signed for every view and never
+/// stored (absent when a link could not be signed, or for a file without a thumbnail).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaAttachmentView {
+    /// The upload.
+    pub file_id: FileId,
+    /// Its checked content type.
+    pub file_type: String,
+    /// Its size, in bytes.
+    pub file_size: u64,
+    /// Downloads the file.
+    pub file_url: Option<String>,
+    /// Downloads its thumbnail (PNG, images only).
+    pub thumbnail_url: Option<String>,
+    /// An image's size.
+    pub dimensions: Option<Dimensions>,
+    /// Whether it has a thumbnail (what `thumbnail_url` is signed for).
+    #[serde(skip)]
+    pub has_thumbnail: bool,
+}
+
+impl From<&MediaAttachment> for MediaAttachmentView {
+    fn from(a: &MediaAttachment) -> Self {
+        Self {
+            file_id: a.file_id,
+            file_type: a.file_type.clone(),
+            file_size: a.file_size,
+            file_url: None,
+            thumbnail_url: None,
+            dimensions: a.dimensions,
+            has_thumbnail: a.has_thumbnail,
+        }
+    }
+}
+
 /// A message with its edit history (the latest [`MAX_EDIT_HISTORY`](crate::model::MAX_EDIT_HISTORY)
 /// versions, oldest first): the answer to an edit, never a frame.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -195,6 +237,14 @@ impl From<&Message> for MessageView {
                 String::new()
             } else {
                 m.content.as_str().to_owned()
+            },
+            media_attachments: if m.is_deleted {
+                Vec::new()
+            } else {
+                m.media_attachments
+                    .iter()
+                    .map(MediaAttachmentView::from)
+                    .collect()
             },
             client_message_id: m.client_message_id.clone(),
             reply_to_message_id: m.reply_to_message_id,

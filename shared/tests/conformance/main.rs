@@ -125,6 +125,7 @@ mod connections;
 mod conversations;
 mod events;
 mod likes;
+mod media;
 mod messages;
 mod presence;
 mod rate_limits;

@@ -16,6 +16,7 @@ fn new_message(conv: ConversationId, sender: UserId, key: &str, text: &str) -> N
         sender_id: sender,
         message_type: MessageType::Text,
         content: Content::parse("content", text).unwrap(),
+        media_attachments: Vec::new(),
         client_message_id: key.parse::<ClientKey>().unwrap(),
         reply_to_message_id: None,
         created_at: now(),

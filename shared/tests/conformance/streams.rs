@@ -262,6 +262,7 @@ async fn every_conversation_change_is_an_entry(stores: Stores) {
                 sender_id: a,
                 message_type: MessageType::Text,
                 content: Content::parse("content", "hi").unwrap(),
+                media_attachments: Vec::new(),
                 client_message_id: "k1".parse::<ClientKey>().unwrap(),
                 reply_to_message_id: None,
                 created_at: now(),

@@ -10,6 +10,7 @@ pub mod connections;
 pub mod conversations;
 pub mod events;
 pub mod likes;
+pub mod media;
 pub mod messages;
 pub mod presence;
 pub mod rate_limits;
@@ -84,6 +85,10 @@ pub fn stores(client: Client, names: tables::TableNames) -> super::Stores {
         presence: Arc::new(presence::DynamoPresenceStore::new(
             client.clone(),
             names.users.clone(),
+        )),
+        media: Arc::new(media::DynamoMediaStore::new(
+            client.clone(),
+            names.messages.clone(),
         )),
     }
 }

@@ -8,6 +8,7 @@ pub mod connections;
 pub mod conversations;
 pub mod cursor;
 pub mod events;
+pub mod media;
 pub mod messages;
 pub mod presence;
 pub mod rate_limits;
@@ -43,5 +44,6 @@ pub fn stores() -> super::Stores {
         connections: Arc::new(connections::MemoryConnectionStore::default()),
         rate_limits: Arc::new(rate_limits::MemoryRateLimitStore::default()),
         presence: Arc::new(presence::MemoryPresenceStore::default()),
+        media: Arc::new(media::MemoryMediaStore::default()),
     }
 }

@@ -106,12 +106,16 @@ pub(crate) async fn run(
             content,
             client_message_id,
             reply_to_message_id,
+            message_type,
+            file_ids,
         } => {
             let input = crate::service::messages::MessageInput {
                 conversation_id,
                 content,
                 client_message_id,
                 reply_to_message_id,
+                message_type,
+                file_ids,
             };
             send_message::run(&c, input).await?
         }

@@ -32,6 +32,7 @@ pub async fn serve(app: &App, call: &Call) -> Resp {
         "conversations" => send(app, call, rest::conversations::route).await,
         "messages" => send(app, call, rest::messages::route).await,
         "health" => send(app, call, rest::health::route).await,
+        "uploads" => send(app, call, rest::uploads::route).await,
         other => panic!("the harness does not know the function {other}"),
     }
 }
