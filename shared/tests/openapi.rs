@@ -2310,6 +2310,62 @@ async fn every_route_answers_as_documented() {
     )
     .await
     .expect(404);
+    let one = |route: &'static str, id: &str| Call::to(route).path("conversation_id", id);
+    let one_group = api
+        .send(one(conversations::GET, &group_id).token(&bob_token))
+        .await
+        .expect(200);
+    assert_eq!(one_group.str("/conversation_id"), group_id);
+    api.send(one(conversations::GET, &direct_id).token(&cy_token))
+        .await
+        .expect(404);
+    let rename = json!({"title": "Launch crew", "description": null});
+    api.send(
+        one(conversations::PATCH, &group_id)
+            .token(&bob_token)
+            .json(rename.clone()),
+    )
+    .await
+    .expect(403);
+    api.send(
+        one(conversations::PATCH, &group_id)
+            .token(&token)
+            .json(rename.clone()),
+    )
+    .await
+    .expect(200);
+    api.send(
+        one(conversations::PATCH, &group_id)
+            .token(&token)
+            .json(json!({})),
+    )
+    .await
+    .expect(400);
+    api.send(
+        one(conversations::PATCH, &direct_id)
+            .token(&token)
+            .json(rename),
+    )
+    .await
+    .expect(409);
+    let short_lived = api
+        .send(Call::to(conversations::CREATE).token(&token).json(json!({
+            "conversation_type": "group",
+            "title": "Short-lived",
+            "participant_ids": [bob_id],
+        })))
+        .await
+        .expect(201)
+        .str("/conversation_id");
+    api.send(one(conversations::LEAVE, &short_lived).token(&token))
+        .await
+        .expect(200);
+    api.send(one(conversations::LEAVE, &short_lived).token(&token))
+        .await
+        .expect(404);
+    api.send(one(conversations::LEAVE, &direct_id).token(&token))
+        .await
+        .expect(409);
 
     // messages
     let send = Call::to(messages::SEND)

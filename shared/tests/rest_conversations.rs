@@ -612,6 +612,9 @@ async fn every_route_needs_a_valid_token() {
             &ada,
             json!({"action": "remove", "user_ids": [bob.id]}),
         ),
+        on("http-conversations-get", &conv, &ada),
+        on("http-conversations-patch", &conv, &ada).json(json!({"title": "New"})),
+        on("http-conversations-leave", &conv, &bob),
     ];
     assert_eq!(calls.len(), ROUTES.len());
     for call in calls {
@@ -748,4 +751,221 @@ async fn many_messages_in_a_minute_write_each_participant_row_once() {
         listed["conversations"][1]["conversation_id"],
         other["conversation_id"]
     );
+}
+
+fn on(sample: &str, conversation: &Value, by: &Actor) -> Call {
+    Call::sample(sample)
+        .path_param(
+            "conversation_id",
+            conversation["conversation_id"].as_str().expect("id"),
+        )
+        .by(by)
+}
+
+/// The `system` messages of a conversation's history, oldest first: (sender, what).
+async fn system_history(w: &World, conversation: &Value, by: &Actor) -> Vec<(String, Value)> {
+    let page = on("http-messages-list", conversation, by)
+        .no_query()
+        .send(w)
+        .await
+        .expect(200);
+    let mut items: Vec<Value> = page.body["messages"].as_array().expect("messages").clone();
+    items.sort_by_key(|m| m["position"].as_u64());
+    items
+        .iter()
+        .filter(|m| m["message_type"] == "system")
+        .map(|m| {
+            assert!(m["content"].as_str().is_some_and(|c| !c.is_empty()));
+            (
+                m["sender_id"].as_str().expect("sender").to_owned(),
+                m["system"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// GET reads one conversation; PATCH renames a group (its owner only); leaving hands the
+/// group over; every change is a `system` message in the history, heard live.
+#[tokio::test]
+async fn a_group_is_read_renamed_and_left_and_its_history_shows_it() {
+    let w = World::new();
+    let ada = w.user("ada").await;
+    let bob = w.user("bob").await;
+    let cy = w.user("cy").await;
+    let conv = group(&w, &ada, &[&bob]).await;
+    w.drain().await;
+
+    let read = on("http-conversations-get", &conv, &bob)
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(read.body["conversation_id"], conv["conversation_id"]);
+    assert_eq!(read.body["participants"].as_array().map(Vec::len), Some(2));
+    on("http-conversations-get", &conv, &cy)
+        .send(&w)
+        .await
+        .expect_error(404, "NOT_FOUND");
+
+    // Only the owner renames; a rename to what is there changes nothing.
+    let rename = json!({"title": "Launch crew", "description": "For the launch"});
+    on("http-conversations-patch", &conv, &bob)
+        .json(rename.clone())
+        .send(&w)
+        .await
+        .expect_error(403, "FORBIDDEN");
+    let renamed = on("http-conversations-patch", &conv, &ada)
+        .json(rename.clone())
+        .send(&w)
+        .await
+        .expect(200);
+    assert_eq!(renamed.body["title"], "Launch crew");
+    assert_eq!(renamed.body["description"], "For the launch");
+    on("http-conversations-patch", &conv, &ada)
+        .json(rename)
+        .send(&w)
+        .await
+        .expect(200);
+    for bad in [
+        json!({}),
+        json!({"title": ""}),
+        json!({"title": null}),
+        json!({"title": "x".repeat(101)}),
+        json!({"description": "x".repeat(1001)}),
+        json!({"color": "red"}),
+    ] {
+        on("http-conversations-patch", &conv, &ada)
+            .json(bad.clone())
+            .send(&w)
+            .await
+            .expect_error(400, "VALIDATION_ERROR");
+    }
+    let heard = w.drain().await;
+    let kinds: Vec<&str> = heard.iter().filter_map(|f| f["type"].as_str()).collect();
+    assert!(kinds.contains(&"new_message"), "{kinds:?}");
+
+    // Cy joins, bob leaves, then the owner leaves: cy, the one left, inherits the group.
+    participants(&conv, &ada, json!({"action": "add", "user_ids": [cy.id]}))
+        .send(&w)
+        .await
+        .expect(200);
+    on("http-conversations-leave", &conv, &bob)
+        .send(&w)
+        .await
+        .expect(200);
+    // The owner cannot just remove themself; leaving hands over first.
+    participants(
+        &conv,
+        &ada,
+        json!({"action": "remove", "user_ids": [ada.id]}),
+    )
+    .send(&w)
+    .await
+    .expect_error(409, "CONFLICT");
+    on("http-conversations-leave", &conv, &ada)
+        .send(&w)
+        .await
+        .expect(200);
+    on("http-conversations-get", &conv, &ada)
+        .send(&w)
+        .await
+        .expect_error(404, "NOT_FOUND");
+    let now_read = on("http-conversations-get", &conv, &cy)
+        .send(&w)
+        .await
+        .expect(200);
+    let parts = now_read.body["participants"]
+        .as_array()
+        .expect("participants")
+        .clone();
+    assert_eq!(parts.len(), 1);
+    assert_eq!(parts[0]["user_id"], cy.id.to_string());
+    assert_eq!(parts[0]["role"], "owner");
+
+    let (a, b, c) = (ada.id.to_string(), bob.id.to_string(), cy.id.to_string());
+    assert_eq!(
+        system_history(&w, &conv, &cy).await,
+        vec![
+            (
+                a.clone(),
+                json!({"kind": "conversation_updated", "title": "Launch crew", "description_changed": true})
+            ),
+            (
+                a.clone(),
+                json!({"kind": "participants_added", "user_ids": [c.clone()]})
+            ),
+            (b, json!({"kind": "participant_left"})),
+            (
+                a.clone(),
+                json!({"kind": "owner_changed", "user_id": c.clone()})
+            ),
+            (a, json!({"kind": "participant_left"})),
+        ]
+    );
+    // Live, a membership change arrives as participants_changed and its line of history.
+    let heard = w.drain().await;
+    let kinds: Vec<&str> = heard.iter().filter_map(|f| f["type"].as_str()).collect();
+    assert!(kinds.contains(&"participants_changed"), "{kinds:?}");
+
+    // The last participant may leave; a direct conversation cannot be left.
+    on("http-conversations-leave", &conv, &cy)
+        .send(&w)
+        .await
+        .expect(200);
+    let direct = create(
+        &ada,
+        json!({"conversation_type": "direct", "participant_ids": [bob.id]}),
+    )
+    .send(&w)
+    .await
+    .expect(201)
+    .body;
+    on("http-conversations-leave", &direct, &ada)
+        .send(&w)
+        .await
+        .expect_error(409, "CONFLICT");
+    on("http-conversations-patch", &direct, &ada)
+        .json(json!({"title": "Us"}))
+        .send(&w)
+        .await
+        .expect_error(409, "CONFLICT");
+}
+
+/// Nobody sends, edits or deletes a `system` message.
+#[tokio::test]
+async fn system_messages_are_written_by_banter_alone() {
+    let (w, ada, bob, conv) = ada_and_bob_in_a_group().await;
+    on("http-messages-send", &conv, &ada)
+        .json(json!({"content": "hi", "client_message_id": "k1", "message_type": "system"}))
+        .send(&w)
+        .await
+        .expect_error(400, "VALIDATION_ERROR");
+    participants(
+        &conv,
+        &ada,
+        json!({"action": "remove", "user_ids": [bob.id]}),
+    )
+    .send(&w)
+    .await
+    .expect(200);
+    let page = on("http-messages-list", &conv, &ada)
+        .no_query()
+        .send(&w)
+        .await
+        .expect(200);
+    let system = page.body["messages"][0].clone();
+    assert_eq!(system["message_type"], "system");
+    let id = system["message_id"].as_str().expect("id");
+    Call::sample("http-messages-edit")
+        .path_param("message_id", id)
+        .by(&ada)
+        .json(json!({"content": "changed"}))
+        .send(&w)
+        .await
+        .expect_error(409, "CONFLICT");
+    Call::sample("http-messages-delete")
+        .path_param("message_id", id)
+        .by(&ada)
+        .send(&w)
+        .await
+        .expect_error(409, "CONFLICT");
 }

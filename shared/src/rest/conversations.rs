@@ -24,9 +24,15 @@ pub const LIST: &str = "GET /v1/conversations";
 pub const CREATE: &str = "POST /v1/conversations";
 /// `POST /v1/conversations/{conversation_id}/participants`
 pub const PARTICIPANTS: &str = "POST /v1/conversations/{conversation_id}/participants";
+/// `GET /v1/conversations/{conversation_id}`
+pub const GET: &str = "GET /v1/conversations/{conversation_id}";
+/// `PATCH /v1/conversations/{conversation_id}`
+pub const PATCH: &str = "PATCH /v1/conversations/{conversation_id}";
+/// `POST /v1/conversations/{conversation_id}/leave`
+pub const LEAVE: &str = "POST /v1/conversations/{conversation_id}/leave";
 
 /// Route keys served by this function.
-pub const ROUTES: &[&str] = &[LIST, CREATE, PARTICIPANTS];
+pub const ROUTES: &[&str] = &[LIST, CREATE, PARTICIPANTS, GET, PATCH, LEAVE];
 
 /// Default page size of the conversation list.
 pub const DEFAULT_LIMIT: usize = 20;
@@ -40,6 +46,9 @@ pub async fn route(app: &App, req: &Req) -> Result<Reply, AppError> {
         LIST => list(app, req).await,
         CREATE => create(app, req).await,
         PARTICIPANTS => participants(app, req).await,
+        GET => get(app, req).await,
+        PATCH => patch(app, req).await,
+        LEAVE => leave(app, req).await,
         other => Err(AppError::not_found(&format!("route {other}"))),
     }
 }
@@ -118,4 +127,50 @@ async fn participants(app: &App, req: &Req) -> Result<Reply, AppError> {
             "removed_user_ids": service::remove_participants(app, user, id, &user_ids).await?,
         }),
     }))
+}
+
+/// `GET /v1/conversations/{conversation_id}` → the conversation with its participants (their
+/// markers and presence); 404 for non-participants.
+async fn get(app: &App, req: &Req) -> Result<Reply, AppError> {
+    let user = req.user()?;
+    let id: ConversationId = req.path("conversation_id")?;
+    Ok(Reply::ok(service::get(app, user, id).await?))
+}
+
+/// Body of `PATCH /v1/conversations/{conversation_id}`; `Some(None)` is an explicit `null`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchBody {
+    #[serde(default, deserialize_with = "super::patch::present")]
+    title: Option<String>,
+    #[serde(default, deserialize_with = "super::patch::nullable")]
+    description: Option<Option<String>>,
+}
+
+/// `PATCH /v1/conversations/{conversation_id}`: `{title?, description?}` (the group's owner)
+/// → the conversation.
+async fn patch(app: &App, req: &Req) -> Result<Reply, AppError> {
+    let user = req.user()?;
+    let id: ConversationId = req.path("conversation_id")?;
+    let body: PatchBody = req.json()?;
+    let view = service::update(
+        app,
+        user,
+        id,
+        service::ConversationPatch {
+            title: body.title,
+            description: body.description,
+        },
+    )
+    .await?;
+    Ok(Reply::ok(view))
+}
+
+/// `POST /v1/conversations/{conversation_id}/leave` → `{success}`: the caller leaves the
+/// group (its owner hands it over first).
+async fn leave(app: &App, req: &Req) -> Result<Reply, AppError> {
+    let user = req.user()?;
+    let id: ConversationId = req.path("conversation_id")?;
+    service::leave(app, user, id).await?;
+    Ok(Reply::ok(json!({ "success": true })))
 }

@@ -427,7 +427,7 @@ pub async fn add_participants(
 }
 
 /// Removes users from a group: its owner removes anyone else; any other participant may
-/// remove only themself (leave). The owner cannot leave (409). Returns the ids that were
+/// remove only themself (leave). The owner cannot remove themself (409): they leave with [`leave`], which hands the group over. Returns the ids that were
 /// participants. Removed users' WebSocket connections are unsubscribed from the room, so they
 /// stop receiving its messages at once.
 pub async fn remove_participants(
@@ -446,17 +446,32 @@ pub async fn remove_participants(
         .collect();
     let is_owner = me.role == ParticipantRole::Owner;
     if is_owner && wanted.contains(&user) {
-        return Err(AppError::conflict("the owner of a group cannot leave it"));
+        return Err(AppError::conflict(
+            "the owner of a group leaves it with POST /v1/conversations/{conversation_id}/leave, \
+             which hands it over first",
+        ));
     }
     if !is_owner && wanted != [user] {
         return Err(AppError::forbidden(
             "only the owner of a group may remove other participants",
         ));
     }
+    remove(app, id, &wanted, user).await
+}
+
+/// Removes `users` from the group (`by` made the change, recorded as its `system` message),
+/// unsubscribes their connections from the room and delivers the change; returns who was
+/// there.
+async fn remove(
+    app: &App,
+    id: ConversationId,
+    users: &[UserId],
+    by: UserId,
+) -> Result<Vec<UserId>, AppError> {
     let removed = app
         .stores
         .conversations
-        .remove_participants(id, &wanted, user)
+        .remove_participants(id, users, by)
         .await?;
     try_join_all(removed.iter().map(|u| async move {
         for connection in app.stores.connections.list_user_connections(*u).await? {
@@ -472,4 +487,106 @@ pub async fn remove_participants(
         app.publish(Room::Conversation(id), false).await;
     }
     Ok(removed)
+}
+
+/// The conversation `user` takes part in, as they see it: participants with their markers
+/// and presence, the latest message, the caller's unread count. 404 for everyone else.
+pub async fn get(
+    app: &App,
+    user: UserId,
+    id: ConversationId,
+) -> Result<ConversationView, AppError> {
+    let me = super::messages::participant(app, id, user).await?;
+    let conversation = app
+        .stores
+        .conversations
+        .get_conversation(id)
+        .await?
+        .ok_or_else(|| AppError::not_found("conversation"))?;
+    views(app, vec![(conversation, me)])
+        .await?
+        .pop()
+        .ok_or_else(|| AppError::internal("conversation view missing"))
+}
+
+/// A change of a group's title or description: `Some(None)` clears the description (a
+/// title cannot be cleared).
+#[derive(Debug, Clone, Default)]
+pub struct ConversationPatch {
+    /// New title.
+    pub title: Option<String>,
+    /// New description, or `Some(None)` to remove it.
+    pub description: Option<Option<String>>,
+}
+
+/// Changes a group's title or description (its owner only: 403 for other participants, 409
+/// for a direct conversation), recorded in its history as a `system` message and broadcast
+/// live. A change to what is already there writes nothing. Returns the conversation as the
+/// owner sees it.
+pub async fn update(
+    app: &App,
+    user: UserId,
+    id: ConversationId,
+    patch: ConversationPatch,
+) -> Result<ConversationView, AppError> {
+    let mut errs = ValidationErrors::new();
+    let title = patch
+        .title
+        .as_deref()
+        .and_then(|t| errs.check(text("title", t, 1, MAX_TITLE_CHARS)));
+    let description = patch.description.as_ref().and_then(|d| {
+        errs.check(optional_text(
+            "description",
+            d.as_deref(),
+            MAX_DESCRIPTION_CHARS,
+        ))
+    });
+    errs.finish()?;
+    if patch.title.is_none() && patch.description.is_none() {
+        return Err(AppError::field(
+            "body",
+            "name at least one of title and description",
+        ));
+    }
+    let (conversation, me) = group(app, user, id).await?;
+    if me.role != ParticipantRole::Owner {
+        return Err(AppError::forbidden(
+            "only the owner of a group may change its title or description",
+        ));
+    }
+    let next_title = title.or_else(|| conversation.title.clone());
+    let next_description = description.unwrap_or_else(|| conversation.description.clone());
+    if next_title != conversation.title || next_description != conversation.description {
+        app.stores
+            .conversations
+            .update_conversation(id, next_title, next_description, user)
+            .await?;
+        app.publish(Room::Conversation(id), false).await;
+    }
+    get(app, user, id).await
+}
+
+/// `user` leaves the group. The owner hands it over first to the participant who joined
+/// earliest (both recorded in its history); the last participant leaves it empty. A direct
+/// conversation cannot be left (409): its participants never change.
+pub async fn leave(app: &App, user: UserId, id: ConversationId) -> Result<(), AppError> {
+    let (_, me) = group(app, user, id).await?;
+    if me.role == ParticipantRole::Owner {
+        let heir = app
+            .stores
+            .conversations
+            .list_participants(id)
+            .await?
+            .into_iter()
+            .filter(|p| p.user_id != user)
+            .min_by_key(|p| (p.role != ParticipantRole::Owner, p.joined_at, p.user_id));
+        if let Some(heir) = heir.filter(|h| h.role != ParticipantRole::Owner) {
+            app.stores
+                .conversations
+                .promote(id, heir.user_id, user)
+                .await?;
+        }
+    }
+    remove(app, id, &[user], user).await?;
+    Ok(())
 }

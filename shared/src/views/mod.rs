@@ -12,7 +12,5 @@ mod user;
 pub use comment::CommentView;
 pub use conversation::{ConversationView, LastMessageView, ParticipantView};
 pub use event::{CommentSettingsView, EventCounts, EventView};
-pub use message::{
-    DeliveryStatus, EditedMessageView, Markers, MediaAttachmentView, MessageView,
-};
+pub use message::{DeliveryStatus, EditedMessageView, Markers, MediaAttachmentView, MessageView};
 pub use user::{PrivateProfile, PublicProfile, SignedIn, UserSummary};
