@@ -15,6 +15,8 @@ fn family(expires_at: Timestamp) -> RefreshFamily {
         previous_jti: None,
         issued_at: now(),
         access_jti: TokenId::new(),
+        created_at: now(),
+        device: Default::default(),
     }
 }
 
