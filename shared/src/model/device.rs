@@ -10,6 +10,27 @@ use crate::validate::{FieldError, ValidationErrors, optional_text};
 /// Most characters of `platform`.
 pub const MAX_PLATFORM_CHARS: usize = 64;
 
+/// Most characters of `device_id` as sent (white space around it included).
+const MAX_DEVICE_ID_CHARS: usize = 128;
+
+/// A device id as sent: trimmed, then a [`DeviceId`].
+fn parse_device_id(raw: &str) -> Result<DeviceId, FieldError> {
+    let bad = |reason: &str| {
+        FieldError::new(
+            "device_id",
+            format!(
+                "{reason}: at most {MAX_DEVICE_ID_CHARS} of letters, digits, '-', '_', '.' and ':'"
+            ),
+        )
+    };
+    if raw.chars().count() > MAX_DEVICE_ID_CHARS {
+        return Err(bad("too long"));
+    }
+    raw.trim()
+        .parse()
+        .map_err(|e: crate::ids::IdError| bad(e.reason))
+}
+
 /// What kind of device a session runs on. A closed set, so that a push service can be
 /// chosen from it; the finer detail goes in the free-text `platform`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,9 +52,9 @@ impl DeviceType {
     /// Every kind, as clients spell them.
     pub const ALL: [&'static str; 5] = ["ios", "android", "mobile", "web", "desktop"];
 
-    /// The kind spelled `raw`, or a field error naming the accepted values.
+    /// The kind spelled exactly `raw`, or a field error naming the accepted values.
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        match raw.trim() {
+        match raw {
             "ios" => Ok(Self::Ios),
             "android" => Ok(Self::Android),
             "mobile" => Ok(Self::Mobile),
@@ -63,8 +84,9 @@ pub struct Device {
 }
 
 impl Device {
-    /// Validates the raw fields as sent (blank counts as absent), reporting each bad one in
-    /// `errs`; what fails is left out of the result.
+    /// Validates the raw fields as sent, reporting each bad one in `errs`; what fails is
+    /// left out of the result. A blank `device_id` or `platform`, or an empty
+    /// `device_type`, counts as absent.
     pub fn validate(
         device_id: Option<&str>,
         device_type: Option<&str>,
@@ -72,21 +94,9 @@ impl Device {
         errs: &mut ValidationErrors,
     ) -> Self {
         let device_id = device_id
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .and_then(|s| {
-                errs.check(s.parse::<DeviceId>().map_err(|e| {
-                    FieldError::new(
-                        "device_id",
-                        format!(
-                            "{}: at most 128 of letters, digits, '-', '_', '.' and ':'",
-                            e.reason
-                        ),
-                    )
-                }))
-            });
+            .filter(|s| s.chars().count() > MAX_DEVICE_ID_CHARS || !s.trim().is_empty())
+            .and_then(|s| errs.check(parse_device_id(s)));
         let device_type = device_type
-            .map(str::trim)
             .filter(|s| !s.is_empty())
             .and_then(|s| errs.check(DeviceType::parse(s)));
         let platform = errs

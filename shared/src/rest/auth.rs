@@ -140,27 +140,25 @@ async fn register(app: &App, req: &Req) -> Result<Reply, AppError> {
     Ok(Reply::created(signed_in))
 }
 
-/// The sign-in name of a login body: `email` or `username`, exactly one of them.
+/// The sign-in name of a login body: `email` or `username`, exactly one of them (a blank
+/// one counts as sent, and is "is required").
 fn sign_in_name(body: &Fields, errs: &mut ValidationErrors) -> Option<SignInName> {
-    let present = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
     let before = errs.fields().len();
-    let email = present(string_field(body, "email", errs));
-    let username = present(string_field(body, "username", errs));
+    let email = string_field(body, "email", errs);
+    let username = string_field(body, "username", errs);
     if errs.fields().len() > before {
         return None;
     }
+    let blank = |v: &str| v.trim().is_empty();
     match (email, username) {
-        (Some(email), None) => Some(SignInName::Email(email)),
-        (None, Some(username)) => Some(SignInName::Username(username)),
-        (None, None) => {
-            errs.add("email", "is required (or username)");
-            None
-        }
-        (Some(_), Some(_)) => {
-            errs.add("username", "give email or username, not both");
-            None
-        }
+        (Some(_), Some(_)) => errs.add("username", "give email or username, not both"),
+        (Some(e), None) if !blank(&e) => return Some(SignInName::Email(e)),
+        (None, Some(u)) if !blank(&u) => return Some(SignInName::Username(u)),
+        (Some(_), None) => errs.add("email", "is required"),
+        (None, Some(_)) => errs.add("username", "is required"),
+        (None, None) => errs.add("email", "is required (or username)"),
     }
+    None
 }
 
 async fn login(app: &App, req: &Req) -> Result<Reply, AppError> {

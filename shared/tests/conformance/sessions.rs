@@ -294,21 +294,39 @@ async fn a_users_sessions_are_listed_oldest_first_with_their_devices(stores: Sto
     let listed = stores.sessions.list_user_families(user, t).await.unwrap();
     assert_eq!(listed, families.to_vec());
     assert_eq!(
-        stores.sessions.get_family(families[0].family_id).await.unwrap(),
+        stores
+            .sessions
+            .get_family(families[0].family_id)
+            .await
+            .unwrap(),
         Some(families[0].clone())
     );
     // A rotation shows in the listing (its new issue time), the sign-in time stays.
     let later = t + Duration::seconds(5);
     assert_eq!(
-        rotate(&stores, families[1].family_id, families[1].current_jti, TokenId::new(), later)
-            .await,
+        rotate(
+            &stores,
+            families[1].family_id,
+            families[1].current_jti,
+            TokenId::new(),
+            later
+        )
+        .await,
         Rotation::Rotated
     );
-    let listed = stores.sessions.list_user_families(user, later).await.unwrap();
+    let listed = stores
+        .sessions
+        .list_user_families(user, later)
+        .await
+        .unwrap();
     assert_eq!(listed[1].issued_at, later);
     assert_eq!(listed[1].created_at, families[1].created_at);
     assert_eq!(
-        stores.sessions.list_user_families(UserId::new(), t).await.unwrap(),
+        stores
+            .sessions
+            .list_user_families(UserId::new(), t)
+            .await
+            .unwrap(),
         Vec::new()
     );
 }
@@ -331,7 +349,14 @@ async fn revoked_and_expired_sessions_are_not_listed(stores: Stores) {
     let second = TokenId::new();
     rotate(&stores, reused.family_id, reused.current_jti, second, t).await;
     assert_eq!(
-        rotate(&stores, reused.family_id, reused.current_jti, TokenId::new(), t).await,
+        rotate(
+            &stores,
+            reused.family_id,
+            reused.current_jti,
+            TokenId::new(),
+            t
+        )
+        .await,
         Rotation::Reused
     );
     let listed = stores.sessions.list_user_families(user, t).await.unwrap();

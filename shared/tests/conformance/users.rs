@@ -280,7 +280,11 @@ async fn emails_are_unique_in_any_case(stores: Stores) {
         );
     }
     assert_eq!(
-        stores.users.get_user_by_email("ada@example.org").await.unwrap(),
+        stores
+            .users
+            .get_user_by_email("ada@example.org")
+            .await
+            .unwrap(),
         None
     );
     // Another account with the same address in another case is refused, and nothing of it
@@ -291,7 +295,10 @@ async fn emails_are_unique_in_any_case(stores: Stores) {
         Err(StoreError::Conflict("email_taken"))
     );
     assert_eq!(stores.users.get_user(copy.user_id).await.unwrap(), None);
-    assert_eq!(stores.users.get_user_by_username("ada_2").await.unwrap(), None);
+    assert_eq!(
+        stores.users.get_user_by_username("ada_2").await.unwrap(),
+        None
+    );
     // A taken username is reported as such even when the email is taken too.
     let both = with_email(user("ADA_L", "Both"), Some("ada@example.com"));
     assert_eq!(
@@ -323,47 +330,77 @@ async fn changing_the_email_moves_its_claim(stores: Stores) {
             .await,
         Err(StoreError::Conflict("email_taken"))
     );
-    assert_eq!(stores.users.get_user(ada.user_id).await.unwrap(), Some(ada.clone()));
+    assert_eq!(
+        stores.users.get_user(ada.user_id).await.unwrap(),
+        Some(ada.clone())
+    );
     // Her own in another case: kept.
     let recased = next(&ada, Some("ADA@example.com"));
     stores.users.update_user(&recased).await.unwrap();
     assert_eq!(
-        stores.users.get_user_by_email("ada@example.com").await.unwrap(),
+        stores
+            .users
+            .get_user_by_email("ada@example.com")
+            .await
+            .unwrap(),
         Some(recased.clone())
     );
     // A new address: claimed, the old one freed for anyone.
     let moved = next(&recased, Some("ada@example.org"));
     stores.users.update_user(&moved).await.unwrap();
     assert_eq!(
-        stores.users.get_user_by_email("ADA@example.org").await.unwrap(),
+        stores
+            .users
+            .get_user_by_email("ADA@example.org")
+            .await
+            .unwrap(),
         Some(moved.clone())
     );
     assert_eq!(
-        stores.users.get_user_by_email("ada@example.com").await.unwrap(),
+        stores
+            .users
+            .get_user_by_email("ada@example.com")
+            .await
+            .unwrap(),
         None
     );
     let taker = with_email(user("taker", "Taker"), Some("ada@example.com"));
     stores.users.create_user(&taker).await.unwrap();
     // A stale version changes neither the profile nor the claims.
     assert_eq!(
-        stores.users.update_user(&next(&ada, Some("stale@example.com"))).await,
+        stores
+            .users
+            .update_user(&next(&ada, Some("stale@example.com")))
+            .await,
         Err(StoreError::Conflict("version"))
     );
     assert_eq!(
-        stores.users.get_user_by_email("stale@example.com").await.unwrap(),
+        stores
+            .users
+            .get_user_by_email("stale@example.com")
+            .await
+            .unwrap(),
         None
     );
     // Removing it frees it.
     let removed = next(&moved, None);
     stores.users.update_user(&removed).await.unwrap();
     assert_eq!(
-        stores.users.get_user_by_email("ada@example.org").await.unwrap(),
+        stores
+            .users
+            .get_user_by_email("ada@example.org")
+            .await
+            .unwrap(),
         None
     );
     let again = next(&removed, Some("ada@example.org"));
     stores.users.update_user(&again).await.unwrap();
     assert_eq!(
-        stores.users.get_user_by_email("ada@example.org").await.unwrap(),
+        stores
+            .users
+            .get_user_by_email("ada@example.org")
+            .await
+            .unwrap(),
         Some(again)
     );
 }
