@@ -66,6 +66,7 @@ async fn main() -> Result<(), BoxError> {
             password: "bench-password".into(),
             display_name: None,
             email: None,
+            device: Default::default(),
         },
     )
     .await?;

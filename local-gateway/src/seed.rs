@@ -56,11 +56,19 @@ async fn user(app: &App, username: &str, display_name: &str) -> Result<SignedIn,
         password: DEMO_PASSWORD.to_owned(),
         display_name: Some(display_name.to_owned()),
         email: None,
+        device: Default::default(),
     };
     match users::register(app, input).await {
         Ok(s) => Ok(s),
         Err(e) if e.code == banter::error::ErrorCode::Conflict => {
-            users::login(app, username, DEMO_PASSWORD.to_owned()).await
+            let name = banter::service::sign_in::SignInName::Username(username.to_owned());
+            banter::service::sign_in::login(
+                app,
+                &name,
+                DEMO_PASSWORD.to_owned(),
+                &Default::default(),
+            )
+            .await
         }
         Err(e) => Err(e),
     }

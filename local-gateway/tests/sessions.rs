@@ -43,6 +43,7 @@ async fn sign_up(gw: &RunningGateway, username: &str) -> (UserId, String, String
             password: format!("{username}-password"),
             display_name: None,
             email: None,
+            device: Default::default(),
         },
     )
     .await

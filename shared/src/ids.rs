@@ -194,6 +194,15 @@ impl ClientKey {
     }
 }
 
+string_id!(
+    /// A client's id for the device a session was signed in on (e.g. an install UUID):
+    /// recorded on the session so later pushes can be aimed at a device.
+    DeviceId,
+    "device_id",
+    128,
+    |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

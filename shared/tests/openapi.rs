@@ -1730,6 +1730,49 @@ async fn every_route_answers_as_documented() {
     api.send(Call::to(auth::REFRESH).json(json!({"refresh_token": "garbage"})))
         .await
         .expect(401);
+    api.send(
+        Call::to(auth::LOGIN)
+            .json(json!({"email": "ada@example.com", "username": "ada_l", "password": "x"})),
+    )
+    .await
+    .expect(400);
+
+    // auth: the caller's sessions; one more sign-in, listed and signed out from another.
+    let phone = api
+        .send(Call::to(auth::LOGIN).json(login.clone()))
+        .await
+        .expect(200);
+    let phone_token = phone.str("/access_token");
+    let listed = api
+        .send(Call::to(auth::LIST_SESSIONS).token(&phone_token))
+        .await
+        .expect(200);
+    let phone_session = listed.body["sessions"]
+        .as_array()
+        .and_then(|all| all.iter().find(|s| s["current"] == true))
+        .and_then(|s| s["session_id"].as_str())
+        .expect("the current session")
+        .to_owned();
+    api.send(Call::to(auth::LIST_SESSIONS)).await.expect(401);
+    for status in [204, 404] {
+        api.send(
+            Call::to(auth::REVOKE_SESSION)
+                .token(&token)
+                .path("session_id", &phone_session),
+        )
+        .await
+        .expect(status);
+    }
+    api.send(
+        Call::to(auth::REVOKE_SESSION)
+            .token(&token)
+            .path("session_id", "not-a-session"),
+    )
+    .await
+    .expect(400);
+    api.send(Call::to(auth::LIST_SESSIONS).token(&phone_token))
+        .await
+        .expect(401);
 
     // users
     let me = api

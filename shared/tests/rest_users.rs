@@ -341,6 +341,9 @@ impl UserStore for RacingUsers {
     async fn get_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
         self.inner.get_user_by_username(username).await
     }
+    async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        self.inner.get_user_by_email(email).await
+    }
     async fn update_user(&self, user: &User) -> StoreResult<()> {
         let left = self.fail.load(Ordering::SeqCst);
         if left > 0 {

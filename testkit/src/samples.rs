@@ -39,6 +39,9 @@ pub mod ids {
     pub const UPLOAD: &str = "0198f2e0-5555-7a66-8e77-8899aabbccdd";
     /// The WebSocket samples' connection.
     pub const CONNECTION: &str = "YkqIzdLkIAMCJfg=";
+    /// A session of the caller (signed in on a phone): the one the session-revoke sample
+    /// signs out.
+    pub const SESSION: &str = "0198f2e0-4444-7f55-bd66-778899aabbcc";
 }
 
 /// Parses the sample id `s` (one of [`ids`]).
@@ -52,8 +55,8 @@ where
 
 /// Stores everything the samples name: their users (the caller is `grace_h`), the event
 /// with `event_status` (scheduled for running the events samples first, which take it live;
-/// live for the comments samples alone), the caller's comment on it, and the REST and
-/// WebSocket groups with a message of the caller each.
+/// live for the comments samples alone), the caller's comment on it, the REST and
+/// WebSocket groups with a message of the caller each, and a session of the caller.
 pub async fn seed(app: &App, event_status: EventStatus) {
     use ids::*;
     for (user, name) in [
@@ -90,6 +93,32 @@ pub async fn seed(app: &App, event_status: EventStatus) {
             &client_message_id,
         )
         .await;
+    }
+    store_session(app).await;
+}
+
+/// The caller's [`ids::SESSION`], unless it is stored already (seeding twice).
+async fn store_session(app: &App) {
+    let t = now();
+    let family = banter::store::RefreshFamily {
+        family_id: id(ids::SESSION),
+        user_id: id(ids::CALLER),
+        current_jti: banter::ids::TokenId::new(),
+        revoked: false,
+        expires_at: t + std::time::Duration::from_secs(30 * 24 * 3600),
+        previous_jti: None,
+        issued_at: t,
+        access_jti: banter::ids::TokenId::new(),
+        created_at: t,
+        device: banter::model::Device {
+            device_id: Some(id("sample-phone-1")),
+            device_type: Some(banter::model::DeviceType::Ios),
+            platform: Some("iOS 18.1".into()),
+        },
+    };
+    match app.stores.sessions.create_family(&family).await {
+        Ok(()) | Err(banter::store::StoreError::Conflict(_)) => {}
+        Err(e) => panic!("seeding the sample session: {e}"),
     }
 }
 

@@ -73,6 +73,7 @@ pub async fn registered(
             password: format!("{username}-password"),
             display_name,
             email: None,
+            device: Default::default(),
         },
     )
     .await

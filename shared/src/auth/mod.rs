@@ -27,7 +27,7 @@ pub use jwks::{JwkSet, PublicJwk};
 pub use keys::{AuthConfig, SigningKey};
 pub use password::{hash_password, verify_password, verify_password_dummy};
 pub use role::KeyRole;
-pub use sessions::{Sessions, TokenPair};
+pub use sessions::{MAX_SESSIONS, Sessions, SignIn, TokenPair};
 pub use tokens::{AccessClaims, RefreshClaims, TokenIssuer, TokenType, TokenVerifier};
 
 use crate::store::StoreError;

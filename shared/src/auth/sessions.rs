@@ -19,9 +19,29 @@ use super::tokens::TokenIssuer;
 /// that rotation issued: two tabs refreshing at once, or a retry after a lost response, get
 /// the same new pair instead of revoking the session. Presented later, it is a reuse.
 pub const REFRESH_GRACE_SECS: i64 = 30;
+
+/// The most sessions a user holds at once: a sign-in beyond it revokes the oldest ones, so a
+/// script signing in over and over cannot grow the user's session list (and its index)
+/// without bound.
+pub const MAX_SESSIONS: usize = 20;
+
 use crate::ids::{FamilyId, TokenId, UserId};
+use crate::model::Device;
 use crate::store::{NextTokens, RefreshFamily, Rotation, SessionStore};
 use crate::time::Timestamp;
+
+/// What a sign-in gives: the first token pair of a new session, its id, and the user's
+/// oldest sessions it revoked to stay within [`MAX_SESSIONS`] (whose sockets the caller
+/// closes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    /// The token pair.
+    pub tokens: TokenPair,
+    /// The new session.
+    pub session: FamilyId,
+    /// Sessions revoked to make room, oldest first.
+    pub evicted: Vec<FamilyId>,
+}
 
 /// The token response of a sign-in or a refresh. Its `Debug` output hides the tokens.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,9 +104,20 @@ impl Sessions {
         &self.issuer
     }
 
-    /// Starts a session for `user` (after the password was checked): stores a new family and
-    /// returns its first token pair.
+    /// Starts a session for `user` with no device fields: [`Sessions::sign_in`]'s tokens.
     pub async fn login_tokens(&self, user: UserId, now: Timestamp) -> Result<TokenPair, AuthError> {
+        Ok(self.sign_in(user, &Device::default(), now).await?.tokens)
+    }
+
+    /// Starts a session for `user` on `device` (after the password was checked): stores a
+    /// new family, revokes the user's oldest sessions beyond [`MAX_SESSIONS`], and returns
+    /// the first token pair.
+    pub async fn sign_in(
+        &self,
+        user: UserId,
+        device: &Device,
+        now: Timestamp,
+    ) -> Result<SignIn, AuthError> {
         let family_id = FamilyId::new();
         let jti = TokenId::new();
         let access_jti = TokenId::new();
@@ -104,10 +135,73 @@ impl Sessions {
                 previous_jti: None,
                 issued_at: now,
                 access_jti,
+                created_at: now,
+                device: device.clone(),
             })
             .await?;
         tracing::info!(user_id = %user, family_id = %family_id, "session started");
-        self.pair(user, family_id, jti, access_jti, exp, now, now)
+        let tokens = self.pair(user, family_id, jti, access_jti, exp, now, now)?;
+        let evicted = self.evict_beyond_cap(user, family_id, now).await?;
+        Ok(SignIn {
+            tokens,
+            session: family_id,
+            evicted,
+        })
+    }
+
+    /// Revokes the user's oldest live sessions (never `keep`, the one just started) until
+    /// at most [`MAX_SESSIONS`] are left; returns them.
+    async fn evict_beyond_cap(
+        &self,
+        user: UserId,
+        keep: FamilyId,
+        now: Timestamp,
+    ) -> Result<Vec<FamilyId>, AuthError> {
+        let live = self.store.list_user_families(user, now).await?;
+        // The index may not show the new session yet: it counts all the same.
+        let others: Vec<FamilyId> = live
+            .iter()
+            .map(|f| f.family_id)
+            .filter(|id| *id != keep)
+            .collect();
+        let excess = (others.len() + 1).saturating_sub(MAX_SESSIONS);
+        let evicted: Vec<FamilyId> = others.into_iter().take(excess).collect();
+        for id in &evicted {
+            self.store.revoke(*id).await?;
+            tracing::info!(user_id = %user, family_id = %id, "oldest session revoked: too many sessions");
+        }
+        Ok(evicted)
+    }
+
+    /// The user's live sessions, most recent sign-in first.
+    pub async fn list(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<Vec<RefreshFamily>, AuthError> {
+        let mut live = self.store.list_user_families(user, now).await?;
+        live.reverse();
+        Ok(live)
+    }
+
+    /// Revokes session `family` if it is a live session of `user` (true); false when it is
+    /// unknown, another user's, or already over: the caller answers 404 without telling
+    /// which. Its refresh token stops working at once, and its access tokens from the next
+    /// request on ([`crate::app::App::check_session`]).
+    pub async fn revoke_own(
+        &self,
+        user: UserId,
+        family: FamilyId,
+        now: Timestamp,
+    ) -> Result<bool, AuthError> {
+        match self.store.get_family(family).await? {
+            Some(f) if f.user_id == user && !f.revoked && f.expires_at > now => {
+                self.store.revoke(family).await?;
+                tracing::info!(user_id = %user, family_id = %family, "session revoked by its user");
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     /// Exchanges a refresh token for a new pair of the same family. Fails with

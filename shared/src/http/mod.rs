@@ -149,6 +149,12 @@ impl Req {
         self.user.clone().map(|a| a.user)
     }
 
+    /// The signed-in user with the session of their token, or 401: for the routes about
+    /// the caller's own sessions.
+    pub fn caller(&self) -> Result<Authenticated, AppError> {
+        self.user.clone()
+    }
+
     /// Who reads a public route: the signed-in user when a token was sent (401 if it is
     /// invalid: a client that meant to sign in should hear so), `None` for an anonymous viewer.
     pub fn viewer(&self) -> Result<Option<UserId>, AppError> {

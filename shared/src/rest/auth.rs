@@ -1,32 +1,44 @@
 //! REST routes of the `auth` function: registration, password sign-in, token refresh and
-//! sign-out. None of them needs an access token. [`crate::http::serve`] rate-limits them per
-//! client IP (refresh and sign-out per user when a valid access token is sent; 429 with
-//! `Retry-After`), and failed sign-ins also count per account
+//! sign-out (none needs an access token), and the caller's own sessions (which do).
+//! [`crate::http::serve`] rate-limits the `POST` routes per client IP (refresh and sign-out
+//! per user when a valid access token is sent; 429 with `Retry-After`), the sessions routes
+//! per user like any signed-in request; failed sign-ins also count per sign-in name
 //! ([`crate::service::login_throttle`]).
 //!
 //! | Route | Body | Success |
 //! |---|---|---|
-//! | `POST /v1/auth/register` | `{username, password, display_name?, email?}` | 201 [`SignedIn`] |
-//! | `POST /v1/auth/login` | `{username, password}` | 200 [`SignedIn`] |
+//! | `POST /v1/auth/register` | `{username, password, display_name?, email?, device…}` | 201 [`SignedIn`] |
+//! | `POST /v1/auth/login` | `{email \| username, password, device…}` | 200 [`SignedIn`] |
 //! | `POST /v1/auth/refresh` | `{refresh_token}` | 200 [`TokenPair`](crate::auth::TokenPair) |
 //! | `POST /v1/auth/logout` | `{refresh_token}` | 204 |
+//! | `GET /v1/auth/sessions` | — | 200 [`SessionList`] |
+//! | `DELETE /v1/auth/sessions/{session_id}` | — | 204 |
+//!
+//! `device…` are the optional `device_id`, `device_type` (`ios`, `android`, `mobile`,
+//! `web`, `desktop`) and `platform` (free text, at most 64 characters), recorded on the
+//! session.
 //!
 //! Errors: 400 `VALIDATION_ERROR` (each bad field in `details` — a value of the wrong JSON
 //! type is "must be a string", and no error quotes a submitted value; `body` for malformed
-//! JSON or a body that is not an object),
-//! 401 `UNAUTHORIZED` (wrong credentials — the same answer for an unknown username and a
-//! wrong password — or a refresh token that is invalid, expired, already rotated or signed
-//! out), 403 `FORBIDDEN` (suspended account), 409 `CONFLICT` (username taken, in any letter
+//! JSON or a body that is not an object; a malformed `session_id`),
+//! 401 `UNAUTHORIZED` (wrong credentials — the same answer for an unknown username or email
+//! and a wrong password — a refresh token that is invalid, expired, already rotated or
+//! signed out, or a missing or revoked access token on the sessions routes), 403
+//! `ACCOUNT_SUSPENDED` (suspended account), 404 `NOT_FOUND` (a session that is not one of
+//! the caller's live sessions), 409 `CONFLICT` (username or email taken, in any letter
 //! case), 413 `PAYLOAD_TOO_LARGE`, 429 `RATE_LIMIT_EXCEEDED`.
 
 use crate::app::App;
 use crate::error::AppError;
 use crate::fields::Fields;
 use crate::http::{Reply, Req};
-use crate::model::Registration;
+use crate::ids::FamilyId;
+use crate::model::{Device, Registration};
+use crate::service::sessions;
+use crate::service::sign_in::{self, SignInName};
 use crate::service::users::{self, RegisterInput};
 use crate::validate::ValidationErrors;
-use crate::views::SignedIn;
+use crate::views::{SessionList, SignedIn};
 
 /// `POST /v1/auth/register`.
 pub const REGISTER: &str = "POST /v1/auth/register";
@@ -36,9 +48,20 @@ pub const LOGIN: &str = "POST /v1/auth/login";
 pub const REFRESH: &str = "POST /v1/auth/refresh";
 /// `POST /v1/auth/logout`.
 pub const LOGOUT: &str = "POST /v1/auth/logout";
+/// `GET /v1/auth/sessions`.
+pub const LIST_SESSIONS: &str = "GET /v1/auth/sessions";
+/// `DELETE /v1/auth/sessions/{session_id}`.
+pub const REVOKE_SESSION: &str = "DELETE /v1/auth/sessions/{session_id}";
 
 /// Route keys served by this function.
-pub const ROUTES: &[&str] = &[REGISTER, LOGIN, REFRESH, LOGOUT];
+pub const ROUTES: &[&str] = &[
+    REGISTER,
+    LOGIN,
+    REFRESH,
+    LOGOUT,
+    LIST_SESSIONS,
+    REVOKE_SESSION,
+];
 
 /// Dispatches one request of this function.
 pub async fn route(app: &App, req: &Req) -> Result<Reply, AppError> {
@@ -47,6 +70,8 @@ pub async fn route(app: &App, req: &Req) -> Result<Reply, AppError> {
         LOGIN => login(app, req).await,
         REFRESH => refresh(app, req).await,
         LOGOUT => logout(app, req).await,
+        LIST_SESSIONS => list_sessions(app, req).await,
+        REVOKE_SESSION => revoke_session(app, req).await,
         other => Err(AppError::not_found(&format!("route {other}"))),
     }
 }
@@ -71,6 +96,19 @@ fn required(body: &Fields, name: &str, errs: &mut ValidationErrors) -> String {
     }
 }
 
+/// The optional device fields of a sign-in body, each bad one reported in `errs`.
+fn device(body: &Fields, errs: &mut ValidationErrors) -> Device {
+    let device_id = string_field(body, "device_id", errs);
+    let device_type = string_field(body, "device_type", errs);
+    let platform = string_field(body, "platform", errs);
+    Device::validate(
+        device_id.as_deref(),
+        device_type.as_deref(),
+        platform.as_deref(),
+        errs,
+    )
+}
+
 async fn register(app: &App, req: &Req) -> Result<Reply, AppError> {
     let body = req.fields()?;
     let mut errs = ValidationErrors::new();
@@ -79,6 +117,7 @@ async fn register(app: &App, req: &Req) -> Result<Reply, AppError> {
         password: string_field(&body, "password", &mut errs).unwrap_or_default(),
         display_name: string_field(&body, "display_name", &mut errs),
         email: string_field(&body, "email", &mut errs),
+        device: device(&body, &mut errs),
     };
     if !errs.fields().is_empty() {
         // Report the model's findings too, except for fields already refused for their type.
@@ -101,13 +140,38 @@ async fn register(app: &App, req: &Req) -> Result<Reply, AppError> {
     Ok(Reply::created(signed_in))
 }
 
+/// The sign-in name of a login body: `email` or `username`, exactly one of them (a blank
+/// one counts as sent, and is "is required").
+fn sign_in_name(body: &Fields, errs: &mut ValidationErrors) -> Option<SignInName> {
+    let before = errs.fields().len();
+    let email = string_field(body, "email", errs);
+    let username = string_field(body, "username", errs);
+    if errs.fields().len() > before {
+        return None;
+    }
+    let blank = |v: &str| v.trim().is_empty();
+    match (email, username) {
+        (Some(_), Some(_)) => errs.add("username", "give email or username, not both"),
+        (Some(e), None) if !blank(&e) => return Some(SignInName::Email(e)),
+        (None, Some(u)) if !blank(&u) => return Some(SignInName::Username(u)),
+        (Some(_), None) => errs.add("email", "is required"),
+        (None, Some(_)) => errs.add("username", "is required"),
+        (None, None) => errs.add("email", "is required (or username)"),
+    }
+    None
+}
+
 async fn login(app: &App, req: &Req) -> Result<Reply, AppError> {
     let body = req.fields()?;
     let mut errs = ValidationErrors::new();
-    let username = required(&body, "username", &mut errs);
+    let name = sign_in_name(&body, &mut errs);
     let password = required(&body, "password", &mut errs);
+    let device = device(&body, &mut errs);
     errs.finish()?;
-    let signed_in = users::login(app, &username, password).await?;
+    let Some(name) = name else {
+        return Err(AppError::internal("sign-in name missing after validation"));
+    };
+    let signed_in = sign_in::login(app, &name, password, &device).await?;
     Ok(Reply::ok(signed_in))
 }
 
@@ -119,6 +183,19 @@ async fn refresh(app: &App, req: &Req) -> Result<Reply, AppError> {
 async fn logout(app: &App, req: &Req) -> Result<Reply, AppError> {
     let token = refresh_token(req)?;
     users::logout(app, &token).await?;
+    Ok(Reply::no_content())
+}
+
+async fn list_sessions(app: &App, req: &Req) -> Result<Reply, AppError> {
+    let caller = req.caller()?;
+    let sessions = sessions::list(app, &caller).await?;
+    Ok(Reply::ok(SessionList { sessions }))
+}
+
+async fn revoke_session(app: &App, req: &Req) -> Result<Reply, AppError> {
+    let caller = req.caller()?;
+    let session: FamilyId = req.path("session_id")?;
+    sessions::revoke(app, &caller, session).await?;
     Ok(Reply::no_content())
 }
 

@@ -2,8 +2,9 @@
 //! guesses spread over many IPs still count for the account they target, and users behind
 //! one NAT keep their own allowance.
 //!
-//! Failures are counted per lowercase username (whether or not the account exists, so the
-//! answer tells nothing about that) in two fixed windows: [`RateKind::LoginFailure`]
+//! Failures are counted per sign-in name as typed, folded (the lowercase username, or
+//! `email:` and the lowercase email: see [`crate::service::sign_in`]), whether or not the
+//! account exists, so the answer tells nothing about that, in two fixed windows: [`RateKind::LoginFailure`]
 //! (default 5 per 15 minutes) and, as the backoff once short lockouts repeat,
 //! [`RateKind::LoginFailureBackoff`] (20 per 24 hours). Once a window's count reaches its
 //! limit, every sign-in of the account — right password or not — is answered 429 with
@@ -16,25 +17,25 @@
 use crate::app::App;
 use crate::config::RateKind;
 use crate::error::AppError;
-use crate::model::normalize_username;
 use crate::time::Timestamp;
 
 /// The windows, shortest first.
 const TIERS: [RateKind; 2] = [RateKind::LoginFailure, RateKind::LoginFailureBackoff];
 
-fn key(kind: RateKind, username: &str) -> String {
-    format!("{}#{}", kind.key(), normalize_username(username))
+/// `subject` is the folded sign-in name.
+fn key(kind: RateKind, subject: &str) -> String {
+    format!("{}#{subject}", kind.key())
 }
 
-/// Fails with 429 while `username` is locked out at `now`.
-pub async fn check(app: &App, username: &str, now: Timestamp) -> Result<(), AppError> {
+/// Fails with 429 while `subject` (a folded sign-in name) is locked out at `now`.
+pub async fn check(app: &App, subject: &str, now: Timestamp) -> Result<(), AppError> {
     let mut wait: Option<i64> = None;
     for kind in TIERS {
         let rule = app.config.rule(kind);
         let seen = app
             .stores
             .rate_limits
-            .peek(&key(kind, username), rule.window, now)
+            .peek(&key(kind, subject), rule.window, now)
             .await?;
         if seen.count >= rule.limit {
             let secs = (seen.resets_at - now).num_seconds().max(1);
@@ -56,13 +57,13 @@ pub async fn check(app: &App, username: &str, now: Timestamp) -> Result<(), AppE
     }
 }
 
-/// Counts one failed sign-in of `username` at `now` in every window.
-pub async fn record_failure(app: &App, username: &str, now: Timestamp) -> Result<(), AppError> {
+/// Counts one failed sign-in of `subject` (a folded sign-in name) at `now` in every window.
+pub async fn record_failure(app: &App, subject: &str, now: Timestamp) -> Result<(), AppError> {
     for kind in TIERS {
         let rule = app.config.rule(kind);
         app.stores
             .rate_limits
-            .hit(&key(kind, username), rule.window, now)
+            .hit(&key(kind, subject), rule.window, now)
             .await?;
     }
     Ok(())

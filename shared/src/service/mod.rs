@@ -10,4 +10,6 @@ pub mod messages;
 pub mod moderation_log;
 pub mod presence;
 pub mod rooms;
+pub mod sessions;
+pub mod sign_in;
 pub mod users;

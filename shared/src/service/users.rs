@@ -1,28 +1,23 @@
-//! User accounts: registration, password sign-in, token refresh and sign-out, profiles.
+//! User accounts: registration, token refresh and sign-out, profiles (password sign-in is
+//! in [`crate::service::sign_in`]).
 //!
 //! Passwords are hashed and verified with argon2id on tokio's blocking pool (the work is
-//! CPU-bound and takes tens of milliseconds). A sign-in for an unknown username verifies
-//! against a dummy hash, so it costs what a wrong password costs and answers the same 401:
-//! neither the response nor its timing tells which usernames exist. Passwords and tokens
-//! never reach a log line or an error message; the input types' `Debug` output hides them.
+//! CPU-bound and takes tens of milliseconds). Passwords and tokens never reach a log line or
+//! an error message; the input types' `Debug` output hides them. Usernames and emails are
+//! unique in any letter case: the stores claim both atomically with the profile.
 
 use crate::app::App;
-use crate::auth::{TokenPair, hash_password, verify_password, verify_password_dummy};
+use crate::auth::{TokenPair, hash_password};
 use crate::error::AppError;
 use crate::ids::UserId;
 use crate::model::{
-    AccountStatus, GroupInvitations, PasswordHash, Registration, User, validate_avatar_url,
+    AccountStatus, Device, GroupInvitations, Registration, User, validate_avatar_url,
     validate_display_name, validate_email,
 };
-use crate::service::login_throttle;
 use crate::store::StoreError;
 use crate::time::now;
 use crate::validate::{ValidationErrors, optional_text};
-use crate::views::{PrivateProfile, SignedIn};
-
-/// Longest username that can exist (see [`crate::model::validate_username`]); longer
-/// sign-in names are treated as unknown without a store lookup.
-const MAX_USERNAME_CHARS: usize = 32;
+use crate::views::SignedIn;
 
 /// Most characters of a status message.
 pub const MAX_STATUS_MESSAGE_CHARS: usize = 140;
@@ -39,8 +34,10 @@ pub struct RegisterInput {
     pub password: String,
     /// Name shown; defaults to the username.
     pub display_name: Option<String>,
-    /// Contact address.
+    /// Contact address, also a sign-in name (unique, case-insensitively).
     pub email: Option<String>,
+    /// The device the first session is signed in on.
+    pub device: Device,
 }
 
 impl std::fmt::Debug for RegisterInput {
@@ -50,13 +47,9 @@ impl std::fmt::Debug for RegisterInput {
             .field("password", &"<redacted>")
             .field("display_name", &self.display_name)
             .field("email", &self.email)
+            .field("device", &self.device)
             .finish()
     }
-}
-
-/// The 401 of every failed password sign-in, whatever the reason.
-fn invalid_credentials() -> AppError {
-    AppError::unauthorized("invalid username or password")
 }
 
 /// 403 for a suspended account.
@@ -66,7 +59,7 @@ fn suspended() -> AppError {
 
 /// Runs CPU-heavy password work on the blocking pool. The failure text never includes the
 /// task's panic message (which could, in principle, carry input).
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, AppError> {
     tokio::task::spawn_blocking(work)
@@ -74,8 +67,8 @@ async fn blocking<T: Send + 'static>(
         .map_err(|_| AppError::internal("password hashing task failed"))
 }
 
-/// Registers a user and signs them in. Every invalid field is reported (400); a username
-/// taken by anyone, in any letter case, is a 409.
+/// Registers a user and signs them in on `input.device`. Every invalid field is reported
+/// (400); a username or an email taken by anyone, in any letter case, is a 409.
 pub async fn register(app: &App, input: RegisterInput) -> Result<SignedIn, AppError> {
     let reg = Registration::validate(
         &input.username,
@@ -92,6 +85,11 @@ pub async fn register(app: &App, input: RegisterInput) -> Result<SignedIn, AppEr
         .is_some()
     {
         return Err(username_taken());
+    }
+    if let Some(email) = &reg.email
+        && app.stores.users.get_user_by_email(email).await?.is_some()
+    {
+        return Err(email_taken());
     }
     let password = input.password;
     let hash = blocking(move || hash_password(&password)).await??;
@@ -114,60 +112,22 @@ pub async fn register(app: &App, input: RegisterInput) -> Result<SignedIn, AppEr
     };
     match app.stores.users.create_user(&user).await {
         Ok(()) => {}
+        Err(StoreError::Conflict("email_taken")) => return Err(email_taken()),
         Err(StoreError::Conflict(_)) => return Err(username_taken()),
         Err(e) => return Err(e.into()),
     }
     tracing::info!(user_id = %user.user_id, "user registered");
-    let tokens = app.sessions.login_tokens(user.user_id, t).await?;
-    Ok(SignedIn {
-        user: PrivateProfile::from(&user),
-        tokens,
-    })
+    crate::service::sign_in::start_session(app, &user, &input.device, t).await
 }
 
 fn username_taken() -> AppError {
     AppError::conflict("the username is already taken")
 }
 
-/// Signs in with a username (any letter case) and password. Unknown usernames and wrong
-/// passwords get the same 401 after the same amount of hashing work, and count against the
-/// account's failed-sign-in limit ([`login_throttle`]: 429 while it is locked, before any
-/// password is checked); a suspended account (with the right password) gets 403.
-pub async fn login(app: &App, username: &str, password: String) -> Result<SignedIn, AppError> {
-    let username = username.trim();
-    let t = now();
-    let plausible = username.chars().count() <= MAX_USERNAME_CHARS;
-    if plausible {
-        login_throttle::check(app, username, t).await?;
-    }
-    let user = if plausible {
-        app.stores.users.get_user_by_username(username).await?
-    } else {
-        None
-    };
-    let verified = match &user {
-        Some(u) => {
-            let hash: PasswordHash = u.password_hash.clone();
-            blocking(move || verify_password(&password, &hash)).await?
-        }
-        None => blocking(move || verify_password_dummy(&password)).await?,
-    };
-    let Some(user) = user.filter(|_| verified) else {
-        tracing::info!("sign-in refused: invalid credentials");
-        if plausible {
-            login_throttle::record_failure(app, username, t).await?;
-        }
-        return Err(invalid_credentials());
-    };
-    if user.account_status == AccountStatus::Suspended {
-        tracing::info!(user_id = %user.user_id, "sign-in refused: account suspended");
-        return Err(suspended());
-    }
-    let tokens = app.sessions.login_tokens(user.user_id, t).await?;
-    Ok(SignedIn {
-        user: PrivateProfile::from(&user),
-        tokens,
-    })
+/// 409 for an email another account holds. Registration and a profile change may say so:
+/// whoever types the address is about to own it, and sign-in never tells.
+fn email_taken() -> AppError {
+    AppError::conflict("the email address is already in use")
 }
 
 /// Exchanges a refresh token for a new pair (rotation). A token that does not verify, was
@@ -391,7 +351,8 @@ impl ProfileChanges {
 
 /// Applies `changes` to the user's profile with optimistic concurrency: reads, changes,
 /// writes if the stored version is still the one read, and retries a few times when a
-/// concurrent update won (then 409). Returns the profile as stored.
+/// concurrent update won (then 409). A new email another account holds (in any letter case)
+/// is a 409. Returns the profile as stored.
 pub async fn update_profile(
     app: &App,
     id: UserId,
@@ -406,6 +367,7 @@ pub async fn update_profile(
         next.updated_at = now().max(current.updated_at);
         match app.stores.users.update_user(&next).await {
             Ok(()) => return Ok(next),
+            Err(StoreError::Conflict("email_taken")) => return Err(email_taken()),
             Err(StoreError::Conflict(_)) => {
                 tracing::info!(user_id = %id, "profile changed concurrently; retrying");
             }

@@ -16,7 +16,7 @@ use crate::ids::{
     TokenId, UserId,
 };
 use crate::model::{
-    Ban, BucketRange, Comment, Connection, Conversation, Event, EventStatus, LastMessage,
+    Ban, BucketRange, Comment, Connection, Conversation, Device, Event, EventStatus, LastMessage,
     LikeOutcome, MediaItem, Message, ModerationAction, ModerationRecord, NewComment, NewMessage,
     OnlineStatus, Participant, Presence, PresenceRecord, StreamSlice, Subscription, User,
     ViewerCount,
@@ -131,10 +131,11 @@ pub struct Appended<T> {
     pub created: bool,
 }
 
-/// Users, unique by case-folded username.
+/// Users, unique by case-folded username and by case-folded email (when they have one).
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Stores a new user; `Conflict("username_taken")` when the username is in use.
+    /// Stores a new user; `Conflict("username_taken")` when the username is in use,
+    /// `Conflict("email_taken")` when another account holds the email in any letter case.
     async fn create_user(&self, user: &User) -> StoreResult<()>;
     /// The user with `id`.
     async fn get_user(&self, id: UserId) -> StoreResult<Option<User>>;
@@ -142,8 +143,12 @@ pub trait UserStore: Send + Sync {
     async fn get_users(&self, ids: &[UserId]) -> StoreResult<Vec<User>>;
     /// The user whose username matches case-insensitively.
     async fn get_user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+    /// The user whose email matches case-insensitively ([`crate::model::normalize_email`]).
+    async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
     /// Replaces the profile if its stored `version` is `user.version - 1`
-    /// (`Conflict("version")` otherwise). The username never changes.
+    /// (`Conflict("version")` otherwise). The username never changes. A changed email is
+    /// claimed and the old one released in the same atomic write (`Conflict("email_taken")`
+    /// when another account holds the new one).
     async fn update_user(&self, user: &User) -> StoreResult<()>;
     /// Users whose username or display name starts with `prefix` (case-insensitive),
     /// ordered by that name.
@@ -176,6 +181,10 @@ pub struct RefreshFamily {
     /// The `jti` of the access token issued with `current_jti`, so a replay can issue the
     /// very same pair.
     pub access_jti: TokenId,
+    /// When the user signed in (the family was created).
+    pub created_at: Timestamp,
+    /// The device the user signed in on, as the client told.
+    pub device: Device,
 }
 
 /// The tokens a rotation issues: the new current refresh token and its access token.
@@ -233,7 +242,19 @@ pub trait SessionStore: Send + Sync {
     async fn revoke(&self, family: FamilyId) -> StoreResult<()>;
     /// The family, if stored.
     async fn get_family(&self, family: FamilyId) -> StoreResult<Option<RefreshFamily>>;
+    /// The user's live families (neither revoked nor expired at `now`), oldest sign-in
+    /// first, at most [`MAX_LISTED_FAMILIES`]: the user's sessions, for listing and for
+    /// evicting the oldest beyond the cap.
+    async fn list_user_families(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<RefreshFamily>>;
 }
+
+/// The most families [`SessionStore::list_user_families`] returns: more than a user can
+/// hold at once ([`crate::auth::sessions::MAX_SESSIONS`]), so the cap sees them all.
+pub const MAX_LISTED_FAMILIES: usize = 100;
 
 /// Live events.
 #[async_trait]

@@ -7,10 +7,12 @@ mod comment;
 mod conversation;
 mod event;
 mod message;
+mod session;
 mod user;
 
 pub use comment::CommentView;
 pub use conversation::{ConversationView, LastMessageView, ParticipantView};
 pub use event::{CommentSettingsView, EventCounts, EventView};
 pub use message::{DeliveryStatus, EditedMessageView, Markers, MediaAttachmentView, MessageView};
+pub use session::{SessionList, SessionView};
 pub use user::{PrivateProfile, PublicProfile, SignedIn, UserSummary};

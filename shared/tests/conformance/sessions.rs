@@ -1,6 +1,7 @@
 //! Conformance cases for the sessions store.
 
 use banter::ids::{FamilyId, TokenId, UserId};
+use banter::model::{Device, DeviceType};
 use banter::store::*;
 use banter::time::{Timestamp, now};
 use chrono::Duration;
@@ -15,6 +16,8 @@ fn family(expires_at: Timestamp) -> RefreshFamily {
         previous_jti: None,
         issued_at: now(),
         access_jti: TokenId::new(),
+        created_at: now(),
+        device: Default::default(),
     }
 }
 
@@ -257,7 +260,124 @@ async fn only_the_last_replaced_token_replays(stores: Stores) {
     assert!(stored_family(&stores, f.family_id).await.revoked);
 }
 
+/// A live family of `user`, signed in at `created_at` on `device`.
+fn session_of(user: UserId, created_at: Timestamp, device: Device) -> RefreshFamily {
+    RefreshFamily {
+        user_id: user,
+        created_at,
+        issued_at: created_at,
+        device,
+        ..family(created_at + Duration::days(30))
+    }
+}
+
+async fn a_users_sessions_are_listed_oldest_first_with_their_devices(stores: Stores) {
+    let user = UserId::new();
+    let t = now();
+    let phone = Device {
+        device_id: Some("phone-1".parse().unwrap()),
+        device_type: Some(DeviceType::Android),
+        platform: Some("Android 15".into()),
+    };
+    let families = [
+        session_of(user, t - Duration::minutes(3), phone.clone()),
+        session_of(user, t - Duration::minutes(2), Device::default()),
+        session_of(user, t - Duration::minutes(1), phone),
+    ];
+    // Stored out of order, beside another user's.
+    for f in [&families[2], &families[0], &families[1]] {
+        stores.sessions.create_family(f).await.unwrap();
+    }
+    let other = session_of(UserId::new(), t, Device::default());
+    stores.sessions.create_family(&other).await.unwrap();
+
+    let listed = stores.sessions.list_user_families(user, t).await.unwrap();
+    assert_eq!(listed, families.to_vec());
+    assert_eq!(
+        stores
+            .sessions
+            .get_family(families[0].family_id)
+            .await
+            .unwrap(),
+        Some(families[0].clone())
+    );
+    // A rotation shows in the listing (its new issue time), the sign-in time stays.
+    let later = t + Duration::seconds(5);
+    assert_eq!(
+        rotate(
+            &stores,
+            families[1].family_id,
+            families[1].current_jti,
+            TokenId::new(),
+            later
+        )
+        .await,
+        Rotation::Rotated
+    );
+    let listed = stores
+        .sessions
+        .list_user_families(user, later)
+        .await
+        .unwrap();
+    assert_eq!(listed[1].issued_at, later);
+    assert_eq!(listed[1].created_at, families[1].created_at);
+    assert_eq!(
+        stores
+            .sessions
+            .list_user_families(UserId::new(), t)
+            .await
+            .unwrap(),
+        Vec::new()
+    );
+}
+
+async fn revoked_and_expired_sessions_are_not_listed(stores: Stores) {
+    let user = UserId::new();
+    let t = now();
+    let kept = session_of(user, t - Duration::minutes(4), Device::default());
+    let signed_out = session_of(user, t - Duration::minutes(3), Device::default());
+    let reused = session_of(user, t - Duration::minutes(2), Device::default());
+    let expired = RefreshFamily {
+        expires_at: t - Duration::seconds(1),
+        ..session_of(user, t - Duration::days(31), Device::default())
+    };
+    for f in [&kept, &signed_out, &reused, &expired] {
+        stores.sessions.create_family(f).await.unwrap();
+    }
+    stores.sessions.revoke(signed_out.family_id).await.unwrap();
+    // A reuse revokes its family too.
+    let second = TokenId::new();
+    rotate(&stores, reused.family_id, reused.current_jti, second, t).await;
+    assert_eq!(
+        rotate(
+            &stores,
+            reused.family_id,
+            reused.current_jti,
+            TokenId::new(),
+            t
+        )
+        .await,
+        Rotation::Reused
+    );
+    let listed = stores.sessions.list_user_families(user, t).await.unwrap();
+    let ids: Vec<FamilyId> = listed.iter().map(|f| f.family_id).collect();
+    assert_eq!(ids, [kept.family_id]);
+    // The revoked ones are still readable (and refused) by id.
+    assert!(stored_family(&stores, signed_out.family_id).await.revoked);
+    // Past its end, the kept one goes too.
+    assert_eq!(
+        stores
+            .sessions
+            .list_user_families(user, kept.expires_at)
+            .await
+            .unwrap(),
+        Vec::new()
+    );
+}
+
 conformance_tests!(
+    a_users_sessions_are_listed_oldest_first_with_their_devices,
+    revoked_and_expired_sessions_are_not_listed,
     replaced_token_replays_within_the_grace_window,
     only_the_last_replaced_token_replays,
     rotate_current_token,

@@ -261,9 +261,155 @@ async fn search_rejects_invalid_cursors(stores: Stores) {
     assert_eq!(rest.items.len(), 2);
 }
 
+/// `u` with `email`.
+fn with_email(u: User, email: Option<&str>) -> User {
+    User {
+        email: email.map(str::to_owned),
+        ..u
+    }
+}
+
+async fn emails_are_unique_in_any_case(stores: Stores) {
+    let ada = with_email(user("ada_l", "Ada"), Some("Ada@Example.com"));
+    stores.users.create_user(&ada).await.unwrap();
+    for email in ["ada@example.com", "ADA@EXAMPLE.COM", " Ada@Example.com "] {
+        assert_eq!(
+            stores.users.get_user_by_email(email).await.unwrap(),
+            Some(ada.clone()),
+            "{email}"
+        );
+    }
+    assert_eq!(
+        stores
+            .users
+            .get_user_by_email("ada@example.org")
+            .await
+            .unwrap(),
+        None
+    );
+    // Another account with the same address in another case is refused, and nothing of it
+    // is stored (its username stays free).
+    let copy = with_email(user("ada_2", "Copy"), Some("ADA@example.COM"));
+    assert_eq!(
+        stores.users.create_user(&copy).await,
+        Err(StoreError::Conflict("email_taken"))
+    );
+    assert_eq!(stores.users.get_user(copy.user_id).await.unwrap(), None);
+    assert_eq!(
+        stores.users.get_user_by_username("ada_2").await.unwrap(),
+        None
+    );
+    // A taken username is reported as such even when the email is taken too.
+    let both = with_email(user("ADA_L", "Both"), Some("ada@example.com"));
+    assert_eq!(
+        stores.users.create_user(&both).await,
+        Err(StoreError::Conflict("username_taken"))
+    );
+    // Accounts without an email never collide on it.
+    for name in ["nomail_1", "nomail_2"] {
+        let u = with_email(user(name, name), None);
+        stores.users.create_user(&u).await.unwrap();
+        assert_eq!(stores.users.get_user(u.user_id).await.unwrap(), Some(u));
+    }
+}
+
+async fn changing_the_email_moves_its_claim(stores: Stores) {
+    let ada = with_email(user("ada_l", "Ada"), Some("ada@example.com"));
+    let grace = with_email(user("grace_h", "Grace"), Some("grace@example.com"));
+    stores.users.create_user(&ada).await.unwrap();
+    stores.users.create_user(&grace).await.unwrap();
+    let next = |u: &User, email: Option<&str>| User {
+        version: u.version + 1,
+        ..with_email(u.clone(), email)
+    };
+    // Another account's address, in another case: refused, nothing changes.
+    assert_eq!(
+        stores
+            .users
+            .update_user(&next(&ada, Some("Grace@Example.com")))
+            .await,
+        Err(StoreError::Conflict("email_taken"))
+    );
+    assert_eq!(
+        stores.users.get_user(ada.user_id).await.unwrap(),
+        Some(ada.clone())
+    );
+    // Her own in another case: kept.
+    let recased = next(&ada, Some("ADA@example.com"));
+    stores.users.update_user(&recased).await.unwrap();
+    assert_eq!(
+        stores
+            .users
+            .get_user_by_email("ada@example.com")
+            .await
+            .unwrap(),
+        Some(recased.clone())
+    );
+    // A new address: claimed, the old one freed for anyone.
+    let moved = next(&recased, Some("ada@example.org"));
+    stores.users.update_user(&moved).await.unwrap();
+    assert_eq!(
+        stores
+            .users
+            .get_user_by_email("ADA@example.org")
+            .await
+            .unwrap(),
+        Some(moved.clone())
+    );
+    assert_eq!(
+        stores
+            .users
+            .get_user_by_email("ada@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+    let taker = with_email(user("taker", "Taker"), Some("ada@example.com"));
+    stores.users.create_user(&taker).await.unwrap();
+    // A stale version changes neither the profile nor the claims.
+    assert_eq!(
+        stores
+            .users
+            .update_user(&next(&ada, Some("stale@example.com")))
+            .await,
+        Err(StoreError::Conflict("version"))
+    );
+    assert_eq!(
+        stores
+            .users
+            .get_user_by_email("stale@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+    // Removing it frees it.
+    let removed = next(&moved, None);
+    stores.users.update_user(&removed).await.unwrap();
+    assert_eq!(
+        stores
+            .users
+            .get_user_by_email("ada@example.org")
+            .await
+            .unwrap(),
+        None
+    );
+    let again = next(&removed, Some("ada@example.org"));
+    stores.users.update_user(&again).await.unwrap();
+    assert_eq!(
+        stores
+            .users
+            .get_user_by_email("ada@example.org")
+            .await
+            .unwrap(),
+        Some(again)
+    );
+}
+
 conformance_tests!(
     create_and_get_user,
     duplicate_username_conflicts,
+    emails_are_unique_in_any_case,
+    changing_the_email_moves_its_claim,
     update_user_is_optimistic,
     get_users_batch,
     search_users_by_prefix,

@@ -1,7 +1,8 @@
 //! `UserStore` over DynamoDB (table `users`; layout in `docs/data-model.md`).
 //!
 //! Items: the profile (`USER#<id>` / `PROFILE`), the username claim
-//! (`USERNAME#<lowercase username>` / `CLAIM`) and one search entry per searchable name
+//! (`USERNAME#<lowercase username>` / `CLAIM`), the email claim of a user with an email
+//! (`EMAIL#<lowercase email>` / `CLAIM`) and one search entry per searchable name
 //! (`USER#<id>` / `SEARCH#username`, `SEARCH#display_name`) that `gsi1` indexes by
 //! `SEARCH#<first char>` and `<lowercase term>#<user_id>`.
 
@@ -14,9 +15,9 @@ use super::item::{
     Item, check_cursor, decode_cursor, from_item, get_s, key, n, page, parse_s, s, to_item,
 };
 use super::ops::{Gsi, batch_get, get_entity, get_item, query, query_page};
-use super::txn::{transact, tx_delete, tx_put, tx_put_with};
+use super::txn::{transact, tx_delete, tx_delete_with, tx_put, tx_put_with};
 use crate::ids::UserId;
-use crate::model::{User, normalize_username};
+use crate::model::{User, normalize_email, normalize_username};
 use crate::store::{Cursor, Page, StoreError, StoreResult, UserStore};
 
 /// `UserStore` over the `users` table.
@@ -45,6 +46,27 @@ fn claim_key(username: &str) -> Item {
         "CLAIM",
     )
 }
+
+/// Key of an email claim.
+fn email_claim_key(email: &str) -> Item {
+    key(format!("EMAIL#{}", normalize_email(email)), "CLAIM")
+}
+
+/// The email claim of `user`, naming it (`user_id`).
+fn email_claim(email: &str, user: UserId) -> Item {
+    let mut claim = email_claim_key(email);
+    claim.insert("user_id".into(), s(user.to_string()));
+    claim
+}
+
+/// Whether two stored emails are the same claim (both absent, or equal once folded).
+fn same_email(a: Option<&str>, b: Option<&str>) -> bool {
+    a.map(normalize_email) == b.map(normalize_email)
+}
+
+/// The condition under which a claim item may be written or removed by `user`: nobody else
+/// holds it.
+const OWN_OR_FREE: &str = "attribute_not_exists(pk) OR user_id = :me";
 
 /// The lowercase search term of a display name.
 fn display_term(display_name: &str) -> String {
@@ -111,13 +133,25 @@ impl UserStore for DynamoUserStore {
             )?,
             tx_put(&self.table, claim, Some("attribute_not_exists(pk)"))?,
         ];
+        // Action 2, when present: the email claim.
+        if let Some(email) = &user.email {
+            actions.push(tx_put(
+                &self.table,
+                email_claim(email, user.user_id),
+                Some("attribute_not_exists(pk)"),
+            )?);
+        }
         for kind in [SearchKind::Username, SearchKind::DisplayName] {
             if let Some(entry) = search_entry(user, kind) {
                 actions.push(tx_put(&self.table, entry, None)?);
             }
         }
         match transact(&self.client, actions, "create user").await? {
-            // The claim (or, for a reused user id, the profile) exists.
+            // Only the email claim is held by someone else.
+            Err(c) if user.email.is_some() && c.condition_failed(2) && !c.condition_failed(1) => {
+                Err(StoreError::Conflict("email_taken"))
+            }
+            // The username claim (or, for a reused user id, the profile) exists.
             Err(_) => Err(StoreError::Conflict("username_taken")),
             Ok(()) => Ok(()),
         }
@@ -148,9 +182,18 @@ impl UserStore for DynamoUserStore {
         self.get_profile(parse_s(&claim, "user_id")?).await
     }
 
-    /// Reads the stored profile (for its username and display name), then writes the new
-    /// profile conditional on `version = user.version - 1`, rewriting the display-name search
-    /// entry in the same transaction when the display name changed.
+    async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let Some(claim) = get_item(&self.client, &self.table, email_claim_key(email)).await? else {
+            return Ok(None);
+        };
+        self.get_profile(parse_s(&claim, "user_id")?).await
+    }
+
+    /// Reads the stored profile (for its username, display name and email), then writes the
+    /// new profile conditional on `version = user.version - 1`, in the same transaction
+    /// rewriting the display-name search entry when the display name changed, and claiming
+    /// the new email (unless another account holds it) and releasing the old one (only if
+    /// it is this account's) when the email changed.
     async fn update_user(&self, user: &User) -> StoreResult<()> {
         let stored = self
             .get_profile(user.user_id)
@@ -182,7 +225,32 @@ impl UserStore for DynamoUserStore {
                 )?,
             });
         }
+        // The index of the new email's claim, when the email changed to another one.
+        let mut claim_at = None;
+        if !same_email(stored.email.as_deref(), updated.email.as_deref()) {
+            let me = || vec![(":me", s(user.user_id.to_string()))];
+            if let Some(new) = &updated.email {
+                claim_at = Some(actions.len());
+                actions.push(tx_put_with(
+                    &self.table,
+                    email_claim(new, user.user_id),
+                    Some(OWN_OR_FREE),
+                    me(),
+                )?);
+            }
+            if let Some(old) = &stored.email {
+                actions.push(tx_delete_with(
+                    &self.table,
+                    email_claim_key(old),
+                    Some(OWN_OR_FREE),
+                    me(),
+                )?);
+            }
+        }
         match transact(&self.client, actions, "update user").await? {
+            Err(c) if claim_at.is_some_and(|i| c.condition_failed(i)) => {
+                Err(StoreError::Conflict("email_taken"))
+            }
             Err(_) => Err(StoreError::Conflict("version")),
             Ok(()) => Ok(()),
         }

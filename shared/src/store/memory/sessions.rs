@@ -8,8 +8,10 @@ use async_trait::async_trait;
 
 use chrono::Duration;
 
-use crate::ids::{FamilyId, TokenId};
-use crate::store::{NextTokens, RefreshFamily, Rotation, SessionStore, StoreError, StoreResult};
+use crate::ids::{FamilyId, TokenId, UserId};
+use crate::store::{
+    MAX_LISTED_FAMILIES, NextTokens, RefreshFamily, Rotation, SessionStore, StoreError, StoreResult,
+};
 use crate::time::{self, Timestamp};
 
 /// In-memory `SessionStore`.
@@ -91,6 +93,23 @@ impl SessionStore for MemorySessionStore {
             .filter(|f| f.expires_at > now)
             .cloned())
     }
+
+    /// Looks at every family (a map in memory; the DynamoDB adapter queries an index).
+    async fn list_user_families(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<RefreshFamily>> {
+        let mut live: Vec<RefreshFamily> = self
+            .lock()
+            .values()
+            .filter(|f| f.user_id == user && !f.revoked && f.expires_at > now)
+            .cloned()
+            .collect();
+        live.sort_by_key(|f| (f.created_at, f.family_id));
+        live.truncate(MAX_LISTED_FAMILIES);
+        Ok(live)
+    }
 }
 
 #[cfg(test)]
@@ -98,7 +117,6 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::ids::UserId;
 
     fn family(expires_at: Timestamp) -> RefreshFamily {
         RefreshFamily {
@@ -110,6 +128,8 @@ mod tests {
             previous_jti: None,
             issued_at: time::now(),
             access_jti: TokenId::new(),
+            created_at: time::now(),
+            device: Default::default(),
         }
     }
 

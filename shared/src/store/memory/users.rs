@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::cursor;
 use crate::ids::UserId;
-use crate::model::{User, normalize_username};
+use crate::model::{User, normalize_email, normalize_username};
 use crate::store::{Cursor, Page, StoreError, StoreResult, UserStore};
 
 /// In-memory `UserStore`.
@@ -20,6 +20,13 @@ pub struct MemoryUserStore {
 struct Inner {
     users: HashMap<UserId, User>,
     by_name: HashMap<String, UserId>,
+    /// Email claims: case-folded email → its account.
+    by_email: HashMap<String, UserId>,
+}
+
+/// The claim key of a user's email, if they have one.
+fn email_key(user: &User) -> Option<String> {
+    user.email.as_deref().map(normalize_email)
 }
 
 impl MemoryUserStore {
@@ -43,6 +50,13 @@ impl UserStore for MemoryUserStore {
         let name = normalize_username(&user.username);
         if g.by_name.contains_key(&name) || g.users.contains_key(&user.user_id) {
             return Err(StoreError::Conflict("username_taken"));
+        }
+        let email = email_key(user);
+        if email.as_ref().is_some_and(|e| g.by_email.contains_key(e)) {
+            return Err(StoreError::Conflict("email_taken"));
+        }
+        if let Some(e) = email {
+            g.by_email.insert(e, user.user_id);
         }
         g.by_name.insert(name, user.user_id);
         g.users.insert(user.user_id, user.clone());
@@ -71,12 +85,39 @@ impl UserStore for MemoryUserStore {
             .cloned())
     }
 
+    async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let g = self.lock();
+        Ok(g.by_email
+            .get(&normalize_email(email))
+            .and_then(|id| g.users.get(id))
+            .cloned())
+    }
+
     async fn update_user(&self, user: &User) -> StoreResult<()> {
         let mut g = self.lock();
-        let stored = g.users.get_mut(&user.user_id).ok_or(StoreError::NotFound)?;
+        let stored = g.users.get(&user.user_id).ok_or(StoreError::NotFound)?;
         if stored.version + 1 != user.version {
             return Err(StoreError::Conflict("version"));
         }
+        let (old, new) = (email_key(stored), email_key(user));
+        if old != new {
+            if let Some(e) = &new
+                && g.by_email
+                    .get(e)
+                    .is_some_and(|holder| *holder != user.user_id)
+            {
+                return Err(StoreError::Conflict("email_taken"));
+            }
+            if let Some(e) = old
+                && g.by_email.get(&e) == Some(&user.user_id)
+            {
+                g.by_email.remove(&e);
+            }
+            if let Some(e) = new {
+                g.by_email.insert(e, user.user_id);
+            }
+        }
+        let stored = g.users.get_mut(&user.user_id).ok_or(StoreError::NotFound)?;
         let username = stored.username.clone();
         *stored = User {
             username,
