@@ -320,11 +320,11 @@ async fn every_conversation_change_is_an_entry(stores: Stores) {
         other => panic!("not a message: {other:?}"),
     };
     assert_eq!(
-        system(&kept[2]),
+        system(kept[2]),
         Some(banter::model::SystemEvent::ParticipantsAdded { user_ids: vec![c] })
     );
     assert_eq!(
-        system(&kept[3]),
+        system(kept[3]),
         Some(banter::model::SystemEvent::ParticipantsRemoved { user_ids: vec![b] })
     );
     let history = stores
