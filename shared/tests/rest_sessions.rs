@@ -156,6 +156,18 @@ async fn login_takes_exactly_one_of_email_and_username() {
     .await
     .expect_error(400, "VALIDATION_ERROR");
     assert_eq!(r.fields(), ["username"]);
+    // A null one counts as sent too.
+    let r = auth(
+        &app,
+        &login(json!({"email": "a@example.com", "username": null, "password": PASSWORD})),
+    )
+    .await
+    .expect_error(400, "VALIDATION_ERROR");
+    assert_eq!(r.fields(), ["username"]);
+    let r = auth(&app, &login(json!({"email": null, "password": PASSWORD})))
+        .await
+        .expect_error(400, "VALIDATION_ERROR");
+    assert_eq!(r.fields(), ["email"]);
     let r = auth(&app, &login(json!({"email": 42, "password": PASSWORD})))
         .await
         .expect_error(400, "VALIDATION_ERROR");

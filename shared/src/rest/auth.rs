@@ -140,8 +140,8 @@ async fn register(app: &App, req: &Req) -> Result<Reply, AppError> {
     Ok(Reply::created(signed_in))
 }
 
-/// The sign-in name of a login body: `email` or `username`, exactly one of them (a blank
-/// one counts as sent, and is "is required").
+/// The sign-in name of a login body: `email` or `username`, exactly one of them (one sent
+/// blank or `null` counts as sent, and is "is required").
 fn sign_in_name(body: &Fields, errs: &mut ValidationErrors) -> Option<SignInName> {
     let before = errs.fields().len();
     let email = string_field(body, "email", errs);
@@ -149,14 +149,18 @@ fn sign_in_name(body: &Fields, errs: &mut ValidationErrors) -> Option<SignInName
     if errs.fields().len() > before {
         return None;
     }
-    let blank = |v: &str| v.trim().is_empty();
-    match (email, username) {
-        (Some(_), Some(_)) => errs.add("username", "give email or username, not both"),
-        (Some(e), None) if !blank(&e) => return Some(SignInName::Email(e)),
-        (None, Some(u)) if !blank(&u) => return Some(SignInName::Username(u)),
-        (Some(_), None) => errs.add("email", "is required"),
-        (None, Some(_)) => errs.add("username", "is required"),
-        (None, None) => errs.add("email", "is required (or username)"),
+    let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+    match (body.contains("email"), body.contains("username")) {
+        (true, true) => errs.add("username", "give email or username, not both"),
+        (true, false) => match given(email) {
+            Some(e) => return Some(SignInName::Email(e)),
+            None => errs.add("email", "is required"),
+        },
+        (false, true) => match given(username) {
+            Some(u) => return Some(SignInName::Username(u)),
+            None => errs.add("username", "is required"),
+        },
+        (false, false) => errs.add("email", "is required (or username)"),
     }
     None
 }

@@ -27,7 +27,7 @@ pub struct TableDef {
     pub ttl: bool,
 }
 
-/// Users, username claims, search entries, refresh-token families.
+/// Users, username and email claims, search entries, refresh-token families (sessions).
 pub const USERS: TableDef = TableDef {
     name: "users",
     logical_id: "UsersTable",
