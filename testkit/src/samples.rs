@@ -26,6 +26,9 @@ pub mod ids {
     pub const COMMENT: &str = "0198f2b0-1111-7c22-8a33-445566778899";
     /// The REST samples' group, owned by the caller, with OTHER.
     pub const CONVERSATION: &str = "0198f2c0-2222-7d33-9b44-5566778899aa";
+    /// A second group of the caller with OTHER: the one the leave sample leaves, so that the
+    /// other samples keep their conversation.
+    pub const LEAVING: &str = "0198f2c0-2222-7d33-9b44-5566778899ab";
     /// A message of the caller in the REST samples' conversation.
     pub const MESSAGE: &str = "0198f2d0-3333-7e44-ac55-66778899aabb";
     /// The WebSocket samples' group, owned by WS_USER, with the caller.
@@ -94,6 +97,7 @@ pub async fn seed(app: &App, event_status: EventStatus) {
         )
         .await;
     }
+    store_group(app, id(LEAVING), id(CALLER), &[id(OTHER)]).await;
     store_session(app).await;
 }
 
