@@ -61,6 +61,19 @@ pub enum SystemEvent {
 }
 
 impl SystemEvent {
+    /// The `conversation_updated` event of `before` taking `title` and `description` (both
+    /// adapters record it alike).
+    pub fn updated(
+        before: &super::Conversation,
+        title: &Option<String>,
+        description: &Option<String>,
+    ) -> Self {
+        Self::ConversationUpdated {
+            title: (*title != before.title).then(|| title.clone()).flatten(),
+            description_changed: *description != before.description,
+        }
+    }
+
     /// The participants it names as joining (`added`) and leaving (`removed`), for
     /// `participants_changed`.
     pub fn membership(&self, by: UserId) -> Option<(Vec<UserId>, Vec<UserId>)> {

@@ -516,10 +516,7 @@ impl ConversationStore for DynamoConversationStore {
             .map(from_item)
             .transpose()?
             .ok_or(StoreError::NotFound)?;
-        let event = SystemEvent::ConversationUpdated {
-            title: (title != before.title).then(|| title.clone()).flatten(),
-            description_changed: description != before.description,
-        };
+        let event = SystemEvent::updated(&before, &title, &description);
         let change = tx_update(
             &self.table,
             conv_key(id),

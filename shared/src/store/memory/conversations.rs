@@ -173,10 +173,7 @@ impl ConversationStore for MemoryConversationStore {
     ) -> StoreResult<Conversation> {
         let mut g = self.lock();
         let c = g.conversations.get_mut(&id).ok_or(StoreError::NotFound)?;
-        let event = SystemEvent::ConversationUpdated {
-            title: (title != c.title).then(|| title.clone()).flatten(),
-            description_changed: description != c.description,
-        };
+        let event = SystemEvent::updated(c, &title, &description);
         c.title = title;
         c.description = description;
         let c = c.clone();
